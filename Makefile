@@ -1,0 +1,32 @@
+# stylenet: `make demo` trains and shows a style on the bundled data; `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The builds of torch/torchvision on this machine's disk (x86_64, Python 3.11); override for others.
+TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
+STYLE ?= starry_night
+
+.PHONY: install demo test test-all train clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install $(TORCH_PINS)
+	$(PY) -m pip install -e '.[dev]' $(TORCH_PINS)
+	touch $@
+
+# Train STYLE on the 100 bundled photos with a short CPU schedule, export, and draw the demo picture.
+demo: install
+	$(PY) train.py experiment=demo style=$(STYLE)
+	$(PY) scripts/demo.py --model outputs/demo/$(STYLE).safetensors --out outputs/demo/$(STYLE)_demo.png
+
+test: install
+	$(PY) -m pytest -q
+
+train: install
+	$(PY) train.py style=$(STYLE)
+
+clean:
+	rm -rf outputs .pytest_cache

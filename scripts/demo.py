@@ -1,0 +1,41 @@
+"""Write the demo picture (content | style | result rows) for an exported model:
+    python scripts/demo.py --model outputs/demo/starry_night.safetensors --out outputs/demo/demo.png
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from stylenet.config import resolve_path
+from stylenet.export import ModelFileError, load_stylizer
+from stylenet.image import find_images, save_image
+from stylenet.inference import demo_sheet
+
+# Photos of the bundled sample that show people, a street and a landscape (data/sample/CREDITS.csv).
+DEFAULT_PHOTOS = ["000000000872.jpg", "000000001268.jpg", "000000002153.jpg"]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True)
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.add_argument("--photos", nargs="*", default=None, help="content photos (default: three bundled samples)")
+    p.add_argument("--height", type=int, default=256, help="row height in px")
+    args = p.parse_args(argv)
+    try:
+        stylizer = load_stylizer(args.model)
+    except ModelFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    style_image = resolve_path(Path("data/styles") / stylizer.metadata.get("style_image", ""))
+    if not style_image.is_file():
+        print(f"error: style image {style_image} not found", file=sys.stderr)
+        return 2
+    photos = args.photos or [p for p in (resolve_path(Path("data/sample") / n) for n in DEFAULT_PHOTOS) if p.is_file()]
+    photos = photos or find_images(resolve_path("data/sample"))[:3]
+    save_image(demo_sheet(stylizer, style_image, photos, args.height), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

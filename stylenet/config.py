@@ -1,0 +1,150 @@
+"""Validate a composed Hydra config and build the objects train.py needs from it.
+
+Validation runs before anything heavy (VGG, data loaders, processes) and fails with one line that
+names the key, the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import re
+from numbers import Real
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
+
+from .data import DATA_KINDS
+from .vgg import LAYER_NAMES, WEIGHT_SOURCES
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message names the key."""
+
+
+def resolve_path(path: str | Path) -> Path:
+    """A relative path is taken from the current folder, else from the project root (so
+    ``data/styles/...`` works from anywhere)."""
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists() or not (PROJECT_ROOT / p).exists():
+        return p
+    return PROJECT_ROOT / p
+
+
+_ABSENT = object()
+
+
+def _get(cfg: DictConfig, key: str) -> Any:
+    try:
+        value = OmegaConf.select(cfg, key, throw_on_missing=True, default=_ABSENT)
+    except MissingMandatoryValue:
+        raise ConfigError(f"{key}: missing value; set it on the command line, e.g. {key}=...") from None
+    if value is _ABSENT:
+        raise ConfigError(f"{key}: missing from the config")
+    return value
+
+
+def _number(cfg: DictConfig, key: str, minimum: float, integer: bool = False, maximum: float | None = None,
+            strict: bool = False) -> float:
+    value = _get(cfg, key)
+    ok_type = isinstance(value, int) if integer else isinstance(value, Real)
+    if isinstance(value, bool) or not ok_type:
+        raise ConfigError(f"{key}: expected {'an integer' if integer else 'a number'}, got {value!r}")
+    if value < minimum or (strict and value == minimum) or (maximum is not None and value > maximum):
+        bound = f"> {minimum}" if strict else f">= {minimum}"
+        raise ConfigError(f"{key}: must be {bound}{f' and <= {maximum}' if maximum is not None else ''}, got {value!r}")
+    return value
+
+
+def _layers(cfg: DictConfig, key: str) -> dict[str, float]:
+    layers = _get(cfg, key)
+    if not isinstance(layers, DictConfig) or not layers:
+        raise ConfigError(f"{key}: expected a non-empty mapping {{vgg_layer: weight}}, got {layers!r}")
+    for name in layers:
+        if name not in LAYER_NAMES:
+            relus = ", ".join(n for n in LAYER_NAMES if n.startswith("relu"))
+            raise ConfigError(f"{key}.{name}: not a VGG-19 layer; use one of {relus} (or conv*/pool*)")
+        _number(cfg, f"{key}.{name}", 0.0)
+    return {str(k): float(v) for k, v in layers.items()}
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise ConfigError (one line, naming the key) for the first invalid value in ``cfg``."""
+    name = _get(cfg, "style.name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ConfigError(f"style.name: use letters, digits, '_', '-' or '.' (it names the exported file), got {name!r}")
+    image = resolve_path(str(_get(cfg, "style.image")))
+    if not image.is_file():
+        raise ConfigError(f"style.image: file {str(image)!r} does not exist")
+    _number(cfg, "style.size", 32, integer=True)
+    _number(cfg, "style.weight", 0.0)
+
+    if _get(cfg, "data.kind") not in DATA_KINDS:
+        raise ConfigError(f"data.kind: must be one of {DATA_KINDS}, got {cfg.data.kind!r}")
+    _get(cfg, "data.root")
+    _number(cfg, "data.image_size", 32, integer=True)
+    _number(cfg, "data.batch_size", 1, integer=True)
+    _number(cfg, "data.num_workers", 0, integer=True)
+    _number(cfg, "data.val_size", 0.0)
+
+    _number(cfg, "model.width", 1, integer=True)
+    _number(cfg, "model.num_res_blocks", 0, integer=True)
+
+    _layers(cfg, "loss.content_layers")
+    _layers(cfg, "loss.style_layers")
+    for key in ("loss.content_weight", "loss.style_weight", "loss.tv_weight"):
+        _number(cfg, key, 0.0)
+    if _get(cfg, "loss.vgg_weights") not in WEIGHT_SOURCES:
+        raise ConfigError(f"loss.vgg_weights: must be one of {WEIGHT_SOURCES}, got {cfg.loss.vgg_weights!r}")
+
+    _number(cfg, "optim.lr", 0.0, strict=True)
+    _number(cfg, "optim.weight_decay", 0.0)
+    _number(cfg, "optim.warmup_steps", 0, integer=True)
+    _number(cfg, "optim.min_lr_ratio", 0.0, maximum=1.0)
+    betas = _get(cfg, "optim.betas")
+    if len(betas) != 2 or not all(isinstance(b, Real) and 0 <= b < 1 for b in betas):
+        raise ConfigError(f"optim.betas: expected two numbers in [0, 1), got {list(betas)!r}")
+    _number(cfg, "checkpoint.every_n_steps", 1, integer=True)
+    max_steps = _get(cfg, "trainer.max_steps")
+    if not isinstance(max_steps, int) or (max_steps < 1 and max_steps != -1):
+        raise ConfigError(f"trainer.max_steps: expected a positive integer (or -1 to use max_epochs), got {max_steps!r}")
+
+
+def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """Plain keyword arguments for StyleTransferModule from a validated config."""
+    return {
+        "style_name": cfg.style.name,
+        "style_image": str(resolve_path(cfg.style.image).resolve()),
+        "style_size": cfg.style.size,
+        "width": cfg.model.width,
+        "num_res_blocks": cfg.model.num_res_blocks,
+        "gradient_checkpointing": bool(cfg.model.gradient_checkpointing),
+        "content_layers": OmegaConf.to_container(cfg.loss.content_layers),
+        "style_layers": OmegaConf.to_container(cfg.loss.style_layers),
+        "content_weight": float(cfg.loss.content_weight),
+        # Per-painting multiplier: some paintings need a stronger or weaker pull than the default.
+        "style_weight": float(cfg.loss.style_weight) * float(cfg.style.weight),
+        "tv_weight": float(cfg.loss.tv_weight),
+        "vgg_weights": cfg.loss.vgg_weights,
+        "lr": float(cfg.optim.lr),
+        "betas": tuple(float(b) for b in cfg.optim.betas),
+        "weight_decay": float(cfg.optim.weight_decay),
+        "warmup_steps": int(cfg.optim.warmup_steps),
+        "min_lr_ratio": float(cfg.optim.min_lr_ratio),
+        "image_size": cfg.data.image_size,
+    }
+
+
+def datamodule_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    d = cfg.data
+    annotations = d.get("annotations")
+    return {
+        "kind": d.kind,
+        "root": str(resolve_path(d.root)),
+        "annotations": str(resolve_path(annotations)) if annotations else None,
+        "image_size": d.image_size,
+        "batch_size": d.batch_size,
+        "num_workers": d.num_workers,
+        "val_size": d.val_size,
+        "seed": cfg.seed,
+    }

@@ -1,0 +1,114 @@
+"""COCO-style photo datasets: a flat folder (COCO train2014/val2014), optionally filtered by a COCO
+annotations JSON, or any folder tree. Batches are float RGB ``(N, 3, S, S)`` in [0, 1]."""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
+
+from .image import IMAGE_EXTENSIONS, find_images, open_rgb, pil_to_float
+
+DATA_KINDS = ("coco", "folder")
+MISSING_DATA_HELP = (
+    "see data/README.md for where to put COCO 2014 (e.g. data/coco/train2014/), "
+    "or train on the bundled 100-photo sample with `data=sample`"
+)
+
+
+class DataError(ValueError):
+    """The dataset cannot be used: missing folder, no images, unreadable annotations."""
+
+
+def list_images(kind: str, root: str | Path, annotations: str | Path | None = None) -> list[Path]:
+    """The sorted image files of a dataset. ``kind="coco"`` with ``annotations`` takes the file
+    list from the JSON's ``images[].file_name`` (files missing on disk are left out and counted)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"data.root: dataset folder {str(root)!r} does not exist; {MISSING_DATA_HELP}")
+    if kind == "coco" and annotations:
+        ann_path = Path(annotations)
+        try:
+            names = [im["file_name"] for im in json.loads(ann_path.read_text())["images"]]
+        except FileNotFoundError:
+            raise DataError(f"data.annotations: {str(ann_path)!r} does not exist") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"data.annotations: {str(ann_path)!r} is not a COCO annotations JSON "
+                            f"with images[].file_name ({exc})") from None
+        files = sorted({root / n for n in names if (root / n).is_file()})
+        if not files:
+            raise DataError(f"data.annotations: none of the {len(names)} images listed in {str(ann_path)!r} "
+                            f"exist under data.root={str(root)!r}")
+        return files
+    files = find_images(root)
+    if not files:
+        raise DataError(f"data.root: no images ({', '.join(IMAGE_EXTENSIONS)}) under {str(root)!r}; {MISSING_DATA_HELP}")
+    return files
+
+
+def split_files(files: list[Path], val_size: float, seed: int) -> tuple[list[Path], list[Path]]:
+    """Deterministic held-out split: ``val_size`` < 1 is a fraction, >= 1 a count of images."""
+    n_val = round(len(files) * val_size) if val_size < 1 else int(val_size)
+    n_val = min(n_val, len(files) - 1)
+    shuffled = list(files)
+    random.Random(seed).shuffle(shuffled)
+    return sorted(shuffled[n_val:]), sorted(shuffled[:n_val])
+
+
+class ImageFileDataset(Dataset):
+    """Photos resized so the shorter side is ``image_size``, then cropped to a square: a random crop
+    and horizontal flip when ``train``, the centre crop otherwise. Items are ``(3, S, S)`` in [0, 1]."""
+
+    def __init__(self, files: list[Path], image_size: int, train: bool):
+        self.files = list(files)
+        crop = v2.RandomCrop(image_size) if train else v2.CenterCrop(image_size)
+        steps = [v2.Resize(image_size, antialias=True), crop]
+        if train:
+            steps.append(v2.RandomHorizontalFlip())
+        self.transform = v2.Compose(steps)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return pil_to_float(self.transform(open_rgb(self.files[index])))
+
+
+class StyleDataModule(pl.LightningDataModule):
+    """Train/validation loaders over a photo collection. ``batch_size`` is per device: the global
+    batch is batch_size x devices x num_nodes (x accumulate_grad_batches). Under DDP Lightning
+    adds a DistributedSampler, so each rank sees a different part of every epoch."""
+
+    def __init__(self, kind: str, root: str, image_size: int = 256, batch_size: int = 4, num_workers: int = 4,
+                 val_size: float = 0.01, seed: int = 0, annotations: str | None = None):
+        super().__init__()
+        if kind not in DATA_KINDS:
+            raise DataError(f"data.kind: {kind!r} is not one of {DATA_KINDS}")
+        self.image_size, self.batch_size, self.num_workers = image_size, batch_size, num_workers
+        # Listing is cheap and done here so that a bad path fails before any model is built.
+        files = list_images(kind, root, annotations)
+        self.train_files, self.val_files = split_files(files, val_size, seed)
+        if len(self.train_files) < batch_size:
+            raise DataError(f"data.batch_size: {batch_size} is larger than the {len(self.train_files)} training "
+                            f"images under {root!r}")
+
+    def _loader(self, files: list[Path], train: bool) -> DataLoader:
+        return DataLoader(
+            ImageFileDataset(files, self.image_size, train),
+            batch_size=self.batch_size,
+            shuffle=train,
+            drop_last=train,  # constant batch shapes (no recompiles, equal steps on every rank)
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_files, train=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader(self.val_files, train=False) if self.val_files else []

@@ -1,0 +1,108 @@
+"""Image I/O: every tensor that leaves here is float RGB in [0, 1], shape (3, H, W) or (N, 3, H, W)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw, ImageOps
+from torchvision.transforms.functional import pil_to_tensor, to_pil_image
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def open_rgb(path: str | os.PathLike) -> Image.Image:
+    """Open an image as 8-bit RGB with its EXIF orientation applied."""
+    with Image.open(path) as img:
+        img = ImageOps.exif_transpose(img)
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            # Composite on white: black behind transparent pixels would read as content.
+            rgba = img.convert("RGBA")
+            bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return Image.alpha_composite(bg, rgba).convert("RGB")
+        return img.convert("RGB")
+
+
+def pil_to_float(img: Image.Image) -> torch.Tensor:
+    """PIL RGB image -> float tensor (3, H, W) in [0, 1]."""
+    return pil_to_tensor(img.convert("RGB")).float().div_(255.0)
+
+
+def float_to_pil(x: torch.Tensor) -> Image.Image:
+    """Float tensor (3, H, W) in [0, 1] (clamped) -> PIL RGB image; the input is not modified."""
+    if x.ndim == 4 and x.shape[0] == 1:
+        x = x[0]
+    return to_pil_image(x.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8).cpu())
+
+
+def resize_longest(img: Image.Image, size: int | None) -> Image.Image:
+    """Resize so the longer side is ``size`` px, keeping the aspect ratio (no-op for None)."""
+    if not size:
+        return img
+    w, h = img.size
+    scale = size / max(w, h)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return img if new == img.size else img.resize(new, Image.Resampling.LANCZOS)
+
+
+def load_image(path: str | os.PathLike, max_size: int | None = None) -> torch.Tensor:
+    """Read an image file -> float RGB (3, H, W) in [0, 1], longer side resized to ``max_size``."""
+    return pil_to_float(resize_longest(open_rgb(path), max_size))
+
+
+def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike, **save_kwargs) -> Path:
+    """Write atomically (temp file in the same folder, then rename): a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = image if isinstance(image, Image.Image) else float_to_pil(image)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        img.save(tmp, **save_kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def side_by_side(images: Sequence[torch.Tensor | Image.Image], labels: Sequence[str] = (), height: int = 256,
+                 gap: int = 8) -> Image.Image:
+    """Lay images out in one row, each scaled to ``height`` px, with an optional caption under each."""
+    pils = [im if isinstance(im, Image.Image) else float_to_pil(im) for im in images]
+    pils = [im.resize((max(1, round(im.width * height / im.height)), height), Image.Resampling.LANCZOS) for im in pils]
+    caption = 22 if labels else 0
+    width = sum(im.width for im in pils) + gap * (len(pils) + 1)
+    sheet = Image.new("RGB", (width, height + 2 * gap + caption), "white")
+    draw = ImageDraw.Draw(sheet)
+    x = gap
+    for i, im in enumerate(pils):
+        sheet.paste(im, (x, gap))
+        if i < len(labels):
+            draw.text((x + 2, height + gap + 4), labels[i], fill="black", font_size=16)
+        x += im.width + gap
+    return sheet
+
+
+def stack_rows(rows: Sequence[Image.Image], gap: int = 0) -> Image.Image:
+    """Stack images vertically (left-aligned) on a white background."""
+    width = max(r.width for r in rows)
+    sheet = Image.new("RGB", (width, sum(r.height for r in rows) + gap * (len(rows) - 1)), "white")
+    y = 0
+    for r in rows:
+        sheet.paste(r, (0, y))
+        y += r.height + gap
+    return sheet
+
+
+def find_images(root: str | os.PathLike) -> list[Path]:
+    """All image files under ``root`` (recursive, symlinked folders not followed), sorted."""
+    root = Path(root)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found += [Path(dirpath) / f for f in filenames
+                  if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")]
+    return sorted(found)

@@ -1,0 +1,107 @@
+"""Perceptual losses of Johnson et al. 2016 (Sec. 3.2-3.3): feature reconstruction (content),
+style reconstruction (Gram matrices) and total variation.
+
+Plain PyTorch: nothing here imports Lightning.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .vgg import VGGFeatures
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of ``(N, C, H, W)`` features, normalised by C*H*W (Johnson et al., Eq. 3).
+
+    Returns ``(N, C, C)`` in float32 (bf16 sums over H*W lose too many digits).
+    """
+    n, c, h, w = features.shape
+    f = features.float().reshape(n, c, h * w)
+    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Feature reconstruction loss: mean squared error of features (Eq. 2)."""
+    return F.mse_loss(features.float(), target.float())
+
+
+def style_loss(gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """Style reconstruction loss: mean squared error of Gram matrices (Eq. 4 squared, averaged
+    over the C*C entries). ``target_gram`` ``(1, C, C)`` broadcasts over the batch."""
+    return (gram - target_gram).pow(2).mean()
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference of horizontally and vertically adjacent pixels of
+    an ``(N, C, H, W)`` image (Johnson's TotalVariation regulariser, averaged instead of summed so
+    the weight does not depend on image or batch size)."""
+    image = image.float()
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+class PerceptualLoss(nn.Module):
+    """Weighted content + style + TV loss against one style image.
+
+    Args:
+        content_layers / style_layers: ``{vgg_layer_name: per-layer weight}``.
+        content_weight, style_weight, tv_weight: the lambdas of Johnson et al. Eq. 5-6.
+        vgg_weights: ``"caffe"`` (bundled, default) or ``"torchvision"`` (only if cached).
+
+    Call :meth:`set_style` once with the style image; its Gram matrices are kept as buffers (not
+    saved in state dicts) and reused for every batch. ``forward(output, content)`` takes two RGB
+    batches ``(N, 3, H, W)`` in [0, 1] and returns ``{"content", "style", "tv", "total"}``, the first
+    three already multiplied by their weights.
+    """
+
+    def __init__(
+        self,
+        content_layers: Mapping[str, float],
+        style_layers: Mapping[str, float],
+        content_weight: float = 1.0,
+        style_weight: float = 1.0,
+        tv_weight: float = 0.0,
+        vgg_weights: str = "caffe",
+    ):
+        super().__init__()
+        self.content_layers = {str(k): float(v) for k, v in content_layers.items()}
+        self.style_layers = {str(k): float(v) for k, v in style_layers.items()}
+        self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
+        self.vgg = VGGFeatures([*self.content_layers, *self.style_layers], weights=vgg_weights)
+        self._style_names: list[str] = []
+
+    @torch.no_grad()
+    def set_style(self, style_image: torch.Tensor) -> None:
+        """Compute the target Gram matrices from a ``(1, 3, H, W)`` RGB image in [0, 1]."""
+        if style_image.ndim != 4 or style_image.shape[:2] != (1, 3):
+            raise ValueError(f"style image must be (1, 3, H, W), got {tuple(style_image.shape)}")
+        feats = self.vgg(style_image.float(), self.style_layers)
+        for name in self.style_layers:
+            self.register_buffer(f"gram_{name}", gram_matrix(feats[name]), persistent=False)
+        self._style_names = list(self.style_layers)
+
+    def style_targets(self) -> dict[str, torch.Tensor]:
+        if not self._style_names:
+            raise RuntimeError("PerceptualLoss.set_style() must be called before computing the loss")
+        return {name: getattr(self, f"gram_{name}") for name in self._style_names}
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        targets = self.style_targets()
+        with torch.no_grad():  # the photo is a fixed target: no graph, only as deep as needed
+            content_feats = self.vgg(content, self.content_layers)
+        out_feats = self.vgg(output, {**self.content_layers, **self.style_layers})
+        c_loss = sum(w * content_loss(out_feats[n], content_feats[n]) for n, w in self.content_layers.items())
+        s_loss = sum(w * style_loss(gram_matrix(out_feats[n]), targets[n]) for n, w in self.style_layers.items())
+        t_loss = tv_loss(output) if self.tv_weight else output.new_zeros(())
+        terms = {
+            "content": self.content_weight * c_loss,
+            "style": self.style_weight * s_loss,
+            "tv": self.tv_weight * t_loss,
+        }
+        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms

@@ -1,0 +1,105 @@
+"""StyleTransferModule: Lightning wiring of TransformerNet + PerceptualLoss."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+
+from .image import load_image
+from .losses import PerceptualLoss
+from .transformer import TransformerNet
+
+# Prefix of the frozen loss network in state_dict(): left out of checkpoints, rebuilt on load.
+_LOSS_PREFIX = "perceptual."
+
+
+def warmup_cosine(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float) -> float:
+    """LR multiplier: linear warmup from 1/warmup_steps to 1, then cosine decay to ``min_lr_ratio``
+    at ``total_steps`` (Loshchilov & Hutter 2017, SGDR, without restarts)."""
+    if warmup_steps and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class StyleTransferModule(pl.LightningModule):
+    """Trains a TransformerNet for one style image. Takes plain values only (see conf/), so
+    ``StyleTransferModule.load_from_checkpoint(path)`` rebuilds everything on its own; the frozen
+    VGG comes from the bundled weights, not the checkpoint."""
+
+    def __init__(
+        self,
+        style_name: str,
+        style_image: str,
+        style_size: int = 512,
+        width: int = 32,
+        num_res_blocks: int = 5,
+        gradient_checkpointing: bool = False,
+        content_layers: dict[str, float] | None = None,
+        style_layers: dict[str, float] | None = None,
+        content_weight: float = 1.0,
+        style_weight: float = 5.0,
+        tv_weight: float = 0.0,
+        vgg_weights: str = "caffe",
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        min_lr_ratio: float = 0.0,
+        image_size: int = 256,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = TransformerNet(width, num_res_blocks, gradient_checkpointing)
+        self.perceptual = PerceptualLoss(
+            content_layers or {"relu2_2": 1.0},
+            style_layers or {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_4": 1.0, "relu4_4": 1.0},
+            content_weight, style_weight, tv_weight, vgg_weights,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def setup(self, stage: str) -> None:
+        # Once per run, on every rank from the same file, so the targets are identical everywhere.
+        path = Path(self.hparams.style_image)
+        if not path.is_file():
+            raise FileNotFoundError(f"style.image: {str(path)!r} does not exist")
+        self.perceptual.set_style(load_image(path, self.hparams.style_size)[None])
+
+    def _step(self, batch: torch.Tensor, prefix: str) -> torch.Tensor:
+        terms = self.perceptual(self.net(batch), batch)
+        training = prefix == "train"
+        for name, value in terms.items():
+            self.log(f"{prefix}/{name}", value, prog_bar=name == "total", on_step=training, on_epoch=not training,
+                     sync_dist=not training, batch_size=batch.shape[0])
+        return terms["total"]
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer = torch.optim.AdamW(self.net.parameters(), lr=hp.lr, betas=tuple(hp.betas),
+                                      weight_decay=hp.weight_decay)
+        total = int(self.trainer.estimated_stepping_batches)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine(step, total, hp.warmup_steps, hp.min_lr_ratio))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        for key in [k for k in state if k.startswith(_LOSS_PREFIX)]:
+            del state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # Put the freshly built frozen VGG back so strict loading still checks the network's keys.
+        state = checkpoint["state_dict"]
+        for key, value in self.state_dict().items():
+            if key.startswith(_LOSS_PREFIX):
+                state.setdefault(key, value)

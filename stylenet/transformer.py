@@ -1,0 +1,116 @@
+"""The image transformation network of Johnson et al. 2016 ("Perceptual Losses for Real-Time
+Style Transfer and Super-Resolution", ECCV, supplementary Table 1), with the improvements that
+later work made standard:
+
+- reflection padding instead of zero padding (no dark borders),
+- instance normalisation instead of batch normalisation (Ulyanov et al. 2016, "Instance
+  Normalization: The Missing Ingredient for Fast Stylization"),
+- nearest-neighbour upsampling followed by a convolution instead of fractionally strided
+  convolutions (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts").
+
+Plain PyTorch: nothing here imports Lightning.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+# The two stride-2 convolutions shrink the image 4x; inputs are padded up to a multiple of this.
+DOWNSAMPLE_FACTOR = 4
+# Reflection padding needs pad < size in every layer: 8 px keeps the 1/4-resolution maps at 2x2.
+MIN_SIDE = 8
+
+
+class ConvLayer(nn.Sequential):
+    """Reflection pad -> conv -> (instance norm -> ReLU)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int = 1, norm_act: bool = True):
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(kernel // 2),
+            nn.Conv2d(in_ch, out_ch, kernel, stride=stride),
+        ]
+        if norm_act:
+            layers += [nn.InstanceNorm2d(out_ch, affine=True), nn.ReLU(inplace=True)]
+        super().__init__(*layers)
+
+
+class UpsampleConvLayer(nn.Sequential):
+    """Nearest-neighbour 2x upsample -> ConvLayer (avoids transposed-conv checkerboards)."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int):
+        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), ConvLayer(in_ch, out_ch, kernel))
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 ConvLayers with an identity shortcut and no ReLU after the sum (Johnson et al.,
+    following Gross & Wilber's "Training and investigating residual nets")."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = ConvLayer(channels, channels, 3)
+        self.conv2 = ConvLayer(channels, channels, 3, norm_act=False)
+        self.norm2 = nn.InstanceNorm2d(channels, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.norm2(self.conv2(self.conv1(x)))
+
+
+class TransformerNet(nn.Module):
+    """Feed-forward style network.
+
+    Args:
+        width: channels of the first conv; the downsampling convs use 2x and 4x this (Johnson:
+            32, so 32-64-128 with 128-channel residual blocks).
+        num_res_blocks: residual blocks at 1/4 resolution (Johnson: 5).
+        gradient_checkpointing: recompute the residual blocks in the backward pass instead of
+            storing their activations (saves memory, costs one extra forward of the blocks).
+
+    ``forward`` maps a float RGB batch ``(N, 3, H, W)`` in [0, 1] to a stylised batch of the same
+    shape, values in (0, 1) (the paper's scaled tanh, written as a sigmoid). Any H, W >= 1 work:
+    the input is reflection-padded to a multiple of 4 (at least 8) and the output cropped back.
+    """
+
+    def __init__(self, width: int = 32, num_res_blocks: int = 5, gradient_checkpointing: bool = False):
+        super().__init__()
+        if width < 1 or num_res_blocks < 0:
+            raise ValueError(f"width must be >= 1 and num_res_blocks >= 0, got {width}, {num_res_blocks}")
+        self.width = width
+        self.num_res_blocks = num_res_blocks
+        self.gradient_checkpointing = gradient_checkpointing
+        w1, w2, w3 = width, 2 * width, 4 * width
+        self.encoder = nn.Sequential(
+            ConvLayer(3, w1, 9),
+            ConvLayer(w1, w2, 3, stride=2),
+            ConvLayer(w2, w3, 3, stride=2),
+        )
+        self.res_blocks = nn.ModuleList(ResidualBlock(w3) for _ in range(num_res_blocks))
+        self.decoder = nn.Sequential(
+            UpsampleConvLayer(w3, w2, 3),
+            UpsampleConvLayer(w2, w1, 3),
+            ConvLayer(w1, 3, 9, norm_act=False),
+        )
+
+    def config(self) -> dict:
+        """The constructor arguments that define the architecture (stored with exported weights)."""
+        return {"width": self.width, "num_res_blocks": self.num_res_blocks}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"TransformerNet expects an (N, 3, H, W) RGB batch, got shape {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        pad_h = max(MIN_SIDE, h + -h % DOWNSAMPLE_FACTOR) - h
+        pad_w = max(MIN_SIDE, w + -w % DOWNSAMPLE_FACTOR) - w
+        if pad_h or pad_w:
+            # Reflection needs pad < size; replicate covers tiny images (e.g. 1x1).
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        y = self.encoder(x)
+        for block in self.res_blocks:
+            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+                y = checkpoint(block, y, use_reentrant=False)
+            else:
+                y = block(y)
+        y = torch.sigmoid(self.decoder(y))
+        return y[..., :h, :w]

@@ -1,0 +1,59 @@
+"""Shared fixtures: tiny configs (32-px crops, batch 2, no logger, tmp_path outputs) over bundled photos."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+STYLES = ROOT / "data" / "styles"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def photos_dir(tmp_path: Path) -> Path:
+    """Eight bundled COCO photos in a fresh folder."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for src in sorted(SAMPLE.glob("*.jpg"))[:8]:
+        shutil.copy(src, folder / src.name)
+    return folder
+
+
+def tiny_overrides(photos: Path, run_dir: Path) -> list[str]:
+    return [
+        "data=folder", f"data.root={photos}", "data.image_size=32", "data.batch_size=2",
+        "data.num_workers=0", "data.val_size=2", "model.width=4", "model.num_res_blocks=1",
+        "style.size=64", "trainer.accelerator=cpu", "trainer.max_steps=3", "trainer.val_check_interval=2",
+        "trainer.log_every_n_steps=1", "optim.warmup_steps=1", "logger=none", f"hydra.run.dir={run_dir}",
+    ]
+
+
+@pytest.fixture
+def tiny(photos_dir: Path, tmp_path: Path) -> list[str]:
+    return tiny_overrides(photos_dir, tmp_path / "run")
+
+
+def compose_config(overrides: list[str] = ()):
+    """The composed train config, as train.py would see it (without running Hydra's job)."""
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("train", overrides=[o for o in overrides if not o.startswith("hydra.")])
+
+
+def run_train(overrides: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run train.py in a subprocess exactly as a user would."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *overrides], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)

@@ -1,0 +1,84 @@
+import pytest
+from omegaconf import OmegaConf
+
+from stylenet.config import ConfigError, module_kwargs, resolve_path, validate
+
+from conftest import ROOT, STYLES, compose_config, run_train
+
+STYLE_NAMES = sorted(p.stem for p in (ROOT / "conf" / "style").glob("*.yaml"))
+
+
+def test_every_bundled_painting_has_a_style_config():
+    assert STYLE_NAMES == sorted(p.stem for p in STYLES.glob("*.jpg"))
+    assert len(STYLE_NAMES) == 10
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_every_style_composes_and_its_image_exists(style):
+    cfg = compose_config([f"style={style}", "data=sample"])
+    assert cfg.style.name == style
+    assert resolve_path(cfg.style.image).is_file()
+    validate(cfg)
+
+
+def test_defaults_match_the_paper():
+    cfg = compose_config([])
+    assert cfg.data.kind == "coco" and cfg.data.image_size == 256 and cfg.data.batch_size == 4
+    assert cfg.model.width == 32 and cfg.model.num_res_blocks == 5
+    assert cfg.optim.lr == 1e-3 and cfg.trainer.max_steps == 40000
+    assert set(cfg.loss.content_layers) == {"relu2_2"}
+
+
+def test_demo_experiment_composes():
+    cfg = compose_config(["experiment=demo"])
+    assert cfg.data.root == "data/sample" and cfg.model.width == 16
+    validate(cfg)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("loss.style_weight=-1", "loss.style_weight"),
+    ("loss.content_weight=abc", "loss.content_weight"),
+    ("data.image_size=16", "data.image_size"),
+    ("data.batch_size=0", "data.batch_size"),
+    ("style.image=data/styles/nope.jpg", "style.image"),
+    ("style.size=8", "style.size"),
+    ("optim.lr=0", "optim.lr"),
+    ("optim.min_lr_ratio=2", "optim.min_lr_ratio"),
+    ("+loss.style_layers.relu9_1=1.0", "loss.style_layers.relu9_1"),
+    ("loss.vgg_weights=vgg16", "loss.vgg_weights"),
+    ("data.kind=lmdb", "data.kind"),
+    ("trainer.max_steps=0", "trainer.max_steps"),
+])
+def test_invalid_values_name_the_key(override, key):
+    cfg = compose_config(["data=sample", override])
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert str(err.value).startswith(f"{key}:")
+    assert "\n" not in str(err.value)
+
+
+def test_module_kwargs_are_plain_values_and_apply_style_weight():
+    cfg = compose_config(["data=sample", "style.weight=2.0", "loss.style_weight=3.0"])
+    kwargs = module_kwargs(cfg)
+    assert kwargs["style_weight"] == 6.0
+    assert OmegaConf.is_config(kwargs["style_layers"]) is False
+    assert isinstance(kwargs["content_layers"], dict)
+
+
+def test_cli_bad_value_is_one_line_error_before_training(tmp_path):
+    proc = run_train(["data=sample", "loss.style_weight=-2", f"hydra.run.dir={tmp_path}"], timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == "error: loss.style_weight: must be >= 0.0, got -2"
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_missing_coco_points_to_readme_and_sample(tmp_path):
+    proc = run_train(["data.root=/nonexistent/train2014", f"hydra.run.dir={tmp_path}"], timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "data/README.md" in proc.stderr and "data=sample" in proc.stderr
+
+
+def test_cli_unknown_style_lists_choices(tmp_path):
+    proc = run_train(["style=mona_lisa", f"hydra.run.dir={tmp_path}"], timeout=120)
+    assert proc.returncode != 0
+    assert "mona_lisa" in proc.stderr and "starry_night" in proc.stderr and "the_scream" in proc.stderr

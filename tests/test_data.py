@@ -1,0 +1,83 @@
+import json
+import shutil
+
+import pytest
+import torch
+
+from stylenet.data import DataError, ImageFileDataset, StyleDataModule, list_images, split_files
+
+from conftest import SAMPLE, SHARED_DATA
+
+
+def test_folder_is_searched_recursively(tmp_path, photos_dir):
+    nested = tmp_path / "tree" / "a" / "b"
+    nested.mkdir(parents=True)
+    for f in sorted(photos_dir.iterdir())[:3]:
+        shutil.copy(f, nested / f.name)
+    (nested / "notes.txt").write_text("not an image")
+    files = list_images("folder", tmp_path / "tree")
+    assert [f.name for f in files] == sorted(f.name for f in sorted(photos_dir.iterdir())[:3])
+
+
+def test_coco_annotations_choose_the_file_list(photos_dir, tmp_path):
+    names = sorted(f.name for f in photos_dir.iterdir())
+    ann = tmp_path / "captions.json"
+    ann.write_text(json.dumps({"images": [{"file_name": n, "id": i} for i, n in enumerate(names[:5])]
+                               + [{"file_name": "missing.jpg", "id": 99}]}))
+    files = list_images("coco", photos_dir, ann)
+    assert [f.name for f in files] == names[:5]
+
+
+def test_missing_dataset_says_where_to_put_coco(tmp_path):
+    with pytest.raises(DataError) as err:
+        list_images("coco", tmp_path / "coco" / "train2014")
+    msg = str(err.value)
+    assert "data.root" in msg and "data/README.md" in msg and "data=sample" in msg
+
+
+def test_empty_folder_and_bad_annotations_are_clear_errors(tmp_path, photos_dir):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no images"):
+        list_images("folder", tmp_path / "empty")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(DataError, match="not a COCO annotations JSON"):
+        list_images("coco", photos_dir, bad)
+    none_there = tmp_path / "none.json"
+    none_there.write_text(json.dumps({"images": [{"file_name": "x.jpg"}]}))
+    with pytest.raises(DataError, match="none of the 1 images"):
+        list_images("coco", photos_dir, none_there)
+
+
+def test_split_is_deterministic_disjoint_and_complete():
+    files = sorted(SAMPLE.glob("*.jpg"))
+    train, val = split_files(files, 0.1, seed=0)
+    assert len(val) == 10 and len(train) == 90
+    assert not set(train) & set(val) and set(train) | set(val) == set(files)
+    assert split_files(files, 0.1, seed=0) == (train, val)
+    assert split_files(files, 0.1, seed=1)[1] != val
+    assert len(split_files(files, 7, seed=0)[1]) == 7
+
+
+def test_dataset_items_are_square_rgb_crops_in_unit_range(photos_dir):
+    files = sorted(photos_dir.iterdir())
+    for train in (True, False):
+        x = ImageFileDataset(files, 48, train)[0]
+        assert x.shape == (3, 48, 48) and x.dtype == torch.float32
+        assert 0 <= x.min() and x.max() <= 1 and x.std() > 0.01
+
+
+def test_datamodule_batches_and_batch_size_check(photos_dir):
+    dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=2)
+    assert len(dm.train_files) == 6 and len(dm.val_files) == 2
+    batch = next(iter(dm.train_dataloader()))
+    assert batch.shape == (2, 3, 32, 32)
+    with pytest.raises(DataError, match="data.batch_size"):
+        StyleDataModule("folder", str(photos_dir), batch_size=64, num_workers=0, val_size=2)
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "coco_mini").is_dir(), reason="../shared/data/coco_mini not present")
+def test_real_coco_layout_from_shared():
+    root = SHARED_DATA / "coco_mini"
+    files = list_images("coco", root / "train2014", root / "annotations" / "captions_train2014.json")
+    assert len(files) == 200

@@ -1,0 +1,70 @@
+import pytest
+import torch
+from PIL import Image
+
+from stylenet.export import ModelFileError, load_stylizer, read_metadata, save_stylizer
+from stylenet.image import load_image
+from stylenet.inference import stylize_files
+from stylenet.transformer import TransformerNet
+
+from conftest import SAMPLE
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    net = TransformerNet(width=8, num_res_blocks=2).eval()
+    path = save_stylizer(net, tmp_path / "starry_night.safetensors", style="starry_night", steps=3, image_size=32,
+                         content_weight=1.0, style_weight=5.0)
+    return net, path
+
+
+def test_round_trip_gives_identical_output(model_file):
+    net, path = model_file
+    stylizer = load_stylizer(path)
+    photo = load_image(sorted(SAMPLE.glob("*.jpg"))[0], 96)
+    with torch.no_grad():
+        expected = net(photo[None])[0]
+    assert torch.equal(stylizer(photo), expected)
+    assert stylizer(photo[None]).shape == (1, *photo.shape)
+
+
+def test_metadata_is_readable_without_config(model_file):
+    _, path = model_file
+    meta = read_metadata(path)
+    assert meta["style"] == "starry_night" and meta["steps"] == 3 and meta["image_size"] == 32
+    assert meta["model"] == {"width": 8, "num_res_blocks": 2}
+    assert meta["content_weight"] == 1.0 and meta["style_weight"] == 5.0
+
+
+def test_bad_model_files_are_clear_errors(tmp_path, model_file):
+    with pytest.raises(ModelFileError, match="no such model file"):
+        load_stylizer(tmp_path / "missing.safetensors")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 100)
+    with pytest.raises(ModelFileError, match="not a readable safetensors"):
+        load_stylizer(junk)
+    from safetensors.torch import save_file
+    other = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, other)
+    with pytest.raises(ModelFileError, match="not a stylenet model"):
+        load_stylizer(other)
+    _, good = model_file
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ModelFileError):
+        load_stylizer(truncated)
+
+
+def test_stylize_files_mirrors_tree_and_resumes(tmp_path, model_file, photos_dir):
+    _, path = model_file
+    (photos_dir / "sub").mkdir()
+    first = sorted(photos_dir.glob("*.jpg"))[0]
+    (photos_dir / "sub" / first.name).write_bytes(first.read_bytes())
+    (photos_dir / "broken.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "out"
+    s = stylize_files(load_stylizer(path), [photos_dir], out, max_size=40, progress=False)
+    assert s.done == 9 and s.skipped == 0 and [p.name for p, _ in s.failed] == ["broken.jpg"]
+    result = Image.open(out / "sub" / first.with_suffix(".png").name)
+    assert max(result.size) == 40
+    again = stylize_files(load_stylizer(path), [photos_dir], out, max_size=40, progress=False)
+    assert again.done == 0 and again.skipped == 9

@@ -1,0 +1,78 @@
+import math
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from stylenet.data import StyleDataModule
+from stylenet.module import StyleTransferModule, warmup_cosine
+
+from conftest import STYLES
+
+
+def test_warmup_then_cosine_schedule():
+    lr = [warmup_cosine(s, total_steps=110, warmup_steps=10, min_lr_ratio=0.1) for s in range(111)]
+    assert lr[0] == pytest.approx(0.1) and lr[4] == pytest.approx(0.5) and lr[9] == pytest.approx(1.0)
+    assert lr[10] == pytest.approx(1.0)
+    assert lr[60] == pytest.approx(0.1 + 0.9 * 0.5)  # halfway through the cosine
+    assert lr[110] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(lr[10:], lr[11:]))  # monotone after warmup
+    assert warmup_cosine(5, 10, 0, 0.0) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
+
+
+def small_module(**kw) -> StyleTransferModule:
+    args = dict(style_name="starry_night", style_image=str(STYLES / "starry_night.jpg"), style_size=64,
+                width=8, num_res_blocks=1, content_layers={"relu2_2": 1.0},
+                style_layers={"relu1_2": 0.3, "relu2_2": 1.0}, lr=1e-2, image_size=32)
+    args.update(kw)
+    return StyleTransferModule(**args)
+
+
+def trainer(tmp_path, **kw) -> pl.Trainer:
+    args = dict(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                default_root_dir=tmp_path, limit_val_batches=0, enable_checkpointing=False)
+    args.update(kw)
+    return pl.Trainer(**args)
+
+
+def test_overfit_two_photos_total_loss_falls(tmp_path, photos_dir):
+    for f in sorted(photos_dir.iterdir())[2:]:
+        f.unlink()
+    module = small_module(lr=2e-3)
+    dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)
+    module.setup("fit")
+    batch = next(iter(dm._loader(dm.train_files, train=False)))
+    with torch.no_grad():
+        before = module.perceptual(module.net(batch), batch)["total"].item()
+    trainer(tmp_path, max_steps=40, overfit_batches=1).fit(module, datamodule=dm)
+    module.eval()
+    with torch.no_grad():
+        after = module.perceptual(module.net(batch), batch)["total"].item()
+    assert after < 0.5 * before, (before, after)
+
+
+def test_checkpoint_holds_only_the_transformer_and_reloads_alone(tmp_path, photos_dir):
+    module = small_module()
+    dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=2)
+    t = trainer(tmp_path, max_steps=2, limit_val_batches=1)
+    t.fit(module, datamodule=dm)
+    path = tmp_path / "model.ckpt"
+    t.save_checkpoint(path)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    assert ckpt["state_dict"] and all(k.startswith("net.") for k in ckpt["state_dict"])
+    assert path.stat().st_size < 5e6
+    assert ckpt["global_step"] == 2 and ckpt["optimizer_states"] and ckpt["lr_schedulers"]
+
+    loaded = StyleTransferModule.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+    assert loaded.hparams.width == 8 and loaded.hparams.style_name == "starry_night"
+    x = torch.rand(1, 3, 24, 24)
+    module.eval(), loaded.eval()
+    torch.testing.assert_close(loaded(x), module(x))
+
+
+def test_bf16_mixed_precision_step_runs_on_cpu(tmp_path, photos_dir):
+    module = small_module(width=4)
+    dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)
+    trainer(tmp_path, max_steps=1, precision="bf16-mixed").fit(module, datamodule=dm)
+    assert all(torch.isfinite(p).all() for p in module.net.parameters())
+    assert module.net.encoder[0][1].weight.dtype == torch.float32  # master weights stay fp32

@@ -1,0 +1,62 @@
+"""Train a feed-forward style network: python train.py style=starry_night trainer.devices=4
+
+Hydra composes conf/train.yaml; Lightning runs it (DDP re-runs this script in every rank, so it
+does nothing at import and never prompts). Outputs land in hydra.run.dir.
+"""
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> None:
+    from stylenet.config import ConfigError, validate
+    from stylenet.data import DataError
+
+    try:
+        validate(cfg)
+        run(cfg)
+    except (ConfigError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run(cfg: DictConfig) -> None:
+    import lightning.pytorch as pl
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.utils import instantiate
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+
+    from stylenet.config import datamodule_kwargs, module_kwargs
+    from stylenet.data import StyleDataModule
+    from stylenet.export import save_stylizer
+    from stylenet.module import StyleTransferModule
+
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule = StyleDataModule(**datamodule_kwargs(cfg))  # lists files: a bad path fails here
+    module = StyleTransferModule(**module_kwargs(cfg))
+    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    callbacks = [ModelCheckpoint(dirpath=out_dir / "checkpoints", every_n_train_steps=cfg.checkpoint.every_n_steps,
+                                 save_last=True)]
+    if logger:
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    trainer = pl.Trainer(**cfg.trainer, default_root_dir=out_dir, logger=logger, callbacks=callbacks)
+    trainer.fit(module, datamodule=datamodule)
+
+    if cfg.export.enabled and trainer.is_global_zero:
+        hp = module.hparams
+        path = save_stylizer(
+            module.net, out_dir / f"{cfg.style.name}.safetensors",
+            style=cfg.style.name, style_image=Path(hp.style_image).name, style_size=hp.style_size,
+            steps=trainer.global_step, image_size=hp.image_size, content_weight=hp.content_weight,
+            style_weight=hp.style_weight, tv_weight=hp.tv_weight, content_layers=hp.content_layers,
+            style_layers=hp.style_layers, vgg_weights=hp.vgg_weights,
+        )
+        print(f"exported {path}")
+
+
+if __name__ == "__main__":
+    main()
