@@ -12,9 +12,9 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install $(TORCH_PINS)
-	$(PY) -m pip install -e '.[dev]' $(TORCH_PINS)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PINS)
+	$(PY) -m pip install -q -e '.[dev]' $(TORCH_PINS)
 	touch $@
 
 # Train STYLE on the 100 bundled photos with a short CPU schedule, export, and draw the demo picture.

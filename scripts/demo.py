@@ -20,6 +20,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--photos", nargs="*", default=None, help="content photos (default: three bundled samples)")
     p.add_argument("--height", type=int, default=256, help="row height in px")
+    p.add_argument("--size", type=int, default=384,
+                   help="longer side of the photos when stylised (3x the demo's 128-px training crops)")
     args = p.parse_args(argv)
     try:
         stylizer = load_stylizer(args.model)
@@ -32,7 +34,7 @@ def main(argv=None) -> int:
         return 2
     photos = args.photos or [p for p in (resolve_path(Path("data/sample") / n) for n in DEFAULT_PHOTOS) if p.is_file()]
     photos = photos or find_images(resolve_path("data/sample"))[:3]
-    save_image(demo_sheet(stylizer, style_image, photos, args.height), args.out)
+    save_image(demo_sheet(stylizer, style_image, photos, args.height, args.size), args.out)
     print(f"wrote {args.out}")
     return 0
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
+from .atomic import atomic_path
 from .transformer import TransformerNet
 
 FORMAT = "stylenet"
@@ -25,20 +25,12 @@ class ModelFileError(ValueError):
 
 def save_stylizer(net: TransformerNet, path: str | os.PathLike, **metadata: Any) -> Path:
     """Write ``net``'s weights and ``metadata`` (JSON-encoded values) atomically to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": json.dumps(net.config())}
     meta.update({k: json.dumps(v) for k, v in metadata.items()})
     state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(state, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
+    return Path(path)
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:

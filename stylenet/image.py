@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw, ImageOps
 from torchvision.transforms.functional import pil_to_tensor, to_pil_image
+
+from .atomic import atomic_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -54,18 +55,10 @@ def load_image(path: str | os.PathLike, max_size: int | None = None) -> torch.Te
 
 def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike, **save_kwargs) -> Path:
     """Write atomically (temp file in the same folder, then rename): a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     img = image if isinstance(image, Image.Image) else float_to_pil(image)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         img.save(tmp, **save_kwargs)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def side_by_side(images: Sequence[torch.Tensor | Image.Image], labels: Sequence[str] = (), height: int = 256,

@@ -70,12 +70,14 @@ def stylize_files(stylizer: Stylizer, inputs: Iterable[str | Path], output_dir: 
     return summary
 
 
-def demo_sheet(stylizer: Stylizer, style_image: str | Path, photos: Sequence[str | Path], height: int = 256) -> Image.Image:
-    """Rows of content | style | result for each photo, labelled."""
+def demo_sheet(stylizer: Stylizer, style_image: str | Path, photos: Sequence[str | Path], height: int = 256,
+               size: int = 384) -> Image.Image:
+    """Rows of content | style | result for each photo, labelled; photos are stylised with their
+    longer side at ``size`` px (texture scale follows the ratio of this to the training crops)."""
     style = resize_longest(open_rgb(style_image), 2 * height)
     rows = []
     for photo in photos:
-        content = load_image(photo, 2 * height)
+        content = load_image(photo, size)
         with torch.inference_mode():
             result = stylizer(content)
         rows.append(side_by_side([content, style, result], [Path(photo).name, Path(style_image).stem, "stylenet"], height))

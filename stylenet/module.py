@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -10,6 +11,9 @@ import torch
 from .image import load_image
 from .losses import PerceptualLoss
 from .transformer import TransformerNet
+
+# The frozen VGG is in eval mode on purpose; Lightning warns about any eval-mode module at fit start.
+warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
 
 # Prefix of the frozen loss network in state_dict(): left out of checkpoints, rebuilt on load.
 _LOSS_PREFIX = "perceptual."

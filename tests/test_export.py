@@ -68,3 +68,20 @@ def test_stylize_files_mirrors_tree_and_resumes(tmp_path, model_file, photos_dir
     assert max(result.size) == 40
     again = stylize_files(load_stylizer(path), [photos_dir], out, max_size=40, progress=False)
     assert again.done == 0 and again.skipped == 9
+
+
+def test_writes_are_atomic_and_keep_earlier_outputs(tmp_path, model_file, monkeypatch):
+    import stylenet.export as export
+
+    net, path = model_file
+    before = path.read_bytes()
+    assert oct(path.stat().st_mode & 0o777) != oct(0o600)  # not mkstemp's private mode
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(export, "save_file", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        save_stylizer(net, path, style="x")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp file left
