@@ -39,12 +39,14 @@ def run(cfg: DictConfig) -> None:
     datamodule = StyleDataModule(**datamodule_kwargs(cfg))  # lists files: a bad path fails here
     module = StyleTransferModule(**module_kwargs(cfg))
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    callbacks = [ModelCheckpoint(dirpath=out_dir / "checkpoints", every_n_train_steps=cfg.checkpoint.every_n_steps,
-                                 save_last=True)]
+    ckpt_dir = out_dir / "checkpoints"
+    callbacks = [ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=cfg.checkpoint.every_n_steps, save_last=True)]
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     trainer = pl.Trainer(**cfg.trainer, default_root_dir=out_dir, logger=logger, callbacks=callbacks)
     trainer.fit(module, datamodule=datamodule)
+    if not trainer.fast_dev_run:  # the final step, also off the every_n_steps grid (all ranks call, rank 0 writes)
+        trainer.save_checkpoint(ckpt_dir / "last.ckpt")
 
     if cfg.export.enabled and trainer.is_global_zero:
         hp = module.hparams
