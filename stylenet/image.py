@@ -14,16 +14,37 @@ from .atomic import atomic_path
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 
 
-def open_rgb(path: str | os.PathLike) -> Image.Image:
-    """Open an image as 8-bit RGB with its EXIF orientation applied."""
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit and float greyscale modes ("I;16", "I", "F") scaled to 8-bit "L" (a plain convert clips them)."""
+    if img.mode.startswith("I;16") or img.mode == "I":
+        img = img.convert("I")
+        scale = 1 / 257 if img.getextrema()[1] > 255 else 1.0  # 16-bit range, or 8-bit values stored as I
+        return img.point(lambda v: v * scale).convert("L")
+    if img.mode == "F":
+        scale = 255.0 if img.getextrema()[1] <= 1.0 else 1.0
+        return img.point(lambda v: v * scale).convert("L")
+    return img
+
+
+def open_rgba(path: str | os.PathLike) -> tuple[Image.Image, Image.Image | None]:
+    """Open an image with its EXIF orientation applied, as 8-bit RGB plus its alpha channel ("L",
+    or None when it has none). Greyscale, palette, CMYK and 16-bit images are converted."""
     with Image.open(path) as img:
-        img = ImageOps.exif_transpose(img)
-        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-            # Composite on white: black behind transparent pixels would read as content.
+        img = _to_8bit(ImageOps.exif_transpose(img))
+        if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
             rgba = img.convert("RGBA")
-            bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            return Image.alpha_composite(bg, rgba).convert("RGB")
-        return img.convert("RGB")
+            return rgba.convert("RGB"), rgba.getchannel("A")
+        return img.convert("RGB"), None
+
+
+def open_rgb(path: str | os.PathLike) -> Image.Image:
+    """Open an image as 8-bit RGB with its EXIF orientation applied; transparent pixels are
+    composited on white (black behind them would read as content)."""
+    rgb, alpha = open_rgba(path)
+    if alpha is None:
+        return rgb
+    white = Image.new("RGB", rgb.size, (255, 255, 255))
+    return Image.composite(rgb, white, alpha)
 
 
 def pil_to_float(img: Image.Image) -> torch.Tensor:

@@ -10,7 +10,9 @@ later work made standard:
 
 Plain PyTorch: nothing here imports Lightning.
 """
-from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +25,34 @@ DOWNSAMPLE_FACTOR = 4
 MIN_SIDE = 8
 
 
+class InstanceNorm(nn.InstanceNorm2d):
+    """Affine instance norm whose statistics can be recorded once and then reused.
+
+    Tiled inference of a large image records every layer's per-channel mean and variance on a
+    whole (downscaled) copy first, then runs each tile with those fixed statistics, so the tiles
+    agree with each other instead of each being normalised by its own content. ``stats_mode`` is
+    "" normally, "record" or "use" (batch size 1) only inside ``fixed_norm_stats``.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__(channels, affine=True)
+        self.stats_mode = ""
+        self.stats: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stats_mode != "":
+            return self._fixed_stats(x)
+        return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+
+    @torch.jit.unused
+    def _fixed_stats(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stats_mode == "record":
+            self.stats = (x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), unbiased=False, keepdim=True))
+        mean, var = self.stats
+        y = (x - mean) * torch.rsqrt(var + self.eps)
+        return y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
 class ConvLayer(nn.Sequential):
     """Reflection pad -> conv -> (instance norm -> ReLU)."""
 
@@ -32,7 +62,7 @@ class ConvLayer(nn.Sequential):
             nn.Conv2d(in_ch, out_ch, kernel, stride=stride),
         ]
         if norm_act:
-            layers += [nn.InstanceNorm2d(out_ch, affine=True), nn.ReLU(inplace=True)]
+            layers += [InstanceNorm(out_ch), nn.ReLU(inplace=True)]
         super().__init__(*layers)
 
 
@@ -51,7 +81,7 @@ class ResidualBlock(nn.Module):
         super().__init__()
         self.conv1 = ConvLayer(channels, channels, 3)
         self.conv2 = ConvLayer(channels, channels, 3, norm_act=False)
-        self.norm2 = nn.InstanceNorm2d(channels, affine=True)
+        self.norm2 = InstanceNorm(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.norm2(self.conv2(self.conv1(x)))
@@ -79,6 +109,7 @@ class TransformerNet(nn.Module):
         self.width = width
         self.num_res_blocks = num_res_blocks
         self.gradient_checkpointing = gradient_checkpointing
+        self.min_side, self.factor = MIN_SIDE, DOWNSAMPLE_FACTOR  # attributes, so TorchScript sees them
         w1, w2, w3 = width, 2 * width, 4 * width
         self.encoder = nn.Sequential(
             ConvLayer(3, w1, 9),
@@ -97,20 +128,42 @@ class TransformerNet(nn.Module):
         return {"width": self.width, "num_res_blocks": self.num_res_blocks}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"TransformerNet expects an (N, 3, H, W) RGB batch, got shape {tuple(x.shape)}")
-        h, w = x.shape[-2:]
-        pad_h = max(MIN_SIDE, h + -h % DOWNSAMPLE_FACTOR) - h
-        pad_w = max(MIN_SIDE, w + -w % DOWNSAMPLE_FACTOR) - w
-        if pad_h or pad_w:
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError("TransformerNet expects an (N, 3, H, W) RGB batch")
+        h, w = x.shape[2], x.shape[3]
+        if h < self.min_side or w < self.min_side:
             # Reflection needs pad < size; replicate covers tiny images (e.g. 1x1).
-            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+            x = F.pad(x, (0, max(0, self.min_side - w), 0, max(0, self.min_side - h)), mode="replicate")
+        # Always padded (possibly by 0) rather than branched on, so that exported graphs
+        # (TorchScript, ONNX) keep a dynamic height and width.
+        x = F.pad(x, (0, (-x.shape[3]) % self.factor, 0, (-x.shape[2]) % self.factor), mode="reflect")
         y = self.encoder(x)
-        for block in self.res_blocks:
+        for i, block in enumerate(self.res_blocks):
             if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
-                y = checkpoint(block, y, use_reentrant=False)
+                y = self._checkpointed(i, y)
             else:
                 y = block(y)
         y = torch.sigmoid(self.decoder(y))
-        return y[..., :h, :w]
+        return y[:, :, :h, :w]
+
+    @torch.jit.unused
+    def _checkpointed(self, index: int, y: torch.Tensor) -> torch.Tensor:
+        return checkpoint(self.res_blocks[index], y, use_reentrant=False)
+
+
+@contextlib.contextmanager
+def fixed_norm_stats(net: TransformerNet, reference: torch.Tensor) -> Iterator[None]:
+    """Inside this block every InstanceNorm of ``net`` uses the statistics of ``reference``
+    ``(1, 3, H, W)`` (e.g. a downscaled copy of the whole image) instead of its own input's."""
+    norms = [m for m in net.modules() if isinstance(m, InstanceNorm)]
+    try:
+        for m in norms:
+            m.stats_mode = "record"
+        with torch.no_grad():
+            net(reference)
+        for m in norms:
+            m.stats_mode = "use"
+        yield
+    finally:
+        for m in norms:
+            m.stats_mode, m.stats = "", None
