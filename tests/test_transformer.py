@@ -23,8 +23,10 @@ def test_width_and_blocks_are_configurable():
 
 
 def test_uses_instance_norm_reflection_padding_and_no_transposed_conv():
-    kinds = {type(m).__name__ for m in TransformerNet(8, 2).modules()}
-    assert {"InstanceNorm2d", "ReflectionPad2d", "Upsample"} <= kinds
+    modules = list(TransformerNet(8, 2).modules())
+    kinds = {type(m).__name__ for m in modules}
+    assert {"ReflectionPad2d", "Upsample"} <= kinds
+    assert sum(isinstance(m, torch.nn.InstanceNorm2d) and m.affine for m in modules) == 3 + 2 * 2 + 2
     assert not kinds & {"BatchNorm2d", "ConvTranspose2d"}
 
 
