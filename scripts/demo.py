@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 from stylenet.config import resolve_path
-from stylenet.export import ModelFileError, load_stylizer
+from stylenet.export import ModelFileError
+from stylenet.inference import demo_sheet, load_stylizer
 from stylenet.image import find_images, save_image
-from stylenet.inference import demo_sheet
 
-# Photos of the bundled sample that show people, a street and a landscape (data/sample/CREDITS.csv).
+# Bundled sample photos (data/sample/CREDITS.csv): a baseball play, a riverbank under a bridge, a batter.
 DEFAULT_PHOTOS = ["000000000872.jpg", "000000001268.jpg", "000000002153.jpg"]
 
 

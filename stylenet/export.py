@@ -4,30 +4,39 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
-from torch import nn
 
 from .atomic import atomic_path
 from .transformer import TransformerNet
 
 FORMAT = "stylenet"
 FORMAT_VERSION = "1"
+WEIGHT_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# Hyper-parameters of StyleTransferModule that are worth keeping with an exported model.
+_TRAINING_KEYS = ("style_name", "style_image", "style_size", "image_size", "content_weight", "style_weight",
+                  "tv_weight", "content_layers", "style_layers", "vgg_weights")
 
 
 class ModelFileError(ValueError):
     """A model file is missing, unreadable, or not a stylenet model."""
 
 
-def save_stylizer(net: TransformerNet, path: str | os.PathLike, **metadata: Any) -> Path:
-    """Write ``net``'s weights and ``metadata`` (JSON-encoded values) atomically to ``path``."""
+def save_stylizer(net: TransformerNet, path: str | os.PathLike, dtype: str = "fp32", **metadata: Any) -> Path:
+    """Write ``net``'s weights (stored as ``dtype``: fp32, fp16 or bf16) and ``metadata``
+    (JSON-encoded values) atomically to ``path``."""
+    if dtype not in WEIGHT_DTYPES:
+        raise ValueError(f"dtype must be one of {list(WEIGHT_DTYPES)}, got {dtype!r}")
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": json.dumps(net.config())}
     meta.update({k: json.dumps(v) for k, v in metadata.items()})
-    state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
+    meta["weights_dtype"] = json.dumps(dtype)
+    state = {k: v.detach().to("cpu", WEIGHT_DTYPES[dtype]).contiguous() for k, v in net.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
     return Path(path)
@@ -45,39 +54,59 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelFileError(f"{path}: not a readable safetensors file ({exc})") from None
     if raw.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a stylenet model (metadata has no format={FORMAT!r})")
-    return {k: (v if k in ("format", "format_version") else json.loads(v)) for k, v in raw.items()}
-
-
-class Stylizer(nn.Module):
-    """A trained TransformerNet for inference. ``forward`` takes RGB ``(N, 3, H, W)`` or
-    ``(3, H, W)`` in [0, 1] and returns the stylised image(s), same shape, clamped to [0, 1]."""
-
-    def __init__(self, net: TransformerNet, metadata: dict[str, Any] | None = None):
-        super().__init__()
-        self.net = net.eval()
-        self.metadata = dict(metadata or {})
-        self.style = self.metadata.get("style", "unknown")
-
-    @torch.inference_mode()
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        single = image.ndim == 3
-        x = image[None] if single else image
-        param = next(self.net.parameters())
-        y = self.net(x.to(param.device, param.dtype)).clamp_(0, 1)
-        return y[0] if single else y
-
-
-def load_stylizer(path: str | os.PathLike, device: str | torch.device = "cpu") -> Stylizer:
-    """Load an exported ``.safetensors`` style model (see :func:`save_stylizer`)."""
-    meta = read_metadata(path)
-    net = TransformerNet(**meta["model"])
-    state = load_file(str(path), device="cpu")
-    missing, unexpected = set(net.state_dict()) - set(state), set(state) - set(net.state_dict())
-    if missing or unexpected:
-        raise ModelFileError(f"{path}: weights do not match the model in its metadata "
-                             f"(missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
     try:
-        net.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ModelFileError(f"{path}: weight shapes do not match the model in its metadata ({exc})") from None
-    return Stylizer(net, meta).to(device)
+        return {k: (v if k in ("format", "format_version") else json.loads(v)) for k, v in raw.items()}
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: corrupt stylenet metadata ({exc})") from None
+
+
+def _build(path: Path, config: dict, state: dict[str, torch.Tensor]) -> TransformerNet:
+    try:
+        net = TransformerNet(**config)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: invalid model config {config!r} ({exc})") from None
+    expected = net.state_dict()
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise ModelFileError(f"{path}: weights do not match a TransformerNet{config} "
+                             f"(missing keys {missing[:3]}, unexpected keys {unexpected[:3]})")
+    wrong = [f"{k} {tuple(v.shape)} != {tuple(expected[k].shape)}" for k, v in state.items() if v.shape != expected[k].shape]
+    if wrong:
+        raise ModelFileError(f"{path}: weight shapes do not match a TransformerNet{config}: {wrong[:3]}")
+    net.load_state_dict({k: v.float() for k, v in state.items()})
+    return net.eval()
+
+
+def _load_checkpoint(path: Path) -> tuple[TransformerNet, dict[str, Any]]:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)  # never executes code from the file
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ModelFileError(f"{path}: not a readable Lightning checkpoint ({str(exc).splitlines()[0]})") from None
+    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    if not hp or "width" not in hp or "state_dict" not in ckpt:
+        raise ModelFileError(f"{path}: not a stylenet checkpoint (no StyleTransferModule hyper-parameters)")
+    state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    net = _build(path, {"width": hp["width"], "num_res_blocks": hp["num_res_blocks"]}, state)
+    meta = {k: hp[k] for k in _TRAINING_KEYS if k in hp}
+    meta["style"] = meta.pop("style_name", "unknown")
+    meta["style_image"] = Path(str(meta.get("style_image", ""))).name
+    meta["steps"] = ckpt.get("global_step")
+    return net, meta
+
+
+def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict[str, Any]]:
+    """``(TransformerNet in eval mode, metadata)`` from an exported ``.safetensors`` model or a
+    Lightning ``.ckpt`` of StyleTransferModule. Raises ModelFileError naming the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    if path.suffix == ".ckpt":
+        return _load_checkpoint(path)
+    meta = read_metadata(path)
+    try:
+        state = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"{path}: unreadable weights ({exc})") from None
+    if not isinstance(meta.get("model"), dict):
+        raise ModelFileError(f"{path}: metadata has no model config")
+    return _build(path, meta["model"], state), meta

@@ -1,84 +1,245 @@
-"""Apply an exported style model to image files."""
+"""Stylizer: apply a trained style network to tensors, PIL images and files, at any size.
+
+One implementation serves the Python API, ``scripts/stylize.py`` / ``python -m stylenet.stylize``
+and ``hubconf.py``.
+"""
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import contextlib
+import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
-from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
 
-from .export import Stylizer
-from .image import find_images, load_image, resize_longest, open_rgb, save_image, side_by_side, stack_rows
+from .image import float_to_pil, pil_to_float
+from .transformer import MIN_SIDE, TransformerNet, fixed_norm_stats
 
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Summary:
-    done: int = 0
-    skipped: int = 0
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-    seconds: float = 0.0
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# Peak bytes per pixel of an untiled forward, per unit of network width (measured: the decoder's last
+# upsample holds ~5 maps of `width` fp32 channels at full resolution; 6 leaves a margin).
+_BYTES_PER_PIXEL_PER_WIDTH = 6 * 4
+# ITU-R BT.601 RGB -> YUV (rows: Y, U, V); luminance-only transfer keeps the photo's U and V.
+_RGB_TO_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]])
 
 
-def expand_inputs(inputs: Iterable[str | Path]) -> list[tuple[Path, Path]]:
-    """``(file, path relative to its input root)`` for files and folders (searched recursively)."""
-    pairs = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            pairs += [(f, f.relative_to(item)) for f in find_images(item)]
-        elif item.is_file():
-            pairs.append((item, Path(item.name)))
-        else:
-            raise FileNotFoundError(f"input {str(item)!r} does not exist")
-    return pairs
+class ImageTooLargeError(MemoryError):
+    """An image would not fit in memory without tiling."""
 
 
-def stylize_files(stylizer: Stylizer, inputs: Iterable[str | Path], output_dir: str | Path,
-                  max_size: int | None = None, suffix: str = ".png", overwrite: bool = False,
-                  progress: bool = True) -> Summary:
-    """Stylise every input image into ``output_dir`` (same relative tree, extension ``suffix``).
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> cuda, else mps, else cpu; an unavailable device is a clear error."""
+    if str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: CUDA is not available on this machine (use --device cpu or auto)")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {device!r}: MPS is not available on this machine (use --device cpu or auto)")
+    return dev
 
-    Existing outputs are skipped unless ``overwrite`` (so an interrupted run resumes); unreadable
-    files are reported in the summary and skipped.
+
+def available_memory(device: torch.device) -> int | None:
+    """Free bytes on ``device`` (None where unknown)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type == "cpu":
+        with contextlib.suppress(OSError, ValueError, StopIteration):
+            with open("/proc/meminfo") as f:
+                line = next(l for l in f if l.startswith("MemAvailable:"))
+            return int(line.split()[1]) * 1024
+    return None
+
+
+def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """Luminance of ``stylized`` with the chroma (YUV U, V) of ``original``; (N, 3, H, W) in [0, 1]."""
+    m = _RGB_TO_YUV.to(stylized.device, stylized.dtype)
+    y = torch.einsum("ij,njhw->nihw", m[:1], stylized)
+    uv = torch.einsum("ij,njhw->nihw", m[1:], original)
+    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(m), torch.cat([y, uv], 1)).clamp(0, 1)
+
+
+def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    if size <= tile:
+        return [0]
+    starts = list(range(0, size - tile + 1, tile - overlap))
+    if starts[-1] + tile < size:
+        starts.append(size - tile)
+    return starts
+
+
+def _ramp(n: int, overlap: int) -> torch.Tensor:
+    """Blend weights along one tile side: rising over ``overlap`` px at both ends, never zero."""
+    i = torch.arange(n, dtype=torch.float32)
+    return torch.minimum(torch.ones(n), torch.minimum(i + 1, n - i) / (overlap + 1))
+
+
+class Stylizer(nn.Module):
+    """A trained style network ready for inference.
+
+    ``stylizer(image)`` takes a PIL image (returns a PIL image, alpha kept) or a float RGB tensor
+    ``(3, H, W)`` / ``(N, 3, H, W)`` in [0, 1] (returns the same shape in [0, 1], on the input's device).
+    Options: ``tile``/``overlap`` (tiled inference: bounded memory for huge images, seams blended,
+    instance-norm statistics shared across tiles), ``preserve_color`` (keep the photo's colours),
+    ``strength`` in [0, 1] (blend with the original).
+
+    Backends: PyTorch (``net``; ``device``, ``precision``, ``channels_last``) or an onnxruntime
+    ``session`` (CPU, fp32; tiles then use their own statistics).
     """
-    output_dir = Path(output_dir)
-    summary = Summary()
-    start = time.perf_counter()
-    pairs = expand_inputs(inputs)
-    for src, rel in tqdm(pairs, desc=f"stylize ({stylizer.style})", unit="img", disable=not progress):
-        dst = (output_dir / rel).with_suffix(suffix)
-        if dst.resolve() == src.resolve():
-            summary.failed.append((src, "output would overwrite the input"))
-            continue
-        if dst.exists() and not overwrite:
-            summary.skipped += 1
-            continue
+
+    def __init__(self, net: TransformerNet | None, metadata: dict[str, Any] | None = None, device: str = "cpu",
+                 precision: str = "fp32", channels_last: bool = False, session=None):
+        super().__init__()
+        if (net is None) == (session is None):
+            raise ValueError("Stylizer needs exactly one of a TransformerNet or an onnxruntime session")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {list(PRECISIONS)}, got {precision!r}")
+        self.device = resolve_device(device) if net is not None else torch.device("cpu")
+        if precision == "fp16" and self.device.type == "cpu":
+            raise ValueError("precision fp16 needs a GPU; on a CPU use fp32 or bf16")
+        if session is not None and precision != "fp32":
+            raise ValueError("the onnxruntime backend runs fp32 only")
+        self.precision, self.channels_last, self.session = precision, channels_last, session
+        self.net = net.eval().to(self.device) if net is not None else None
+        if self.net is not None and channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+        self.metadata = dict(metadata or {})
+        self.style = self.metadata.get("style", "unknown")
+        self.width = int(self.metadata.get("model", {}).get("width", 32))
+
+    # -- the network on one batch -----------------------------------------------------------
+    def _network(self, x: torch.Tensor) -> torch.Tensor:
+        if self.session is not None:
+            h, w = x.shape[-2:]
+            if h < MIN_SIDE or w < MIN_SIDE:  # the ONNX graph expects >= 8 px (see convert.export_onnx)
+                x = F.pad(x, (0, max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h)), mode="replicate")
+            out = self.session.run(None, {"image": x.float().cpu().contiguous().numpy()})[0]
+            return torch.from_numpy(out)[..., :h, :w].clamp_(0, 1)
+        x = x.to(self.device, torch.float32)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        dtype = PRECISIONS[self.precision]
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype, enabled=dtype != torch.float32):
+            return self.net(x).float().clamp_(0, 1)
+
+    def check_fits(self, height: int, width: int, batch: int = 1) -> None:
+        """Raise ImageTooLargeError if an untiled forward would not fit in free memory."""
+        need = batch * height * width * self.width * _BYTES_PER_PIXEL_PER_WIDTH
+        free = available_memory(self.device)
+        if free is not None and need > free:
+            raise ImageTooLargeError(
+                f"a {width}x{height} image needs about {need / 2**30:.1f} GiB untiled but only "
+                f"{free / 2**30:.1f} GiB is free on {self.device}; use tiling (--tile 1024)")
+
+    def _tiled(self, x: torch.Tensor, tile: int, overlap: int, stats_size: int) -> torch.Tensor:
+        n, _, h, w = x.shape
+        out = torch.zeros(n, 3, h, w)
+        weight = torch.zeros(1, 1, h, w)
+        scale = min(1.0, stats_size / max(h, w))
+        reference = F.interpolate(x, scale_factor=scale, mode="area") if scale < 1 else x
+        shared = self.net is not None and n == 1
+        with fixed_norm_stats(self.net, reference.to(self.device)) if shared else contextlib.nullcontext():
+            for top in _tile_starts(h, tile, overlap):
+                for left in _tile_starts(w, tile, overlap):
+                    patch = x[..., top:top + tile, left:left + tile]
+                    y = self._network(patch).cpu()
+                    mask = _ramp(y.shape[-2], overlap)[:, None] * _ramp(y.shape[-1], overlap)[None, :]
+                    out[..., top:top + tile, left:left + tile] += y * mask
+                    weight[..., top:top + tile, left:left + tile] += mask
+        return out / weight
+
+    # -- public API ----------------------------------------------------------------------------
+    def forward(self, image: torch.Tensor | Image.Image, tile: int | None = None, overlap: int = 64,
+                preserve_color: bool = False, strength: float = 1.0, stats_size: int = 1024):
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"strength must be in [0, 1], got {strength}")
+        if tile is not None and not 0 <= overlap < tile // 2:
+            raise ValueError(f"overlap must be in [0, tile/2), got overlap={overlap}, tile={tile}")
+        if isinstance(image, Image.Image):
+            alpha = image.getchannel("A") if image.mode == "RGBA" else None
+            y = self(pil_to_float(image.convert("RGB")), tile, overlap, preserve_color, strength, stats_size)
+            result = float_to_pil(y)
+            if alpha is not None:
+                result.putalpha(alpha)
+            return result
+        single = image.ndim == 3
+        x = (image[None] if single else image).float()
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected an RGB image (3, H, W) or batch (N, 3, H, W), got {tuple(image.shape)}")
+        src_device = x.device
+        x = x.cpu()
+        h, w = x.shape[-2:]
+        if strength == 0.0:
+            y = x.clone()
+        elif tile and max(h, w) > tile:
+            y = self._tiled(x, tile, overlap, stats_size)
+        else:
+            self.check_fits(h, w, x.shape[0])
+            try:
+                y = self._network(x).cpu()
+            except (torch.OutOfMemoryError, MemoryError) as exc:
+                raise ImageTooLargeError(f"a {w}x{h} image did not fit in memory ({exc}); use tiling (--tile 1024)") from None
+        if preserve_color:
+            y = preserve_colors(y, x)
+        if strength < 1.0:
+            y = torch.lerp(x, y, strength)
+        y = y.to(src_device)
+        return y[0] if single else y
+
+    def stylize_file(self, src: str | os.PathLike, dst: str | os.PathLike, max_size: int | None = None,
+                     scale: float | None = None, quality: int = 92, **options: Any) -> Path:
+        """Stylise one image file into ``dst`` (format from its suffix; alpha kept where the format
+        has it), written atomically. See :mod:`stylenet.batch` for folders."""
+        from .batch import load_input, save_output
+
+        item = load_input(Path(src), max_size, scale, keep_alpha=Path(dst).suffix.lower() in (".png", ".webp", ".tif", ".tiff"))
+        return save_output(self(item.image[None], **options)[0], item.alpha, Path(dst), quality)
+
+
+def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "torch", precision: str = "fp32",
+                  channels_last: bool = False) -> Stylizer:
+    """A Stylizer for an exported model: ``.safetensors`` or Lightning ``.ckpt`` (PyTorch backend, or
+    ``backend="onnxruntime"`` through a temporary ONNX export), or an ``.onnx`` file (onnxruntime)."""
+    from .convert import export_onnx, onnx_metadata, onnx_session
+    from .export import ModelFileError, load_transformer
+
+    path = Path(path)
+    if backend not in ("torch", "onnxruntime"):
+        raise ValueError(f"backend must be torch or onnxruntime, got {backend!r}")
+    if path.suffix == ".onnx":
+        if not path.is_file():
+            raise ModelFileError(f"{path}: no such model file")
         try:
-            image = load_image(src, max_size)
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-            log.warning("skipping %s: %s", src, exc)
-            summary.failed.append((src, f"unreadable image ({exc})"))
-            continue
-        save_image(stylizer(image), dst)
-        summary.done += 1
-    summary.seconds = time.perf_counter() - start
-    return summary
+            session = onnx_session(path)
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise ModelFileError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0]})") from None
+        return Stylizer(None, onnx_metadata(session), precision=precision, session=session)
+    net, meta = load_transformer(path)
+    if backend == "onnxruntime":
+        tmp = Path(tempfile.mkdtemp(prefix="stylenet-onnx-")) / "model.onnx"
+        export_onnx(net, tmp, {**meta, "model": net.config()})
+        return Stylizer(None, meta, precision=precision, session=onnx_session(tmp))
+    return Stylizer(net, meta, device=device, precision=precision, channels_last=channels_last)
 
 
-def demo_sheet(stylizer: Stylizer, style_image: str | Path, photos: Sequence[str | Path], height: int = 256,
+def demo_sheet(stylizer: Stylizer, style_image: str | os.PathLike, photos: list, height: int = 256,
                size: int = 384) -> Image.Image:
     """Rows of content | style | result for each photo, labelled; photos are stylised with their
     longer side at ``size`` px (texture scale follows the ratio of this to the training crops)."""
+    from .image import load_image, open_rgb, resize_longest, side_by_side, stack_rows
+
     style = resize_longest(open_rgb(style_image), 2 * height)
     rows = []
     for photo in photos:
         content = load_image(photo, size)
-        with torch.inference_mode():
-            result = stylizer(content)
-        rows.append(side_by_side([content, style, result], [Path(photo).name, Path(style_image).stem, "stylenet"], height))
+        rows.append(side_by_side([content, style, stylizer(content)],
+                                 [Path(photo).name, Path(style_image).stem, "stylenet"], height))
     return stack_rows(rows)

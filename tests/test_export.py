@@ -1,10 +1,12 @@
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import save_file
 
-from stylenet.export import ModelFileError, load_stylizer, read_metadata, save_stylizer
+from stylenet import load_stylizer
+from stylenet.batch import stylize_paths
+from stylenet.export import ModelFileError, load_transformer, read_metadata, save_stylizer
 from stylenet.image import load_image
-from stylenet.inference import stylize_files
 from stylenet.transformer import TransformerNet
 
 from conftest import SAMPLE
@@ -43,7 +45,16 @@ def test_bad_model_files_are_clear_errors(tmp_path, model_file):
     junk.write_bytes(b"\x00" * 100)
     with pytest.raises(ModelFileError, match="not a readable safetensors"):
         load_stylizer(junk)
-    from safetensors.torch import save_file
+    # Weights of a width-4 network under metadata that claims width 8: wrong architecture.
+    wrong = tmp_path / "wrong.safetensors"
+    state = {k: v.contiguous() for k, v in TransformerNet(width=4, num_res_blocks=1).state_dict().items()}
+    save_file(state, wrong, metadata={"format": "stylenet", "model": '{"width": 8, "num_res_blocks": 1}'})
+    with pytest.raises(ModelFileError, match="shapes do not match"):
+        load_transformer(wrong)
+    fewer_blocks = tmp_path / "fewer.safetensors"
+    save_file(state, fewer_blocks, metadata={"format": "stylenet", "model": '{"width": 4, "num_res_blocks": 2}'})
+    with pytest.raises(ModelFileError, match="missing keys"):
+        load_transformer(fewer_blocks)
     other = tmp_path / "other.safetensors"
     save_file({"w": torch.zeros(2)}, other)
     with pytest.raises(ModelFileError, match="not a stylenet model"):
@@ -62,11 +73,11 @@ def test_stylize_files_mirrors_tree_and_resumes(tmp_path, model_file, photos_dir
     (photos_dir / "sub" / first.name).write_bytes(first.read_bytes())
     (photos_dir / "broken.jpg").write_bytes(b"not a jpeg")
     out = tmp_path / "out"
-    s = stylize_files(load_stylizer(path), [photos_dir], out, max_size=40, progress=False)
+    s = stylize_paths(load_stylizer(path), [photos_dir], out, max_size=40, progress=False)
     assert s.done == 9 and s.skipped == 0 and [p.name for p, _ in s.failed] == ["broken.jpg"]
     result = Image.open(out / "sub" / first.with_suffix(".png").name)
     assert max(result.size) == 40
-    again = stylize_files(load_stylizer(path), [photos_dir], out, max_size=40, progress=False)
+    again = stylize_paths(load_stylizer(path), [photos_dir], out, max_size=40, progress=False)
     assert again.done == 0 and again.skipped == 9
 
 

@@ -1,0 +1,31 @@
+"""Export a trained style model (Lightning .ckpt or .safetensors) to safetensors, TorchScript and/or ONNX,
+checking each against the PyTorch model on a real photo:
+    python scripts/export.py --model outputs/demo/checkpoints/last.ckpt --format safetensors onnx --out exported/
+"""
+import argparse
+import sys
+
+from stylenet.convert import FORMATS, ExportError, export_model
+from stylenet.export import WEIGHT_DTYPES, ModelFileError
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="Lightning .ckpt or exported .safetensors")
+    p.add_argument("--format", nargs="+", default=["safetensors"], choices=FORMATS)
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--dtype", default="fp32", choices=list(WEIGHT_DTYPES), help="weight precision of the safetensors file")
+    p.add_argument("--photo", help="photo for the parity check (default: a bundled sample photo)")
+    args = p.parse_args(argv)
+    try:
+        results = export_model(args.model, args.out, args.format, args.dtype, args.photo)
+    except (ModelFileError, ExportError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for r in results:
+        print(f"{r.format:12s} {r.path}  ({r.path.stat().st_size / 1e6:.2f} MB, max abs diff {r.max_abs_diff:.2e})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

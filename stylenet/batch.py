@@ -1,0 +1,157 @@
+"""Stylise many files: inputs from files, folders and globs; outputs mirror the input tree, are
+written atomically, and existing ones are skipped so an interrupted run resumes."""
+from __future__ import annotations
+
+import glob
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from .atomic import atomic_path
+from .image import IMAGE_EXTENSIONS, find_images, float_to_pil, open_rgba, pil_to_float, resize_longest
+from .inference import ImageTooLargeError, Stylizer
+
+log = logging.getLogger(__name__)
+OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
+_ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
+_SAVE_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
+                ".bmp": "BMP"}
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        rate = self.done / self.seconds if self.seconds else 0.0
+        return (f"done {self.done}, skipped {self.skipped} (output exists), failed {len(self.failed)} "
+                f"in {self.seconds:.1f}s ({rate:.2f} images/s)")
+
+
+@dataclass
+class InputImage:
+    image: torch.Tensor  # (3, H, W) in [0, 1]
+    alpha: Image.Image | None
+
+
+def expand_inputs(inputs: list[str | Path], exclude: Path | None = None) -> list[tuple[Path, Path]]:
+    """``(file, path relative to its input root)`` for files, folders (recursive) and globs.
+    Files under ``exclude`` (the output folder) are left out."""
+    pairs: list[tuple[Path, Path]] = []
+    for item in map(str, inputs):
+        path = Path(item)
+        if path.is_dir():
+            pairs += [(f, f.relative_to(path)) for f in find_images(path)]
+        elif path.is_file():
+            pairs.append((path, Path(path.name)))
+        elif glob.has_magic(item):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
+            pairs += [(m, Path(m.name)) for m in matches if m.is_file() and m.suffix.lower() in IMAGE_EXTENSIONS]
+        else:
+            raise FileNotFoundError(f"input {item!r} does not exist")
+    if exclude is not None:
+        ex = exclude.resolve()
+        pairs = [(f, r) for f, r in pairs if ex not in f.resolve().parents]
+    return pairs
+
+
+def load_input(path: Path, max_size: int | None = None, scale: float | None = None, keep_alpha: bool = False) -> InputImage:
+    rgb, alpha = open_rgba(path)
+    if not keep_alpha and alpha is not None:  # no alpha in the output: composite on white first
+        rgb = Image.composite(rgb, Image.new("RGB", rgb.size, (255, 255, 255)), alpha)
+        alpha = None
+    if scale:
+        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS)
+    rgb = resize_longest(rgb, max_size) if max_size and max(rgb.size) > max_size else rgb
+    if alpha is not None and alpha.size != rgb.size:
+        alpha = alpha.resize(rgb.size, Image.Resampling.LANCZOS)
+    return InputImage(pil_to_float(rgb), alpha)
+
+
+def save_output(image: torch.Tensor, alpha: Image.Image | None, dst: Path, quality: int = 92) -> Path:
+    out = float_to_pil(image)
+    suffix = dst.suffix.lower()
+    if alpha is not None and suffix in _ALPHA_SUFFIXES:
+        out.putalpha(alpha)
+    kwargs = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
+    with atomic_path(dst) as tmp:
+        out.save(tmp, format=_SAVE_FORMAT.get(suffix, "PNG"), **kwargs)
+    return dst
+
+
+def output_path(src: Path, rel: Path, output_dir: Path, fmt: str) -> Path:
+    if fmt == "keep":
+        suffix = src.suffix.lower() if src.suffix.lower() in _SAVE_FORMAT else ".png"
+    else:
+        suffix = OUTPUT_FORMATS[fmt]
+    return (output_dir / rel).with_suffix(suffix)
+
+
+def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output_dir: str | Path, *, fmt: str = "png",
+                  quality: int = 92, max_size: int | None = None, scale: float | None = None, overwrite: bool = False,
+                  batch_size: int = 1, progress: bool = True, **options: Any) -> Summary:
+    """Stylise every input into ``output_dir``. Same-size images are batched (``batch_size``);
+    unreadable files are logged, counted in the summary and skipped; the run goes on."""
+    output_dir = Path(output_dir)
+    summary = Summary()
+    start = time.perf_counter()
+    pairs = expand_inputs(inputs, exclude=output_dir)
+    tile = options.get("tile")
+    pending: dict[tuple, list[tuple[Path, Path, InputImage]]] = defaultdict(list)
+    bar = tqdm(total=len(pairs), desc=f"stylize {stylizer.style}", unit="img", disable=not progress)
+
+    def flush(key: tuple) -> None:
+        group = pending.pop(key, [])
+        if not group:
+            return
+        try:
+            outputs = stylizer(torch.stack([item.image for _, _, item in group]), **options)
+        except ImageTooLargeError as exc:
+            summary.failed += [(src, str(exc)) for src, _, _ in group]
+            bar.update(len(group))
+            return
+        for (src, dst, item), out in zip(group, outputs):
+            try:
+                save_output(out, item.alpha, dst, quality)
+                summary.done += 1
+            except OSError as exc:
+                summary.failed.append((src, f"cannot write {dst}: {exc}"))
+        bar.update(len(group))
+
+    for src, rel in pairs:
+        dst = output_path(src, rel, output_dir, fmt)
+        if dst.resolve() == src.resolve():
+            summary.failed.append((src, "output would overwrite the input"))
+            bar.update(1)
+            continue
+        if dst.exists() and not overwrite:
+            summary.skipped += 1
+            bar.update(1)
+            continue
+        try:
+            item = load_input(src, max_size, scale, keep_alpha=dst.suffix.lower() in _ALPHA_SUFFIXES)
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+            log.warning("skipping %s: %s", src, exc)
+            summary.failed.append((src, f"unreadable image: {exc}"))
+            bar.update(1)
+            continue
+        h, w = item.image.shape[-2:]
+        key = (h, w, item.alpha is not None)
+        pending[key].append((src, dst, item))
+        if len(pending[key]) >= batch_size or (tile and max(h, w) > tile):
+            flush(key)
+    for key in list(pending):
+        flush(key)
+    bar.close()
+    summary.seconds = time.perf_counter() - start
+    return summary

@@ -1,0 +1,81 @@
+import sys
+
+import pytest
+import torch
+
+from stylenet import load_stylizer
+from stylenet.convert import ExportError, export_model
+from stylenet.export import load_transformer, read_metadata, save_stylizer
+from stylenet.image import load_image
+from stylenet.transformer import TransformerNet
+
+from conftest import ROOT, SAMPLE
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    torch.manual_seed(1)
+    net = TransformerNet(width=8, num_res_blocks=2).eval()
+    # Non-trivial affine norm parameters so every layer matters for parity.
+    for m in net.modules():
+        if isinstance(m, torch.nn.InstanceNorm2d):
+            torch.nn.init.normal_(m.weight, 1.0, 0.3)
+            torch.nn.init.normal_(m.bias, 0.0, 0.3)
+    return net, save_stylizer(net, tmp_path / "src.safetensors", style="wave", steps=7)
+
+
+def test_every_format_matches_pytorch_on_a_real_photo(model_file, tmp_path):
+    net, path = model_file
+    results = export_model(path, tmp_path / "out", ["safetensors", "torchscript", "onnx"], max_size=96)
+    assert [r.format for r in results] == ["safetensors", "torchscript", "onnx"]
+    assert all(r.max_abs_diff <= 1e-4 for r in results)
+    photo = load_image(sorted(SAMPLE.glob("*.jpg"))[3], 75)[None]  # odd size, not the export's check photo
+    with torch.no_grad():
+        expected = net(photo)
+    scripted = torch.jit.load(str(tmp_path / "out" / "wave.torchscript.pt"))
+    torch.testing.assert_close(scripted(photo), expected, atol=1e-5, rtol=0)
+    onnx_stylizer = load_stylizer(tmp_path / "out" / "wave.onnx")
+    assert onnx_stylizer.style == "wave" and onnx_stylizer.metadata["steps"] == 7
+    torch.testing.assert_close(onnx_stylizer(photo), expected, atol=1e-4, rtol=0)
+
+
+def test_onnx_has_dynamic_batch_height_width(model_file, tmp_path):
+    _, path = model_file
+    export_model(path, tmp_path, ["onnx"], max_size=64)
+    stylizer = load_stylizer(tmp_path / "wave.onnx")
+    for shape in [(1, 3, 64, 64), (3, 3, 37, 50), (2, 3, 5, 3)]:
+        assert stylizer(torch.rand(shape)).shape == shape
+
+
+@pytest.mark.parametrize("dtype, tol", [("fp16", 5e-3), ("bf16", 5e-2)])
+def test_reduced_precision_weights_are_smaller_and_close(model_file, tmp_path, dtype, tol):
+    _, path = model_file
+    (result,) = export_model(path, tmp_path / dtype, ["safetensors"], dtype=dtype, max_size=96)
+    assert result.path.stat().st_size < 0.6 * path.stat().st_size
+    assert result.max_abs_diff <= tol
+    assert read_metadata(result.path)["weights_dtype"] == dtype
+    assert next(load_transformer(result.path)[0].parameters()).dtype == torch.float32
+
+
+def test_export_from_lightning_checkpoint_and_unknown_format(tmp_path, photos_dir):
+    from test_module import small_module, trainer
+
+    from stylenet.data import StyleDataModule
+
+    module = small_module(width=4)
+    t = trainer(tmp_path, max_steps=1)
+    t.fit(module, datamodule=StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2,
+                                             num_workers=0, val_size=0))
+    t.save_checkpoint(tmp_path / "run.ckpt")
+    (result,) = export_model(tmp_path / "run.ckpt", tmp_path / "out", ["safetensors"], max_size=64)
+    meta = read_metadata(result.path)
+    assert result.path.name == "starry_night.safetensors" and meta["steps"] == 1 and meta["model"]["width"] == 4
+    with pytest.raises(ExportError, match="unknown export format"):
+        export_model(tmp_path / "run.ckpt", tmp_path, ["coreml"])
+
+
+def test_torch_hub_local_load(model_file):
+    _, path = model_file
+    stylizer = torch.hub.load(str(ROOT), "stylizer", model_path=str(path), source="local", trust_repo=True)
+    assert stylizer(torch.rand(3, 16, 16)).shape == (3, 16, 16)
+    sys.modules.pop("hubconf", None)
