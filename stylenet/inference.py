@@ -17,7 +17,7 @@ from PIL import Image
 from torch import nn
 
 from .image import float_to_pil, pil_to_float
-from .transformer import MIN_SIDE, TransformerNet, fixed_norm_stats
+from .transformer import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # Peak bytes per pixel of an untiled forward, per unit of network width (measured: the decoder's last
@@ -67,19 +67,25 @@ def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Ten
     return torch.einsum("ij,njhw->nihw", torch.linalg.inv(m), torch.cat([y, uv], 1)).clamp(0, 1)
 
 
-def _tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+def _tile_spans(size: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of the tiles along one side. Starts are multiples of 4 (the network's
+    downsampling factor), so every tile sees the same sampling grid as the whole image would;
+    the last tile runs to the end (up to 3 px longer than ``tile``)."""
     if size <= tile:
-        return [0]
-    starts = list(range(0, size - tile + 1, tile - overlap))
-    if starts[-1] + tile < size:
-        starts.append(size - tile)
-    return starts
+        return [(0, size)]
+    step = max(DOWNSAMPLE_FACTOR, (tile - overlap) // DOWNSAMPLE_FACTOR * DOWNSAMPLE_FACTOR)
+    last = (size - tile) // DOWNSAMPLE_FACTOR * DOWNSAMPLE_FACTOR
+    starts = list(range(0, last, step)) + [last]
+    return [(s, min(s + tile, size)) if s != last else (s, size) for s in starts]
 
 
 def _ramp(n: int, overlap: int) -> torch.Tensor:
-    """Blend weights along one tile side: rising over ``overlap`` px at both ends, never zero."""
-    i = torch.arange(n, dtype=torch.float32)
-    return torch.minimum(torch.ones(n), torch.minimum(i + 1, n - i) / (overlap + 1))
+    """Blend weights along one tile side: ~0 over the outer quarter of the overlap (where the
+    tile's own border padding shows), rising linearly to 1 at three quarters; never exactly zero."""
+    d = torch.minimum(torch.arange(n), torch.arange(n).flip(0)).float()  # distance to the nearest end
+    if overlap < 2:
+        return torch.ones(n)
+    return ((d + 1 - overlap / 4) / (overlap / 2)).clamp(1e-3, 1.0)
 
 
 class Stylizer(nn.Module):
@@ -147,13 +153,12 @@ class Stylizer(nn.Module):
         reference = F.interpolate(x, scale_factor=scale, mode="area") if scale < 1 else x
         shared = self.net is not None and n == 1
         with fixed_norm_stats(self.net, reference.to(self.device)) if shared else contextlib.nullcontext():
-            for top in _tile_starts(h, tile, overlap):
-                for left in _tile_starts(w, tile, overlap):
-                    patch = x[..., top:top + tile, left:left + tile]
-                    y = self._network(patch).cpu()
-                    mask = _ramp(y.shape[-2], overlap)[:, None] * _ramp(y.shape[-1], overlap)[None, :]
-                    out[..., top:top + tile, left:left + tile] += y * mask
-                    weight[..., top:top + tile, left:left + tile] += mask
+            for top, bottom in _tile_spans(h, tile, overlap):
+                for left, right in _tile_spans(w, tile, overlap):
+                    y = self._network(x[..., top:bottom, left:right]).cpu()
+                    mask = _ramp(bottom - top, overlap)[:, None] * _ramp(right - left, overlap)[None, :]
+                    out[..., top:bottom, left:right] += y * mask
+                    weight[..., top:bottom, left:right] += mask
         return out / weight
 
     # -- public API ----------------------------------------------------------------------------

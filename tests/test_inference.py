@@ -1,0 +1,91 @@
+import pytest
+import torch
+from PIL import Image
+
+from stylenet.image import load_image
+from stylenet.inference import ImageTooLargeError, Stylizer, preserve_colors, _RGB_TO_YUV
+from stylenet.transformer import TransformerNet
+
+from conftest import SAMPLE
+
+
+@pytest.fixture
+def stylizer():
+    torch.manual_seed(0)
+    net = TransformerNet(width=4, num_res_blocks=1)
+    for m in net.modules():
+        if isinstance(m, torch.nn.InstanceNorm2d):
+            torch.nn.init.normal_(m.weight, 1.0, 0.5)
+    return Stylizer(net, {"style": "test", "model": net.config()})
+
+
+@pytest.fixture
+def photo():
+    return load_image(sorted(SAMPLE.glob("*.jpg"))[5], 200)
+
+
+def test_tiled_matches_untiled_away_from_seams_and_seams_are_smooth(stylizer, photo):
+    full = stylizer(photo)
+    tiled = stylizer(photo, tile=96, overlap=32, stats_size=10_000)  # statistics of the whole image
+    assert tiled.shape == full.shape == photo.shape
+    diff = (tiled - full).abs()
+    assert diff.mean() < 0.01
+    # Tile interiors: more than the network's reach from every tile edge.
+    h, w = photo.shape[-2:]
+    assert diff[:, 20:40, 20:40].max() < 0.02
+    # Across a seam (tiles start every 64 px), the jump is no larger than the untiled image's own.
+    seam = 96 - 16
+    jump_tiled = (tiled[..., seam] - tiled[..., seam - 1]).abs().mean()
+    jump_full = (full[..., seam] - full[..., seam - 1]).abs().mean()
+    assert jump_tiled < jump_full + 0.01
+
+
+def test_tiling_with_downscaled_statistics_stays_close(stylizer, photo):
+    full = stylizer(photo)
+    tiled = stylizer(photo, tile=96, overlap=32, stats_size=96)
+    assert (tiled - full).abs().mean() < 0.03
+
+
+def test_preserve_color_keeps_the_inputs_chroma(stylizer, photo):
+    out = stylizer(photo, preserve_color=True)
+    yuv = lambda x: torch.einsum("ij,jhw->ihw", _RGB_TO_YUV, x)
+    plain = stylizer(photo)
+    inside = ((out > 0.02) & (out < 0.98)).all(0)  # where nothing was clamped
+    torch.testing.assert_close(yuv(out)[1:, inside], yuv(photo)[1:, inside], atol=2e-3, rtol=0)
+    torch.testing.assert_close(yuv(out)[0, inside], yuv(plain)[0, inside], atol=2e-3, rtol=0)
+    assert (out - photo).abs().mean() > 0.01  # not simply the input
+
+
+def test_strength(stylizer, photo):
+    assert torch.equal(stylizer(photo, strength=0.0), photo)
+    full, half = stylizer(photo), stylizer(photo, strength=0.5)
+    torch.testing.assert_close(half, (photo + full) / 2)
+    with pytest.raises(ValueError, match="strength"):
+        stylizer(photo, strength=1.5)
+
+
+def test_pil_in_pil_out_with_alpha_and_input_untouched(stylizer, photo):
+    rgba = Image.new("RGBA", (40, 30), (10, 200, 30, 128))
+    out = stylizer(rgba)
+    assert out.mode == "RGBA" and out.size == (40, 30) and out.getchannel("A").getextrema() == (128, 128)
+    before = photo.clone()
+    stylizer(photo, tile=64, overlap=16)
+    assert torch.equal(photo, before)
+
+
+def test_too_large_without_tiling_is_a_clear_error(stylizer, monkeypatch):
+    import stylenet.inference as inference
+
+    monkeypatch.setattr(inference, "available_memory", lambda device: 1_000_000)
+    with pytest.raises(ImageTooLargeError, match="--tile"):
+        stylizer(torch.rand(3, 400, 600))
+    assert stylizer(torch.rand(3, 400, 600), tile=128, overlap=16).shape == (3, 400, 600)
+
+
+def test_bad_options_are_clear_errors():
+    net = TransformerNet(4, 1)
+    with pytest.raises(ValueError, match="fp16 needs a GPU"):
+        Stylizer(net, precision="fp16")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            Stylizer(net, device="cuda")

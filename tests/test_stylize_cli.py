@@ -1,0 +1,100 @@
+"""scripts/stylize.py / python -m stylenet.stylize over a folder of awkward files."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylenet.export import save_stylizer
+from stylenet.stylize import main
+from stylenet.transformer import TransformerNet
+
+from conftest import ROOT, SAMPLE
+
+
+@pytest.fixture
+def model(tmp_path):
+    return save_stylizer(TransformerNet(width=4, num_res_blocks=1), tmp_path / "m.safetensors", style="test")
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    d = tmp_path / "in"
+    (d / "sub").mkdir(parents=True)
+    photo = sorted(SAMPLE.glob("*.jpg"))[0]
+    (d / "good.jpg").write_bytes(photo.read_bytes())
+    (d / "truncated.jpg").write_bytes(photo.read_bytes()[:2000])
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "notes.jpg").write_text("this is a text file with an image extension\n")
+    Image.open(photo).convert("CMYK").save(d / "cmyk.jpg")
+    ramp = (np.linspace(0, 65535, 48 * 64).reshape(48, 64)).astype(np.uint16)
+    Image.fromarray(ramp).save(d / "sub" / "gray16.png")
+    rgba = Image.open(photo).convert("RGBA").resize((64, 48))
+    rgba.putalpha(Image.linear_gradient("L").resize((64, 48)))
+    rgba.save(d / "sub" / "rgba.png")
+    return d
+
+
+def test_awkward_folder_gives_the_right_summary_and_resumes(model, corpus, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["--model", str(model), "--input", str(corpus), "--output", str(out), "--max-size", "64", "--quiet"])
+    printed = capsys.readouterr().out
+    assert code == 1  # something failed
+    assert "done 4, skipped 0 (output exists), failed 3" in printed
+    for name in ("truncated.jpg", "empty.jpg", "notes.jpg"):
+        assert name in printed
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == [
+        "cmyk.png", "good.png", "sub/gray16.png", "sub/rgba.png"]
+    rgba = Image.open(out / "sub" / "rgba.png")
+    assert rgba.mode == "RGBA" and rgba.getchannel("A").getextrema()[0] < 10  # alpha re-attached
+    gray = np.asarray(Image.open(out / "sub" / "gray16.png"))
+    assert 20 < gray.mean() < 235  # 16-bit input scaled, not clipped to white
+    assert (corpus / "good.jpg").read_bytes() == (SAMPLE / sorted(p.name for p in SAMPLE.glob("*.jpg"))[0]).read_bytes()
+
+    code = main(["--model", str(model), "--input", str(corpus), "--output", str(out), "--max-size", "64", "--quiet"])
+    assert "done 0, skipped 4 (output exists), failed 3" in capsys.readouterr().out
+
+
+def test_output_inside_input_folder_is_not_restylised(model, corpus, capsys):
+    out = corpus / "styled"
+    main(["--model", str(model), "--input", str(corpus / "sub"), "--output", str(out), "--max-size", "32", "--quiet"])
+    capsys.readouterr()
+    main(["--model", str(model), "--input", str(corpus), "--output", str(out), "--max-size", "32", "--quiet",
+          "--format", "jpg"])
+    assert not list(out.rglob("styled"))  # nothing from the output folder came back in as input
+
+
+def test_batching_tiling_options_and_glob(model, tmp_path, capsys):
+    d = tmp_path / "same"
+    d.mkdir()
+    for i, src in enumerate(sorted(SAMPLE.glob("*.jpg"))[:3]):
+        Image.open(src).resize((80, 60)).save(d / f"p{i}.jpg")
+    out = tmp_path / "o"
+    code = main(["--model", str(model), "--input", str(d / "*.jpg"), "--output", str(out), "--batch-size", "3",
+                 "--tile", "32", "--overlap", "8", "--preserve-color", "--strength", "0.7", "--format", "webp",
+                 "--quiet"])
+    assert code == 0 and "done 3" in capsys.readouterr().out
+    assert Image.open(out / "p0.webp").size == (80, 60)
+
+
+def test_onnxruntime_backend_matches_torch(model, tmp_path):
+    photo = sorted(SAMPLE.glob("*.jpg"))[0]
+    for backend in ("torch", "onnxruntime"):
+        assert main(["--model", str(model), "--input", str(photo), "--output", str(tmp_path / backend),
+                     "--backend", backend, "--max-size", "64", "--quiet"]) == 0
+    a = np.asarray(Image.open(tmp_path / "torch" / f"{photo.stem}.png"), dtype=int)
+    b = np.asarray(Image.open(tmp_path / "onnxruntime" / f"{photo.stem}.png"), dtype=int)
+    assert np.abs(a - b).max() <= 1
+
+
+def test_script_and_module_entry_points(model, tmp_path):
+    photo = sorted(SAMPLE.glob("*.jpg"))[0]
+    for cmd in ([sys.executable, str(ROOT / "scripts" / "stylize.py")], [sys.executable, "-m", "stylenet.stylize"]):
+        proc = subprocess.run([*cmd, "--model", str(model), "--input", str(photo), "--output", str(tmp_path / "x"),
+                               "--max-size", "32", "--quiet", "--overwrite"], capture_output=True, text=True, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "stylenet.stylize", "--model", str(tmp_path / "nope.safetensors"),
+                           "--input", str(photo), "--output", str(tmp_path / "x")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "no such model file" in proc.stderr and "Traceback" not in proc.stderr
