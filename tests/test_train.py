@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from stylenet.export import load_stylizer, read_metadata
+from stylenet import load_stylizer
+from stylenet.export import read_metadata
 
 from conftest import run_train
 

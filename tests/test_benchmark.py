@@ -1,0 +1,21 @@
+"""The benchmark code paths run and record correctly (timings themselves are never asserted)."""
+from stylenet.benchmark import bench_inference, inference_table, record
+
+
+def test_inference_benchmark_runs_every_path_and_tabulates():
+    rows = bench_inference(sizes=(32,), width=4, blocks=1, repeats=1)
+    paths = [r["path"] for r in rows]
+    assert paths[0] == "eager fp32 (baseline)" and len(paths) >= 4
+    assert all(r["ms"] > 0 for r in rows)
+    table = inference_table(rows)
+    assert "| eager fp32 (baseline) | " in table and "(1.00x)" in table
+
+
+def test_record_replaces_only_its_own_section(tmp_path):
+    md = tmp_path / "BENCH.md"
+    record("Inference (a)", "cmd a", "table a1", md)
+    record("Training", "cmd t", "table t", md)
+    record("Inference (a)", "cmd a", "table a2", md)
+    text = md.read_text()
+    assert text.count("## Inference (a)") == 1 and "table a2" in text and "table a1" not in text
+    assert "table t" in text and "Machine:" in text and "Date:" in text
