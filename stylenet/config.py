@@ -12,7 +12,7 @@ from typing import Any
 
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
-from .data import DATA_KINDS
+from .data import DATA_KINDS, DECODERS
 from .vgg import LAYER_NAMES, WEIGHT_SOURCES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +89,12 @@ def validate(cfg: DictConfig) -> None:
 
     _number(cfg, "model.width", 1, integer=True)
     _number(cfg, "model.num_res_blocks", 0, integer=True)
+    for key in ("model.gradient_checkpointing", "model.channels_last", "model.compile", "loss.gradient_checkpointing"):
+        if not isinstance(_get(cfg, key), bool):
+            raise ConfigError(f"{key}: expected true or false, got {_get(cfg, key)!r}")
+    if _get(cfg, "data.decoder") not in DECODERS:
+        raise ConfigError(f"data.decoder: must be one of {DECODERS}, got {cfg.data.decoder!r}")
+    _number(cfg, "data.prefetch_factor", 1, integer=True)
 
     _layers(cfg, "loss.content_layers")
     _layers(cfg, "loss.style_layers")
@@ -119,6 +125,8 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "width": cfg.model.width,
         "num_res_blocks": cfg.model.num_res_blocks,
         "gradient_checkpointing": bool(cfg.model.gradient_checkpointing),
+        "channels_last": bool(cfg.model.channels_last),
+        "compile": bool(cfg.model.compile),
         "content_layers": OmegaConf.to_container(cfg.loss.content_layers),
         "style_layers": OmegaConf.to_container(cfg.loss.style_layers),
         "content_weight": float(cfg.loss.content_weight),
@@ -126,6 +134,7 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "style_weight": float(cfg.loss.style_weight) * float(cfg.style.weight),
         "tv_weight": float(cfg.loss.tv_weight),
         "vgg_weights": cfg.loss.vgg_weights,
+        "vgg_checkpointing": bool(cfg.loss.gradient_checkpointing),
         "lr": float(cfg.optim.lr),
         "betas": tuple(float(b) for b in cfg.optim.betas),
         "weight_decay": float(cfg.optim.weight_decay),
@@ -145,6 +154,8 @@ def datamodule_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "image_size": d.image_size,
         "batch_size": d.batch_size,
         "num_workers": d.num_workers,
+        "decoder": d.decoder,
+        "prefetch_factor": d.prefetch_factor,
         "val_size": d.val_size,
         "seed": cfg.seed,
     }

@@ -14,6 +14,7 @@ from torchvision.transforms import v2
 from .image import IMAGE_EXTENSIONS, find_images, open_rgb, pil_to_float
 
 DATA_KINDS = ("coco", "folder")
+DECODERS = ("pil", "torchvision")
 MISSING_DATA_HELP = (
     "see data/README.md for where to put COCO 2014 (e.g. data/coco/train2014/), "
     "or train on the bundled 100-photo sample with `data=sample`"
@@ -59,12 +60,23 @@ def split_files(files: list[Path], val_size: float, seed: int) -> tuple[list[Pat
     return sorted(shuffled[n_val:]), sorted(shuffled[:n_val])
 
 
+def _decode_torchvision(path: Path) -> torch.Tensor:
+    """uint8 RGB (3, H, W) with EXIF orientation, decoded by torchvision.io (libjpeg-turbo/libpng)."""
+    from torchvision.io import ImageReadMode, decode_image, read_file
+
+    return decode_image(read_file(str(path)), mode=ImageReadMode.RGB, apply_exif_orientation=True)
+
+
 class ImageFileDataset(Dataset):
     """Photos resized so the shorter side is ``image_size``, then cropped to a square: a random crop
-    and horizontal flip when ``train``, the centre crop otherwise. Items are ``(3, S, S)`` in [0, 1]."""
+    and horizontal flip when ``train``, the centre crop otherwise. Items are ``(3, S, S)`` in [0, 1].
+    ``decoder``: "torchvision" (torchvision.io straight to a tensor, falling back to Pillow for what it
+    cannot decode) or "pil"."""
 
-    def __init__(self, files: list[Path], image_size: int, train: bool):
-        self.files = list(files)
+    def __init__(self, files: list[Path], image_size: int, train: bool, decoder: str = "torchvision"):
+        if decoder not in DECODERS:
+            raise DataError(f"data.decoder: {decoder!r} is not one of {DECODERS}")
+        self.files, self.decoder = list(files), decoder
         crop = v2.RandomCrop(image_size) if train else v2.CenterCrop(image_size)
         steps = [v2.Resize(image_size, antialias=True), crop]
         if train:
@@ -75,7 +87,15 @@ class ImageFileDataset(Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        return pil_to_float(self.transform(open_rgb(self.files[index])))
+        path = self.files[index]
+        if self.decoder == "torchvision":
+            try:
+                image = _decode_torchvision(path)
+                if image.dtype == torch.uint8:
+                    return self.transform(image).float().div_(255.0)
+            except RuntimeError:
+                pass  # formats torchvision.io cannot decode (e.g. TIFF, BMP) go through Pillow
+        return pil_to_float(self.transform(open_rgb(path)))
 
 
 class StyleDataModule(pl.LightningDataModule):
@@ -84,11 +104,13 @@ class StyleDataModule(pl.LightningDataModule):
     adds a DistributedSampler, so each rank sees a different part of every epoch."""
 
     def __init__(self, kind: str, root: str, image_size: int = 256, batch_size: int = 4, num_workers: int = 4,
-                 val_size: float = 0.01, seed: int = 0, annotations: str | None = None):
+                 val_size: float = 0.01, seed: int = 0, annotations: str | None = None, decoder: str = "torchvision",
+                 prefetch_factor: int = 2):
         super().__init__()
         if kind not in DATA_KINDS:
             raise DataError(f"data.kind: {kind!r} is not one of {DATA_KINDS}")
         self.image_size, self.batch_size, self.num_workers = image_size, batch_size, num_workers
+        self.decoder, self.prefetch_factor = decoder, prefetch_factor
         # Listing is cheap and done here so that a bad path fails before any model is built.
         files = list_images(kind, root, annotations)
         self.train_files, self.val_files = split_files(files, val_size, seed)
@@ -98,12 +120,13 @@ class StyleDataModule(pl.LightningDataModule):
 
     def _loader(self, files: list[Path], train: bool) -> DataLoader:
         return DataLoader(
-            ImageFileDataset(files, self.image_size, train),
+            ImageFileDataset(files, self.image_size, train, self.decoder),
             batch_size=self.batch_size,
             shuffle=train,
             drop_last=train,  # constant batch shapes (no recompiles, equal steps on every rank)
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,
             pin_memory=torch.cuda.is_available(),
         )
 

@@ -52,6 +52,7 @@ class PerceptualLoss(nn.Module):
         content_layers / style_layers: ``{vgg_layer_name: per-layer weight}``.
         content_weight, style_weight, tv_weight: the lambdas of Johnson et al. Eq. 5-6.
         vgg_weights: ``"caffe"`` (bundled, default) or ``"torchvision"`` (only if cached).
+        gradient_checkpointing: recompute VGG blocks in the backward pass (less memory).
 
     Call :meth:`set_style` once with the style image; its Gram matrices are kept as buffers (not
     saved in state dicts) and reused for every batch. ``forward(output, content)`` takes two RGB
@@ -67,12 +68,14 @@ class PerceptualLoss(nn.Module):
         style_weight: float = 1.0,
         tv_weight: float = 0.0,
         vgg_weights: str = "caffe",
+        gradient_checkpointing: bool = False,
     ):
         super().__init__()
         self.content_layers = {str(k): float(v) for k, v in content_layers.items()}
         self.style_layers = {str(k): float(v) for k, v in style_layers.items()}
         self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
-        self.vgg = VGGFeatures([*self.content_layers, *self.style_layers], weights=vgg_weights)
+        self.vgg = VGGFeatures([*self.content_layers, *self.style_layers], weights=vgg_weights,
+                               gradient_checkpointing=gradient_checkpointing)
         self._style_names: list[str] = []
 
     @torch.no_grad()

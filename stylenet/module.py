@@ -41,12 +41,15 @@ class StyleTransferModule(pl.LightningModule):
         width: int = 32,
         num_res_blocks: int = 5,
         gradient_checkpointing: bool = False,
+        channels_last: bool = False,
+        compile: bool = False,
         content_layers: dict[str, float] | None = None,
         style_layers: dict[str, float] | None = None,
         content_weight: float = 1.0,
         style_weight: float = 5.0,
         tv_weight: float = 0.0,
         vgg_weights: str = "caffe",
+        vgg_checkpointing: bool = False,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         weight_decay: float = 0.0,
@@ -60,8 +63,9 @@ class StyleTransferModule(pl.LightningModule):
         self.perceptual = PerceptualLoss(
             content_layers or {"relu2_2": 1.0},
             style_layers or {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_4": 1.0, "relu4_4": 1.0},
-            content_weight, style_weight, tv_weight, vgg_weights,
+            content_weight, style_weight, tv_weight, vgg_weights, vgg_checkpointing,
         )
+        self._compiled = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -72,8 +76,19 @@ class StyleTransferModule(pl.LightningModule):
         if not path.is_file():
             raise FileNotFoundError(f"style.image: {str(path)!r} does not exist")
         self.perceptual.set_style(load_image(path, self.hparams.style_size)[None])
+        if self.hparams.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+            self.perceptual.to(memory_format=torch.channels_last)
+        if self.hparams.compile and not self._compiled:
+            # In-place Module.compile keeps state_dict keys (checkpoints and exports stay plain);
+            # batch shapes are constant (drop_last, fixed crops), so no recompiles after the first step.
+            self.net.compile(dynamic=False)
+            self.perceptual.vgg.compile(dynamic=False)
+            self._compiled = True
 
     def _step(self, batch: torch.Tensor, prefix: str) -> torch.Tensor:
+        if self.hparams.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
         terms = self.perceptual(self.net(batch), batch)
         training = prefix == "train"
         for name, value in terms.items():
@@ -90,7 +105,7 @@ class StyleTransferModule(pl.LightningModule):
     def configure_optimizers(self):
         hp = self.hparams
         optimizer = torch.optim.AdamW(self.net.parameters(), lr=hp.lr, betas=tuple(hp.betas),
-                                      weight_decay=hp.weight_decay)
+                                      weight_decay=hp.weight_decay, fused=self.device.type == "cuda")
         total = int(self.trainer.estimated_stepping_batches)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: warmup_cosine(step, total, hp.warmup_steps, hp.min_lr_ratio))

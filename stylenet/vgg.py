@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 # (block, convs per block) of VGG-19, configuration E of Simonyan & Zisserman 2014, Table 1.
 _BLOCKS = ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4))
@@ -97,10 +98,11 @@ class VGGFeatures(nn.Module):
 
     ``forward(x, layers)`` takes float RGB ``(N, 3, H, W)`` in [0, 1] (preprocessing happens
     inside) and returns ``{name: (N, C, H', W')}`` for the requested layers, running the network
-    only as deep as the deepest requested one.
+    only as deep as the deepest requested one. ``gradient_checkpointing`` recomputes each VGG block
+    in the backward pass instead of keeping its activations (when a gradient flows through).
     """
 
-    def __init__(self, layers: Iterable[str], weights: str = "caffe"):
+    def __init__(self, layers: Iterable[str], weights: str = "caffe", gradient_checkpointing: bool = False):
         super().__init__()
         layers = list(layers)
         unknown = [name for name in layers if name not in LAYER_NAMES]
@@ -108,7 +110,14 @@ class VGGFeatures(nn.Module):
             raise ValueError(f"unknown VGG-19 layer(s) {unknown or '(none given)'}; valid: {', '.join(LAYER_NAMES)}")
         depth = max(LAYER_NAMES.index(name) for name in layers) + 1
         self.weights = weights
+        self.gradient_checkpointing = gradient_checkpointing
         self.names = LAYER_NAMES[:depth]
+        # Layer names grouped by VGG block (conv*_*/relu*_* ... pool*), the unit of checkpointing.
+        self.blocks: list[tuple[str, ...]] = []
+        for name in self.names:
+            if not self.blocks or self.blocks[-1][-1].startswith("pool"):
+                self.blocks.append(())
+            self.blocks[-1] += (name,)
         modules = {}
         in_ch = 3
         for name in self.names:
@@ -142,17 +151,30 @@ class VGGFeatures(nn.Module):
             x = x.flip(1)
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
 
+    def _run_block(self, h: torch.Tensor, names: tuple[str, ...], keep: tuple[str, ...]) -> tuple[torch.Tensor, ...]:
+        kept = []
+        for name in names:
+            h = self.layers[name](h)
+            if name in keep:
+                kept.append(h)
+        return (h, *kept)
+
     def forward(self, x: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
         wanted = set(layers)
         missing = wanted.difference(self.names)
         if missing:
             raise ValueError(f"layer(s) {sorted(missing)} are deeper than this VGGFeatures (built up to {self.names[-1]})")
-        out = {}
+        out: dict[str, torch.Tensor] = {}
         h = self.preprocess(x)
-        for name in self.names:
-            h = self.layers[name](h)
-            if name in wanted:
-                out[name] = h
-                if len(out) == len(wanted):
-                    break
+        for names in self.blocks:
+            keep = tuple(n for n in names if n in wanted)
+            if len(out) + len(keep) == len(wanted):  # last block needed: stop after its last wanted layer
+                names = names[: max(names.index(n) for n in keep) + 1] if keep else names
+            if self.gradient_checkpointing and torch.is_grad_enabled() and h.requires_grad:
+                h, *kept = checkpoint(self._run_block, h, names, keep, use_reentrant=False)
+            else:
+                h, *kept = self._run_block(h, names, keep)
+            out.update(zip(keep, kept))
+            if len(out) == len(wanted):
+                break
         return out
