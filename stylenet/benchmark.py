@@ -114,3 +114,141 @@ def record(section: str, command: str, body: str, path: Path = BENCHMARKS_MD) ->
     text = pattern.sub(lambda _: block + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + block
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+# -- training ---------------------------------------------------------------------------------------
+STYLE_LAYERS = {"relu1_2": 0.3, "relu2_2": 1.0, "relu3_3": 0.1, "relu4_3": 5.0}  # conf/loss/johnson.yaml
+CONTENT_LAYERS = {"relu2_2": 1.0}
+
+
+def _photos(size: int, batch: int, device: torch.device) -> torch.Tensor:
+    """A fixed batch of real photos (bundled sample), centre-cropped to ``size``: compute only, no I/O."""
+    from torchvision.transforms.v2 import CenterCrop, Resize
+
+    from .config import resolve_path
+    from .image import find_images, load_image
+
+    files = find_images(resolve_path("data/sample"))[:batch]
+    crop = lambda p: CenterCrop(size)(Resize(size)(load_image(p)))  # noqa: E731
+    return torch.stack([crop(p) for p in files]).to(device)
+
+
+def _baseline_step(size: int, batch: int, device: torch.device, width: int, blocks: int):
+    """The loop every reference implementation runs: fp32 eager; VGG features of the content photo
+    computed through all loss layers; the style image's Gram matrices recomputed every batch."""
+    from .image import load_image
+    from .losses import content_loss, gram_matrix, style_loss
+    from .vgg import VGGFeatures
+
+    from .config import resolve_path
+
+    net = TransformerNet(width, blocks).to(device)
+    vgg = VGGFeatures([*CONTENT_LAYERS, *STYLE_LAYERS]).to(device)
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    style = load_image(resolve_path("data/styles/starry_night.jpg"), 384)[None].to(device)
+    layers = [*CONTENT_LAYERS, *STYLE_LAYERS]
+
+    def step(x: torch.Tensor) -> None:
+        y = net(x)
+        fy, fx, fs = vgg(y, layers), vgg(x, layers), vgg(style, layers)
+        loss = sum(w * content_loss(fy[n], fx[n]) for n, w in CONTENT_LAYERS.items())
+        loss = loss + sum(w * style_loss(gram_matrix(fy[n]), gram_matrix(fs[n])) for n, w in STYLE_LAYERS.items())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def _stylenet_step(size: int, batch: int, device: torch.device, width: int, blocks: int, precision: str = "fp32",
+                   channels_last: bool = False, compile: bool = False, checkpointing: bool = False):
+    """StyleTransferModule's own training computation (targets cached, content features only to
+    relu2_2 without a graph), with the given switches."""
+    from .config import resolve_path
+    from .module import StyleTransferModule
+
+    module = StyleTransferModule(style_name="bench", style_image=str(resolve_path("data/styles/starry_night.jpg")),
+                                 style_size=384, width=width, num_res_blocks=blocks, content_layers=CONTENT_LAYERS,
+                                 style_layers=STYLE_LAYERS, channels_last=channels_last, compile=compile,
+                                 gradient_checkpointing=checkpointing, vgg_checkpointing=checkpointing)
+    module.setup("fit")
+    module.to(device)
+    opt = torch.optim.AdamW(module.net.parameters(), 1e-3, fused=device.type == "cuda")
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+    def step(x: torch.Tensor) -> None:
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype or torch.float32, enabled=dtype is not None):
+            loss = module.perceptual(module.net(x), x)["total"]
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    return step
+
+
+def train_one(config: dict) -> dict:
+    """images/s and peak memory of one training configuration (run in its own process)."""
+    import resource
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    size, batch, steps = config["size"], config["batch"], config["steps"]
+    kwargs = {k: config[k] for k in ("precision", "channels_last", "compile", "checkpointing") if k in config}
+    maker = _baseline_step if config["path"] == "baseline" else _stylenet_step
+    step = maker(size, batch, device, config.get("width", 32), config.get("blocks", 5), **kwargs)
+    x = _photos(size, batch, device)
+    step(x)  # warm-up (and compilation)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    seconds = time_ms(lambda: [step(x) for _ in range(steps)], repeats=1, warmup=0) / 1000
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
+    return {**config, "images_per_s": steps * batch / seconds, "peak_mib": peak}
+
+
+def run_isolated(config: dict) -> dict:
+    """``train_one`` in a fresh process, so peak memory is this configuration's alone."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "stylenet.benchmark", json.dumps(config)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark {config} failed:\n{proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def train_configs(steps: int, cuda: bool, compile: bool, mem_size: int, mem_batch: int) -> list[dict]:
+    fast = {"precision": "bf16", "channels_last": True} if cuda else {}
+    configs = []
+    for size, batch in ((256, 4), (512, 2)):
+        base = {"size": size, "batch": batch, "steps": steps}
+        configs += [{**base, "path": "baseline"}, {**base, "path": "stylenet fp32"}]
+        if cuda:
+            configs.append({**base, "path": "stylenet bf16 + channels_last", **fast})
+        if compile:
+            configs.append({**base, "path": "stylenet + compile", "compile": True, **fast})
+    for ckpt in (False, True):
+        name = "stylenet, checkpointing" if ckpt else "stylenet, no checkpointing"
+        configs.append({"size": mem_size, "batch": mem_batch, "steps": 1, "path": name, "checkpointing": ckpt, **fast})
+    return configs
+
+
+def train_table(rows: list[dict]) -> str:
+    base = {(r["size"], r["batch"]): r["images_per_s"] for r in rows if r["path"] == "baseline"}
+    lines = ["| path | size | batch | images/s | vs baseline | peak memory (MiB) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        ref = base.get((r["size"], r["batch"]))
+        speed = f"{r['images_per_s'] / ref:.2f}x" if ref else "-"
+        lines.append(f"| {r['path']} | {r['size']} | {r['batch']} | {r['images_per_s']:.2f} | {speed} | {r['peak_mib']:.0f} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(train_one(json.loads(sys.argv[1]))))

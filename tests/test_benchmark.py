@@ -19,3 +19,14 @@ def test_record_replaces_only_its_own_section(tmp_path):
     text = md.read_text()
     assert text.count("## Inference (a)") == 1 and "table a2" in text and "table a1" not in text
     assert "table t" in text and "Machine:" in text and "Date:" in text
+
+
+def test_training_benchmark_configurations_run_and_tabulate():
+    from stylenet.benchmark import run_isolated, train_table
+
+    tiny = {"size": 32, "batch": 2, "steps": 1, "width": 4, "blocks": 1}
+    rows = [run_isolated({**tiny, "path": "baseline"}),
+            run_isolated({**tiny, "path": "stylenet fp32", "checkpointing": True, "channels_last": True})]
+    assert all(r["images_per_s"] > 0 and r["peak_mib"] > 100 for r in rows)
+    table = train_table(rows)
+    assert "| baseline | 32 | 2 |" in table and "1.00x" in table
