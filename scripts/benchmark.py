@@ -33,7 +33,7 @@ def main(argv=None) -> int:
             rows.append(run_isolated(config))
             r = rows[-1]
             print(f"{r['path']:32s} {r['size']:5d} px x{r['batch']}  {r['images_per_s']:8.2f} images/s  "
-                  f"peak {r['peak_mib']:8.0f} MiB", flush=True)
+                  f"peak {r['peak_mib']:8.0f} MiB (step {r['step_mib']:.0f})", flush=True)
         table = train_table(rows)
         print(table)
         if not args.no_record:

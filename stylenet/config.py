@@ -95,6 +95,7 @@ def validate(cfg: DictConfig) -> None:
     if _get(cfg, "data.decoder") not in DECODERS:
         raise ConfigError(f"data.decoder: must be one of {DECODERS}, got {cfg.data.decoder!r}")
     _number(cfg, "data.prefetch_factor", 1, integer=True)
+    _number(cfg, "data.max_bad_fraction", 0.0, maximum=1.0)
 
     _layers(cfg, "loss.content_layers")
     _layers(cfg, "loss.style_layers")
@@ -156,6 +157,7 @@ def datamodule_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "num_workers": d.num_workers,
         "decoder": d.decoder,
         "prefetch_factor": d.prefetch_factor,
+        "max_bad_fraction": d.max_bad_fraction,
         "val_size": d.val_size,
         "seed": cfg.seed,
     }

@@ -3,11 +3,15 @@ annotations JSON, or any folder tree. Batches are float RGB ``(N, 3, S, S)`` in 
 from __future__ import annotations
 
 import json
+import logging
 import random
+import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.utilities import rank_zero_only
+from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
@@ -21,8 +25,54 @@ MISSING_DATA_HELP = (
 )
 
 
+log = logging.getLogger(__name__)
+# Errors Pillow raises for files that are not usable images (truncated, empty, not an image, bombs).
+UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
 class DataError(ValueError):
     """The dataset cannot be used: missing folder, no images, unreadable annotations."""
+
+
+def check_image(path: Path) -> str | None:
+    """Why ``path`` cannot be used as a photo (None if its header is fine). Reads the header only:
+    ~0.1 ms a file, so a full COCO listing is screened in seconds."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        return f"larger than Pillow's decompression-bomb limit ({exc})"
+    except UNREADABLE as exc:
+        return f"not a readable image ({type(exc).__name__}: {exc})" if path.stat().st_size else "empty file"
+    if w < 1 or h < 1:
+        return f"has no pixels ({w}x{h})"
+    return None
+
+
+def screen_images(files: list[Path], max_bad_fraction: float) -> list[Path]:
+    """Drop unusable files with one warning each (path and reason) and a count; stop with a
+    DataError if more than ``max_bad_fraction`` of them are unusable."""
+    good, bad = [], 0
+    for path in files:
+        reason = check_image(path)
+        if reason is None:
+            good.append(path)
+        else:
+            bad += 1
+            _warn(f"skipping {path}: {reason}")
+    if bad:
+        _warn(f"skipped {bad} of {len(files)} files as unusable; training on {len(good)}")
+    if not good or bad > max_bad_fraction * len(files):
+        raise DataError(f"data.max_bad_fraction: {bad} of {len(files)} files ({bad / len(files):.0%}) are unusable, "
+                        f"more than the allowed {max_bad_fraction:.0%}; fix the dataset or raise data.max_bad_fraction")
+    return good
+
+
+@rank_zero_only
+def _warn(message: str) -> None:
+    log.warning(message)
 
 
 def list_images(kind: str, root: str | Path, annotations: str | Path | None = None) -> list[Path]:
@@ -77,6 +127,7 @@ class ImageFileDataset(Dataset):
         if decoder not in DECODERS:
             raise DataError(f"data.decoder: {decoder!r} is not one of {DECODERS}")
         self.files, self.decoder = list(files), decoder
+        self._warned: set[Path] = set()
         crop = v2.RandomCrop(image_size) if train else v2.CenterCrop(image_size)
         steps = [v2.Resize(image_size, antialias=True), crop]
         if train:
@@ -87,7 +138,19 @@ class ImageFileDataset(Dataset):
         return len(self.files)
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        path = self.files[index]
+        # A file that passed the header check can still fail to decode (e.g. truncated): warn once and
+        # use the next file instead, so every rank still gets the same number of full batches.
+        for offset in range(len(self.files)):
+            path = self.files[(index + offset) % len(self.files)]
+            try:
+                return self._load(path)
+            except UNREADABLE as exc:
+                if path not in self._warned:
+                    self._warned.add(path)
+                    log.warning("skipping %s: cannot decode (%s: %s)", path, type(exc).__name__, exc)
+        raise DataError("no image in the dataset could be decoded")
+
+    def _load(self, path: Path) -> torch.Tensor:
         if self.decoder == "torchvision":
             try:
                 image = _decode_torchvision(path)
@@ -105,14 +168,14 @@ class StyleDataModule(pl.LightningDataModule):
 
     def __init__(self, kind: str, root: str, image_size: int = 256, batch_size: int = 4, num_workers: int = 4,
                  val_size: float = 0.01, seed: int = 0, annotations: str | None = None, decoder: str = "torchvision",
-                 prefetch_factor: int = 2):
+                 prefetch_factor: int = 2, max_bad_fraction: float = 0.05):
         super().__init__()
         if kind not in DATA_KINDS:
             raise DataError(f"data.kind: {kind!r} is not one of {DATA_KINDS}")
         self.image_size, self.batch_size, self.num_workers = image_size, batch_size, num_workers
         self.decoder, self.prefetch_factor = decoder, prefetch_factor
         # Listing is cheap and done here so that a bad path fails before any model is built.
-        files = list_images(kind, root, annotations)
+        files = screen_images(list_images(kind, root, annotations), max_bad_fraction)
         self.train_files, self.val_files = split_files(files, val_size, seed)
         if len(self.train_files) < batch_size:
             raise DataError(f"data.batch_size: {batch_size} is larger than the {len(self.train_files)} training "

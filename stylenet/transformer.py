@@ -94,8 +94,8 @@ class TransformerNet(nn.Module):
         width: channels of the first conv; the downsampling convs use 2x and 4x this (Johnson:
             32, so 32-64-128 with 128-channel residual blocks).
         num_res_blocks: residual blocks at 1/4 resolution (Johnson: 5).
-        gradient_checkpointing: recompute the residual blocks in the backward pass instead of
-            storing their activations (saves memory, costs one extra forward of the blocks).
+        gradient_checkpointing: recompute every layer in the backward pass instead of storing its
+            activations (saves memory, costs one extra forward of the network).
 
     ``forward`` maps a float RGB batch ``(N, 3, H, W)`` in [0, 1] to a stylised batch of the same
     shape, values in (0, 1) (the paper's scaled tanh, written as a sigmoid). Any H, W >= 1 work:
@@ -137,18 +137,22 @@ class TransformerNet(nn.Module):
         # Always padded (possibly by 0) rather than branched on, so that exported graphs
         # (TorchScript, ONNX) keep a dynamic height and width.
         x = F.pad(x, (0, (-x.shape[3]) % self.factor, 0, (-x.shape[2]) % self.factor), mode="reflect")
-        y = self.encoder(x)
-        for i, block in enumerate(self.res_blocks):
-            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
-                y = self._checkpointed(i, y)
-            else:
+        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+            y = self._checkpointed(x)
+        else:
+            y = self.encoder(x)
+            for block in self.res_blocks:
                 y = block(y)
-        y = torch.sigmoid(self.decoder(y))
-        return y[:, :, :h, :w]
+            y = self.decoder(y)
+        return torch.sigmoid(y)[:, :, :h, :w]
 
     @torch.jit.unused
-    def _checkpointed(self, index: int, y: torch.Tensor) -> torch.Tensor:
-        return checkpoint(self.res_blocks[index], y, use_reentrant=False)
+    def _checkpointed(self, x: torch.Tensor) -> torch.Tensor:
+        """Every layer recomputed in the backward pass: only layer inputs are kept, which matters
+        most for the full-resolution encoder/decoder convolutions of 512-1024 px training."""
+        for layer in [*self.encoder, *self.res_blocks, *self.decoder]:
+            x = checkpoint(layer, x, use_reentrant=False)
+        return x
 
 
 @contextlib.contextmanager
