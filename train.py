@@ -12,41 +12,43 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> None:
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
     from stylenet.config import ConfigError, validate
     from stylenet.data import DataError
+    from stylenet.module import NonFiniteLossError
 
     try:
         validate(cfg)
         run(cfg)
-    except (ConfigError, DataError) as exc:
+    except (ConfigError, DataError, FileNotFoundError, NonFiniteLossError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(3 if isinstance(exc, NonFiniteLossError) else 2)
+    except SIGTERMException:
+        sys.exit(143)  # stopped by a signal after saving last.ckpt (see PreemptionCheckpoint)
 
 
 def run(cfg: DictConfig) -> None:
     import lightning.pytorch as pl
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 
     from stylenet.config import datamodule_kwargs, module_kwargs
     from stylenet.data import StyleDataModule
     from stylenet.export import save_stylizer
     from stylenet.module import StyleTransferModule
+    from stylenet.training import build_trainer, find_resume_checkpoint
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
-    datamodule = StyleDataModule(**datamodule_kwargs(cfg))  # lists files: a bad path fails here
+    datamodule = StyleDataModule(**datamodule_kwargs(cfg))  # lists and screens files: bad paths fail here
     module = StyleTransferModule(**module_kwargs(cfg))
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    ckpt_dir = out_dir / "checkpoints"
-    callbacks = [ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=cfg.checkpoint.every_n_steps, save_last=True)]
-    if logger:
-        callbacks.append(LearningRateMonitor(logging_interval="step"))
-    trainer = pl.Trainer(**cfg.trainer, default_root_dir=out_dir, logger=logger, callbacks=callbacks)
-    trainer.fit(module, datamodule=datamodule)
+    trainer = build_trainer(cfg.trainer, out_dir, logger, cfg.checkpoint.every_n_steps)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=find_resume_checkpoint(cfg.resume, out_dir))
     if not trainer.fast_dev_run:  # the final step, also off the every_n_steps grid (all ranks call, rank 0 writes)
-        trainer.save_checkpoint(ckpt_dir / "last.ckpt")
+        trainer.save_checkpoint(out_dir / "checkpoints" / "last.ckpt")
+    module.raise_if_nonfinite(out_dir / "checkpoints" / "last.ckpt")
 
     if cfg.export.enabled and trainer.is_global_zero:
         hp = module.hparams

@@ -5,6 +5,7 @@ names the key, the bad value and what is allowed.
 """
 from __future__ import annotations
 
+import math
 import re
 from numbers import Real
 from pathlib import Path
@@ -48,8 +49,8 @@ def _number(cfg: DictConfig, key: str, minimum: float, integer: bool = False, ma
             strict: bool = False) -> float:
     value = _get(cfg, key)
     ok_type = isinstance(value, int) if integer else isinstance(value, Real)
-    if isinstance(value, bool) or not ok_type:
-        raise ConfigError(f"{key}: expected {'an integer' if integer else 'a number'}, got {value!r}")
+    if isinstance(value, bool) or not ok_type or not math.isfinite(value):
+        raise ConfigError(f"{key}: expected {'an integer' if integer else 'a finite number'}, got {value!r}")
     if value < minimum or (strict and value == minimum) or (maximum is not None and value > maximum):
         bound = f"> {minimum}" if strict else f">= {minimum}"
         raise ConfigError(f"{key}: must be {bound}{f' and <= {maximum}' if maximum is not None else ''}, got {value!r}")
@@ -101,6 +102,11 @@ def validate(cfg: DictConfig) -> None:
     _layers(cfg, "loss.style_layers")
     for key in ("loss.content_weight", "loss.style_weight", "loss.tv_weight"):
         _number(cfg, key, 0.0)
+    if _get(cfg, "loss.on_nonfinite") not in ("stop", "skip"):
+        raise ConfigError(f"loss.on_nonfinite: must be stop or skip, got {cfg.loss.on_nonfinite!r}")
+    resume = _get(cfg, "resume")
+    if resume is not None and resume != "auto" and not Path(str(resume)).is_file():
+        raise ConfigError(f"resume: must be auto or an existing checkpoint file, got {resume!r}")
     if _get(cfg, "loss.vgg_weights") not in WEIGHT_SOURCES:
         raise ConfigError(f"loss.vgg_weights: must be one of {WEIGHT_SOURCES}, got {cfg.loss.vgg_weights!r}")
 
@@ -136,6 +142,7 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "tv_weight": float(cfg.loss.tv_weight),
         "vgg_weights": cfg.loss.vgg_weights,
         "vgg_checkpointing": bool(cfg.loss.gradient_checkpointing),
+        "on_nonfinite": cfg.loss.on_nonfinite,
         "lr": float(cfg.optim.lr),
         "betas": tuple(float(b) for b in cfg.optim.betas),
         "weight_decay": float(cfg.optim.weight_decay),

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from .image import IMAGE_EXTENSIONS, find_images, open_rgb, pil_to_float
+from .sampling import ResumableSampler
 
 DATA_KINDS = ("coco", "folder")
 DECODERS = ("pil", "torchvision")
@@ -120,51 +121,61 @@ def _decode_torchvision(path: Path) -> torch.Tensor:
 class ImageFileDataset(Dataset):
     """Photos resized so the shorter side is ``image_size``, then cropped to a square: a random crop
     and horizontal flip when ``train``, the centre crop otherwise. Items are ``(3, S, S)`` in [0, 1].
+
+    Items are addressed by key (see ResumableSampler): ``key % len`` picks the photo and, when
+    ``train``, the key and ``seed`` seed the crop, so the same key always gives the same crop.
     ``decoder``: "torchvision" (torchvision.io straight to a tensor, falling back to Pillow for what it
     cannot decode) or "pil"."""
 
-    def __init__(self, files: list[Path], image_size: int, train: bool, decoder: str = "torchvision"):
+    def __init__(self, files: list[Path], image_size: int, train: bool, decoder: str = "torchvision", seed: int = 0):
         if decoder not in DECODERS:
             raise DataError(f"data.decoder: {decoder!r} is not one of {DECODERS}")
-        self.files, self.decoder = list(files), decoder
+        self.files, self.decoder, self.image_size, self.train, self.seed = list(files), decoder, image_size, train, seed
         self._warned: set[Path] = set()
-        crop = v2.RandomCrop(image_size) if train else v2.CenterCrop(image_size)
-        steps = [v2.Resize(image_size, antialias=True), crop]
-        if train:
-            steps.append(v2.RandomHorizontalFlip())
-        self.transform = v2.Compose(steps)
+
+    def _crop(self, image, key: int):
+        image = v2.functional.resize(image, self.image_size, antialias=True)
+        if not self.train:
+            return v2.functional.center_crop(image, self.image_size)
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + key)
+        h, w = v2.functional.get_size(image)
+        top = int(torch.randint(0, h - self.image_size + 1, (1,), generator=g))
+        left = int(torch.randint(0, w - self.image_size + 1, (1,), generator=g))
+        image = v2.functional.crop(image, top, left, self.image_size, self.image_size)
+        return v2.functional.horizontal_flip(image) if torch.rand(1, generator=g) < 0.5 else image
 
     def __len__(self) -> int:
         return len(self.files)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, key: int) -> torch.Tensor:
         # A file that passed the header check can still fail to decode (e.g. truncated): warn once and
         # use the next file instead, so every rank still gets the same number of full batches.
         for offset in range(len(self.files)):
-            path = self.files[(index + offset) % len(self.files)]
+            path = self.files[(key + offset) % len(self.files)]
             try:
-                return self._load(path)
+                return self._load(path, key)
             except UNREADABLE as exc:
                 if path not in self._warned:
                     self._warned.add(path)
                     log.warning("skipping %s: cannot decode (%s: %s)", path, type(exc).__name__, exc)
         raise DataError("no image in the dataset could be decoded")
 
-    def _load(self, path: Path) -> torch.Tensor:
+    def _load(self, path: Path, key: int) -> torch.Tensor:
         if self.decoder == "torchvision":
             try:
                 image = _decode_torchvision(path)
                 if image.dtype == torch.uint8:
-                    return self.transform(image).float().div_(255.0)
+                    return self._crop(image, key).float().div_(255.0)
             except RuntimeError:
                 pass  # formats torchvision.io cannot decode (e.g. TIFF, BMP) go through Pillow
-        return pil_to_float(self.transform(open_rgb(path)))
+        return pil_to_float(self._crop(open_rgb(path), key))
 
 
 class StyleDataModule(pl.LightningDataModule):
     """Train/validation loaders over a photo collection. ``batch_size`` is per device: the global
-    batch is batch_size x devices x num_nodes (x accumulate_grad_batches). Under DDP Lightning
-    adds a DistributedSampler, so each rank sees a different part of every epoch."""
+    batch is batch_size x devices x num_nodes (x accumulate_grad_batches). Training batches come from
+    a ResumableSampler (each rank its own share of every epoch; exact mid-epoch resume), so the
+    Trainer runs with ``use_distributed_sampler=False``."""
 
     def __init__(self, kind: str, root: str, image_size: int = 256, batch_size: int = 4, num_workers: int = 4,
                  val_size: float = 0.01, seed: int = 0, annotations: str | None = None, decoder: str = "torchvision",
@@ -173,7 +184,7 @@ class StyleDataModule(pl.LightningDataModule):
         if kind not in DATA_KINDS:
             raise DataError(f"data.kind: {kind!r} is not one of {DATA_KINDS}")
         self.image_size, self.batch_size, self.num_workers = image_size, batch_size, num_workers
-        self.decoder, self.prefetch_factor = decoder, prefetch_factor
+        self.decoder, self.prefetch_factor, self.seed = decoder, prefetch_factor, seed
         # Listing is cheap and done here so that a bad path fails before any model is built.
         files = screen_images(list_images(kind, root, annotations), max_bad_fraction)
         self.train_files, self.val_files = split_files(files, val_size, seed)
@@ -182,11 +193,18 @@ class StyleDataModule(pl.LightningDataModule):
                             f"images under {root!r}")
 
     def _loader(self, files: list[Path], train: bool) -> DataLoader:
+        sampler = None
+        if train:  # constant batch shapes (no recompiles), equal steps on every rank, exact resume
+            trainer = self.trainer
+            rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+            sampler = ResumableSampler(len(files), self.batch_size, self.seed, rank, world)
+            if trainer is not None:  # resuming mid-epoch: continue where the checkpoint left off
+                sampler.skip_batches = trainer.fit_loop.epoch_loop.batch_progress.current.completed
         return DataLoader(
-            ImageFileDataset(files, self.image_size, train, self.decoder),
+            ImageFileDataset(files, self.image_size, train, self.decoder, self.seed),
             batch_size=self.batch_size,
-            shuffle=train,
-            drop_last=train,  # constant batch shapes (no recompiles, equal steps on every rank)
+            sampler=sampler,
+            drop_last=train,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,

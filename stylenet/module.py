@@ -1,6 +1,7 @@
 """StyleTransferModule: Lightning wiring of TransformerNet + PerceptualLoss."""
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from pathlib import Path
@@ -12,8 +13,13 @@ from .image import load_image
 from .losses import PerceptualLoss
 from .transformer import TransformerNet
 
+log = logging.getLogger(__name__)
 # The frozen VGG is in eval mode on purpose; Lightning warns about any eval-mode module at fit start.
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped because the loss became NaN or infinite (loss.on_nonfinite=stop)."""
+
 
 # Prefix of the frozen loss network in state_dict(): left out of checkpoints, rebuilt on load.
 _LOSS_PREFIX = "perceptual."
@@ -50,6 +56,7 @@ class StyleTransferModule(pl.LightningModule):
         tv_weight: float = 0.0,
         vgg_weights: str = "caffe",
         vgg_checkpointing: bool = False,
+        on_nonfinite: str = "stop",
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         weight_decay: float = 0.0,
@@ -66,6 +73,8 @@ class StyleTransferModule(pl.LightningModule):
             content_weight, style_weight, tv_weight, vgg_weights, vgg_checkpointing,
         )
         self._compiled = False
+        self.nonfinite_message: str | None = None
+        self.skipped_batches = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -86,21 +95,42 @@ class StyleTransferModule(pl.LightningModule):
             self.perceptual.vgg.compile(dynamic=False)
             self._compiled = True
 
-    def _step(self, batch: torch.Tensor, prefix: str) -> torch.Tensor:
+    def _terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         if self.hparams.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        terms = self.perceptual(self.net(batch), batch)
+        return self.perceptual(self.net(batch), batch)
+
+    def _log(self, terms: dict[str, torch.Tensor], prefix: str, batch_size: int) -> None:
         training = prefix == "train"
         for name, value in terms.items():
             self.log(f"{prefix}/{name}", value, prog_bar=name == "total", on_step=training, on_epoch=not training,
-                     sync_dist=not training, batch_size=batch.shape[0])
+                     sync_dist=not training, batch_size=batch_size)
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor | None:
+        terms = self._terms(batch)
+        # One host sync per step, the price of stopping at the step that went wrong; every rank
+        # takes the same decision, so DDP never waits for a rank that skipped.
+        finite = self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(terms["total"])), all=True)
+        if not finite:
+            bad = [n for n, v in terms.items() if n != "total" and not torch.isfinite(v)] or ["on another rank"]
+            message = f"non-finite loss at step {self.global_step} ({', '.join(bad)})"
+            if self.hparams.on_nonfinite == "skip":
+                self.skipped_batches += 1
+                log.warning("%s: batch skipped (%d so far)", message, self.skipped_batches)
+            else:
+                self.nonfinite_message = message
+                self.trainer.should_stop = True
+            return None  # no backward, no optimizer step: the weights stay as they were
+        self._log(terms, "train", batch.shape[0])
         return terms["total"]
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        self._step(batch, "val")
+        self._log(self._terms(batch), "val", batch.shape[0])
+
+    def raise_if_nonfinite(self, checkpoint: Path) -> None:
+        if self.nonfinite_message:
+            raise NonFiniteLossError(f"{self.nonfinite_message}; stopped with the last good weights in {checkpoint} "
+                                     "(loss.on_nonfinite=skip skips such batches instead)")
 
     def configure_optimizers(self):
         hp = self.hparams

@@ -19,7 +19,8 @@ class Probe(pl.Callback):
         self.out, self.epochs = out, []
 
     def on_train_epoch_start(self, trainer, pl_module):
-        self.epochs.append(list(iter(trainer.train_dataloader.sampler)))
+        sampler = trainer.train_dataloader.sampler
+        self.epochs.append([key % sampler.num_samples for key in sampler])
 
     def on_train_end(self, trainer, pl_module):
         rank = trainer.global_rank
@@ -33,7 +34,7 @@ def main(out: Path, photos: str) -> None:
                                  width=4, num_res_blocks=1, content_layers={"relu2_2": 1.0},
                                  style_layers={"relu1_2": 0.3, "relu2_2": 1.0}, lr=1e-2)
     dm = StyleDataModule("folder", photos, image_size=32, batch_size=2, num_workers=0, val_size=0)
-    trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_steps=4, logger=False,
+    trainer = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_steps=4, logger=False, use_distributed_sampler=False,
                          enable_checkpointing=False, enable_progress_bar=False, callbacks=[Probe(out)])
     trainer.fit(module, datamodule=dm)
 

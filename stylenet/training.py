@@ -1,0 +1,84 @@
+"""Trainer assembly for train.py: checkpoints that survive crashes and preemption, and resume."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from lightning.fabric.plugins import TorchCheckpointIO
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from .atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """torch.save to a temp file beside the target, then rename: a kill mid-write leaves the
+    previous checkpoint intact instead of a truncated one."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
+
+
+class PreemptionCheckpoint(pl.Callback):
+    """SIGTERM (preemption, `kill`) or a first Ctrl+C: finish the current step, write last.ckpt and
+    stop. A second Ctrl+C aborts at once."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._previous = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread():
+            def on_sigint(signum, frame):
+                log.warning("interrupted: saving a checkpoint after this step (Ctrl+C again to abort)")
+                trainer._signal_connector.received_sigterm = True  # Lightning's own graceful stop
+                signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
+            self._previous = signal.signal(signal.SIGINT, on_sigint)
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, SIGTERMException):
+            trainer.save_checkpoint(self.path)
+            log.warning("stopped at step %d; checkpoint saved to %s (resume with resume=auto)", trainer.global_step, self.path)
+
+
+def find_resume_checkpoint(resume: str | None, out_dir: Path) -> str | None:
+    """``resume``: None (fresh run), a checkpoint path, or "auto": this run folder's last.ckpt, else the
+    newest last.ckpt of a sibling run folder (outputs/<style>/*), else a fresh run."""
+    if not resume:
+        return None
+    if resume != "auto":
+        if not Path(resume).is_file():
+            raise FileNotFoundError(f"resume: checkpoint {resume!r} does not exist")
+        return str(resume)
+    mine = out_dir / "checkpoints" / "last.ckpt"
+    if mine.is_file():
+        return str(mine)
+    siblings = sorted(out_dir.parent.glob("*/checkpoints/last.ckpt"), key=os.path.getmtime)
+    if siblings:
+        return str(siblings[-1])
+    log.warning("resume=auto: no last.ckpt in %s or beside it; starting a fresh run", out_dir)
+    return None
+
+
+def build_trainer(trainer_kwargs: dict[str, Any], out_dir: Path, logger, every_n_steps: int) -> pl.Trainer:
+    ckpt_dir = out_dir / "checkpoints"
+    callbacks: list[pl.Callback] = [
+        # last.ckpt every `every_n_steps` steps (for resume), and the best by validation loss.
+        ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=every_n_steps, save_last=True, save_top_k=0),
+        ModelCheckpoint(dirpath=ckpt_dir, monitor="val/total", mode="min", save_top_k=1, filename="best-{step}"),
+        PreemptionCheckpoint(ckpt_dir / "last.ckpt"),
+    ]
+    if logger:
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    return pl.Trainer(**trainer_kwargs, default_root_dir=out_dir, logger=logger, callbacks=callbacks,
+                      plugins=[AtomicCheckpointIO()],
+                      use_distributed_sampler=False)  # StyleDataModule shards (and resumes) itself
