@@ -199,7 +199,10 @@ class StyleDataModule(pl.LightningDataModule):
             rank, world = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
             sampler = ResumableSampler(len(files), self.batch_size, self.seed, rank, world)
             if trainer is not None:  # resuming mid-epoch: continue where the checkpoint left off
-                sampler.skip_batches = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+                # `processed` counts batches whose step finished, also for checkpoints written in
+                # on_train_batch_end (where `completed` still lags by one); a finished epoch skips nothing.
+                done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+                sampler.skip_batches = done if done < len(sampler) // self.batch_size else 0
         return DataLoader(
             ImageFileDataset(files, self.image_size, train, self.decoder, self.seed),
             batch_size=self.batch_size,

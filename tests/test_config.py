@@ -48,6 +48,11 @@ def test_demo_experiment_composes():
     ("loss.vgg_weights=vgg16", "loss.vgg_weights"),
     ("data.kind=lmdb", "data.kind"),
     ("trainer.max_steps=0", "trainer.max_steps"),
+    ("loss.style_weight=nan", "loss.style_weight"),
+    ("resume=/nonexistent/last.ckpt", "resume"),
+    ("loss.on_nonfinite=ignore", "loss.on_nonfinite"),
+    ("data.max_bad_fraction=1.5", "data.max_bad_fraction"),
+    ("model.compile=maybe", "model.compile"),
 ])
 def test_invalid_values_name_the_key(override, key):
     cfg = compose_config(["data=sample", override])

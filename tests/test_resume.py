@@ -1,0 +1,118 @@
+"""Crashes, preemption and non-finite losses never cost the run."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from stylenet.data import StyleDataModule
+from stylenet.module import NonFiniteLossError
+
+from conftest import ROOT, tiny_overrides
+
+
+def _popen(overrides):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
+    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *overrides], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_step(ckpt, step: int, proc, timeout: float = 180) -> int:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if ckpt.is_file():
+            reached = torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]
+            if reached >= step:
+                return reached
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        time.sleep(0.1)
+    raise TimeoutError(f"{ckpt} did not reach step {step}")
+
+
+def _losses(run) -> dict[int, float]:
+    with open(run / "logs" / "metrics.csv") as f:
+        return {int(r["step"]): float(r["train/total"]) for r in csv.DictReader(f) if r.get("train/total")}
+
+
+def _config(photos, run, *extra):
+    base = [o for o in tiny_overrides(photos, run) if o != "logger=none"]
+    return [*base, "trainer.max_steps=10", "trainer.val_check_interval=5", *extra]
+
+
+def test_sigkill_then_resume_matches_an_uninterrupted_run(photos_dir, tmp_path):
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *_config(photos_dir, straight)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    proc = _popen(_config(photos_dir, killed, "checkpoint.every_n_steps=1"))
+    reached = _wait_for_step(killed / "checkpoints" / "last.ckpt", 4, proc)
+    proc.send_signal(signal.SIGKILL)  # no chance to clean up
+    proc.wait(timeout=60)
+    assert reached < 10
+    resumed = subprocess.run([sys.executable, str(ROOT / "train.py"), *_config(photos_dir, killed, "resume=auto")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    a = load_file(straight / "starry_night.safetensors")
+    b = load_file(killed / "starry_night.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    before, after = _losses(straight), _losses(killed)
+    common = sorted(set(before) & set(after) & set(range(reached, 10)))
+    assert len(common) >= 3, (before, after)
+    for step in common:
+        assert after[step] == pytest.approx(before[step], rel=1e-5), step
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_finishes(photos_dir, tmp_path):
+    run = tmp_path / "run"
+    proc = _popen(_config(photos_dir, run, "trainer.max_steps=1000", "checkpoint.every_n_steps=3"))
+    _wait_for_step(run / "checkpoints" / "last.ckpt", 3, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-3000:]
+    assert "checkpoint saved to" in err + out
+    saved = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"]
+    assert 3 <= saved < 1000
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"),
+                           *_config(photos_dir, run, f"trainer.max_steps={saved + 2}", "resume=auto")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == saved + 2
+
+
+@pytest.mark.parametrize("mode", ["stop", "skip"])
+def test_nonfinite_loss(mode, tmp_path, photos_dir):
+    from test_module import small_module, trainer
+
+    module = small_module(on_nonfinite=mode)
+    real_forward, calls, snapshot = module.perceptual.forward, {"n": 0}, {}
+
+    def sometimes_nan(output, content):
+        calls["n"] += 1
+        terms = real_forward(output, content)
+        if calls["n"] == 3:  # the third training step
+            snapshot.update({k: v.clone() for k, v in module.net.state_dict().items()})
+            terms["style"] = terms["style"] * float("nan")
+            terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms
+
+    module.perceptual.forward = sometimes_nan
+    dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)
+    t = trainer(tmp_path, max_steps=5)
+    t.fit(module, datamodule=dm)
+    if mode == "stop":
+        for key, value in module.net.state_dict().items():  # the bad step did not touch the weights
+            assert torch.equal(value, snapshot[key]), key
+        with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step 2 \(style\); stopped with the last good weights"):
+            module.raise_if_nonfinite(tmp_path / "last.ckpt")
+    else:
+        assert module.skipped_batches == 1 and t.global_step == 5 and calls["n"] == 5
+        module.raise_if_nonfinite(tmp_path / "last.ckpt")
+    assert all(torch.isfinite(p).all() for p in module.net.parameters())
