@@ -87,3 +87,11 @@ def test_cli_unknown_style_lists_choices(tmp_path):
     proc = run_train(["style=mona_lisa", f"hydra.run.dir={tmp_path}"], timeout=120)
     assert proc.returncode != 0
     assert "mona_lisa" in proc.stderr and "starry_night" in proc.stderr and "the_scream" in proc.stderr
+
+
+def test_cli_unwritable_run_dir_is_one_line_error(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    proc = run_train(["data=sample", f"hydra.run.dir={blocker}/run"], timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: hydra.run.dir: cannot write to")

@@ -96,3 +96,18 @@ def test_writes_are_atomic_and_keep_earlier_outputs(tmp_path, model_file, monkey
         save_stylizer(net, path, style="x")
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp file left
+
+
+def test_corrupt_lightning_checkpoints_are_clear_errors(tmp_path):
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"\x80\x04garbage")
+    with pytest.raises(ModelFileError, match="not a readable Lightning checkpoint"):
+        load_transformer(junk)
+    other = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"lr": 1}}, other)
+    with pytest.raises(ModelFileError, match="not a stylenet checkpoint"):
+        load_transformer(other)
+    hostile = tmp_path / "hostile.ckpt"
+    torch.save({"payload": Image.new("RGB", (1, 1))}, hostile)  # arbitrary pickled objects are refused
+    with pytest.raises(ModelFileError, match="not a readable Lightning checkpoint"):
+        load_transformer(hostile)

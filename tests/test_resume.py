@@ -116,3 +116,37 @@ def test_nonfinite_loss(mode, tmp_path, photos_dir):
         assert module.skipped_batches == 1 and t.global_step == 5 and calls["n"] == 5
         module.raise_if_nonfinite(tmp_path / "last.ckpt")
     assert all(torch.isfinite(p).all() for p in module.net.parameters())
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    from stylenet.training import AtomicCheckpointIO
+
+    io = AtomicCheckpointIO()
+    path = tmp_path / "last.ckpt"
+    io.save_checkpoint({"global_step": 1}, path)
+
+    def full_disk(obj, f, *args, **kwargs):
+        with open(f, "wb") as handle:
+            handle.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        io.save_checkpoint({"global_step": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True)["global_step"] == 1  # the earlier checkpoint is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_resume_auto_finds_this_or_the_newest_sibling_run(tmp_path):
+    from stylenet.training import find_resume_checkpoint
+
+    older, newer, fresh = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for run in (older, newer):
+        (run / "checkpoints").mkdir(parents=True)
+        (run / "checkpoints" / "last.ckpt").write_bytes(b"x")
+        time.sleep(0.02)
+    assert find_resume_checkpoint("auto", older) == str(older / "checkpoints" / "last.ckpt")
+    assert find_resume_checkpoint("auto", fresh) == str(newer / "checkpoints" / "last.ckpt")
+    assert find_resume_checkpoint(None, older) is None
+    assert find_resume_checkpoint("auto", tmp_path / "empty" / "run") is None

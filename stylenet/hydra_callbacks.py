@@ -1,0 +1,29 @@
+"""Hydra callbacks (configured under hydra.callbacks in conf/train.yaml)."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+
+class CheckOutputDir(Callback):
+    """Before Hydra creates the run folder: stop with one line if it cannot be created or written
+    (instead of Hydra's traceback), so no run starts that could not save its work."""
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        path = Path(config.hydra.run.dir)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=path):
+                pass
+        except OSError as exc:
+            print(f"error: hydra.run.dir: cannot write to {str(path)!r} ({exc.strerror or exc})", file=sys.stderr)
+            sys.exit(2)
+        if not os.access(path, os.W_OK):
+            print(f"error: hydra.run.dir: {str(path)!r} is not writable", file=sys.stderr)
+            sys.exit(2)
