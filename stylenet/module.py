@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 
 from .image import load_image
@@ -145,6 +147,15 @@ class StyleTransferModule(pl.LightningModule):
         state = checkpoint["state_dict"]
         for key in [k for k in state if k.startswith(_LOSS_PREFIX)]:
             del state[key]
+        # Data order and crops do not depend on global RNGs (see ResumableSampler), but anything a
+        # user adds might: keep them, as plain tensors and ints (loadable with weights_only=True).
+        np_state = np.random.get_state()
+        checkpoint["rng_states"] = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": random.getstate(),
+            "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         # Put the freshly built frozen VGG back so strict loading still checks the network's keys.
@@ -152,3 +163,12 @@ class StyleTransferModule(pl.LightningModule):
         for key, value in self.state_dict().items():
             if key.startswith(_LOSS_PREFIX):
                 state.setdefault(key, value)
+        rng = checkpoint.get("rng_states")
+        if rng:
+            torch.set_rng_state(rng["torch"])
+            if rng["cuda"] and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(rng["cuda"])
+            version, *rest = rng["python"]
+            random.setstate((version, tuple(rest[0]), *rest[1:]))
+            kind, keys, *more = rng["numpy"]
+            np.random.set_state((kind, keys.numpy().astype(np.uint32), *more))

@@ -70,11 +70,12 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(photos_dir, tmp_path):
         assert after[step] == pytest.approx(before[step], rel=1e-5), step
 
 
-def test_sigterm_saves_a_checkpoint_and_resume_finishes(photos_dir, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_saves_a_checkpoint_and_resume_finishes(signum, photos_dir, tmp_path):
     run = tmp_path / "run"
     proc = _popen(_config(photos_dir, run, "trainer.max_steps=1000", "checkpoint.every_n_steps=3"))
     _wait_for_step(run / "checkpoints" / "last.ckpt", 3, proc)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err[-3000:]
     assert "checkpoint saved to" in err + out
@@ -84,7 +85,8 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(photos_dir, tmp_path):
                            *_config(photos_dir, run, f"trainer.max_steps={saved + 2}", "resume=auto")],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == saved + 2
+    resumed = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert resumed["global_step"] == saved + 2 and resumed["rng_states"]["torch"].dtype == torch.uint8
 
 
 @pytest.mark.parametrize("mode", ["stop", "skip"])

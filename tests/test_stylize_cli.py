@@ -98,3 +98,28 @@ def test_script_and_module_entry_points(model, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "stylenet.stylize", "--model", str(tmp_path / "nope.safetensors"),
                            "--input", str(photo), "--output", str(tmp_path / "x")], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "no such model file" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("case", ["truncated_jpeg", "zero_byte", "text_as_jpg", "decompression_bomb", "cmyk_jpeg",
+                                  "png_16bit", "palette_transparency", "grayscale", "one_pixel", "exif_rotated",
+                                  "symlink_loop"])
+def test_each_awkward_inference_input(case, model, tmp_path, capsys):
+    from test_bad_data import make_case
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    name, usable = make_case(folder, case)
+    code = main(["--model", str(model), "--input", str(folder), "--output", str(tmp_path / "out"), "--max-size", "48",
+                 "--quiet"])
+    printed = capsys.readouterr().out
+    if case == "symlink_loop":
+        assert code == 0 and "done 0, skipped 0 (output exists), failed 0" in printed
+    elif usable:
+        assert code == 0 and "done 1," in printed
+        out = Image.open(next((tmp_path / "out").rglob("*.png")))
+        src_size = Image.open(folder / name).size
+        if case == "exif_rotated":
+            src_size = src_size[::-1]  # shown upright
+        assert out.size[0] / out.size[1] == pytest.approx(src_size[0] / src_size[1], rel=0.1)
+    else:
+        assert code == 1 and "failed 1" in printed and name in printed

@@ -22,6 +22,7 @@ def test_short_run_writes_checkpoint_export_and_logs(photos_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert last["global_step"] == 3  # the final step is saved even off the every_n_steps grid
+    assert [p.name for p in (run / "checkpoints").glob("best-*.ckpt")] == ["best-step=2.ckpt"]  # lowest val/total
     metrics = (run / "logs" / "metrics.csv").read_text()
     for key in ("train/content", "train/style", "train/tv", "train/total", "val/total", "lr-AdamW"):
         assert key in metrics
