@@ -33,7 +33,7 @@ def run(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
 
-    from stylenet.config import datamodule_kwargs, module_kwargs
+    from stylenet.config import datamodule_kwargs, module_kwargs, preview_kwargs
     from stylenet.data import StyleDataModule
     from stylenet.export import save_stylizer
     from stylenet.module import StyleTransferModule
@@ -44,7 +44,7 @@ def run(cfg: DictConfig) -> None:
     datamodule = StyleDataModule(**datamodule_kwargs(cfg))  # lists and screens files: bad paths fail here
     module = StyleTransferModule(**module_kwargs(cfg))
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    trainer = build_trainer(cfg.trainer, out_dir, logger, cfg.checkpoint.every_n_steps)
+    trainer = build_trainer(cfg.trainer, out_dir, logger, cfg.checkpoint.every_n_steps, preview_kwargs(cfg))
     trainer.fit(module, datamodule=datamodule, ckpt_path=find_resume_checkpoint(cfg.resume, out_dir))
     if not trainer.fast_dev_run:  # the final step, also off the every_n_steps grid (all ranks call, rank 0 writes)
         trainer.save_checkpoint(out_dir / "checkpoints" / "last.ckpt")

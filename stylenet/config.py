@@ -118,6 +118,12 @@ def validate(cfg: DictConfig) -> None:
     if len(betas) != 2 or not all(isinstance(b, Real) and 0 <= b < 1 for b in betas):
         raise ConfigError(f"optim.betas: expected two numbers in [0, 1), got {list(betas)!r}")
     _number(cfg, "checkpoint.every_n_steps", 1, integer=True)
+    _number(cfg, "preview.every_n_steps", 0, integer=True)
+    _number(cfg, "preview.count", 1, integer=True)
+    _number(cfg, "preview.size", 32, integer=True)
+    photos = _get(cfg, "preview.photos")
+    if photos is not None and not resolve_path(str(photos)).is_dir():
+        raise ConfigError(f"preview.photos: folder {str(photos)!r} does not exist")
     max_steps = _get(cfg, "trainer.max_steps")
     if not isinstance(max_steps, int) or (max_steps < 1 and max_steps != -1):
         raise ConfigError(f"trainer.max_steps: expected a positive integer (or -1 to use max_epochs), got {max_steps!r}")
@@ -168,3 +174,9 @@ def datamodule_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "val_size": d.val_size,
         "seed": cfg.seed,
     }
+
+
+def preview_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    p = cfg.preview
+    return {"every_n_steps": p.every_n_steps, "count": p.count, "size": p.size,
+            "photos": str(resolve_path(p.photos)) if p.photos else None}

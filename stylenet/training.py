@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .atomic import atomic_path
+from .previews import PreviewCallback
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,8 @@ def find_resume_checkpoint(resume: str | None, out_dir: Path) -> str | None:
     return None
 
 
-def build_trainer(trainer_kwargs: dict[str, Any], out_dir: Path, logger, every_n_steps: int) -> pl.Trainer:
+def build_trainer(trainer_kwargs: dict[str, Any], out_dir: Path, logger, every_n_steps: int,
+                  preview: dict[str, Any] | None = None) -> pl.Trainer:
     ckpt_dir = out_dir / "checkpoints"
     callbacks: list[pl.Callback] = [
         # last.ckpt every `every_n_steps` steps (for resume), and the best by validation loss.
@@ -79,6 +81,8 @@ def build_trainer(trainer_kwargs: dict[str, Any], out_dir: Path, logger, every_n
     ]
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
+    if preview and preview.get("every_n_steps"):
+        callbacks.append(PreviewCallback(out_dir / "previews", **preview))
     return pl.Trainer(**trainer_kwargs, default_root_dir=out_dir, logger=logger, callbacks=callbacks,
                       plugins=[AtomicCheckpointIO()],
                       use_distributed_sampler=False)  # StyleDataModule shards (and resumes) itself

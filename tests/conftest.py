@@ -54,6 +54,6 @@ def compose_config(overrides: list[str] = ()):
 
 def run_train(overrides: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
     """Run train.py in a subprocess exactly as a user would."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "offline"}
     return subprocess.run([sys.executable, str(ROOT / "train.py"), *overrides], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)

@@ -64,3 +64,24 @@ def test_demo_pipeline_writes_the_side_by_side_picture(tmp_path):
     assert proc.returncode == 0, proc.stderr
     sheet = Image.open(png)
     assert sheet.height > 3 * 64 and sheet.width > 3 * 64  # three rows of content | style | result
+
+
+def _not_black(path) -> bool:
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(path).convert("RGB"), dtype=float)
+    return pixels.mean() > 20 and pixels.std() > 5
+
+
+def test_previews_are_written_and_logged_to_wandb_offline(tiny, tmp_path):
+    run = tmp_path / "run"
+    overrides = [o for o in tiny if o != "logger=none"]
+    proc = run_train([*overrides, "logger=wandb", "logger.offline=true", "preview.every_n_steps=2",
+                      "preview.count=2", "preview.size=32"], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    grids = sorted((run / "previews").glob("step_*.png"))
+    assert [g.name for g in grids] == ["step_0000002.png", "step_0000003.png"]
+    assert all(_not_black(g) for g in grids)
+    logged = list((run / "wandb").glob("offline-run-*/files/media/images/previews_*.png"))
+    assert logged and all(_not_black(p) for p in logged)  # uint8, not wandb's black float images
