@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
 from .atomic import atomic_path
-from .image import IMAGE_EXTENSIONS, find_images, float_to_pil, open_rgba, pil_to_float, resize_longest
+from .image import (IMAGE_EXTENSIONS, UNREADABLE, composite_on_white, find_images, float_to_pil, open_rgba,
+                    pil_to_float, resize_longest)
 from .inference import ImageTooLargeError, Stylizer
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,8 @@ def expand_inputs(inputs: list[str | Path], exclude: Path | None = None) -> list
 
 def load_input(path: Path, max_size: int | None = None, scale: float | None = None, keep_alpha: bool = False) -> InputImage:
     rgb, alpha = open_rgba(path)
-    if not keep_alpha and alpha is not None:  # no alpha in the output: composite on white first
-        rgb = Image.composite(rgb, Image.new("RGB", rgb.size, (255, 255, 255)), alpha)
-        alpha = None
+    if not keep_alpha:  # no alpha in the output: composite on white first
+        rgb, alpha = composite_on_white(rgb, alpha), None
     if scale:
         rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS)
     rgb = resize_longest(rgb, max_size) if max_size and max(rgb.size) > max_size else rgb
@@ -140,7 +140,7 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output_dir: str 
             continue
         try:
             item = load_input(src, max_size, scale, keep_alpha=dst.suffix.lower() in _ALPHA_SUFFIXES)
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+        except UNREADABLE as exc:
             log.warning("skipping %s: %s", src, exc)
             summary.failed.append((src, f"unreadable image: {exc}"))
             bar.update(1)

@@ -2,7 +2,6 @@
 against the PyTorch model on a real photo."""
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -13,7 +12,7 @@ from typing import Any
 import torch
 
 from .atomic import atomic_path
-from .export import FORMAT, FORMAT_VERSION, load_transformer, save_stylizer
+from .export import FORMAT, FORMAT_VERSION, decode_metadata, encode_metadata, load_transformer, save_stylizer
 from .image import load_image
 from .transformer import TransformerNet
 
@@ -60,9 +59,8 @@ def export_onnx(net: TransformerNet, path: str | os.PathLike, metadata: dict[str
         torch.onnx.export(net.eval(), (example,), str(tmp), input_names=["image"], output_names=["stylized"],
                           dynamic_axes={"image": axes, "stylized": axes}, opset_version=ONNX_OPSET, dynamo=False)
         model = onnx.load(str(tmp))
-        for key, value in (metadata or {}).items():
-            plain = key in ("format", "format_version")  # same encoding as the safetensors metadata
-            model.metadata_props.add(key=key, value=str(value) if plain else json.dumps(value))
+        for key, value in encode_metadata(metadata or {}).items():  # same encoding as the safetensors file
+            model.metadata_props.add(key=key, value=value)
         onnx.checker.check_model(model)
         onnx.save(model, str(tmp))
     return Path(path)
@@ -80,8 +78,7 @@ def onnx_session(path: str | os.PathLike, threads: int | None = None):
 
 
 def onnx_metadata(session) -> dict[str, Any]:
-    raw = session.get_modelmeta().custom_metadata_map
-    return {k: (v if k in ("format", "format_version") else json.loads(v)) for k, v in raw.items()}
+    return decode_metadata(session.get_modelmeta().custom_metadata_map)
 
 
 def max_abs_diff(reference: TransformerNet, candidate: Callable[[torch.Tensor], torch.Tensor], photo: torch.Tensor) -> float:

@@ -11,11 +11,11 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities import rank_zero_only
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from .image import IMAGE_EXTENSIONS, find_images, open_rgb, pil_to_float
+from .image import IMAGE_EXTENSIONS, UNREADABLE, find_images, open_rgb, pil_to_float
 from .sampling import ResumableSampler
 
 DATA_KINDS = ("coco", "folder")
@@ -27,8 +27,6 @@ MISSING_DATA_HELP = (
 
 
 log = logging.getLogger(__name__)
-# Errors Pillow raises for files that are not usable images (truncated, empty, not an image, bombs).
-UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
 class DataError(ValueError):

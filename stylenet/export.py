@@ -28,14 +28,26 @@ class ModelFileError(ValueError):
     """A model file is missing, unreadable, or not a stylenet model."""
 
 
+_PLAIN_KEYS = ("format", "format_version")  # stored as-is; every other value is JSON
+
+
+def encode_metadata(metadata: dict[str, Any]) -> dict[str, str]:
+    """Metadata as the string-to-string map safetensors and ONNX store."""
+    return {k: str(v) if k in _PLAIN_KEYS else json.dumps(v) for k, v in metadata.items()}
+
+
+def decode_metadata(raw: dict[str, str]) -> dict[str, Any]:
+    """The inverse of :func:`encode_metadata`."""
+    return {k: v if k in _PLAIN_KEYS else json.loads(v) for k, v in raw.items()}
+
+
 def save_stylizer(net: TransformerNet, path: str | os.PathLike, dtype: str = "fp32", **metadata: Any) -> Path:
     """Write ``net``'s weights (stored as ``dtype``: fp32, fp16 or bf16) and ``metadata``
     (JSON-encoded values) atomically to ``path``."""
     if dtype not in WEIGHT_DTYPES:
         raise ValueError(f"dtype must be one of {list(WEIGHT_DTYPES)}, got {dtype!r}")
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": json.dumps(net.config())}
-    meta.update({k: json.dumps(v) for k, v in metadata.items()})
-    meta["weights_dtype"] = json.dumps(dtype)
+    meta = encode_metadata({"format": FORMAT, "format_version": FORMAT_VERSION, "model": net.config(),
+                            **metadata, "weights_dtype": dtype})
     state = {k: v.detach().to("cpu", WEIGHT_DTYPES[dtype]).contiguous() for k, v in net.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
@@ -55,7 +67,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     if raw.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a stylenet model (metadata has no format={FORMAT!r})")
     try:
-        return {k: (v if k in ("format", "format_version") else json.loads(v)) for k, v in raw.items()}
+        return decode_metadata(raw)
     except ValueError as exc:
         raise ModelFileError(f"{path}: corrupt stylenet metadata ({exc})") from None
 

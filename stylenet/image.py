@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from torchvision.transforms.functional import pil_to_tensor, to_pil_image
 
 from .atomic import atomic_path
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+# Errors Pillow raises for files that are not usable images (truncated, empty, not an image, bombs).
+UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
@@ -40,11 +42,14 @@ def open_rgba(path: str | os.PathLike) -> tuple[Image.Image, Image.Image | None]
 def open_rgb(path: str | os.PathLike) -> Image.Image:
     """Open an image as 8-bit RGB with its EXIF orientation applied; transparent pixels are
     composited on white (black behind them would read as content)."""
-    rgb, alpha = open_rgba(path)
+    return composite_on_white(*open_rgba(path))
+
+
+def composite_on_white(rgb: Image.Image, alpha: Image.Image | None) -> Image.Image:
+    """RGB with transparent pixels replaced by white (unchanged when ``alpha`` is None)."""
     if alpha is None:
         return rgb
-    white = Image.new("RGB", rgb.size, (255, 255, 255))
-    return Image.composite(rgb, white, alpha)
+    return Image.composite(rgb, Image.new("RGB", rgb.size, (255, 255, 255)), alpha)
 
 
 def pil_to_float(img: Image.Image) -> torch.Tensor:

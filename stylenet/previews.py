@@ -21,7 +21,6 @@ class PreviewCallback(pl.Callback):
                  count: int = 4, size: int = 256):
         self.out_dir, self.every_n_steps, self.photos, self.count, self.size = out_dir, every_n_steps, photos, count, size
         self.probes: torch.Tensor | None = None
-        self.written: list[Path] = []
 
     def _probe_files(self, trainer: pl.Trainer) -> list[Path]:
         if isinstance(self.photos, str):
@@ -53,8 +52,7 @@ class PreviewCallback(pl.Callback):
         styled = pl_module.net(self.probes.to(pl_module.device)).float().cpu().clamp(0, 1)
         pl_module.net.train(was_training)
         grid = make_grid(torch.cat([self.probes, styled]), nrow=len(self.probes), padding=4, pad_value=1.0)
-        path = save_image(grid, self.out_dir / f"step_{trainer.global_step:07d}.png")
-        self.written.append(path)
+        save_image(grid, self.out_dir / f"step_{trainer.global_step:07d}.png")
         image = np.asarray(float_to_pil(grid))  # uint8 HWC
         for logger in trainer.loggers:
             if hasattr(logger, "log_image"):  # WandbLogger
