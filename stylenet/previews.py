@@ -7,7 +7,7 @@ from pathlib import Path
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torchvision.transforms.v2.functional import center_crop
+from torchvision.transforms.v2.functional import center_crop, resize
 from torchvision.utils import make_grid
 
 from .image import find_images, float_to_pil, load_image, save_image
@@ -34,7 +34,9 @@ class PreviewCallback(pl.Callback):
         if trainer.is_global_zero:
             files = self._probe_files(trainer)
             if files:
-                self.probes = torch.stack([center_crop(load_image(f, self.size), [self.size, self.size]) for f in files])
+                # Shorter side to `size`, then the centre square (no padding bars).
+                self.probes = torch.stack([center_crop(resize(load_image(f), self.size, antialias=True), self.size)
+                                           for f in files])
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if trainer.global_step % self.every_n_steps == 0:

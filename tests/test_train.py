@@ -83,5 +83,9 @@ def test_previews_are_written_and_logged_to_wandb_offline(tiny, tmp_path):
     grids = sorted((run / "previews").glob("step_*.png"))
     assert [g.name for g in grids] == ["step_0000002.png", "step_0000003.png"]
     assert all(_not_black(g) for g in grids)
+    import numpy as np
+    from PIL import Image
+    probe = np.asarray(Image.open(grids[0]).convert("RGB"))[4:36, 4:36]  # first probe photo, inside the padding
+    assert (probe.max(axis=2) < 8).mean(axis=1).max() < 0.5  # no black padding rows from a non-square crop
     logged = list((run / "wandb").glob("offline-run-*/files/media/images/previews_*.png"))
     assert logged and all(_not_black(p) for p in logged)  # uint8, not wandb's black float images
