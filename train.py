@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
@@ -44,6 +44,8 @@ def run(cfg: DictConfig) -> None:
     datamodule = StyleDataModule(**datamodule_kwargs(cfg))  # lists and screens files: bad paths fail here
     module = StyleTransferModule(**module_kwargs(cfg))
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    if logger:  # the whole resolved config beside the module's own hyper-parameters
+        logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True)})
     trainer = build_trainer(cfg.trainer, out_dir, logger, cfg.checkpoint.every_n_steps, preview_kwargs(cfg))
     trainer.fit(module, datamodule=datamodule, ckpt_path=find_resume_checkpoint(cfg.resume, out_dir))
     if not trainer.fast_dev_run:  # the final step, also off the every_n_steps grid (all ranks call, rank 0 writes)

@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
 from .data import DATA_KINDS, DECODERS
+from .losses import SETTINGS
 from .vgg import LAYER_NAMES, WEIGHT_SOURCES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +31,28 @@ def resolve_path(path: str | Path) -> Path:
     if p.is_absolute() or p.exists() or not (PROJECT_ROOT / p).exists():
         return p
     return PROJECT_ROOT / p
+
+
+def resolve_style(style: str) -> tuple[Path, int | None, float]:
+    """``(image, size, weight)`` of a style config name (conf/style/<name>.yaml), or of an image path
+    (size None, weight 1)."""
+    config = resolve_path(Path("conf/style") / f"{style}.yaml")
+    if "/" not in style and config.is_file():
+        cfg = OmegaConf.load(config)
+        return resolve_path(cfg.image), int(cfg.size), float(cfg.get("weight", 1.0))
+    path = resolve_path(style)
+    if not path.is_file():
+        raise ConfigError(f"style {style!r} is neither a conf/style/*.yaml name nor an image file")
+    return path, None, 1.0
+
+
+def load_loss_settings(path: str | Path = "conf/loss/johnson.yaml") -> dict[str, Any]:
+    """The PerceptualLoss settings of a loss config file (conf/loss/*.yaml)."""
+    file = resolve_path(path)
+    if not file.is_file():
+        raise ConfigError(f"loss config {str(path)!r} does not exist")
+    cfg = OmegaConf.to_container(OmegaConf.load(file))
+    return {k: cfg[k] for k in SETTINGS if k in cfg}
 
 
 _ABSENT = object()

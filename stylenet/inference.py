@@ -239,12 +239,9 @@ def demo_sheet(stylizer: Stylizer, style_image: str | os.PathLike, photos: list,
                size: int = 384) -> Image.Image:
     """Rows of content | style | result for each photo, labelled; photos are stylised with their
     longer side at ``size`` px (texture scale follows the ratio of this to the training crops)."""
-    from .image import load_image, open_rgb, resize_longest, side_by_side, stack_rows
+    from .image import contact_sheet, load_image, open_rgb, resize_longest
 
     style = resize_longest(open_rgb(style_image), 2 * height)
-    rows = []
-    for photo in photos:
-        content = load_image(photo, size)
-        rows.append(side_by_side([content, style, stylizer(content)],
-                                 [Path(photo).name, Path(style_image).stem, "stylenet"], height))
-    return stack_rows(rows)
+    cells = [[content, style, stylizer(content)] for content in (load_image(photo, size) for photo in photos)]
+    captions = [[Path(photo).name, Path(style_image).stem, stylizer.style] for photo in photos]
+    return contact_sheet(cells, ["content", "style", "stylenet"], captions, height)

@@ -45,6 +45,10 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     return dx.pow(2).mean() + dy.pow(2).mean()
 
 
+# The loss settings shared by conf/loss/*.yaml, exported model metadata and PerceptualLoss's arguments.
+SETTINGS = ("content_layers", "style_layers", "content_weight", "style_weight", "tv_weight", "vgg_weights")
+
+
 class PerceptualLoss(nn.Module):
     """Weighted content + style + TV loss against one style image.
 
@@ -78,6 +82,14 @@ class PerceptualLoss(nn.Module):
                                gradient_checkpointing=gradient_checkpointing)
         self._style_names: list[str] = []
 
+    @classmethod
+    def from_settings(cls, settings: Mapping, **overrides) -> "PerceptualLoss":
+        """Build from a mapping with the keys of conf/loss/*.yaml, which an exported model's metadata
+        also holds (:data:`SETTINGS`); ``overrides`` win, absent keys take this class's defaults."""
+        chosen = {k: settings[k] for k in SETTINGS if settings.get(k) is not None}
+        chosen.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{k: dict(v) if k.endswith("_layers") else v for k, v in chosen.items()})
+
     @torch.no_grad()
     def set_style(self, style_image: torch.Tensor) -> None:
         """Compute the target Gram matrices from a ``(1, 3, H, W)`` RGB image in [0, 1]."""
@@ -93,12 +105,21 @@ class PerceptualLoss(nn.Module):
             raise RuntimeError("PerceptualLoss.set_style() must be called before computing the loss")
         return {name: getattr(self, f"gram_{name}") for name in self._style_names}
 
-    def forward(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+    @torch.no_grad()
+    def content_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Features of the photo at the content layers: a fixed target, so no graph, and the VGG
+        runs only as deep as the deepest content layer."""
+        return self.vgg(content, self.content_layers)
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor | None = None, *,
+                content_features: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """``content``: the photo batch, or its precomputed :meth:`content_targets` (``content_features``,
+        for callers that score many outputs of one photo, such as the Gatys optimisation)."""
         targets = self.style_targets()
-        with torch.no_grad():  # the photo is a fixed target: no graph, only as deep as needed
-            content_feats = self.vgg(content, self.content_layers)
+        if content_features is None:
+            content_features = self.content_targets(content)
         out_feats = self.vgg(output, {**self.content_layers, **self.style_layers})
-        c_loss = sum(w * content_loss(out_feats[n], content_feats[n]) for n, w in self.content_layers.items())
+        c_loss = sum(w * content_loss(out_feats[n], content_features[n]) for n, w in self.content_layers.items())
         s_loss = sum(w * style_loss(gram_matrix(out_feats[n]), targets[n]) for n, w in self.style_layers.items())
         t_loss = tv_loss(output) if self.tv_weight else output.new_zeros(())
         terms = {

@@ -105,7 +105,8 @@ class StyleTransferModule(pl.LightningModule):
     def _log(self, terms: dict[str, torch.Tensor], prefix: str, batch_size: int) -> None:
         training = prefix == "train"
         for name, value in terms.items():
-            self.log(f"{prefix}/{name}", value, prog_bar=name == "total", on_step=training, on_epoch=not training,
+            # Every training term on the progress bar: the balance of content and style is what to watch.
+            self.log(f"{prefix}/{name}", value, prog_bar=training or name == "total", on_step=training, on_epoch=not training,
                      sync_dist=not training, batch_size=batch_size)
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor | None:

@@ -5,6 +5,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,30 @@ class PreemptionCheckpoint(pl.Callback):
             log.warning("stopped at step %d; checkpoint saved to %s (resume with resume=auto)", trainer.global_step, self.path)
 
 
+class ThroughputCallback(pl.Callback):
+    """Training images per second over all ranks (smoothed), on the progress bar and in the logger.
+    Measured between batch ends, so data loading counts; the first batch after a start or a
+    validation pass is not timed."""
+
+    def __init__(self, smoothing: float = 0.9):
+        self.smoothing = smoothing
+        self.rate: float | None = None
+        self._last: float | None = None
+
+    def _reset(self, *args) -> None:
+        self._last = None
+
+    on_train_start = on_train_epoch_start = on_validation_end = _reset
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        if self._last is not None and now > self._last:
+            rate = len(batch) * trainer.world_size / (now - self._last)
+            self.rate = rate if self.rate is None else self.smoothing * self.rate + (1 - self.smoothing) * rate
+            pl_module.log("train/images_per_s", self.rate, prog_bar=True, on_step=True, on_epoch=False, batch_size=1)
+        self._last = now
+
+
 def find_resume_checkpoint(resume: str | None, out_dir: Path) -> str | None:
     """``resume``: None (fresh run), a checkpoint path, or "auto": this run folder's last.ckpt, else the
     newest last.ckpt of a sibling run folder (outputs/<style>/*), else a fresh run."""
@@ -78,6 +103,7 @@ def build_trainer(trainer_kwargs: dict[str, Any], out_dir: Path, logger, every_n
         ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=every_n_steps, save_last=True, save_top_k=0),
         ModelCheckpoint(dirpath=ckpt_dir, monitor="val/total", mode="min", save_top_k=1, filename="best-{step}"),
         PreemptionCheckpoint(ckpt_dir / "last.ckpt"),
+        ThroughputCallback(),
     ]
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))

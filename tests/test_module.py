@@ -76,3 +76,16 @@ def test_bf16_mixed_precision_step_runs_on_cpu(tmp_path, photos_dir):
     trainer(tmp_path, max_steps=1, precision="bf16-mixed").fit(module, datamodule=dm)
     assert all(torch.isfinite(p).all() for p in module.net.parameters())
     assert module.net.encoder[0][1].weight.dtype == torch.float32  # master weights stay fp32
+
+
+def test_progress_bar_shows_every_loss_term_and_images_per_second(tmp_path, photos_dir):
+    from stylenet.training import ThroughputCallback
+
+    module = small_module()
+    dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)
+    throughput = ThroughputCallback()
+    t = trainer(tmp_path, max_steps=3, enable_progress_bar=True, callbacks=[throughput])
+    t.fit(module, datamodule=dm)
+    shown = t.progress_bar_metrics
+    assert {"train/content", "train/style", "train/tv", "train/total", "train/images_per_s"} <= set(shown), shown
+    assert shown["train/images_per_s"] == pytest.approx(throughput.rate) and throughput.rate > 0

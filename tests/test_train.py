@@ -89,3 +89,28 @@ def test_previews_are_written_and_logged_to_wandb_offline(tiny, tmp_path):
     assert (probe.max(axis=2) < 8).mean(axis=1).max() < 0.5  # no black padding rows from a non-square crop
     logged = list((run / "wandb").glob("offline-run-*/files/media/images/previews_*.png"))
     assert logged and all(_not_black(p) for p in logged)  # uint8, not wandb's black float images
+    # The run's record holds the loss terms, learning rate, throughput and the resolved Hydra config.
+    record = next((run / "wandb").glob("offline-run-*/run-*.wandb")).read_bytes()
+    for name in (b"train/content", b"train/style", b"train/total", b"lr-AdamW", b"train/images_per_s",
+                 b"max_bad_fraction", str(tiny[1].split("=", 1)[1]).encode()):
+        assert name in record, name
+
+
+def test_tensorboard_logger_gets_losses_lr_throughput_previews_and_config(tiny, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    overrides = [o for o in tiny if o != "logger=none"]
+    proc = run_train([*overrides, "logger=tensorboard", "preview.every_n_steps=2", "preview.count=2",
+                      "preview.size=32"], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    events = list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1
+    acc = EventAccumulator(str(events[0]), size_guidance={"images": 0, "scalars": 0})
+    acc.Reload()
+    scalars = set(acc.Tags()["scalars"])
+    assert {"train/content", "train/style", "train/total", "train/images_per_s", "val/total", "lr-AdamW"} <= scalars
+    assert len(acc.Scalars("train/total")) == 3  # log_every_n_steps=1, 3 steps
+    assert [e.step for e in acc.Images("previews")] == [2, 3]
+    hparams = (run / "tensorboard" / "hparams.yaml").read_text()
+    assert "config:" in hparams and "starry_night" in hparams and "style_weight" in hparams

@@ -1,0 +1,209 @@
+"""Evaluate exported style models on content photos: the training losses (content, style, TV, total;
+same layers, weights and style image as the model was trained with, from its metadata) per photo
+and on average, milliseconds per image, optionally the Gatys optimisation baseline at a fixed
+iteration budget, and a labelled contact sheet (rows: photos; columns: content, style, outputs).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from .atomic import atomic_path
+from .config import resolve_path
+from .gatys import stylize_by_optimization
+from .image import UNREADABLE, contact_sheet, find_images, load_image, save_image
+from .inference import load_stylizer, resolve_device
+from .losses import SETTINGS, PerceptualLoss
+
+log = logging.getLogger(__name__)
+TERMS = ("content", "style", "tv", "total")
+
+
+class EvaluationError(ValueError):
+    """Bad input to an evaluation (the message names it)."""
+
+
+@dataclass
+class Method:
+    """One column of the report: a model, or the Gatys baseline for one style."""
+    name: str
+    kind: str  # "model" | "gatys"
+    style: str
+    style_image: str
+    loss: dict[str, Any]
+    per_image: list[dict[str, Any]] = field(default_factory=list)
+
+    def mean(self) -> dict[str, float]:
+        keys = [*TERMS, "ms"]
+        return {k: sum(r[k] for r in self.per_image) / len(self.per_image) for k in keys} if self.per_image else {}
+
+
+def load_photos(inputs: Sequence[str | os.PathLike], count: int | None, size: int) -> list[tuple[Path, torch.Tensor]]:
+    """The first ``count`` readable images of ``inputs`` (files or folders), longer side ``size`` px;
+    unreadable files are logged and skipped."""
+    files: list[Path] = []
+    for item in inputs:
+        path = resolve_path(item)
+        if path.is_dir():
+            files += find_images(path)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise EvaluationError(f"{str(item)!r} is neither an image file nor a folder")
+    photos = []
+    for f in files:
+        if count is not None and len(photos) >= count:
+            break
+        try:
+            photos.append((f, load_image(f, size)))
+        except UNREADABLE as exc:
+            log.warning("skipping unreadable photo %s (%s)", f, exc)
+    if not photos:
+        raise EvaluationError(f"no readable photos in {', '.join(map(str, inputs))}")
+    return photos
+
+
+def find_style_image(name: str, styles_dir: str | os.PathLike = "data/styles") -> Path:
+    """A style image named in model metadata (a file name) or given by the user (a path)."""
+    for candidate in (resolve_path(name), resolve_path(Path(styles_dir) / Path(name).name)):
+        if candidate.is_file():
+            return candidate
+    raise EvaluationError(f"style image {name!r} not found (looked in {styles_dir}); pass it with --style")
+
+
+def build_loss(settings: dict[str, Any], style_image: Path, style_size: int, device: torch.device) -> PerceptualLoss:
+    loss = PerceptualLoss.from_settings(settings).to(device)
+    loss.set_style(load_image(style_image, style_size)[None].to(device))
+    return loss
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _score(loss: PerceptualLoss, output: torch.Tensor, content: torch.Tensor) -> dict[str, float]:
+    with torch.no_grad():
+        return {k: float(v) for k, v in loss(output[None], content[None]).items()}
+
+
+def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch.Tensor]], device: str = "auto",
+             style: str | None = None, styles_dir: str = "data/styles", gatys_iterations: int = 0,
+             gatys_optimizer: str = "lbfgs", progress: bool = True) -> tuple[list[Method], list[list[torch.Tensor]]]:
+    """Score each model (and, with ``gatys_iterations``, the Gatys baseline once per style) on ``photos``.
+
+    Returns the methods (columns) with their per-image numbers, and the images as rows of
+    ``[content, style, output per method...]`` tensors in [0, 1].
+    """
+    dev = resolve_device(device)
+    methods: list[Method] = []
+    outputs: list[list[torch.Tensor]] = [[] for _ in photos]
+    styles: dict[str, torch.Tensor] = {}
+    gatys_done: set[str] = set()
+    for model_path in models:
+        stylizer = load_stylizer(model_path, device=str(dev))
+        meta = stylizer.metadata
+        style_path = find_style_image(style or meta.get("style_image") or "", styles_dir)
+        settings = {k: meta[k] for k in SETTINGS if k in meta}
+        style_size = int(meta.get("style_size") or 512)
+        loss = build_loss(settings, style_path, style_size, dev)
+        styles.setdefault(str(style_path), load_image(style_path, 512))
+        method = Method(Path(model_path).name, "model", meta.get("style", style_path.stem), str(style_path), settings)
+        stylizer(photos[0][1])  # warm-up: first-call allocations and kernel selection are not timed
+        for i, (path, content) in enumerate(photos):
+            _sync(dev)
+            start = time.perf_counter()
+            out = stylizer(content.to(dev))
+            _sync(dev)
+            ms = (time.perf_counter() - start) * 1000
+            method.per_image.append({"photo": path.name, **_score(loss, out.to(dev), content.to(dev)), "ms": ms})
+            outputs[i].append(out.cpu())
+        methods.append(method)
+        if gatys_iterations and str(style_path) not in gatys_done:
+            gatys_done.add(str(style_path))
+            name = f"gatys {gatys_optimizer} {gatys_iterations} it ({method.style})"
+            baseline = Method(name, "gatys", method.style, str(style_path), settings)
+            for i, (path, content) in enumerate(photos):
+                result = stylize_by_optimization(content.to(dev), loss, gatys_iterations, gatys_optimizer,
+                                                 progress=progress)
+                baseline.per_image.append({"photo": path.name, **result.terms, "ms": result.seconds * 1000})
+                outputs[i].append(result.image)
+            methods.append(baseline)
+    rows = [[content, *outputs[i]] for i, (_, content) in enumerate(photos)]
+    return methods, _with_styles(methods, rows, styles)
+
+
+def _with_styles(methods: list[Method], rows: list[list[torch.Tensor]], styles: dict[str, torch.Tensor]):
+    """Insert a style column before the first method of each style."""
+    out = []
+    for row in rows:
+        cells, seen = [row[0]], set()
+        for method, image in zip(methods, row[1:]):
+            if method.style_image not in seen:
+                seen.add(method.style_image)
+                cells.append(styles[method.style_image])
+            cells.append(image)
+        out.append(cells)
+    return out
+
+
+def sheet(methods: list[Method], rows: list[list[torch.Tensor]], photos: list[tuple[Path, torch.Tensor]],
+          height: int = 256) -> Image.Image:
+    """Contact sheet: per row a photo, then for each style its image and the methods' outputs, each
+    captioned with its losses and time."""
+    columns, captions = ["content"], [[p.name] for p, _ in photos]
+    seen: set[str] = set()
+    for method in methods:
+        if method.style_image not in seen:
+            seen.add(method.style_image)
+            columns.append(f"style: {method.style}")
+            for caption in captions:
+                caption.append(Path(method.style_image).name)
+        columns.append(method.name)
+        for caption, r in zip(captions, method.per_image):
+            caption.append(f"total {r['total']:.4g}\ncontent {r['content']:.3g}  style {r['style']:.3g}\n{r['ms']:.0f} ms")
+    return contact_sheet(rows, columns, captions, height)
+
+
+def report(methods: list[Method], settings: dict[str, Any]) -> dict[str, Any]:
+    return {"settings": settings,
+            "methods": [{**{k: v for k, v in asdict(m).items() if k != "per_image"}, "mean": m.mean(),
+                         "per_image": m.per_image} for m in methods]}
+
+
+def write_outputs(out_dir: str | os.PathLike, data: dict[str, Any], rows: list[dict[str, Any]],
+                  picture: Image.Image, stem: str) -> list[Path]:
+    """``<stem>.json``, ``<stem>.csv`` (one line per row dict) and ``<stem>.png``, each written atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / f"{stem}.json") as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_path(out / f"{stem}.csv") as tmp:
+        tmp.write_text(buffer.getvalue())
+    save_image(picture, out / f"{stem}.png")
+    return [out / f"{stem}.{ext}" for ext in ("json", "csv", "png")]
+
+
+def csv_rows(methods: list[Method]) -> list[dict[str, Any]]:
+    """One line per method and photo, then one ``mean`` line per method."""
+    rows = []
+    for m in methods:
+        for r in [*m.per_image, {"photo": "mean", **m.mean()}]:
+            rows.append({"method": m.name, "style_name": m.style, "photo": r["photo"],
+                         **{k: f"{r[k]:.6g}" for k in (*TERMS, "ms")}})
+    return rows
