@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .transformer import TransformerNet
@@ -56,9 +57,15 @@ def inference_paths(net: TransformerNet, size: int, device: torch.device) -> dic
         warnings.simplefilter("ignore")
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(net)))
     paths["TorchScript frozen fp32"] = frozen
+    # One compiled graph per input shape (static shapes): tens of seconds to compile on a CPU.
+    paths["torch.compile fp32 (static shapes)"] = torch.compile(net, dynamic=False)
+    paths["torch.compile + channels_last fp32"] = torch.compile(
+        lambda t: net_cl(t.contiguous(memory_format=torch.channels_last)), dynamic=False)
     if device.type == "cuda":
         paths["bf16 autocast"] = lambda t: _autocast(net, t, torch.bfloat16)
         paths["fp16 autocast + channels_last"] = lambda t: _autocast(net_cl, t.contiguous(memory_format=torch.channels_last), torch.float16)
+        paths["torch.compile bf16 + channels_last"] = torch.compile(
+            lambda t: _autocast(net_cl, t.contiguous(memory_format=torch.channels_last), torch.bfloat16), dynamic=False)
     else:
         from .convert import export_onnx, onnx_session
 
@@ -66,7 +73,25 @@ def inference_paths(net: TransformerNet, size: int, device: torch.device) -> dic
         export_onnx(net, path)
         session = onnx_session(path, threads=torch.get_num_threads())
         paths["onnxruntime fp32"] = lambda t: session.run(None, {"image": t.numpy()})
+        try:  # not a dependency: measured where installed (pip install openvino)
+            import openvino
+        except ImportError:
+            pass
+        else:
+            request = openvino.Core().compile_model(str(path), "CPU", {"PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
+            paths["openvino fp32 (if installed)"] = lambda t: request.infer({0: t.numpy()})
     return paths
+
+
+def _as_tensor(out) -> torch.Tensor:
+    """The image a path returned (tensor, onnxruntime's list of arrays, openvino's result) as a CPU tensor."""
+    if isinstance(out, torch.Tensor):
+        return out.float().cpu()
+    if isinstance(out, (list, tuple)):
+        return _as_tensor(out[0])
+    if hasattr(out, "to_tuple"):  # openvino's OVDict
+        return _as_tensor(out.to_tuple()[0])
+    return torch.from_numpy(np.asarray(out)).float()
 
 
 def _autocast(net: TransformerNet, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -75,6 +100,8 @@ def _autocast(net: TransformerNet, x: torch.Tensor, dtype: torch.dtype) -> torch
 
 
 def bench_inference(sizes=(256, 512, 1024), width: int = 32, blocks: int = 5, repeats: int = 5) -> list[dict]:
+    """Median ms per image of every path; the paths take turns (round-robin) so that a noisy
+    neighbour on a shared machine slows them all alike."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
     net = TransformerNet(width, blocks).to(device).eval()
@@ -82,11 +109,21 @@ def bench_inference(sizes=(256, 512, 1024), width: int = 32, blocks: int = 5, re
     with torch.inference_mode():
         for size in sizes:
             x = torch.rand(1, 3, size, size, device=device)
-            reps = max(2, repeats * 256 // size) if device.type == "cpu" else 50
-            for name, fn in inference_paths(net, size, device).items():
-                ms = time_ms(lambda: fn(x), reps)
-                rows.append({"size": size, "path": name, "ms": ms})
-                print(f"{size:5d} px  {name:32s} {ms:9.1f} ms/image", flush=True)
+            reps = max(3, repeats * 256 // size) if device.type == "cpu" else 50
+            paths = inference_paths(net, size, device)
+            reference = net(x).float().cpu()
+            diffs = {}  # a faster path must compute the same image
+            for name, fn in paths.items():
+                time_ms(lambda: fn(x), repeats=1, warmup=1)  # warm-up (and compilation)
+                diffs[name] = float((_as_tensor(fn(x)) - reference).abs().max())
+            times: dict[str, list[float]] = {name: [] for name in paths}
+            for _ in range(reps):
+                for name, fn in paths.items():
+                    times[name].append(time_ms(lambda: fn(x), repeats=1, warmup=0))
+            for name, values in times.items():
+                ms = sorted(values)[len(values) // 2]
+                rows.append({"size": size, "path": name, "ms": ms, "max_abs_diff": diffs[name]})
+                print(f"{size:5d} px  {name:36s} {ms:9.1f} ms/image  (max abs diff {diffs[name]:.1e})", flush=True)
     return rows
 
 
@@ -94,14 +131,15 @@ def inference_table(rows: list[dict]) -> str:
     sizes = sorted({r["size"] for r in rows})
     names = list(dict.fromkeys(r["path"] for r in rows))
     ms = {(r["size"], r["path"]): r["ms"] for r in rows}
-    lines = ["| path | " + " | ".join(f"{s} px ms (speed-up)" for s in sizes) + " |",
-             "|---|" + "---|" * len(sizes)]
+    diff = {name: max(r["max_abs_diff"] for r in rows if r["path"] == name) for name in names}
+    lines = ["| path | " + " | ".join(f"{s} px ms (speed-up)" for s in sizes) + " | max abs diff vs eager |",
+             "|---|" + "---|" * (len(sizes) + 1)]
     for name in names:
         cells = []
         for s in sizes:
             base, value = ms.get((s, names[0])), ms.get((s, name))
             cells.append(f"{value:.1f} ({base / value:.2f}x)" if value else "-")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {diff[name]:.1e} |")
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from .atomic import atomic_path
-from .config import resolve_path
+from .config import load_loss_settings, resolve_path
 from .gatys import stylize_by_optimization
 from .image import UNREADABLE, contact_sheet, find_images, load_image, save_image
 from .inference import load_stylizer, resolve_device
@@ -116,6 +116,10 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
         meta = stylizer.metadata
         style_path = find_style_image(style or meta.get("style_image") or "", styles_dir)
         settings = {k: meta[k] for k in SETTINGS if k in meta}
+        missing = [k for k in SETTINGS if k not in settings]
+        if missing:  # a model exported by hand, without its training settings
+            log.warning("%s: metadata has no %s; using conf/loss/johnson.yaml's", model_path, ", ".join(missing))
+            settings = {**load_loss_settings(), **settings}
         style_size = int(meta.get("style_size") or 512)
         loss = build_loss(settings, style_path, style_size, dev)
         styles.setdefault(str(style_path), load_image(style_path, 512))

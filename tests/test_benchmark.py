@@ -5,8 +5,9 @@ from stylenet.benchmark import bench_inference, inference_table, record
 def test_inference_benchmark_runs_every_path_and_tabulates():
     rows = bench_inference(sizes=(32,), width=4, blocks=1, repeats=1)
     paths = [r["path"] for r in rows]
-    assert paths[0] == "eager fp32 (baseline)" and len(paths) >= 4
+    assert paths[0] == "eager fp32 (baseline)" and len(paths) >= 6 and "torch.compile fp32 (static shapes)" in paths
     assert all(r["ms"] > 0 for r in rows)
+    assert all(r["max_abs_diff"] < 1e-4 for r in rows), rows  # every fp32 path computes the same image
     table = inference_table(rows)
     assert "| eager fp32 (baseline) | " in table and "(1.00x)" in table
 

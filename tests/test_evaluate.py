@@ -84,6 +84,17 @@ def test_evaluate_bad_inputs_are_one_line_errors(tmp_path):
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
+def test_model_without_loss_settings_uses_the_default_loss_with_a_warning(tmp_path):
+    bare = save_stylizer(TransformerNet(width=4, num_res_blocks=1), tmp_path / "bare.safetensors", style="starry_night",
+                         style_image="starry_night.jpg")
+    proc = run("evaluate.py", "--model", bare, "--photos", sorted(SAMPLE.glob("*.jpg"))[0], "--size", 32,
+               "--out", tmp_path / "eval")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "metadata has no content_layers" in proc.stderr
+    data = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert data["methods"][0]["loss"] == load_loss_settings()
+
+
 def test_style_weight_sweep_trades_content_for_style():
     photos = load_photos([sorted(SAMPLE.glob("*.jpg"))[0]], 1, 32)
     numbers, images = sweep_style_weights(STYLES / "starry_night.jpg", photos, [0.01, 100.0], LOSS, style_size=64,
