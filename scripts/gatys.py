@@ -27,7 +27,8 @@ def main(argv=None) -> int:
     p.add_argument("--optimizer", default="lbfgs", choices=OPTIMIZERS)
     p.add_argument("--lr", type=float, help="step size (default: 1 for L-BFGS, 10/255 for Adam)")
     p.add_argument("--init", default="content", choices=INITS)
-    p.add_argument("--scales", type=int, nargs="*", default=[], help="longer sides of coarser passes run first, e.g. 256 512")
+    p.add_argument("--scales", type=int, nargs="*", default=[],
+                   help="longer sides of coarser passes run first, each below --size (e.g. 256 for --size 512)")
     p.add_argument("--loss", default="conf/loss/johnson.yaml", help="loss config (layers and weights)")
     p.add_argument("--content-weight", type=float)
     p.add_argument("--style-weight", type=float, help="default: loss style_weight x the style config's weight")

@@ -74,7 +74,7 @@ def _initial(content: torch.Tensor, init: str, seed: int) -> torch.Tensor:
 def stylize_by_optimization(
     content: torch.Tensor,
     loss: PerceptualLoss,
-    iterations: int = 300,
+    iterations: int = 300,  # the PyTorch neural-style tutorial's budget (jcjohnson/neural-style: 1000)
     optimizer: str = "lbfgs",
     init: str = "content",
     coarse_sizes: Sequence[int] = (),
