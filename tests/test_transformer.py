@@ -54,3 +54,32 @@ def test_gradient_checkpointing_gives_same_output_and_gradients():
 def test_rejects_wrong_channel_count():
     with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
         TransformerNet(4, 1)(torch.rand(1, 4, 16, 16))
+
+
+def test_channels_last_gives_the_same_output_and_gradients():
+    """channels_last takes its own instance-norm path (no NCHW copies); it must match float64."""
+    torch.manual_seed(0)
+    net = TransformerNet(width=8, num_res_blocks=2)
+    for module in net.modules():  # non-trivial affine parameters
+        if isinstance(module, torch.nn.InstanceNorm2d):
+            torch.nn.init.normal_(module.weight, 1.0, 0.2)
+            torch.nn.init.normal_(module.bias, 0.0, 0.2)
+    net_cl = TransformerNet(width=8, num_res_blocks=2)
+    net_cl.load_state_dict(net.state_dict())
+    net_cl = net_cl.to(memory_format=torch.channels_last)
+    net64 = TransformerNet(width=8, num_res_blocks=2)
+    net64.load_state_dict(net.state_dict())
+    net64 = net64.double()
+    x = torch.rand(2, 3, 48, 40)
+
+    def run(model, inp):
+        inp = inp.clone().requires_grad_(True)
+        y = model(inp)
+        (y * torch.linspace(0, 1, y.numel()).view_as(y).to(y.dtype)).sum().backward()
+        return y.double(), inp.grad.double()
+
+    y64, g64 = run(net64, x.double())
+    y_cl, g_cl = run(net_cl, x.contiguous(memory_format=torch.channels_last))
+    assert y_cl.is_contiguous(memory_format=torch.channels_last)  # stayed channels_last throughout
+    assert (y_cl - y64).abs().max() < 1e-5
+    assert (g_cl - g64).abs().max() < 1e-4 * g64.abs().max()
