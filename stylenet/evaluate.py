@@ -22,7 +22,8 @@ from PIL import Image
 from .atomic import atomic_path
 from .config import load_loss_settings, resolve_path
 from .gatys import stylize_by_optimization
-from .image import UNREADABLE, contact_sheet, find_images, load_image, save_image
+from .batch import expand_inputs
+from .image import UNREADABLE, contact_sheet, load_image, save_image
 from .inference import load_stylizer, resolve_device
 from .losses import SETTINGS, PerceptualLoss
 
@@ -50,17 +51,12 @@ class Method:
 
 
 def load_photos(inputs: Sequence[str | os.PathLike], count: int | None, size: int) -> list[tuple[Path, torch.Tensor]]:
-    """The first ``count`` readable images of ``inputs`` (files or folders), longer side ``size`` px;
-    unreadable files are logged and skipped."""
-    files: list[Path] = []
-    for item in inputs:
-        path = resolve_path(item)
-        if path.is_dir():
-            files += find_images(path)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise EvaluationError(f"{str(item)!r} is neither an image file nor a folder")
+    """The first ``count`` readable images of ``inputs`` (files, folders, globs), longer side ``size``
+    px; unreadable files are logged and skipped."""
+    try:
+        files = [f for f, _ in expand_inputs([resolve_path(item) for item in inputs])]
+    except FileNotFoundError as exc:
+        raise EvaluationError(str(exc)) from None
     photos = []
     for f in files:
         if count is not None and len(photos) >= count:
@@ -104,12 +100,11 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
     """Score each model (and, with ``gatys_iterations``, the Gatys baseline once per style) on ``photos``.
 
     Returns the methods (columns) with their per-image numbers, and the images as rows of
-    ``[content, style, output per method...]`` tensors in [0, 1].
+    ``[content, output per method...]`` tensors in [0, 1].
     """
     dev = resolve_device(device)
     methods: list[Method] = []
-    outputs: list[list[torch.Tensor]] = [[] for _ in photos]
-    styles: dict[str, torch.Tensor] = {}
+    rows: list[list[torch.Tensor]] = [[content] for _, content in photos]
     gatys_done: set[str] = set()
     for model_path in models:
         stylizer = load_stylizer(model_path, device=str(dev))
@@ -120,64 +115,53 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
         if missing:  # a model exported by hand, without its training settings
             log.warning("%s: metadata has no %s; using conf/loss/johnson.yaml's", model_path, ", ".join(missing))
             settings = {**load_loss_settings(), **settings}
-        style_size = int(meta.get("style_size") or 512)
-        loss = build_loss(settings, style_path, style_size, dev)
-        styles.setdefault(str(style_path), load_image(style_path, 512))
+        loss = build_loss(settings, style_path, int(meta.get("style_size") or 512), dev)
         method = Method(Path(model_path).name, "model", meta.get("style", style_path.stem), str(style_path), settings)
         stylizer(photos[0][1])  # warm-up: first-call allocations and kernel selection are not timed
-        for i, (path, content) in enumerate(photos):
+        for row, (path, content) in zip(rows, photos):
+            x = content.to(dev)
             _sync(dev)
             start = time.perf_counter()
-            out = stylizer(content.to(dev))
+            out = stylizer(x)
             _sync(dev)
             ms = (time.perf_counter() - start) * 1000
-            method.per_image.append({"photo": path.name, **_score(loss, out.to(dev), content.to(dev)), "ms": ms})
-            outputs[i].append(out.cpu())
+            method.per_image.append({"photo": path.name, **_score(loss, out.to(dev), x), "ms": ms})
+            row.append(out.cpu())
         methods.append(method)
         if gatys_iterations and str(style_path) not in gatys_done:
             gatys_done.add(str(style_path))
             name = f"gatys {gatys_optimizer} {gatys_iterations} it ({method.style})"
             baseline = Method(name, "gatys", method.style, str(style_path), settings)
-            for i, (path, content) in enumerate(photos):
+            for row, (path, content) in zip(rows, photos):
                 result = stylize_by_optimization(content.to(dev), loss, gatys_iterations, gatys_optimizer,
                                                  progress=progress)
                 baseline.per_image.append({"photo": path.name, **result.terms, "ms": result.seconds * 1000})
-                outputs[i].append(result.image)
+                row.append(result.image)
             methods.append(baseline)
-    rows = [[content, *outputs[i]] for i, (_, content) in enumerate(photos)]
-    return methods, _with_styles(methods, rows, styles)
-
-
-def _with_styles(methods: list[Method], rows: list[list[torch.Tensor]], styles: dict[str, torch.Tensor]):
-    """Insert a style column before the first method of each style."""
-    out = []
-    for row in rows:
-        cells, seen = [row[0]], set()
-        for method, image in zip(methods, row[1:]):
-            if method.style_image not in seen:
-                seen.add(method.style_image)
-                cells.append(styles[method.style_image])
-            cells.append(image)
-        out.append(cells)
-    return out
+    return methods, rows
 
 
 def sheet(methods: list[Method], rows: list[list[torch.Tensor]], photos: list[tuple[Path, torch.Tensor]],
           height: int = 256) -> Image.Image:
-    """Contact sheet: per row a photo, then for each style its image and the methods' outputs, each
-    captioned with its losses and time."""
+    """Contact sheet of :func:`evaluate`'s rows: per row a photo, then for each style its painting
+    (before the first method of that style) and the methods' outputs, each captioned with its
+    losses and time."""
     columns, captions = ["content"], [[p.name] for p, _ in photos]
+    cells: list[list[torch.Tensor]] = [[row[0]] for row in rows]
     seen: set[str] = set()
-    for method in methods:
+    for m, method in enumerate(methods):
         if method.style_image not in seen:
             seen.add(method.style_image)
+            painting = load_image(method.style_image, 512)
             columns.append(f"style: {method.style}")
-            for caption in captions:
+            for row_cells, caption in zip(cells, captions):
+                row_cells.append(painting)
                 caption.append(Path(method.style_image).name)
         columns.append(method.name)
-        for caption, r in zip(captions, method.per_image):
+        for row_cells, row, caption, r in zip(cells, rows, captions, method.per_image):
+            row_cells.append(row[1 + m])
             caption.append(f"total {r['total']:.4g}\ncontent {r['content']:.3g}  style {r['style']:.3g}\n{r['ms']:.0f} ms")
-    return contact_sheet(rows, columns, captions, height)
+    return contact_sheet(cells, columns, captions, height)
 
 
 def report(methods: list[Method], settings: dict[str, Any]) -> dict[str, Any]:

@@ -154,5 +154,6 @@ def stylize_by_optimization(
     finally:
         bar.close()
     with torch.no_grad():
-        final = {k: float(v) for k, v in loss(image[None], content[None]).items()}
+        # the last scale is the content's own size, so its features are the content targets
+        final = {k: float(v) for k, v in loss(image[None], content_features=feats).items()}
     return GatysResult(image.cpu(), final, time.perf_counter() - start, iterations_done, len(history), history)
