@@ -38,7 +38,7 @@ def main(argv=None) -> int:
         weights = args.weights or [round(style_weight * f, 6) for f in SWEEP_FACTORS]
         settings = load_loss_settings(args.loss)
         photos = load_photos(args.photos, args.count, args.size)
-        numbers, images = sweep_style_weights(style_image, photos, weights, settings, style_size or 384,
+        numbers, images = sweep_style_weights(style_image, photos, weights, settings, style_size,
                                               args.iterations, args.optimizer, args.device)
     except (ConfigError, EvaluationError, GatysError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     p.add_argument("--style", required=True, help="a conf/style name (e.g. starry_night) or an image file")
     p.add_argument("--out", required=True, help="output image (format from its suffix)")
     p.add_argument("--size", type=int, default=512, help="longer side of the result in px")
-    p.add_argument("--style-size", type=int, help="longer side of the style image (default: the style config's, else 384)")
+    p.add_argument("--style-size", type=int, help="longer side of the style image (default: the style config's size)")
     p.add_argument("--iterations", type=int, default=300, help="iterations per scale")
     p.add_argument("--optimizer", default="lbfgs", choices=OPTIMIZERS)
     p.add_argument("--lr", type=float, help="step size (default: 1 for L-BFGS, 10/255 for Adam)")
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
                 settings[key] = getattr(args, key)
         device = resolve_device(args.device)
         (_, content), = load_photos([args.content], 1, args.size)
-        loss = build_loss(settings, style_image, args.style_size or style_size or 384, device)
+        loss = build_loss(settings, style_image, args.style_size or style_size, device)
         result = stylize_by_optimization(content.to(device), loss, args.iterations, args.optimizer, args.init,
                                          args.scales, args.lr, args.seed)
     except (ConfigError, EvaluationError, GatysError, FloatingPointError, ValueError) as exc:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from .config import DEFAULT_STYLE_SIZE
 from .evaluate import EvaluationError, build_loss
 from .gatys import stylize_by_optimization
 from .image import contact_sheet, load_image
@@ -34,7 +35,7 @@ def _unweighted(loss: PerceptualLoss, image: torch.Tensor, content: torch.Tensor
 
 
 def sweep_style_weights(style_image: Path, photos: list[tuple[Path, torch.Tensor]], weights: Sequence[float],
-                        settings: dict[str, Any], style_size: int = 384, iterations: int = 50,
+                        settings: dict[str, Any], style_size: int = DEFAULT_STYLE_SIZE, iterations: int = 50,
                         optimizer: str = "lbfgs", device: str = "auto", progress: bool = True,
                         ) -> tuple[list[dict[str, Any]], list[list[torch.Tensor]]]:
     """Gatys results for every (photo, weight). ``weights`` are values of ``style.weight`` (the

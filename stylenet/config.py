@@ -33,9 +33,14 @@ def resolve_path(path: str | Path) -> Path:
     return PROJECT_ROOT / p
 
 
-def resolve_style(style: str) -> tuple[Path, int | None, float]:
+# Longer side of a style image given as a bare path: conf/style/*.yaml's size (fast-neural-style's 384
+# for 256-px training crops).
+DEFAULT_STYLE_SIZE = 384
+
+
+def resolve_style(style: str) -> tuple[Path, int, float]:
     """``(image, size, weight)`` of a style config name (conf/style/<name>.yaml), or of an image path
-    (size None, weight 1)."""
+    (size :data:`DEFAULT_STYLE_SIZE`, weight 1)."""
     config = resolve_path(Path("conf/style") / f"{style}.yaml")
     if "/" not in style and config.is_file():
         cfg = OmegaConf.load(config)
@@ -43,7 +48,7 @@ def resolve_style(style: str) -> tuple[Path, int | None, float]:
     path = resolve_path(style)
     if not path.is_file():
         raise ConfigError(f"style {style!r} is neither a conf/style/*.yaml name nor an image file")
-    return path, None, 1.0
+    return path, DEFAULT_STYLE_SIZE, 1.0
 
 
 def load_loss_settings(path: str | Path = "conf/loss/johnson.yaml") -> dict[str, Any]:
