@@ -21,7 +21,7 @@ from .inference import ImageTooLargeError, Stylizer
 
 log = logging.getLogger(__name__)
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
-_ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
+ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
 _SAVE_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
                 ".bmp": "BMP"}
 
@@ -81,7 +81,7 @@ def load_input(path: Path, max_size: int | None = None, scale: float | None = No
 def save_output(image: torch.Tensor, alpha: Image.Image | None, dst: Path, quality: int = 92) -> Path:
     out = float_to_pil(image)
     suffix = dst.suffix.lower()
-    if alpha is not None and suffix in _ALPHA_SUFFIXES:
+    if alpha is not None and suffix in ALPHA_SUFFIXES:
         out.putalpha(alpha)
     kwargs = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
     with atomic_path(dst) as tmp:
@@ -139,7 +139,7 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output_dir: str 
             bar.update(1)
             continue
         try:
-            item = load_input(src, max_size, scale, keep_alpha=dst.suffix.lower() in _ALPHA_SUFFIXES)
+            item = load_input(src, max_size, scale, keep_alpha=dst.suffix.lower() in ALPHA_SUFFIXES)
         except UNREADABLE as exc:
             log.warning("skipping %s: %s", src, exc)
             summary.failed.append((src, f"unreadable image: {exc}"))

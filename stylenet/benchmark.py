@@ -69,17 +69,18 @@ def inference_paths(net: TransformerNet, size: int, device: torch.device) -> dic
     else:
         from .convert import export_onnx, onnx_session
 
-        path = Path(tempfile.mkdtemp()) / "m.onnx"
-        export_onnx(net, path)
-        session = onnx_session(path, threads=torch.get_num_threads())
-        paths["onnxruntime fp32"] = lambda t: session.run(None, {"image": t.numpy()})
-        try:  # not a dependency: measured where installed (pip install openvino)
-            import openvino
-        except ImportError:
-            pass
-        else:
-            request = openvino.Core().compile_model(str(path), "CPU", {"PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
-            paths["openvino fp32 (if installed)"] = lambda t: request.infer({0: t.numpy()})
+        with tempfile.TemporaryDirectory() as tmp:  # both runtimes hold the model in memory once loaded
+            path = Path(tmp) / "m.onnx"
+            export_onnx(net, path)
+            session = onnx_session(path, threads=torch.get_num_threads())
+            paths["onnxruntime fp32"] = lambda t: session.run(None, {"image": t.numpy()})
+            try:  # not a dependency: measured where installed (pip install openvino)
+                import openvino
+            except ImportError:
+                pass
+            else:
+                request = openvino.Core().compile_model(str(path), "CPU", {"PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
+                paths["openvino fp32 (if installed)"] = lambda t: request.infer({0: t.numpy()})
     return paths
 
 

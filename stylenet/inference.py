@@ -203,9 +203,9 @@ class Stylizer(nn.Module):
                      scale: float | None = None, quality: int = 92, **options: Any) -> Path:
         """Stylise one image file into ``dst`` (format from its suffix; alpha kept where the format
         has it), written atomically. See :mod:`stylenet.batch` for folders."""
-        from .batch import load_input, save_output
+        from .batch import ALPHA_SUFFIXES, load_input, save_output
 
-        item = load_input(Path(src), max_size, scale, keep_alpha=Path(dst).suffix.lower() in (".png", ".webp", ".tif", ".tiff"))
+        item = load_input(Path(src), max_size, scale, keep_alpha=Path(dst).suffix.lower() in ALPHA_SUFFIXES)
         return save_output(self(item.image[None], **options)[0], item.alpha, Path(dst), quality)
 
 
@@ -229,9 +229,11 @@ def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "
         return Stylizer(None, onnx_metadata(session), precision=precision, session=session)
     net, meta = load_transformer(path)
     if backend == "onnxruntime":
-        tmp = Path(tempfile.mkdtemp(prefix="stylenet-onnx-")) / "model.onnx"
-        export_onnx(net, tmp, {**meta, "model": net.config()})
-        return Stylizer(None, meta, precision=precision, session=onnx_session(tmp))
+        with tempfile.TemporaryDirectory(prefix="stylenet-onnx-") as tmp:  # the session holds the model in memory
+            onnx_file = Path(tmp) / "model.onnx"
+            export_onnx(net, onnx_file, {**meta, "model": net.config()})
+            session = onnx_session(onnx_file)
+        return Stylizer(None, meta, precision=precision, session=session)
     return Stylizer(net, meta, device=device, precision=precision, channels_last=channels_last)
 
 
