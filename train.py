@@ -35,7 +35,7 @@ def run(cfg: DictConfig) -> None:
 
     from stylenet.config import datamodule_kwargs, module_kwargs, preview_kwargs
     from stylenet.data import StyleDataModule
-    from stylenet.export import save_stylizer
+    from stylenet.export import save_stylizer, training_metadata
     from stylenet.module import StyleTransferModule
     from stylenet.training import build_trainer, find_resume_checkpoint
 
@@ -53,14 +53,8 @@ def run(cfg: DictConfig) -> None:
     module.raise_if_nonfinite(out_dir / "checkpoints" / "last.ckpt")
 
     if cfg.export.enabled and trainer.is_global_zero:
-        hp = module.hparams
-        path = save_stylizer(
-            module.net, out_dir / f"{cfg.style.name}.safetensors",
-            style=cfg.style.name, style_image=Path(hp.style_image).name, style_size=hp.style_size,
-            steps=trainer.global_step, image_size=hp.image_size, content_weight=hp.content_weight,
-            style_weight=hp.style_weight, tv_weight=hp.tv_weight, content_layers=hp.content_layers,
-            style_layers=hp.style_layers, vgg_weights=hp.vgg_weights,
-        )
+        path = save_stylizer(module.net, out_dir / f"{cfg.style.name}.safetensors",
+                             **training_metadata(module.hparams, trainer.global_step))
         print(f"exported {path}")
 
 

@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,16 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise ModelFileError(f"{path}: corrupt stylenet metadata ({exc})") from None
 
 
+def training_metadata(hparams: Mapping[str, Any], steps: int | None) -> dict[str, Any]:
+    """What an exported model keeps of StyleTransferModule's hyper-parameters: the style (name and
+    image file name), the loss settings and image sizes, and the training steps."""
+    meta = {k: hparams[k] for k in _TRAINING_KEYS if k in hparams}
+    meta["style"] = meta.pop("style_name", "unknown")
+    meta["style_image"] = Path(str(meta.get("style_image", ""))).name
+    meta["steps"] = steps
+    return meta
+
+
 def _build(path: Path, config: dict, state: dict[str, torch.Tensor]) -> TransformerNet:
     try:
         net = TransformerNet(**config)
@@ -99,11 +110,7 @@ def _load_checkpoint(path: Path) -> tuple[TransformerNet, dict[str, Any]]:
         raise ModelFileError(f"{path}: not a stylenet checkpoint (no StyleTransferModule hyper-parameters)")
     state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
     net = _build(path, {"width": hp["width"], "num_res_blocks": hp["num_res_blocks"]}, state)
-    meta = {k: hp[k] for k in _TRAINING_KEYS if k in hp}
-    meta["style"] = meta.pop("style_name", "unknown")
-    meta["style_image"] = Path(str(meta.get("style_image", ""))).name
-    meta["steps"] = ckpt.get("global_step")
-    return net, meta
+    return net, training_metadata(hp, ckpt.get("global_step"))
 
 
 def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict[str, Any]]:
