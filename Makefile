@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 STYLE ?= starry_night
 
-.PHONY: install demo test test-all train clean
+.PHONY: install demo test test-all train gpu-kit clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ test: install
 
 train: install
 	$(PY) train.py style=$(STYLE)
+
+# Wheels + a photo pack for an air-gapped GPU node in .gpu/ (git-ignored); then send
+# `bash scripts/gpu_run.sh` with carry [".gpu"] (see docs/GPU.md).
+gpu-kit: install
+	$(PY) -m stylenet.bench.kit
 
 clean:
 	rm -rf outputs .pytest_cache

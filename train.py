@@ -32,14 +32,18 @@ def run(cfg: DictConfig) -> None:
     import lightning.pytorch as pl
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
+    from lightning.pytorch.utilities import rank_zero_info
 
     from stylenet.config import datamodule_kwargs, module_kwargs, preview_kwargs
     from stylenet.data import StyleDataModule
     from stylenet.export import save_stylizer, training_metadata
+    from stylenet.hardware import describe, resolve_auto
     from stylenet.module import StyleTransferModule
-    from stylenet.training import build_trainer, find_resume_checkpoint
+    from stylenet.training import build_trainer, find_resume_checkpoint, throughput_summary
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
+    for line in describe(resolve_auto(cfg)):  # trainer.precision / model.channels_last / model.compile: auto
+        rank_zero_info(line)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = StyleDataModule(**datamodule_kwargs(cfg))  # lists and screens files: bad paths fail here
     module = StyleTransferModule(**module_kwargs(cfg))
@@ -48,6 +52,8 @@ def run(cfg: DictConfig) -> None:
         logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True)})
     trainer = build_trainer(cfg.trainer, out_dir, logger, cfg.checkpoint.every_n_steps, preview_kwargs(cfg))
     trainer.fit(module, datamodule=datamodule, ckpt_path=find_resume_checkpoint(cfg.resume, out_dir))
+    if throughput_summary(trainer):
+        rank_zero_info(throughput_summary(trainer))
     if not trainer.fast_dev_run:  # the final step, also off the every_n_steps grid (all ranks call, rank 0 writes)
         trainer.save_checkpoint(out_dir / "checkpoints" / "last.ckpt")
     module.raise_if_nonfinite(out_dir / "checkpoints" / "last.ckpt")

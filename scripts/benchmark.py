@@ -1,38 +1,91 @@
 """Benchmarks; numbers are printed and recorded in docs/BENCHMARKS.md:
-    python scripts/benchmark.py infer [--sizes 256 512 1024] [--model johnson|johnson_small]
+    python scripts/benchmark.py infer [--sizes 256 512 1024 1920x1080] [--model johnson|johnson_small] [--no-compile]
     python scripts/benchmark.py train [--steps 5] [--compile] [--mem-size 1024 --mem-batch 4]
+    python scripts/benchmark.py loader [--root ../shared/data/photos] [--workers 0 1 2]
+    python scripts/benchmark.py merge results.json   # a GPU run's results (scripts/gpu_run.sh) into the docs
 """
 import argparse
+import json
 import sys
 
 import torch
 
-from stylenet.benchmark import bench_inference, inference_table, record, run_isolated, train_configs, train_table
+from stylenet.bench.common import record
+from stylenet.bench.infer import bench_inference, inference_table
+from stylenet.bench.train import bench_loader, run_isolated, train_configs, train_one, train_table
+from stylenet.hardware import cpu_flags, CPU_BF16_FLAGS
 
 MODELS = {"johnson": (32, 5), "johnson_small": (16, 5)}
+
+
+def size(text: str):
+    """``512`` (square) or ``WIDTHxHEIGHT`` such as ``1920x1080`` -> (height, width)."""
+    try:
+        if "x" in text:
+            w, h = (int(v) for v in text.lower().split("x"))
+            return (h, w)
+        return (int(text), int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a size such as 512 or 1920x1080") from None
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
     infer = sub.add_parser("infer", help="ms per image of the transformation network, batch 1")
-    infer.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
+    infer.add_argument("--sizes", type=size, nargs="+", default=[size("256"), size("512"), size("1024")])
     infer.add_argument("--model", choices=list(MODELS), default="johnson")
+    infer.add_argument("--no-compile", action="store_true", help="leave out the torch.compile paths")
     train = sub.add_parser("train", help="training images/s and peak memory: reference loop vs stylenet")
-    train.add_argument("--steps", type=int, default=5, help="timed steps per configuration (after one warm-up)")
+    train.add_argument("--steps", type=int, default=5, help="timed steps per configuration (after the warm-up)")
     train.add_argument("--compile", action="store_true", help="also time model.compile=true (slow to compile on CPU)")
     train.add_argument("--mem-size", type=int, default=1024, help="image size of the checkpointing memory test")
     train.add_argument("--mem-batch", type=int, default=4 if torch.cuda.is_available() else 1)
-    for sp in (infer, train):
+    loader = sub.add_parser("loader", help="images/s of the training photo loader alone, per worker count")
+    loader.add_argument("--root", default="../shared/data/photos")
+    loader.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    loader.add_argument("--seconds", type=float, default=10.0)
+    merge = sub.add_parser("merge", help="record GPU runs' results.json in docs/BENCHMARKS.md")
+    merge.add_argument("results", nargs="+", help="results.json written by scripts/gpu_run.sh (several runs on one "
+                                                 "device are combined, later rows replacing earlier ones)")
+    for sp in (infer, train, loader):
         sp.add_argument("--no-record", action="store_true", help="print only, leave docs/BENCHMARKS.md alone")
     args = p.parse_args(argv)
     command = ("python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
+    if args.what == "merge":
+        from stylenet.bench.report import combine, merge_results
+
+        runs = []
+        for name in args.results:
+            try:
+                runs.append(json.loads(open(name).read()))
+                if not isinstance(runs[-1].get("stages"), dict):
+                    raise KeyError("stages")
+            except (OSError, ValueError, KeyError) as exc:
+                print(f"error: {name}: not a GPU run's results.json ({type(exc).__name__}: {exc})", file=sys.stderr)
+                return 2
+        sections = merge_results(combine(runs) if len(runs) > 1 else runs[0])
+        print("recorded in docs/BENCHMARKS.md: " + ", ".join(sections))
+        return 0
+    if args.what == "loader":
+        rows = [bench_loader(args.root, w, seconds=args.seconds) for w in args.workers]
+        lines = ["| workers | batch | size | images/s | per worker |", "|---|---|---|---|---|"]
+        for r in rows:
+            per = r["images_per_s"] / max(1, r["workers"])
+            lines.append(f"| {r['workers']} | {r['batch']} | {r['size']} | {r['images_per_s']:.0f} | {per:.0f} |")
+        table = "\n".join(lines)
+        print(table)
+        if not args.no_record:
+            record("Photo loader", command, table)
+        return 0
     if args.what == "train":
+        cuda = torch.cuda.is_available()
+        cpu_bf16 = not cuda and any(f in cpu_flags() for f in CPU_BF16_FLAGS)
         rows = []
-        for config in train_configs(args.steps, torch.cuda.is_available(), args.compile, args.mem_size, args.mem_batch):
-            rows.append(run_isolated(config))
+        for config in train_configs(args.steps, cuda, args.compile, args.mem_size, args.mem_batch, cpu_bf16):
+            rows.append(train_one(config) if cuda else run_isolated(config))
             r = rows[-1]
-            print(f"{r['path']:32s} {r['size']:5d} px x{r['batch']}  {r['images_per_s']:8.2f} images/s  "
+            print(f"{r['path']:36s} {r['size']:5d} px x{r['batch']:<3d} {r['images_per_s']:9.2f} images/s  "
                   f"peak {r['peak_mib']:8.0f} MiB (step {r['step_mib']:.0f})", flush=True)
         table = train_table(rows)
         print(table)
@@ -40,7 +93,7 @@ def main(argv=None) -> int:
             record("Training (johnson)", command, table)
         return 0
     width, blocks = MODELS[args.model]
-    rows = bench_inference(args.sizes, width, blocks)
+    rows = list(bench_inference(args.sizes, width, blocks, compile=not args.no_compile))
     table = inference_table(rows)
     print(table)
     if not args.no_record:

@@ -14,10 +14,16 @@ from typing import Any
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
 from .data import DATA_KINDS, DECODERS
+from .hardware import AUTO
 from .losses import SETTINGS
 from .vgg import LAYER_NAMES, WEIGHT_SOURCES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+# Lightning's precision names (lightning.fabric.connector._PRECISION_INPUT_STR) plus stylenet's auto.
+PRECISIONS = (AUTO, "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
+              "transformer-engine", "transformer-engine-float16", "32", "16", "bf16", "64")
 
 
 class ConfigError(ValueError):
@@ -118,9 +124,15 @@ def validate(cfg: DictConfig) -> None:
 
     _number(cfg, "model.width", 1, integer=True)
     _number(cfg, "model.num_res_blocks", 0, integer=True)
-    for key in ("model.gradient_checkpointing", "model.channels_last", "model.compile", "loss.gradient_checkpointing"):
+    for key in ("model.gradient_checkpointing", "loss.gradient_checkpointing"):
         if not isinstance(_get(cfg, key), bool):
             raise ConfigError(f"{key}: expected true or false, got {_get(cfg, key)!r}")
+    for key in ("model.channels_last", "model.compile"):
+        if not isinstance(_get(cfg, key), bool) and _get(cfg, key) != AUTO:
+            raise ConfigError(f"{key}: expected true, false or auto, got {_get(cfg, key)!r}")
+    precision = str(_get(cfg, "trainer.precision"))
+    if precision not in PRECISIONS:
+        raise ConfigError(f"trainer.precision: must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if _get(cfg, "data.decoder") not in DECODERS:
         raise ConfigError(f"data.decoder: must be one of {DECODERS}, got {cfg.data.decoder!r}")
     _number(cfg, "data.prefetch_factor", 1, integer=True)

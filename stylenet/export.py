@@ -113,12 +113,30 @@ def _load_checkpoint(path: Path) -> tuple[TransformerNet, dict[str, Any]]:
     return net, training_metadata(hp, ckpt.get("global_step"))
 
 
+# Models that ship with the package (see MODELS.md): ``load_stylizer("starry_night")``.
+PRETRAINED = Path(__file__).resolve().parent / "pretrained"
+
+
+def pretrained_names() -> list[str]:
+    return sorted(p.stem for p in PRETRAINED.glob("*.safetensors"))
+
+
+def resolve_model(path: str | os.PathLike) -> Path:
+    """A model file path, or the name of a bundled model (no folder, no suffix, e.g. ``starry_night``)."""
+    p = Path(path)
+    if not p.exists() and not p.suffix and len(p.parts) == 1 and (PRETRAINED / f"{p.name}.safetensors").is_file():
+        return PRETRAINED / f"{p.name}.safetensors"
+    return p
+
+
 def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict[str, Any]]:
-    """``(TransformerNet in eval mode, metadata)`` from an exported ``.safetensors`` model or a
-    Lightning ``.ckpt`` of StyleTransferModule. Raises ModelFileError naming the file and the problem."""
-    path = Path(path)
+    """``(TransformerNet in eval mode, metadata)`` from an exported ``.safetensors`` model, a
+    Lightning ``.ckpt`` of StyleTransferModule, or a bundled model's name (:func:`pretrained_names`).
+    Raises ModelFileError naming the file and the problem."""
+    path = resolve_model(path)
     if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
+        hint = f" (bundled models: {', '.join(pretrained_names())})" if not path.suffix and len(path.parts) == 1 else ""
+        raise ModelFileError(f"{path}: no such model file{hint}")
     if path.suffix == ".ckpt":
         return _load_checkpoint(path)
     meta = read_metadata(path)

@@ -17,11 +17,13 @@ from .vgg import VGGFeatures
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Gram matrix of ``(N, C, H, W)`` features, normalised by C*H*W (Johnson et al., Eq. 3).
 
-    Returns ``(N, C, C)`` in float32 (bf16 sums over H*W lose too many digits).
+    Returns ``(N, C, C)`` in float32, also under autocast (which would run the product in bf16/fp16:
+    sums over H*W products lose too many digits there).
     """
     n, c, h, w = features.shape
     f = features.float().reshape(n, c, h * w)
-    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+    with torch.autocast(features.device.type, enabled=False):
+        return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

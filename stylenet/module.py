@@ -27,6 +27,12 @@ class NonFiniteLossError(RuntimeError):
 _LOSS_PREFIX = "perceptual."
 
 
+def eager():
+    """Run compiled modules eagerly inside this block (validation, previews): with model.compile the
+    training step's graph is the only one compiled, so nothing recompiles after the first step."""
+    return torch.compiler.set_stance("force_eager")
+
+
 def warmup_cosine(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: float) -> float:
     """LR multiplier: linear warmup from 1/warmup_steps to 1, then cosine decay to ``min_lr_ratio``
     at ``total_steps`` (Loshchilov & Hutter 2017, SGDR, without restarts)."""
@@ -76,7 +82,11 @@ class StyleTransferModule(pl.LightningModule):
         )
         self._compiled = False
         self.nonfinite_message: str | None = None
-        self.skipped_batches = 0
+        self._skipped_seen = 0
+        self._health: _StepHealth | None = None  # device-side record of non-finite steps
+        # Host floats for the progress bar (stylenet.training.HostMetricsBar), refreshed without a
+        # per-step host-device sync: every step on a CPU, every log_every_n_steps on an accelerator.
+        self.bar_metrics: dict[str, float] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -105,40 +115,93 @@ class StyleTransferModule(pl.LightningModule):
     def _log(self, terms: dict[str, torch.Tensor], prefix: str, batch_size: int) -> None:
         training = prefix == "train"
         for name, value in terms.items():
-            # Every training term on the progress bar: the balance of content and style is what to watch.
-            self.log(f"{prefix}/{name}", value, prog_bar=training or name == "total", on_step=training, on_epoch=not training,
-                     sync_dist=not training, batch_size=batch_size)
+            # Tensors go to the logger, which converts them only when it writes (every log_every_n_steps);
+            # the progress bar gets host floats (bar_metrics), since Lightning converts its bar values with
+            # .item() every step, a host-device sync.
+            self.log(f"{prefix}/{name}", value, prog_bar=not training and name == "total", on_step=training,
+                     on_epoch=not training, sync_dist=not training, batch_size=batch_size)
 
-    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor | None:
+    def report_every(self) -> int:
+        """Steps between host reads of device values (bar, non-finite check): 1 on a CPU (free), else
+        the trainer's log_every_n_steps (each read waits for the device to finish its queue)."""
+        return 1 if self.device.type == "cpu" else max(1, self.trainer.log_every_n_steps)
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        # No host-device sync here: a non-finite loss is recorded on the device, the optimizer step it
+        # would poison is skipped on the device (on_before_optimizer_step), and both are read back
+        # every report_every() steps (_check_health).
         terms = self._terms(batch)
-        # One host sync per step, the price of stopping at the step that went wrong; every rank
-        # takes the same decision, so DDP never waits for a rank that skipped.
-        finite = self.trainer.strategy.reduce_boolean_decision(bool(torch.isfinite(terms["total"])), all=True)
-        if not finite:
-            bad = [n for n, v in terms.items() if n != "total" and not torch.isfinite(v)] or ["on another rank"]
-            message = f"non-finite loss at step {self.global_step} ({', '.join(bad)})"
-            if self.hparams.on_nonfinite == "skip":
-                self.skipped_batches += 1
-                log.warning("%s: batch skipped (%d so far)", message, self.skipped_batches)
-            else:
-                self.nonfinite_message = message
-                self.trainer.should_stop = True
-            return None  # no backward, no optimizer step: the weights stay as they were
+        values = torch.stack([v.detach().float() for v in terms.values()])
+        if self._health is None:
+            self._health = _StepHealth(list(terms), values.device)
+        self._health.record_loss(values)
         self._log(terms, "train", batch.shape[0])
+        if self.global_step % self.report_every() == 0:
+            self.bar_metrics.update(zip(terms, values.tolist()))
         return terms["total"]
 
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # Non-finite gradients (from a NaN/inf loss here or, under DDP, on any rank: gradients are
+        # all-reduced, so every rank sees the same) skip the fused AdamW update on the device, as
+        # GradScaler does. With on_nonfinite=stop every later step is skipped too, so the weights stay
+        # the last good ones until the host notices and stops.
+        if self._health is None:
+            return
+        grads = [p.grad for p in self.net.parameters() if p.grad is not None]
+        skip = self._health.record_grads(grads, self.global_step, sticky=self.hparams.on_nonfinite == "stop")
+        if getattr(self.trainer.precision_plugin, "scaler", None) is None:  # fp16's scaler sets its own
+            getattr(optimizer, "_optimizer", optimizer).found_inf = skip
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        if self.global_step % self.report_every() == 0:
+            self._check_health()
+
+    def on_train_end(self) -> None:
+        self._check_health()
+
+    def _check_health(self) -> None:
+        """Host read of the device-side record (one sync): stop, or report skipped batches."""
+        if self._health is None:
+            return
+        first_step, bad_terms, bad_steps = self._health.read()
+        any_bad = first_step >= 0
+        if self.trainer.world_size > 1:  # every rank takes the same decision
+            any_bad = self.trainer.strategy.reduce_boolean_decision(any_bad, all=False)
+        if not any_bad:
+            return
+        names = [n for n, bad in zip(self._health.names, bad_terms) if bad and n != "total"] or ["on another rank"]
+        message = f"non-finite loss at step {first_step} ({', '.join(names)})"
+        if self.hparams.on_nonfinite == "skip":
+            if bad_steps > self._skipped_seen:
+                log.warning("%s: %d batch(es) skipped so far", message, bad_steps)
+                self._skipped_seen = bad_steps
+        elif self.nonfinite_message is None:
+            self.nonfinite_message = message
+            self.trainer.should_stop = True
+
+    @property
+    def skipped_batches(self) -> int:
+        """Optimizer steps skipped for non-finite losses or gradients so far (a host read)."""
+        return self._health.read()[2] if self._health is not None else 0
+
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        self._log(self._terms(batch), "val", batch.shape[0])
+        with eager():  # a compiled net would recompile for eval mode and the last, smaller batch
+            terms = self._terms(batch)
+        self._log(terms, "val", batch.shape[0])
 
     def raise_if_nonfinite(self, checkpoint: Path) -> None:
+        if self._health is not None and self.hparams.on_nonfinite == "stop" and self._trainer is not None:
+            self._check_health()
         if self.nonfinite_message:
             raise NonFiniteLossError(f"{self.nonfinite_message}; stopped with the last good weights in {checkpoint} "
                                      "(loss.on_nonfinite=skip skips such batches instead)")
 
     def configure_optimizers(self):
         hp = self.hparams
+        # Fused: one kernel for all parameters (CUDA and CPU), and it can skip a step on the device
+        # (found_inf, see on_before_optimizer_step) without a host-device sync.
         optimizer = torch.optim.AdamW(self.net.parameters(), lr=hp.lr, betas=tuple(hp.betas),
-                                      weight_decay=hp.weight_decay, fused=self.device.type == "cuda")
+                                      weight_decay=hp.weight_decay, fused=True)
         total = int(self.trainer.estimated_stepping_batches)
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: warmup_cosine(step, total, hp.warmup_steps, hp.min_lr_ratio))
@@ -173,3 +236,42 @@ class StyleTransferModule(pl.LightningModule):
             random.setstate((version, tuple(rest[0]), *rest[1:]))
             kind, keys, *more = rng["numpy"]
             np.random.set_state((kind, keys.numpy().astype(np.uint32), *more))
+
+
+class _StepHealth:
+    """Device-side record of non-finite training steps: the first bad step, which loss terms were
+    non-finite then, and how many optimizer steps were skipped. Updated with tensor ops only (no
+    host-device sync); :meth:`read` brings it to the host."""
+
+    def __init__(self, names: list[str], device: torch.device):
+        self.names = names
+        self.first_step = torch.full((), -1, dtype=torch.long, device=device)
+        self.bad_terms = torch.zeros(len(names), dtype=torch.bool, device=device)
+        self.bad_steps = torch.zeros((), dtype=torch.long, device=device)
+        self.stopped = torch.zeros((), dtype=torch.bool, device=device)
+        self._loss_bad = torch.zeros(len(names), dtype=torch.bool, device=device)
+        self._one = torch.ones((), device=device)
+
+    def record_loss(self, values: torch.Tensor) -> None:
+        """``values``: this micro-batch's loss terms (accumulated until the optimizer step)."""
+        self._loss_bad = self._loss_bad | ~torch.isfinite(values)
+
+    def record_grads(self, grads: list[torch.Tensor], step: int, sticky: bool) -> torch.Tensor:
+        """Record optimizer step ``step``; return the fp32 ``found_inf`` flag (1.0: skip the update)
+        for fused AdamW. A Python int as a kernel argument: no host-device copy."""
+        found = torch.zeros((), device=self.first_step.device)
+        if grads:  # GradScaler's own fused check (multiplies by 1: grads unchanged)
+            torch._amp_foreach_non_finite_check_and_unscale_(grads, found, self._one)
+        bad = (found > 0) | self._loss_bad.any()
+        first = bad & (self.first_step < 0)
+        self.first_step = torch.where(first, step, self.first_step)
+        self.bad_terms = torch.where(first, self._loss_bad, self.bad_terms)
+        skip = bad | (self.stopped & sticky)
+        self.stopped = self.stopped | bad
+        self.bad_steps = self.bad_steps + skip.long()
+        self._loss_bad = torch.zeros_like(self._loss_bad)
+        return skip.float()
+
+    def read(self) -> tuple[int, list[bool], int]:
+        first, terms, bad = (t.cpu() for t in (self.first_step, self.bad_terms, self.bad_steps))
+        return int(first), terms.tolist(), int(bad)

@@ -11,6 +11,7 @@ from torchvision.transforms.v2.functional import center_crop, resize
 from torchvision.utils import make_grid
 
 from .image import find_images, float_to_pil, load_image, save_image
+from .module import eager
 
 
 class PreviewCallback(pl.Callback):
@@ -51,7 +52,8 @@ class PreviewCallback(pl.Callback):
             return
         was_training = pl_module.net.training
         pl_module.net.eval()
-        styled = pl_module.net(self.probes.to(pl_module.device)).float().cpu().clamp(0, 1)
+        with eager():
+            styled = pl_module.net(self.probes.to(pl_module.device)).float().cpu().clamp(0, 1)
         pl_module.net.train(was_training)
         grid = make_grid(torch.cat([self.probes, styled]), nrow=len(self.probes), padding=4, pad_value=1.0)
         save_image(grid, self.out_dir / f"step_{trainer.global_step:07d}.png")

@@ -12,7 +12,8 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.fabric.plugins import TorchCheckpointIO
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar, TQDMProgressBar
+from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .atomic import atomic_path
@@ -55,25 +56,84 @@ class PreemptionCheckpoint(pl.Callback):
 class ThroughputCallback(pl.Callback):
     """Training images per second over all ranks (smoothed), on the progress bar and in the logger.
     Measured between batch ends, so data loading counts; the first batch after a start or a
-    validation pass is not timed."""
+    validation pass is not timed. No device sync: on an accelerator this is the rate at which steps
+    are queued, which the device's own rate caps once its queue is full."""
 
     def __init__(self, smoothing: float = 0.9):
         self.smoothing = smoothing
         self.rate: float | None = None
         self._last: float | None = None
+        self.started: float | None = None  # the first training batch's end (after start-up and compilation)
+        self.ended: float | None = None
+        self.images = 0  # over all ranks, after the first batch
+        self._batch = 1
 
     def _reset(self, *args) -> None:
         self._last = None
 
-    on_train_start = on_train_epoch_start = on_validation_end = _reset
+    on_train_epoch_start = on_validation_end = _reset
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._last = self.started = None
+        self.images = 0
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if torch.cuda.is_available() and pl_module.device.type == "cuda":
+            torch.cuda.synchronize()  # the queued steps count
+        self.ended = time.perf_counter()
+
+    def summary(self) -> str | None:
+        """e.g. ``trained 9999 steps (159,984 images) in 130 s after the first step: 1,231 images/s``;
+        wall time from the end of the first step (start-up and compilation left out) to the end of
+        training, validation and checkpoints included."""
+        if self.started is None or self.ended is None or self.ended <= self.started:
+            return None
+        seconds = self.ended - self.started
+        return (f"trained {self.images // max(1, self._batch)} steps ({self.images:,} images) in {seconds:.0f} s after "
+                f"the first step: {self.images / seconds:,.0f} images/s end to end")
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         now = time.perf_counter()
+        self._batch = len(batch) * trainer.world_size
+        if self.started is None:
+            self.started = now
+        else:
+            self.images += self._batch
         if self._last is not None and now > self._last:
             rate = len(batch) * trainer.world_size / (now - self._last)
             self.rate = rate if self.rate is None else self.smoothing * self.rate + (1 - self.smoothing) * rate
-            pl_module.log("train/images_per_s", self.rate, prog_bar=True, on_step=True, on_epoch=False, batch_size=1)
+            bar = getattr(pl_module, "bar_metrics", None)
+            if bar is not None:
+                bar["images/s"] = self.rate
+            # A float logged on an accelerator becomes a device tensor (a host-to-device copy): only
+            # at the steps where the loss terms are read back anyway.
+            every = pl_module.report_every() if hasattr(pl_module, "report_every") else 1
+            if trainer.global_step % every == 0:
+                pl_module.log("train/images_per_s", self.rate, on_step=True, on_epoch=False, batch_size=1)
         self._last = now
+
+
+class _HostMetrics:
+    """Progress-bar mixin: also shows ``pl_module.bar_metrics``, floats the module refreshes without
+    a host-device sync per step (Lightning's own bar values are device tensors read every step)."""
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict:
+        items = super().get_metrics(trainer, pl_module)
+        items.update(getattr(pl_module, "bar_metrics", {}))
+        return items
+
+
+class RichBar(_HostMetrics, RichProgressBar):
+    pass
+
+
+class TQDMBar(_HostMetrics, TQDMProgressBar):
+    pass
+
+
+def progress_bar() -> pl.Callback:
+    """Lightning's choice of bar (Rich where installed, else tqdm), showing the module's host metrics."""
+    return RichBar() if _RICH_AVAILABLE else TQDMBar()
 
 
 def find_resume_checkpoint(resume: str | None, out_dir: Path) -> str | None:
@@ -95,6 +155,11 @@ def find_resume_checkpoint(resume: str | None, out_dir: Path) -> str | None:
     return None
 
 
+def throughput_summary(trainer: pl.Trainer) -> str | None:
+    callback = next((c for c in trainer.callbacks if isinstance(c, ThroughputCallback)), None)
+    return callback.summary() if callback else None
+
+
 def build_trainer(trainer_kwargs: dict[str, Any], out_dir: Path, logger, every_n_steps: int,
                   preview: dict[str, Any] | None = None) -> pl.Trainer:
     ckpt_dir = out_dir / "checkpoints"
@@ -107,6 +172,8 @@ def build_trainer(trainer_kwargs: dict[str, Any], out_dir: Path, logger, every_n
     ]
     if logger:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
+    if trainer_kwargs.get("enable_progress_bar", True):
+        callbacks.append(progress_bar())
     if preview and preview.get("every_n_steps"):
         callbacks.append(PreviewCallback(out_dir / "previews", **preview))
     return pl.Trainer(**trainer_kwargs, default_root_dir=out_dir, logger=logger, callbacks=callbacks,

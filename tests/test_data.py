@@ -71,7 +71,13 @@ def test_datamodule_batches_and_batch_size_check(photos_dir):
     dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=2)
     assert len(dm.train_files) == 6 and len(dm.val_files) == 2
     batch = next(iter(dm.train_dataloader()))
-    assert batch.shape == (2, 3, 32, 32)
+    assert batch.shape == (2, 3, 32, 32) and batch.dtype == torch.uint8  # 4x less to pass between processes
+    as_float = dm.on_after_batch_transfer(batch, 0)  # Lightning's hook, on the device
+    assert as_float.dtype == torch.float32 and 0 <= as_float.min() <= as_float.max() <= 1
+    torch.testing.assert_close(as_float, batch.float() / 255)
+    files = sorted(dm.train_files)
+    float_item, uint8_item = ImageFileDataset(files, 32, True)[3], ImageFileDataset(files, 32, True, uint8=True)[3]
+    torch.testing.assert_close(float_item, uint8_item.float() / 255)  # same crop, same pixels
     with pytest.raises(DataError, match="data.batch_size"):
         StyleDataModule("folder", str(photos_dir), batch_size=64, num_workers=0, val_size=2)
 

@@ -89,3 +89,18 @@ def test_bad_options_are_clear_errors():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             Stylizer(net, device="cuda")
+
+
+def test_a_bundled_model_loads_by_name_and_an_unknown_name_lists_them():
+    import pytest
+    from stylenet import load_stylizer
+    from stylenet.export import ModelFileError, pretrained_names
+
+    assert "starry_night" in pretrained_names()
+    stylizer = load_stylizer("starry_night")
+    assert stylizer.style == "starry_night" and stylizer.metadata["weights_dtype"] == "fp16"
+    x = torch.rand(3, 40, 56)
+    y = stylizer(x)
+    assert y.shape == x.shape and 0 <= y.min() <= y.max() <= 1 and (y - x).abs().mean() > 0.05  # it does stylise
+    with pytest.raises(ModelFileError, match=r"no such model file \(bundled models: .*starry_night"):
+        load_stylizer("no_such_style")

@@ -18,6 +18,21 @@ def test_gram_matrix_is_batched_and_float32():
     torch.testing.assert_close(g[1], gram_matrix(f[1:2])[0])
 
 
+def test_gram_and_loss_reductions_stay_float32_under_autocast():
+    """bf16 autocast would run the Gram product in bf16 (8-bit mantissa): its sums over H*W must stay fp32."""
+    torch.manual_seed(0)
+    f = torch.rand(2, 8, 32, 32) * 10
+    reference = gram_matrix(f.double()).float()
+    with torch.autocast("cpu", torch.bfloat16):
+        g = gram_matrix(f)
+        c = content_loss(f, f * 0.9)
+        s = style_loss(g, reference[:1])
+        t = tv_loss(f)
+    assert g.dtype == c.dtype == s.dtype == t.dtype == torch.float32
+    torch.testing.assert_close(g, reference, rtol=1e-5, atol=1e-5)  # bf16 products miss by ~1e-2
+    torch.testing.assert_close(c, content_loss(f.double(), f.double() * 0.9).float(), rtol=1e-5, atol=0)
+
+
 def test_content_style_tv_values():
     assert content_loss(torch.ones(1, 2, 2, 2), torch.zeros(1, 2, 2, 2)).item() == 1.0
     assert style_loss(torch.full((2, 3, 3), 2.0), torch.zeros(1, 3, 3)).item() == 4.0

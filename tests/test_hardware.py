@@ -1,0 +1,50 @@
+"""`auto` precision / channels_last / compile resolve from the hardware, on faked probes."""
+import pytest
+
+from stylenet.hardware import Hardware, auto_compile, auto_precision, describe, probe, resolve_auto
+
+from conftest import compose_config
+
+H100 = Hardware("cuda", "NVIDIA H100 80GB HBM3", cuda_bf16=True)
+T4 = Hardware("cuda", "Tesla T4", cuda_bf16=False)
+SAPPHIRE = Hardware("cpu", "CPU", cpu_flags=frozenset({"avx2", "avx512f", "amx_bf16", "amx_tile"}))
+COOPER = Hardware("cpu", "CPU", cpu_flags=frozenset({"avx2", "avx512f", "avx512_bf16"}))
+EPYC_AVX2 = Hardware("cpu", "CPU", cpu_flags=frozenset({"avx2", "fma"}))
+APPLE = Hardware("mps", "Apple GPU (MPS)")
+
+
+@pytest.mark.parametrize("hw, precision, compiled", [
+    (H100, "bf16-mixed", True), (T4, "16-mixed", True), (SAPPHIRE, "bf16-mixed", False),
+    (COOPER, "bf16-mixed", False), (EPYC_AVX2, "32-true", False), (APPLE, "32-true", False)])
+def test_auto_values_per_machine(hw, precision, compiled):
+    cfg = compose_config([])
+    assert cfg.trainer.precision == cfg.model.channels_last == cfg.model.compile == "auto"  # the defaults
+    resolved = resolve_auto(cfg, hw)
+    assert cfg.trainer.precision == precision and cfg.model.compile is compiled
+    assert cfg.model.channels_last is False  # measured slower on CPUs and on an H200
+    assert set(resolved) == {"trainer.precision", "model.channels_last", "model.compile"}
+    assert auto_precision(hw)[0] == precision and auto_compile(hw)[0] is compiled
+
+
+def test_explicit_values_are_kept_and_lines_say_why():
+    cfg = compose_config(["trainer.precision=32-true", "model.compile=false"])
+    resolved = resolve_auto(cfg, H100)
+    assert cfg.trainer.precision == "32-true" and cfg.model.compile is False and list(resolved) == ["model.channels_last"]
+    lines = describe(resolve_auto(compose_config([]), H100))
+    assert lines[0] == "precision: bf16-mixed (auto: CUDA device with bf16 (NVIDIA H100 80GB HBM3))"
+    assert lines[2].startswith("compile: true (auto: CUDA device")
+    assert describe(resolve_auto(compose_config([]), COOPER))[0] == "precision: bf16-mixed (auto: CPU with avx512_bf16)"
+
+
+def test_probe_follows_the_accelerator_setting():
+    hw = probe("cpu")  # whatever this machine has, trainer.accelerator=cpu means the CPU
+    assert hw.kind == "cpu" and isinstance(hw.cpu_flags, frozenset)
+
+
+def test_config_accepts_auto_and_rejects_nonsense():
+    from stylenet.config import ConfigError, validate
+
+    validate(compose_config([]))
+    for override, key in (("model.compile=sometimes", "model.compile"), ("trainer.precision=bf8", "trainer.precision")):
+        with pytest.raises(ConfigError, match=key):
+            validate(compose_config([override]))
