@@ -29,6 +29,13 @@ def size(text: str):
         raise argparse.ArgumentTypeError(f"{text!r}: expected a size such as 512 or 1920x1080") from None
 
 
+def device_label() -> str:
+    """Which kind of machine a table is for, in its section title: the GPU, or the CPU's bf16 class."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return "CPU, AVX512-BF16" if any(f in cpu_flags() for f in CPU_BF16_FLAGS) else "CPU, AVX2 only"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
@@ -76,7 +83,7 @@ def main(argv=None) -> int:
         table = "\n".join(lines)
         print(table)
         if not args.no_record:
-            record("Photo loader", command, table)
+            record(f"Photo loader ({device_label()})", command, table)
         return 0
     if args.what == "train":
         cuda = torch.cuda.is_available()
@@ -90,14 +97,14 @@ def main(argv=None) -> int:
         table = train_table(rows)
         print(table)
         if not args.no_record:
-            record("Training (johnson)", command, table)
+            record(f"Training (johnson, {device_label()})", command, table)
         return 0
     width, blocks = MODELS[args.model]
     rows = list(bench_inference(args.sizes, width, blocks, compile=not args.no_compile))
     table = inference_table(rows)
     print(table)
     if not args.no_record:
-        record(f"Inference ({args.model})", command, table)
+        record(f"Inference ({args.model}, {device_label()})", command, table)
     return 0
 
 

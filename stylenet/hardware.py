@@ -8,8 +8,11 @@ switches. The probe is a plain dataclass so tests can fake any machine.
 Measured reasons for the choices (docs/BENCHMARKS.md):
 - bf16-mixed on CUDA GPUs with bf16 (Ampere and newer): tensor cores, fp32 range, no loss scaling.
 - 16-mixed on older CUDA GPUs (fp16 tensor cores, with Lightning's gradient scaler).
-- bf16-mixed on CPUs with AVX512-BF16 or AMX: 2.45 vs 1.28 images/s (bf16-mixed vs fp32) at 256 px,
-  batch 4 on such a CPU; fp32 elsewhere (one bf16 convolution ran ~160x slower on an AVX2-only CPU).
+- On CPUs, bf16-mixed only with AMX (Intel's tile units for bf16 matrix products; not measured in this
+  project). AVX512-BF16 alone is not enough: on a 2-vCPU Xeon with avx512_bf16 and no AMX, bf16-mixed
+  trained slower than fp32 (2026-11-27, 256 px, batch 4, alternating runs: 0.61 vs 0.80 images/s for the
+  Johnson network, 1.02 vs 1.27 for johnson_small). On an AVX2-only CPU one bf16 convolution ran ~160x
+  slower than fp32.
 - channels_last nowhere: measured slower for training on CPUs, and on an H200 (2026-11-27) too: 436 vs 454
   images/s (bf16-mixed, batch 16, eager) and 602 vs 617 (compiled); instance norm dominates there, and it
   prefers NCHW.
@@ -24,8 +27,9 @@ from typing import Any
 import torch
 
 AUTO = "auto"
-# CPU flags (as in /proc/cpuinfo) that give a CPU fast bf16 matrix arithmetic.
+# CPU flags (as in /proc/cpuinfo) for bf16 arithmetic; only AMX made auto pick bf16 (see above).
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+CPU_FAST_BF16_FLAGS = ("amx_bf16",)
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,8 @@ class Hardware:
 
     @property
     def cpu_bf16(self) -> bool:
-        return any(f in self.cpu_flags for f in CPU_BF16_FLAGS)
+        """bf16 training measured (or documented) faster than fp32 on this CPU."""
+        return any(f in self.cpu_flags for f in CPU_FAST_BF16_FLAGS)
 
 
 def cpu_flags() -> frozenset[str]:
@@ -69,9 +74,10 @@ def auto_precision(hw: Hardware) -> tuple[str, str]:
         return "16-mixed", f"CUDA device without bf16 ({hw.name}): fp16 with loss scaling"
     if hw.kind == "cpu":
         if hw.cpu_bf16:
-            flags = "/".join(f for f in CPU_BF16_FLAGS if f in hw.cpu_flags)
-            return "bf16-mixed", f"CPU with {flags}"
-        return "32-true", "CPU without AVX512-BF16 or AMX (bf16 is far slower than fp32 there)"
+            return "bf16-mixed", "CPU with AMX (amx_bf16)"
+        if "avx512_bf16" in hw.cpu_flags:
+            return "32-true", "CPU with AVX512-BF16 but no AMX (bf16 measured 0.76-0.8x of fp32 on such a CPU)"
+        return "32-true", "CPU without AMX or AVX512-BF16 (bf16 is far slower than fp32 there)"
     return "32-true", f"{hw.name}: fp32"
 
 

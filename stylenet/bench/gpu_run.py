@@ -33,7 +33,7 @@ from ..atomic import atomic_path
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("env", "bench-train", "bench-infer", "train")
 # Share of the whole budget each stage may use (what one leaves goes to the next); train takes the rest.
-SHARES = {"env": 0.02, "bench-train": 0.25, "bench-infer": 0.16}
+SHARES = {"env": 0.02, "bench-train": 0.3, "bench-infer": 0.16}
 MIN_SECONDS = {"env": 2, "bench-train": 20, "bench-infer": 15, "train": 60}  # below this a stage is skipped
 TINY_MIN_SECONDS = {"env": 1, "bench-train": 5, "bench-infer": 5, "train": 20}
 EVAL_RESERVE_S = 30  # after training: evaluate.py + demo picture + packing (GPU; measured on CPU with --tiny)
