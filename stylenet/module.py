@@ -13,6 +13,7 @@ import torch
 
 from .image import load_image
 from .losses import PerceptualLoss
+from .nonfinite import StepHealth
 from .transformer import TransformerNet
 
 log = logging.getLogger(__name__)
@@ -83,8 +84,8 @@ class StyleTransferModule(pl.LightningModule):
         self._compiled = False
         self.nonfinite_message: str | None = None
         self._skipped_seen = 0
-        self._health: _StepHealth | None = None  # device-side record of non-finite steps
-        # Host floats for the progress bar (stylenet.training.HostMetricsBar), refreshed without a
+        self._health: StepHealth | None = None  # device-side record of non-finite steps
+        # Host floats for the progress bar (stylenet.training.progress_bar), refreshed without a
         # per-step host-device sync: every step on a CPU, every log_every_n_steps on an accelerator.
         self.bar_metrics: dict[str, float] = {}
 
@@ -133,7 +134,7 @@ class StyleTransferModule(pl.LightningModule):
         terms = self._terms(batch)
         values = torch.stack([v.detach().float() for v in terms.values()])
         if self._health is None:
-            self._health = _StepHealth(list(terms), values.device)
+            self._health = StepHealth(list(terms), values.device)
         self._health.record_loss(values)
         self._log(terms, "train", batch.shape[0])
         if self.global_step % self.report_every() == 0:
@@ -190,9 +191,7 @@ class StyleTransferModule(pl.LightningModule):
         self._log(terms, "val", batch.shape[0])
 
     def raise_if_nonfinite(self, checkpoint: Path) -> None:
-        if self._health is not None and self.hparams.on_nonfinite == "stop" and self._trainer is not None:
-            self._check_health()
-        if self.nonfinite_message:
+        if self.nonfinite_message:  # set by _check_health, at the latest in on_train_end
             raise NonFiniteLossError(f"{self.nonfinite_message}; stopped with the last good weights in {checkpoint} "
                                      "(loss.on_nonfinite=skip skips such batches instead)")
 
@@ -236,42 +235,3 @@ class StyleTransferModule(pl.LightningModule):
             random.setstate((version, tuple(rest[0]), *rest[1:]))
             kind, keys, *more = rng["numpy"]
             np.random.set_state((kind, keys.numpy().astype(np.uint32), *more))
-
-
-class _StepHealth:
-    """Device-side record of non-finite training steps: the first bad step, which loss terms were
-    non-finite then, and how many optimizer steps were skipped. Updated with tensor ops only (no
-    host-device sync); :meth:`read` brings it to the host."""
-
-    def __init__(self, names: list[str], device: torch.device):
-        self.names = names
-        self.first_step = torch.full((), -1, dtype=torch.long, device=device)
-        self.bad_terms = torch.zeros(len(names), dtype=torch.bool, device=device)
-        self.bad_steps = torch.zeros((), dtype=torch.long, device=device)
-        self.stopped = torch.zeros((), dtype=torch.bool, device=device)
-        self._loss_bad = torch.zeros(len(names), dtype=torch.bool, device=device)
-        self._one = torch.ones((), device=device)
-
-    def record_loss(self, values: torch.Tensor) -> None:
-        """``values``: this micro-batch's loss terms (accumulated until the optimizer step)."""
-        self._loss_bad = self._loss_bad | ~torch.isfinite(values)
-
-    def record_grads(self, grads: list[torch.Tensor], step: int, sticky: bool) -> torch.Tensor:
-        """Record optimizer step ``step``; return the fp32 ``found_inf`` flag (1.0: skip the update)
-        for fused AdamW. A Python int as a kernel argument: no host-device copy."""
-        found = torch.zeros((), device=self.first_step.device)
-        if grads:  # GradScaler's own fused check (multiplies by 1: grads unchanged)
-            torch._amp_foreach_non_finite_check_and_unscale_(grads, found, self._one)
-        bad = (found > 0) | self._loss_bad.any()
-        first = bad & (self.first_step < 0)
-        self.first_step = torch.where(first, step, self.first_step)
-        self.bad_terms = torch.where(first, self._loss_bad, self.bad_terms)
-        skip = bad | (self.stopped & sticky)
-        self.stopped = self.stopped | bad
-        self.bad_steps = self.bad_steps + skip.long()
-        self._loss_bad = torch.zeros_like(self._loss_bad)
-        return skip.float()
-
-    def read(self) -> tuple[int, list[bool], int]:
-        first, terms, bad = (t.cpu() for t in (self.first_step, self.bad_terms, self.bad_steps))
-        return int(first), terms.tolist(), int(bad)

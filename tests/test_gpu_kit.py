@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylenet.bench.gpu_run import MAX_FILES, size_max_steps
+from stylenet.bench.runner import MAX_FILES, size_max_steps
 from stylenet.bench.report import merge_results, render_markdown, targets
 
 from conftest import ROOT, SHARED_DATA

@@ -19,7 +19,6 @@ The kit holds:
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess

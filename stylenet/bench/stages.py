@@ -1,0 +1,262 @@
+"""The GPU run's stages: env, bench-train, bench-infer and train (see stylenet.bench.gpu_run)."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from .runner import EVAL_RESERVE_S, ROOT, Run, run_logged, size_max_steps
+
+
+def stage_env(run: Run, deadline: float) -> dict:
+    import torch
+
+    info: dict = {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
+                  "cpus": os.cpu_count(), "cuda_available": torch.cuda.is_available()}
+    for name in ("torchvision", "lightning", "hydra", "omegaconf", "onnxruntime", "safetensors"):
+        try:
+            info[name] = __import__(name).__version__
+        except Exception as exc:  # noqa: BLE001 - report what is there
+            info[name] = f"missing ({type(exc).__name__})"
+    try:
+        import onnxruntime
+
+        info["onnxruntime_providers"] = onnxruntime.get_available_providers()
+    except Exception:  # noqa: BLE001
+        pass
+    from .common import machine
+
+    info["machine"] = machine()
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        info.update(gpu=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1),
+                    capability=f"{props.major}.{props.minor}", multiprocessors=props.multi_processor_count,
+                    bf16=torch.cuda.is_bf16_supported(), cudnn=torch.backends.cudnn.version())
+        smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version,clocks.max.sm,power.limit", "--format=csv,noheader"],
+                             capture_output=True, text=True)
+        info["nvidia_smi"] = smi.stdout.strip() or smi.stderr.strip()[:200]
+        try:
+            info.update(_ceilings(torch))
+        except Exception as exc:  # noqa: BLE001 - the ceilings are context, not a reason to stop
+            info["ceilings_error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    run.say("env: " + json.dumps(info))
+    return info
+
+
+def _ceilings(torch) -> dict:
+    """The two ceilings worth knowing (METHOD.md): a bf16 matrix product's TFLOP/s and a device copy's GB/s."""
+    from .common import time_ms
+
+    a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    ms = time_ms(lambda: a @ a, repeats=10, warmup=3)
+    src = torch.randn(2**30 // 4, device="cuda")
+    dst = torch.empty_like(src)
+    copy_ms = time_ms(lambda: dst.copy_(src), repeats=10, warmup=2)
+    return {"bf16_matmul_tflops": round(2 * 8192**3 / ms / 1e9, 1), "copy_gb_per_s": round(2 * 2**30 / copy_ms / 1e6, 1)}
+
+
+def stage_bench_train(run: Run, deadline: float) -> dict:
+    import torch
+
+    from .train import bench_loader, compiled_train_configs, gpu_train_configs, run_isolated, train_one
+
+    cuda = torch.cuda.is_available()
+    out: dict = {"loader": [], "rows": []}
+    run.results["stages"]["bench-train"] = out
+    photos = _photo_root()
+    for workers in (() if run.focus else (0,) if run.tiny else (1, 8, 14)):
+        if photos is None or time.monotonic() > deadline - 10:
+            break
+        row = bench_loader(str(photos), workers, batch=4 if run.tiny else 32, size=32 if run.tiny else 256,
+                           seconds=1 if run.tiny else 3)
+        out["loader"].append(row)
+        run.say(f"loader: {workers} workers {row['images_per_s']:.0f} images/s")
+        run.save()
+    if run.focus == "compile":
+        configs = compiled_train_configs(steps=1, batches=(2,), size=32) if run.tiny else compiled_train_configs(20, (16, 32))
+    elif run.tiny:
+        configs = gpu_train_configs(steps=1, compile=False, memory=((48, 2), (64, 1)), batches=(2,), size=32)
+    else:
+        configs = gpu_train_configs(steps=20, compile=cuda)
+    if run.tiny:
+        configs = [{**c, "width": 4, "blocks": 1, "warmup": 1} for c in configs]
+    for config in configs:
+        estimate = 50 if config.get("compile") else 8  # seconds (compile: ~40 s measured in train.py on an H200)
+        if time.monotonic() + estimate > deadline:
+            run.say(f"bench-train: skipped {config['path']} at {config['size']} px x{config['batch']}: "
+                    f"~{estimate} s needed, {deadline - time.monotonic():.0f} s left")
+            out.setdefault("skipped_configs", []).append(config)
+            continue
+        try:
+            # In one process on CUDA (peak statistics reset per row) and with --tiny; a CPU's peak RSS needs its own.
+            row = train_one(config) if cuda or run.tiny else run_isolated(config)
+        except Exception as exc:  # noqa: BLE001 - an OOM or a broken path must not cost the other rows
+            row = {**config, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+            if cuda:
+                torch.cuda.empty_cache()
+        out["rows"].append(row)
+        run.say("bench-train: " + (f"{row['path']} {row['size']} px x{row['batch']}: {row['images_per_s']:.1f} images/s, "
+                                   f"peak {row['peak_mib']:.0f} MiB, warm-up {row['warmup_s']:.1f} s, "
+                                   f"{row['recompiles_after_warmup']} recompiles after warm-up"
+                                   if "error" not in row else f"{row['path']} failed: {row['error']}"))
+        run.save()
+    return out
+
+
+def stage_bench_infer(run: Run, deadline: float) -> dict:
+    import torch
+
+    from .infer import bench_inference
+
+    out: dict = {"rows": []}
+    run.results["stages"]["bench-infer"] = out
+    if run.tiny:
+        sizes, width, blocks = [(32, 32), (24, 40)], 4, 1
+    elif run.focus == "compile":
+        sizes, width, blocks = [(2160, 3840), (1080, 1920)], 32, 5
+    else:
+        sizes, width, blocks = [(512, 512), (1024, 1024), (1080, 1920), (2160, 3840)], 32, 5
+    # torch.compile compiles per shape (two compiled paths, ~20-40 s each): only for the target sizes, only with time.
+    targets = ((1024, 1024), (2160, 3840), (1080, 1920)) if run.focus else ((1024, 1024), (2160, 3840))
+    compile_ok = lambda size: (torch.cuda.is_available() and size in targets  # noqa: E731
+                               and deadline - time.monotonic() > 45)
+    for row in bench_inference(sizes, width, blocks, compile=compile_ok, deadline=deadline - 5):
+        out["rows"].append(row)
+        run.results["stages"]["bench-infer"] = out
+        run.save()
+    run.say(f"bench-infer: {len(out['rows'])} rows")
+    return out
+
+
+def _photo_root() -> Path | None:
+    for candidate in (ROOT / ".gpu" / "photos", ROOT / "data" / "sample"):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _compose(overrides: list[str]):
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+def _train_rate(run: Run, cfg) -> tuple[float, float, str]:
+    """(images/s, compile seconds, where from) for the run's batch, from the bench-train rows (compiled
+    row when the run compiles), capped by the loader's measured rate; a short probe where none fits."""
+    import torch
+
+    batch, cuda = int(cfg.data.batch_size), torch.cuda.is_available()
+    compiled = cuda and str(cfg.model.compile) in ("auto", "True", "true")
+    rows = [r for r in run.results["stages"].get("bench-train", {}).get("rows", [])
+            if "error" not in r and r["size"] == cfg.data.image_size and r["batch"] == batch and r["path"] != "baseline"]
+    best = [r for r in rows if bool(r.get("compile")) == compiled] or rows
+    if best:
+        row = max(best, key=lambda r: r["images_per_s"])
+        rate, compile_s, source = row["images_per_s"], 0.0, row["path"]
+        if compiled:  # the first step's compilation: as measured for this batch, else for another, else a guess
+            compiled_rows = [r for r in run.results["stages"].get("bench-train", {}).get("rows", [])
+                             if r.get("compile") and "error" not in r]
+            same = [r for r in compiled_rows if r["batch"] == batch]
+            compile_s = max(r["warmup_s"] for r in (same or compiled_rows)) * 1.2 if compiled_rows else 90.0
+    else:
+        from .train import train_one
+
+        config = {"size": int(cfg.data.image_size), "batch": batch, "steps": 3, "path": "probe", "warmup": 1,
+                  "width": int(cfg.model.width), "blocks": int(cfg.model.num_res_blocks),
+                  "precision": "bf16" if cuda else "fp32"}
+        row = train_one(config)
+        rate, compile_s, source = row["images_per_s"], 60.0 if compiled else 0.0, "a 3-step probe"
+    loader = [r["images_per_s"] for r in run.results["stages"].get("bench-train", {}).get("loader", [])
+              if r["workers"] <= int(cfg.data.num_workers) and r["workers"] > 0]
+    if loader and max(loader) < rate:
+        rate, source = max(loader), f"the photo loader ({source} computes faster)"
+    return rate, compile_s, source
+
+
+def stage_train(run: Run, deadline: float, spec: str) -> dict:
+    overrides = spec.split()
+    if run.tiny:
+        overrides += ["data=folder", f"data.root={ROOT / 'data' / 'sample'}", "data.image_size=32", "data.batch_size=2",
+                      "data.num_workers=0", "data.val_size=2", "model.width=4", "model.num_res_blocks=1", "style.size=64",
+                      "trainer.val_check_interval=2", "trainer.log_every_n_steps=1", "checkpoint.every_n_steps=2",
+                      "preview.every_n_steps=2", "preview.size=32", "preview.count=2", "trainer.accelerator=cpu"]
+    cfg = _compose(overrides)
+    rate, compile_s, source = _train_rate(run, cfg)
+    startup_s = 15 if run.tiny else 30  # imports, photo screening, VGG and style targets, Lightning set-up
+    budget = deadline - time.monotonic() - EVAL_RESERVE_S
+    batch = int(cfg.data.batch_size)
+    max_steps = size_max_steps(budget, rate, batch, startup_s + compile_s, safety=0.8, maximum=5 if run.tiny else None)
+    val_every = min(int(cfg.trainer.val_check_interval), max(1, max_steps // 4))
+    warmup = min(int(cfg.optim.warmup_steps), max(1, max_steps // 20))
+    out: dict = {"spec": spec, "rate_images_per_s": rate, "rate_from": source, "compile_s": compile_s,
+                 "budget_s": round(budget, 1), "max_steps": max_steps, "batch": batch, "images": max_steps * batch,
+                 "style": str(cfg.style.name), "image_size": int(cfg.data.image_size), "model_width": int(cfg.model.width)}
+    run.results["stages"]["train"] = out
+    run.say(f"train: {max_steps} steps x {batch} = {max_steps * batch:,} images sized from {rate:.0f} images/s "
+            f"({source}), {budget:.0f} s budget")
+    run.save()
+    train_dir = run.work / "train"
+    shutil.rmtree(train_dir, ignore_errors=True)
+    argv = [sys.executable, str(ROOT / "train.py"), *overrides, f"trainer.max_steps={max_steps}",
+            f"trainer.val_check_interval={val_every}", f"checkpoint.every_n_steps={val_every}",
+            f"preview.every_n_steps={val_every}", f"optim.warmup_steps={warmup}", "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={train_dir}"]
+    started = time.monotonic()
+    code, tail = run_logged(run, argv, timeout=deadline - time.monotonic() - 10)
+    out.update(wall_s=round(time.monotonic() - started, 1), exit_code=code)
+    summary = re.search(r"trained (\d+) steps \(([\d,]+) images\) in (\d+) s after the first step: ([\d,]+) images/s", tail)
+    if summary:
+        out.update(steps_timed=int(summary[1]), train_s=int(summary[3]),
+                   end_to_end_images_per_s=int(summary[4].replace(",", "")))
+    model = train_dir / f"{cfg.style.name}.safetensors"
+    last = train_dir / "checkpoints" / "last.ckpt"
+    if code != 0:
+        out["error"] = f"train.py exited {code}: the schedule did not finish"
+        if model.is_file() or not last.is_file():
+            run.save()
+            return out
+        # Cut off by the timer: keep what was learned, labelled as such (results.md says so).
+        run_logged(run, [sys.executable, str(ROOT / "scripts" / "export.py"), "--model", str(last), "--out",
+                          str(train_dir / "cut_off")], timeout=60)
+        exported = train_dir / "cut_off" / model.name
+        if not exported.is_file():
+            run.save()
+            return out
+        model = exported.rename(train_dir / f"{cfg.style.name}_cut_off.safetensors")
+    shutil.copy(model, run.out / model.name)
+    out["model"] = model.name
+    photos = ["--photos", str(ROOT / "data" / "sample"), "--count", "2" if run.tiny else "8",
+              "--size", "64" if run.tiny else "512", "--height", "64" if run.tiny else "256"]
+    code_e, _ = run_logged(run, [sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model", str(model), *photos,
+                                  "--out", str(run.work / "eval")], timeout=max(10, deadline - time.monotonic()))
+    evaluation = run.work / "eval" / "evaluation.json"
+    if code_e == 0 and evaluation.is_file():
+        data = json.loads(evaluation.read_text())
+        out["evaluation"] = {"settings": data["settings"],
+                             "means": {m["name"]: m["mean"] for m in data["methods"]}}
+        shutil.copy(run.work / "eval" / "evaluation.png", run.out / "evaluation.png")
+    run_logged(run, [sys.executable, str(ROOT / "scripts" / "demo.py"), "--model", str(model), "--out",
+                      str(run.out / "demo.png"), *(["--size", "64", "--height", "64"] if run.tiny else ["--size", "512"])],
+                timeout=max(10, deadline - time.monotonic()))
+    _pack(train_dir, run.work / "eval", run.out / "run.tar.gz")
+    run.save()
+    return out
+
+
+def _pack(train_dir: Path, eval_dir: Path, dest: Path) -> None:
+    with tarfile.open(dest, "w:gz") as tar:
+        for path in sorted(train_dir.rglob("*")):
+            if path.is_file() and path.suffix != ".ckpt" and path.name != "tfevents":
+                tar.add(path, arcname=f"train/{path.relative_to(train_dir)}")
+        for path in sorted(eval_dir.glob("evaluation.*")):
+            if path.suffix != ".png":
+                tar.add(path, arcname=f"eval/{path.name}")
