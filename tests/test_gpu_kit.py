@@ -35,7 +35,7 @@ def _gpu_run(out: Path, *args: str, timeout: int = 240) -> subprocess.CompletedP
 @pytest.mark.slow
 def test_gpu_run_tiny_runs_every_stage_within_budget_and_file_limits(tmp_path):
     out = tmp_path / "out"
-    proc = _gpu_run(out, "--tiny", "--budget", "100", "--stages", "env,bench-train,bench-infer,train")
+    proc = _gpu_run(out, "--tiny", "--budget", "100", "--stages", "env,bench-train,bench-infer,profile,train")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     files = sorted(p for p in out.rglob("*") if p.is_file())
     assert [p.parent for p in files] == [out] * len(files) and len(files) <= MAX_FILES  # flat: all of it comes back
@@ -50,7 +50,9 @@ def test_gpu_run_tiny_runs_every_stage_within_budget_and_file_limits(tmp_path):
     assert {r["path"] for r in train_rows} >= {"baseline", "stylenet fp32", "stylenet bf16-mixed"}
     assert all(r["images_per_s"] > 0 for r in train_rows) and stages["bench-train"]["loader"][0]["images_per_s"] > 0
     infer_rows = stages["bench-infer"]["rows"]
-    assert {tuple(r["size"]) for r in infer_rows} == {(32, 32), (24, 40)} and all(r["ms"] > 0 for r in infer_rows)
+    measured = {tuple(r["size"]) for r in infer_rows}  # a busy machine may run out of the stage's share:
+    assert (32, 32) in measured and all(r["ms"] > 0 for r in infer_rows)  # then the next size says so
+    assert (24, 40) in measured or "40x24: skipped, the time budget is spent" in proc.stdout
     train = stages["train"]
     assert train["exit_code"] == 0 and train["model"] == "starry_night.safetensors" and 1 <= train["max_steps"] <= 5
     assert train["evaluation"]["means"]["starry_night.safetensors"]["total"] > 0
@@ -58,6 +60,9 @@ def test_gpu_run_tiny_runs_every_stage_within_budget_and_file_limits(tmp_path):
     assert load_stylizer(out / "starry_night.safetensors")(torch.rand(3, 16, 16)).shape == (3, 16, 16)
     md = (out / "results.md").read_text()
     assert "## Training (compute only" in md and "## Inference" in md and "## Training run" in md and "--tiny" in md
+    profile = stages["profile"]["training"]["rows"]
+    assert profile and any("conv" in r["op"] for r in profile) and sum(r["share"] for r in profile) <= 1.0001
+    assert "## Where the time goes" in md
 
     bench = tmp_path / "BENCHMARKS.md"  # scripts/benchmark.py merge: one section per table, device and date
     sections = merge_results(results, bench)

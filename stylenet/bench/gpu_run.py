@@ -2,7 +2,7 @@
 wheels first): named stages under one time budget, every result written to the output folder after
 each stage, so a command killed at its limit still brings numbers back.
 
-    python -m stylenet.bench.gpu_run [--out DIR] [--budget 480] [--stages env,bench-train,bench-infer,train]
+    python -m stylenet.bench.gpu_run [--out DIR] [--budget 500] [--stages env,bench-train,bench-infer,profile,train]
                                      [--train "experiment=gpu style=starry_night"] [--tiny]
 
 Output (at most 8 files): results.json (everything), results.md (tables and the targets), log.txt
@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 from .runner import MAX_FILES, ROOT, EVAL_RESERVE_S, Run
-from .stages import stage_bench_infer, stage_bench_train, stage_env, stage_train
+from .stages import stage_bench_infer, stage_bench_train, stage_env, stage_profile, stage_train
 
-STAGES = ("env", "bench-train", "bench-infer", "train")
+STAGES = ("env", "bench-train", "bench-infer", "profile", "train")
 # Share of the whole budget each stage may use (what one leaves goes to the next); train takes the rest.
-SHARES = {"env": 0.02, "bench-train": 0.3, "bench-infer": 0.16}
-MIN_SECONDS = {"env": 2, "bench-train": 20, "bench-infer": 15, "train": 60}  # below this a stage is skipped
-TINY_MIN_SECONDS = {"env": 1, "bench-train": 5, "bench-infer": 5, "train": 20}
+SHARES = {"env": 0.02, "bench-train": 0.3, "bench-infer": 0.16, "profile": 0.05}
+MIN_SECONDS = {"env": 2, "bench-train": 20, "bench-infer": 15, "profile": 10, "train": 60}  # below: skipped
+TINY_MIN_SECONDS = {"env": 1, "bench-train": 5, "bench-infer": 5, "profile": 3, "train": 20}
 
 
 def main(argv=None) -> int:
@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     minimum = TINY_MIN_SECONDS if args.tiny else MIN_SECONDS
     shares = {"bench-train": 0.6, "bench-infer": 1.0} if args.focus else SHARES
     functions = {"env": stage_env, "bench-train": stage_bench_train, "bench-infer": stage_bench_infer,
-                 "train": lambda r, d: stage_train(r, d, args.train)}
+                 "profile": stage_profile, "train": lambda r, d: stage_train(r, d, args.train)}
     for i, stage in enumerate(stages):
         later = sum(minimum[s] for s in stages[i + 1:]) + (EVAL_RESERVE_S if "train" in stages[i + 1:] else 0)
         share = shares.get(stage)

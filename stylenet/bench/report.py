@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .common import BENCHMARKS_MD, record
 from .infer import as_size, inference_table
+from .profile import profile_table
 from .train import train_table
 
 
@@ -105,6 +106,10 @@ def render_markdown(results: dict) -> str:
     infer = stages.get("bench-infer", {})
     if infer.get("rows"):
         parts += ["## Inference (johnson, batch 1)", "", inference_table(infer["rows"]), ""]
+    profiles = [p for p in stages.get("profile", {}).values() if isinstance(p, dict) and p.get("rows")]
+    if profiles:
+        parts += ["## Where the time goes (torch.profiler, by operator)", "",
+                  *(f"{profile_table(p)}\n" for p in profiles)]
     if _train_stage(stages.get("train", {})):
         parts += ["## Training run", "", _train_stage(stages["train"]), ""]
     failed = {k: v["error"] for k, v in stages.items() if isinstance(v, dict) and v.get("error")}
@@ -161,6 +166,9 @@ def merge_results(results: dict, path: Path = BENCHMARKS_MD) -> list[str]:
             + ("\n\nPhoto loader alone:\n\n" + _loader_table(bench["loader"]) if bench.get("loader") else ""))
     if stages.get("bench-infer", {}).get("rows"):
         put(f"Inference on GPU ({gpu})", inference_table(stages["bench-infer"]["rows"]))
+    profiles = [p for p in stages.get("profile", {}).values() if isinstance(p, dict) and p.get("rows")]
+    if profiles:
+        put(f"Profile on GPU ({gpu})", "\n\n".join(profile_table(p) for p in profiles))
     if _train_stage(stages.get("train", {})):
         put(f"GPU training run ({gpu})", _train_stage(stages["train"]))
     return sections

@@ -1,4 +1,4 @@
-"""The GPU run's stages: env, bench-train, bench-infer and train (see stylenet.bench.gpu_run)."""
+"""The GPU run's stages: env, bench-train, bench-infer, profile and train (see stylenet.bench.gpu_run)."""
 from __future__ import annotations
 
 import json
@@ -132,6 +132,28 @@ def stage_bench_infer(run: Run, deadline: float) -> dict:
         run.results["stages"]["bench-infer"] = out
         run.save()
     run.say(f"bench-infer: {len(out['rows'])} rows")
+    return out
+
+
+def stage_profile(run: Run, deadline: float) -> dict:
+    """Operator profiles of the training step (batch 16, bf16, eager) and of inference (1024 px, fp32)."""
+    from .profile import profile_inference, profile_training
+
+    out: dict = {}
+    run.results["stages"]["profile"] = out
+    if run.tiny:
+        jobs = {"training": lambda: profile_training(32, 2, "fp32", 4, 1, steps=2, top=8),
+                "inference": lambda: profile_inference(32, 4, 1, calls=2, top=8)}
+    else:
+        jobs = {"training": profile_training, "inference": profile_inference}
+    for name, job in jobs.items():
+        if time.monotonic() > deadline - (1 if run.tiny else 5):
+            run.say(f"profile: {name} skipped, the time budget is spent")
+            continue
+        out[name] = job()
+        top = out[name]["rows"][0]
+        run.say(f"profile: {name}: top operator {top['op']} {top['ms_per_step']:.3f} ms/step ({top['share']:.0%})")
+        run.save()
     return out
 
 
