@@ -14,11 +14,14 @@ from omegaconf import DictConfig, OmegaConf
 def main(cfg: DictConfig) -> None:
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    from stylenet.config import ConfigError, validate
+    from hydra.core.hydra_config import HydraConfig
+
+    from stylenet.config import ConfigError, check_overrides, validate
     from stylenet.data import DataError
     from stylenet.module import NonFiniteLossError
 
     try:
+        check_overrides(list(HydraConfig.get().overrides.task))
         validate(cfg)
         run(cfg)
     except (ConfigError, DataError, FileNotFoundError, NonFiniteLossError) as exc:
@@ -59,7 +62,7 @@ def run(cfg: DictConfig) -> None:
     module.raise_if_nonfinite(out_dir / "checkpoints" / "last.ckpt")
 
     if cfg.export.enabled and trainer.is_global_zero:
-        path = save_stylizer(module.net, out_dir / f"{cfg.style.name}.safetensors",
+        path = save_stylizer(module.net, out_dir / f"{cfg.name}.safetensors",
                              **training_metadata(module.hparams, trainer.global_step))
         print(f"exported {path}")
 

@@ -15,10 +15,12 @@ from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
 from .data import DATA_KINDS, DECODERS
 from .hardware import AUTO
+from .hydra_callbacks import register_resolvers
 from .losses import SETTINGS
 from .vgg import LAYER_NAMES, WEIGHT_SOURCES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+register_resolvers()  # ${model_name:...} in conf/train.yaml, also for configs composed outside train.py
 
 
 # Lightning's precision names (lightning.fabric.connector._PRECISION_INPUT_STR) plus stylenet's auto.
@@ -103,11 +105,52 @@ def _layers(cfg: DictConfig, key: str) -> dict[str, float]:
     return {str(k): float(v) for k, v in layers.items()}
 
 
+def check_overrides(overrides: list[str]) -> None:
+    """Command-line mistakes Hydra accepts silently: ``style=[a,b]`` would select only ``b``."""
+    for override in overrides:
+        if re.match(r"^style=\[", override):
+            raise ConfigError(f"{override}: `style` takes one painting; train several in one network with "
+                              f"styles={override.split('=', 1)[1]}")
+
+
+def style_list(cfg: DictConfig) -> list[dict[str, Any]]:
+    """The entries of ``styles`` as ``{"name", "image", "size", "weight"}`` (image resolved), or [] for a
+    single-style run."""
+    styles = _get(cfg, "styles") or []
+    if isinstance(styles, str) or not all(isinstance(s, str) for s in styles):
+        raise ConfigError(f"styles: expected a list of conf/style names or image paths, e.g. styles=[wave,udnie], "
+                          f"got {styles!r}")
+    entries = []
+    for style in styles:
+        try:
+            image, size, weight = resolve_style(style)
+        except ConfigError as exc:
+            known = ", ".join(sorted(p.stem for p in resolve_path("conf/style").glob("*.yaml")))
+            raise ConfigError(f"styles: {exc} (bundled: {known})") from None
+        entries.append({"name": Path(style).stem, "image": str(image.resolve()), "size": size, "weight": weight})
+    size = cfg.get("styles_size")
+    if size is not None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 32:
+            raise ConfigError(f"styles_size: expected an integer >= 32 (or null), got {size!r}")
+        for entry in entries:
+            entry["size"] = size
+    names = [e["name"] for e in entries]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"styles: each style once, got {list(styles)!r}")
+    return entries
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError (one line, naming the key) for the first invalid value in ``cfg``."""
     name = _get(cfg, "style.name")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ConfigError(f"style.name: use letters, digits, '_', '-' or '.' (it names the exported file), got {name!r}")
+    for style in style_list(cfg):
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", style["name"]):
+            raise ConfigError(f"styles: {style['name']!r}: use letters, digits, '_', '-' or '.' in style names")
+    name = _get(cfg, "name")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
+        raise ConfigError(f"name: use letters, digits, '_', '-', '+' or '.' (it names the exported file), got {name!r}")
     image = resolve_path(str(_get(cfg, "style.image")))
     if not image.is_file():
         raise ConfigError(f"style.image: file {str(image)!r} does not exist")
@@ -171,8 +214,10 @@ def validate(cfg: DictConfig) -> None:
 
 def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
     """Plain keyword arguments for StyleTransferModule from a validated config."""
+    styles = style_list(cfg)
     return {
-        "style_name": cfg.style.name,
+        "style_name": cfg.name,
+        "styles": styles or None,
         "style_image": str(resolve_path(cfg.style.image).resolve()),
         "style_size": cfg.style.size,
         "width": cfg.model.width,
@@ -183,8 +228,9 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "content_layers": OmegaConf.to_container(cfg.loss.content_layers),
         "style_layers": OmegaConf.to_container(cfg.loss.style_layers),
         "content_weight": float(cfg.loss.content_weight),
-        # Per-painting multiplier: some paintings need a stronger or weaker pull than the default.
-        "style_weight": float(cfg.loss.style_weight) * float(cfg.style.weight),
+        # Per-painting multiplier: some paintings need a stronger or weaker pull than the default
+        # (with several styles each entry carries its own, applied per sample).
+        "style_weight": float(cfg.loss.style_weight) * (1.0 if styles else float(cfg.style.weight)),
         "tv_weight": float(cfg.loss.tv_weight),
         "vgg_weights": cfg.loss.vgg_weights,
         "vgg_checkpointing": bool(cfg.loss.gradient_checkpointing),

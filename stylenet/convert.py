@@ -48,16 +48,21 @@ def export_torchscript(net: TransformerNet, path: str | os.PathLike) -> Path:
 
 def export_onnx(net: TransformerNet, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
     """ONNX with dynamic batch, height and width (inputs of at least 8 px a side); the stylenet
-    metadata is kept in the model's metadata_props as JSON strings."""
+    metadata is kept in the model's metadata_props as JSON strings. A multi-style network takes a second
+    input, ``style_weights`` ``(batch, S)`` (one file for all styles and mixes)."""
     import onnx
 
     example = torch.rand(1, 3, 64, 64)
     axes = {0: "batch", 2: "height", 3: "width"}
+    inputs, names, dynamic = (example,), ["image"], {"image": axes, "stylized": axes}
+    if net.num_styles > 1:
+        inputs = (example, torch.full((1, net.num_styles), 1.0 / net.num_styles))
+        names, dynamic["style_weights"] = ["image", "style_weights"], {0: "batch"}
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # The TorchScript-based exporter keeps the shape arithmetic of the padding dynamic.
-        torch.onnx.export(net.eval(), (example,), str(tmp), input_names=["image"], output_names=["stylized"],
-                          dynamic_axes={"image": axes, "stylized": axes}, opset_version=ONNX_OPSET, dynamo=False)
+        torch.onnx.export(net.eval(), inputs, str(tmp), input_names=names, output_names=["stylized"],
+                          dynamic_axes=dynamic, opset_version=ONNX_OPSET, dynamo=False)
         model = onnx.load(str(tmp))
         for key, value in encode_metadata(metadata or {}).items():  # same encoding as the safetensors file
             model.metadata_props.add(key=key, value=value)
@@ -81,9 +86,20 @@ def onnx_metadata(session) -> dict[str, Any]:
     return decode_metadata(session.get_modelmeta().custom_metadata_map)
 
 
-def max_abs_diff(reference: TransformerNet, candidate: Callable[[torch.Tensor], torch.Tensor], photo: torch.Tensor) -> float:
+def parity_style(net: TransformerNet) -> torch.Tensor | None:
+    """Style weights for parity checks: a mix of every style with unequal weights (None for one style)."""
+    if net.num_styles == 1:
+        return None
+    weights = torch.arange(1, net.num_styles + 1, dtype=torch.float32)
+    return (weights / weights.sum())[None]
+
+
+def max_abs_diff(reference: TransformerNet, candidate: Callable[..., torch.Tensor], photo: torch.Tensor,
+                 style: torch.Tensor | None = None) -> float:
     with torch.inference_mode():
-        return (reference(photo).float() - candidate(photo).float()).abs().max().item()
+        if style is None:
+            return (reference(photo).float() - candidate(photo).float()).abs().max().item()
+        return (reference(photo, style).float() - candidate(photo, style).float()).abs().max().item()
 
 
 def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, formats: Sequence[str] = ("safetensors",),
@@ -100,6 +116,7 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
     x = load_image(photo, max_size)[None]
     out_dir = Path(out_dir)
     stem = str(meta.get("style", Path(model_path).stem))
+    style = parity_style(net)  # multi-style: every style in the check, mixed
     results = []
     for fmt in formats:
         path = out_dir / f"{stem}{SUFFIXES[fmt]}"
@@ -107,14 +124,18 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
             save_stylizer(net, path, dtype=dtype, **{k: v for k, v in meta.items()
                                                       if k not in ("format", "format_version", "model", "weights_dtype")})
             copy, _ = load_transformer(path)
-            diff, tol = max_abs_diff(net, copy, x), TOLERANCE[dtype]
+            diff, tol = max_abs_diff(net, copy, x, style), TOLERANCE[dtype]
         elif fmt == "torchscript":
             export_torchscript(net, path)
-            diff, tol = max_abs_diff(net, torch.jit.load(str(path)), x), TOLERANCE["fp32"]
+            diff, tol = max_abs_diff(net, torch.jit.load(str(path)), x, style), TOLERANCE["fp32"]
         else:
             export_onnx(net, path, {**meta, "format": FORMAT, "format_version": FORMAT_VERSION, "model": net.config()})
             session = onnx_session(path)
-            diff = max_abs_diff(net, lambda t: torch.from_numpy(session.run(None, {"image": t.numpy()})[0]), x)
+
+            def run(t: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
+                feeds = {"image": t.numpy()} if s is None else {"image": t.numpy(), "style_weights": s.numpy()}
+                return torch.from_numpy(session.run(None, feeds)[0])
+            diff = max_abs_diff(net, run, x, style)
             tol = TOLERANCE["fp32"]
         if not diff <= tol:
             raise ExportError(f"{path}: max abs difference {diff:.2e} to the PyTorch model exceeds {tol:.0e}")

@@ -80,6 +80,11 @@ def training_metadata(hparams: Mapping[str, Any], steps: int | None) -> dict[str
     meta["style"] = meta.pop("style_name", "unknown")
     meta["style_image"] = Path(str(meta.get("style_image", ""))).name
     meta["steps"] = steps
+    if hparams.get("styles"):  # several styles: names and per-style settings, in the network's order
+        meta["styles"] = [{"name": s["name"], "image": Path(str(s["image"])).name, "size": int(s["size"]),
+                           "weight": float(s["weight"])} for s in hparams["styles"]]
+        meta.pop("style_image")
+        meta.pop("style_size", None)
     return meta
 
 
@@ -93,6 +98,8 @@ def _build(path: Path, config: dict, state: dict[str, torch.Tensor]) -> Transfor
     if missing or unexpected:
         raise ModelFileError(f"{path}: weights do not match a TransformerNet{config} "
                              f"(missing keys {missing[:3]}, unexpected keys {unexpected[:3]})")
+    # Single-style files from before conditional IN hold (C,) norm parameters; the network's are (1, C).
+    state = {k: v.unsqueeze(0) if v.dim() == 1 and expected[k].shape == (1, *v.shape) else v for k, v in state.items()}
     wrong = [f"{k} {tuple(v.shape)} != {tuple(expected[k].shape)}" for k, v in state.items() if v.shape != expected[k].shape]
     if wrong:
         raise ModelFileError(f"{path}: weight shapes do not match a TransformerNet{config}: {wrong[:3]}")
@@ -129,13 +136,34 @@ def resolve_model(path: str | os.PathLike) -> Path:
     return p
 
 
+def find_model(path: str | os.PathLike) -> tuple[Path, str | None]:
+    """``(model file, style)``: a path or bundled model name as :func:`resolve_model` (style None), or
+    the name of a style that a bundled multi-style model holds (``wave`` -> the zoo, style ``wave``)."""
+    p = resolve_model(path)
+    if p.exists() or p.suffix or len(p.parts) != 1:
+        return p, None
+    for file in sorted(PRETRAINED.glob("*.safetensors")):
+        styles = read_metadata(file).get("styles") or []
+        if any(s.get("name") == p.name for s in styles):
+            return file, p.name
+    return p, None
+
+
+def bundled_styles() -> list[str]:
+    """Every name ``load_stylizer`` takes without a path: bundled models and their styles."""
+    names = set(pretrained_names())
+    for file in PRETRAINED.glob("*.safetensors"):
+        names.update(s["name"] for s in read_metadata(file).get("styles") or [])
+    return sorted(names)
+
+
 def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict[str, Any]]:
     """``(TransformerNet in eval mode, metadata)`` from an exported ``.safetensors`` model, a
     Lightning ``.ckpt`` of StyleTransferModule, or a bundled model's name (:func:`pretrained_names`).
     Raises ModelFileError naming the file and the problem."""
     path = resolve_model(path)
     if not path.is_file():
-        hint = f" (bundled models: {', '.join(pretrained_names())})" if not path.suffix and len(path.parts) == 1 else ""
+        hint = f" (bundled models and styles: {', '.join(bundled_styles())})" if not path.suffix and len(path.parts) == 1 else ""
         raise ModelFileError(f"{path}: no such model file{hint}")
     if path.suffix == ".ckpt":
         return _load_checkpoint(path)

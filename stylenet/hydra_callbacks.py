@@ -1,4 +1,4 @@
-"""Hydra callbacks (configured under hydra.callbacks in conf/train.yaml)."""
+"""Hydra callbacks (configured under hydra.callbacks in conf/train.yaml) and the config's resolvers."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,23 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+
+def model_name(style_name: str, styles) -> str:
+    """``${model_name:${style.name},${styles}}``: the run's and the exported model's name: the style's,
+    or for several styles their names joined by '+' (up to 3; else ``<N>_styles``)."""
+    names = [Path(str(s)).stem for s in (styles or [])]
+    if not names:
+        return str(style_name)
+    return "+".join(names) if len(names) <= 3 else f"{len(names)}_styles"
+
+
+def register_resolvers() -> None:
+    OmegaConf.register_new_resolver("model_name", model_name, replace=True)
+
+
+register_resolvers()  # Hydra imports this module (hydra.callbacks) before it resolves hydra.run.dir
 
 
 class CheckOutputDir(Callback):

@@ -9,6 +9,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from PIL import Image
 from torch import nn
 
 from .image import float_to_pil, pil_to_float
+from .styles import StyleChoice, choose, style_names
 from .transformer import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -99,10 +101,15 @@ class Stylizer(nn.Module):
 
     Backends: PyTorch (``net``; ``device``, ``precision``, ``channels_last``) or an onnxruntime
     ``session`` (CPU, fp32; tiles then use their own statistics).
+
+    Multi-style models: ``style`` picks one of ``style_names`` or a mix (``"starry_night=0.7,wave=0.3"``
+    or a dict; weights normalised, see :mod:`stylenet.styles`), for every call or per call
+    (``stylizer(image, style="wave")``).
     """
 
     def __init__(self, net: TransformerNet | None, metadata: dict[str, Any] | None = None, device: str = "cpu",
-                 precision: str = "fp32", channels_last: bool = False, session=None):
+                 precision: str = "fp32", channels_last: bool = False, session=None,
+                 style: str | Mapping[str, float] | None = None):
         super().__init__()
         if (net is None) == (session is None):
             raise ValueError("Stylizer needs exactly one of a TransformerNet or an onnxruntime session")
@@ -118,23 +125,37 @@ class Stylizer(nn.Module):
         if self.net is not None and channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
         self.metadata = dict(metadata or {})
-        self.style = self.metadata.get("style", "unknown")
         self.width = int(self.metadata.get("model", {}).get("width", 32))
+        self.style_names = style_names(self.metadata)
+        self.set_style(style)
+
+    def set_style(self, style: str | Mapping[str, float] | None) -> StyleChoice:
+        """Choose the style (or mix) for the following calls; ``self.style`` names it."""
+        self.choice = choose(style, self.style_names)
+        self.style = self.choice.label
+        return self.choice
+
+    def _style_batch(self, choice: StyleChoice, n: int) -> torch.Tensor | None:
+        return None if choice.weights is None else choice.weights.expand(n, -1)
 
     # -- the network on one batch -----------------------------------------------------------
-    def _network(self, x: torch.Tensor) -> torch.Tensor:
+    def _network(self, x: torch.Tensor, choice: StyleChoice) -> torch.Tensor:
+        style = self._style_batch(choice, x.shape[0])
         if self.session is not None:
             h, w = x.shape[-2:]
             if h < MIN_SIDE or w < MIN_SIDE:  # the ONNX graph expects >= 8 px (see convert.export_onnx)
                 x = F.pad(x, (0, max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h)), mode="replicate")
-            out = self.session.run(None, {"image": x.float().cpu().contiguous().numpy()})[0]
+            feeds = {"image": x.float().cpu().contiguous().numpy()}
+            if style is not None:
+                feeds["style_weights"] = style.float().contiguous().numpy()
+            out = self.session.run(None, feeds)[0]
             return torch.from_numpy(out)[..., :h, :w].clamp_(0, 1)
         x = x.to(self.device, torch.float32)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         dtype = PRECISIONS[self.precision]
         with torch.inference_mode(), torch.autocast(self.device.type, dtype, enabled=dtype != torch.float32):
-            return self.net(x).float().clamp_(0, 1)
+            return self.net(x, None if style is None else style.to(self.device)).float().clamp_(0, 1)
 
     def check_fits(self, height: int, width: int, batch: int = 1) -> None:
         """Raise ImageTooLargeError if an untiled forward would not fit in free memory."""
@@ -145,17 +166,19 @@ class Stylizer(nn.Module):
                 f"a {width}x{height} image needs about {need / 2**30:.1f} GiB untiled but only "
                 f"{free / 2**30:.1f} GiB is free on {self.device}; use tiling (--tile 1024)")
 
-    def _tiled(self, x: torch.Tensor, tile: int, overlap: int, stats_size: int) -> torch.Tensor:
+    def _tiled(self, x: torch.Tensor, tile: int, overlap: int, stats_size: int, choice: StyleChoice) -> torch.Tensor:
         n, _, h, w = x.shape
         out = torch.zeros(n, 3, h, w)
         weight = torch.zeros(1, 1, h, w)
         scale = min(1.0, stats_size / max(h, w))
         reference = F.interpolate(x, scale_factor=scale, mode="area") if scale < 1 else x
         shared = self.net is not None and n == 1
-        with fixed_norm_stats(self.net, reference.to(self.device)) if shared else contextlib.nullcontext():
+        style = self._style_batch(choice, 1)
+        stats = fixed_norm_stats(self.net, reference.to(self.device), None if style is None else style.to(self.device))
+        with stats if shared else contextlib.nullcontext():
             for top, bottom in _tile_spans(h, tile, overlap):
                 for left, right in _tile_spans(w, tile, overlap):
-                    y = self._network(x[..., top:bottom, left:right]).cpu()
+                    y = self._network(x[..., top:bottom, left:right], choice).cpu()
                     mask = _ramp(bottom - top, overlap)[:, None] * _ramp(right - left, overlap)[None, :]
                     out[..., top:bottom, left:right] += y * mask
                     weight[..., top:bottom, left:right] += mask
@@ -163,14 +186,16 @@ class Stylizer(nn.Module):
 
     # -- public API ----------------------------------------------------------------------------
     def forward(self, image: torch.Tensor | Image.Image, tile: int | None = None, overlap: int = 64,
-                preserve_color: bool = False, strength: float = 1.0, stats_size: int = 1024):
+                preserve_color: bool = False, strength: float = 1.0, stats_size: int = 1024,
+                style: str | Mapping[str, float] | None = None):
+        choice = self.choice if style is None else choose(style, self.style_names)
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
         if tile is not None and not 0 <= overlap < tile // 2:
             raise ValueError(f"overlap must be in [0, tile/2), got overlap={overlap}, tile={tile}")
         if isinstance(image, Image.Image):
             alpha = image.getchannel("A") if image.mode == "RGBA" else None
-            y = self(pil_to_float(image.convert("RGB")), tile, overlap, preserve_color, strength, stats_size)
+            y = self(pil_to_float(image.convert("RGB")), tile, overlap, preserve_color, strength, stats_size, style)
             result = float_to_pil(y)
             if alpha is not None:
                 result.putalpha(alpha)
@@ -185,11 +210,11 @@ class Stylizer(nn.Module):
         if strength == 0.0:
             y = x.clone()
         elif tile and max(h, w) > tile:
-            y = self._tiled(x, tile, overlap, stats_size)
+            y = self._tiled(x, tile, overlap, stats_size, choice)
         else:
             self.check_fits(h, w, x.shape[0])
             try:
-                y = self._network(x).cpu()
+                y = self._network(x, choice).cpu()
             except (torch.OutOfMemoryError, MemoryError) as exc:
                 raise ImageTooLargeError(f"a {w}x{h} image did not fit in memory ({exc}); use tiling (--tile 1024)") from None
         if preserve_color:
@@ -210,13 +235,17 @@ class Stylizer(nn.Module):
 
 
 def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "torch", precision: str = "fp32",
-                  channels_last: bool = False) -> Stylizer:
+                  channels_last: bool = False, style: str | Mapping[str, float] | None = None) -> Stylizer:
     """A Stylizer for an exported model: ``.safetensors`` or Lightning ``.ckpt`` (PyTorch backend, or
-    ``backend="onnxruntime"`` through a temporary ONNX export), or an ``.onnx`` file (onnxruntime)."""
+    ``backend="onnxruntime"`` through a temporary ONNX export), an ``.onnx`` file (onnxruntime), or the
+    name of a bundled model or of a style a bundled model holds (``"starry_night"``, ``"zoo"``,
+    ``"wave"``; see MODELS.md). ``style``: a style or mix of a multi-style model (:mod:`stylenet.styles`)."""
     from .convert import export_onnx, onnx_metadata, onnx_session
-    from .export import ModelFileError, load_transformer
+    from .export import ModelFileError, find_model, load_transformer
 
-    path = Path(path)
+    path, implied = find_model(path)
+    if implied is not None and style is None:
+        style = implied
     if backend not in ("torch", "onnxruntime"):
         raise ValueError(f"backend must be torch or onnxruntime, got {backend!r}")
     if path.suffix == ".onnx":
@@ -226,15 +255,15 @@ def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "
             session = onnx_session(path)
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise ModelFileError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0]})") from None
-        return Stylizer(None, onnx_metadata(session), precision=precision, session=session)
+        return Stylizer(None, onnx_metadata(session), precision=precision, session=session, style=style)
     net, meta = load_transformer(path)
     if backend == "onnxruntime":
         with tempfile.TemporaryDirectory(prefix="stylenet-onnx-") as tmp:  # the session holds the model in memory
             onnx_file = Path(tmp) / "model.onnx"
             export_onnx(net, onnx_file, {**meta, "model": net.config()})
             session = onnx_session(onnx_file)
-        return Stylizer(None, meta, precision=precision, session=session)
-    return Stylizer(net, meta, device=device, precision=precision, channels_last=channels_last)
+        return Stylizer(None, meta, precision=precision, session=session, style=style)
+    return Stylizer(net, meta, device=device, precision=precision, channels_last=channels_last, style=style)
 
 
 def demo_sheet(stylizer: Stylizer, style_image: str | os.PathLike, photos: list, height: int = 256,

@@ -5,7 +5,7 @@ Plain PyTorch: nothing here imports Lightning.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -60,10 +60,11 @@ class PerceptualLoss(nn.Module):
         vgg_weights: ``"caffe"`` (bundled, default) or ``"torchvision"`` (only if cached).
         gradient_checkpointing: recompute VGG blocks in the backward pass (less memory).
 
-    Call :meth:`set_style` once with the style image; its Gram matrices are kept as buffers (not
-    saved in state dicts) and reused for every batch. ``forward(output, content)`` takes two RGB
-    batches ``(N, 3, H, W)`` in [0, 1] and returns ``{"content", "style", "tv", "total"}``, the first
-    three already multiplied by their weights.
+    Call :meth:`set_style` once with the style image (or :meth:`set_styles` with several, for a
+    multi-style network); the Gram matrices are kept as buffers (not saved in state dicts) and reused
+    for every batch. ``forward(output, content, style_ids=None)`` takes two RGB batches ``(N, 3, H, W)``
+    in [0, 1] (and, with several styles, each sample's style index ``(N,)``) and returns ``{"content",
+    "style", "tv", "total"}``, the first three already multiplied by their weights.
     """
 
     def __init__(
@@ -95,14 +96,36 @@ class PerceptualLoss(nn.Module):
     @torch.no_grad()
     def set_style(self, style_image: torch.Tensor) -> None:
         """Compute the target Gram matrices from a ``(1, 3, H, W)`` RGB image in [0, 1]."""
-        if style_image.ndim != 4 or style_image.shape[:2] != (1, 3):
-            raise ValueError(f"style image must be (1, 3, H, W), got {tuple(style_image.shape)}")
-        feats = self.vgg(style_image.float(), self.style_layers)
+        self.set_styles([style_image])
+
+    @torch.no_grad()
+    def set_styles(self, style_images: Sequence[torch.Tensor], weights: Sequence[float] | None = None) -> None:
+        """Targets for several styles: one ``(1, 3, H, W)`` image each (any sizes), computed once and
+        stacked ``(S, C, C)`` per layer; ``weights`` multiply each style's loss (its config's
+        ``style.weight``; default 1)."""
+        if not style_images:
+            raise ValueError("set_styles needs at least one style image")
+        grams: dict[str, list[torch.Tensor]] = {name: [] for name in self.style_layers}
+        for image in style_images:
+            if image.ndim != 4 or image.shape[:2] != (1, 3):
+                raise ValueError(f"style image must be (1, 3, H, W), got {tuple(image.shape)}")
+            feats = self.vgg(image.float(), self.style_layers)
+            for name in self.style_layers:
+                grams[name].append(gram_matrix(feats[name]))
         for name in self.style_layers:
-            self.register_buffer(f"gram_{name}", gram_matrix(feats[name]), persistent=False)
+            self.register_buffer(f"gram_{name}", torch.cat(grams[name]), persistent=False)
+        weights = torch.ones(len(style_images)) if weights is None else torch.tensor([float(w) for w in weights])
+        if weights.shape != (len(style_images),):
+            raise ValueError(f"{len(style_images)} style images but {len(weights)} weights")
+        self.register_buffer("style_multipliers", weights.to(self.vgg.mean.device), persistent=False)
         self._style_names = list(self.style_layers)
 
+    @property
+    def num_styles(self) -> int:
+        return len(self.style_multipliers) if self._style_names else 0
+
     def style_targets(self) -> dict[str, torch.Tensor]:
+        """``{layer: (S, C, C)}`` Gram targets, one row per style."""
         if not self._style_names:
             raise RuntimeError("PerceptualLoss.set_style() must be called before computing the loss")
         return {name: getattr(self, f"gram_{name}") for name in self._style_names}
@@ -114,20 +137,34 @@ class PerceptualLoss(nn.Module):
         return self.vgg(content, self.content_layers)
 
     def forward(self, output: torch.Tensor, content: torch.Tensor | None = None, *,
-                content_features: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+                content_features: dict[str, torch.Tensor] | None = None,
+                style_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``content``: the photo batch, or its precomputed :meth:`content_targets` (``content_features``,
-        for callers that score many outputs of one photo, such as the Gatys optimisation)."""
+        for callers that score many outputs of one photo, such as the Gatys optimisation).
+        ``style_ids``: ``(N,)`` style index of every sample (default: style 0 for all)."""
+        terms, _ = self.per_sample(output, content, content_features=content_features, style_ids=style_ids)
+        return terms
+
+    def per_sample(self, output: torch.Tensor, content: torch.Tensor | None = None, *,
+                   content_features: dict[str, torch.Tensor] | None = None,
+                   style_ids: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """As :meth:`forward`, plus the weighted style loss of every sample ``(N,)`` (per-style logging)."""
         targets = self.style_targets()
         if content_features is None:
             content_features = self.content_targets(content)
         out_feats = self.vgg(output, {**self.content_layers, **self.style_layers})
         c_loss = sum(w * content_loss(out_feats[n], content_features[n]) for n, w in self.content_layers.items())
-        s_loss = sum(w * style_loss(gram_matrix(out_feats[n]), targets[n]) for n, w in self.style_layers.items())
+        if style_ids is None:
+            style_ids = torch.zeros(output.shape[0], dtype=torch.long, device=output.device)
+        # Every sample against its own style's targets: mean over the C x C entries of each Gram (Eq. 4).
+        per_sample = sum(w * (gram_matrix(out_feats[n]) - targets[n][style_ids]).pow(2).mean(dim=(1, 2))
+                         for n, w in self.style_layers.items())
+        per_sample = self.style_weight * self.style_multipliers[style_ids] * per_sample
         t_loss = tv_loss(output) if self.tv_weight else output.new_zeros(())
         terms = {
             "content": self.content_weight * c_loss,
-            "style": self.style_weight * s_loss,
+            "style": per_sample.mean(),
             "tv": self.tv_weight * t_loss,
         }
         terms["total"] = terms["content"] + terms["style"] + terms["tv"]
-        return terms
+        return terms, per_sample.detach()

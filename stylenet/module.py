@@ -14,7 +14,7 @@ import torch
 from .image import load_image
 from .losses import PerceptualLoss
 from .nonfinite import StepHealth
-from .transformer import TransformerNet
+from .transformer import TransformerNet, one_hot
 
 log = logging.getLogger(__name__)
 # The frozen VGG is in eval mode on purpose; Lightning warns about any eval-mode module at fit start.
@@ -44,9 +44,16 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int, min_lr_ratio: 
 
 
 class StyleTransferModule(pl.LightningModule):
-    """Trains a TransformerNet for one style image. Takes plain values only (see conf/), so
-    ``StyleTransferModule.load_from_checkpoint(path)`` rebuilds everything on its own; the frozen
-    VGG comes from the bundled weights, not the checkpoint."""
+    """Trains a TransformerNet for one style image, or for several (``styles``: a list of ``{"name",
+    "image", "size", "weight"}``; conditional instance norm, one network). Takes plain values only
+    (see conf/), so ``StyleTransferModule.load_from_checkpoint(path)`` rebuilds everything on its own;
+    the frozen VGG comes from the bundled weights, not the checkpoint.
+
+    Several styles: every sample of a batch gets a style, in turn by its position in the run (sample
+    ``k`` of the whole run, over all ranks, gets style ``k mod S``), so each batch mixes styles and each
+    style gets the same share of the photos; a step's gradient then pulls the shared convolutions
+    towards all styles at once instead of one style per step (and positions make it exact on resume).
+    """
 
     def __init__(
         self,
@@ -72,10 +79,14 @@ class StyleTransferModule(pl.LightningModule):
         warmup_steps: int = 0,
         min_lr_ratio: float = 0.0,
         image_size: int = 256,
+        styles: list[dict] | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
-        self.net = TransformerNet(width, num_res_blocks, gradient_checkpointing)
+        # One entry per style; a single-style run's weight is already in style_weight.
+        self.styles = [dict(s) for s in styles] if styles else [
+            {"name": style_name, "image": style_image, "size": style_size, "weight": 1.0}]
+        self.net = TransformerNet(width, num_res_blocks, gradient_checkpointing, num_styles=len(self.styles))
         self.perceptual = PerceptualLoss(
             content_layers or {"relu2_2": 1.0},
             style_layers or {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_4": 1.0, "relu4_4": 1.0},
@@ -89,15 +100,26 @@ class StyleTransferModule(pl.LightningModule):
         # per-step host-device sync: every step on a CPU, every log_every_n_steps on an accelerator.
         self.bar_metrics: dict[str, float] = {}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    @property
+    def num_styles(self) -> int:
+        return len(self.styles)
+
+    def style_weights(self, style_ids: torch.Tensor) -> torch.Tensor | None:
+        """One-hot ``(N, S)`` weights for the network (None for a one-style network)."""
+        return one_hot(style_ids, self.num_styles).to(self.device) if self.num_styles > 1 else None
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x, style)
 
     def setup(self, stage: str) -> None:
-        # Once per run, on every rank from the same file, so the targets are identical everywhere.
-        path = Path(self.hparams.style_image)
-        if not path.is_file():
-            raise FileNotFoundError(f"style.image: {str(path)!r} does not exist")
-        self.perceptual.set_style(load_image(path, self.hparams.style_size)[None])
+        # Once per run, on every rank from the same files, so the targets are identical everywhere.
+        images = []
+        for style in self.styles:
+            path = Path(style["image"])
+            if not path.is_file():
+                raise FileNotFoundError(f"style.image: {str(path)!r} does not exist")
+            images.append(load_image(path, style["size"])[None])
+        self.perceptual.set_styles(images, [s["weight"] for s in self.styles])
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
             self.perceptual.to(memory_format=torch.channels_last)
@@ -108,10 +130,36 @@ class StyleTransferModule(pl.LightningModule):
             self.perceptual.vgg.compile(dynamic=False)
             self._compiled = True
 
-    def _terms(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _style_ids(self, batch_size: int, position: int) -> tuple[torch.Tensor | None, list[int]]:
+        """Style index of every sample of this rank's ``position``-th batch, ``(N,)`` made on the device
+        (a kernel with scalar arguments: no host-to-device copy), and the styles present (host ints).
+        None for a one-style network."""
+        if self.num_styles == 1:
+            return None, [0]
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self._trainer else (1, 0)
+        first = (position * world + rank) * batch_size
+        present = sorted({(first + i) % self.num_styles for i in range(batch_size)})
+        return (torch.arange(batch_size, device=self.device) + first) % self.num_styles, present
+
+    def _terms(self, batch: torch.Tensor, style_ids: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Loss terms, and every sample's weighted style loss ``(N,)``."""
         if self.hparams.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        return self.perceptual(self.net(batch), batch)
+        style = self.style_weights(style_ids) if style_ids is not None else None
+        return self.perceptual.per_sample(self.net(batch, style), batch, style_ids=style_ids)
+
+    def _log_per_style(self, per_sample: torch.Tensor, style_ids: torch.Tensor | None, present: list[int],
+                       prefix: str) -> None:
+        """``<prefix>/style/<name>``: each present style's mean weighted style loss over its samples."""
+        if style_ids is None:
+            return
+        sums = torch.zeros(self.num_styles, device=per_sample.device).index_add_(0, style_ids, per_sample)
+        counts = torch.zeros(self.num_styles, device=per_sample.device).index_add_(0, style_ids, torch.ones_like(per_sample))
+        means = sums / counts.clamp(min=1)
+        training = prefix == "train"
+        for i in present:
+            self.log(f"{prefix}/style/{self.styles[i]['name']}", means[i], on_step=training, on_epoch=not training,
+                     sync_dist=not training, batch_size=max(1, len(per_sample) // self.num_styles))
 
     def _log(self, terms: dict[str, torch.Tensor], prefix: str, batch_size: int) -> None:
         training = prefix == "train"
@@ -131,7 +179,10 @@ class StyleTransferModule(pl.LightningModule):
         # No host-device sync here: a non-finite loss is recorded on the device, the optimizer step it
         # would poison is skipped on the device (on_before_optimizer_step), and both are read back
         # every report_every() steps (_check_health).
-        terms = self._terms(batch)
+        accumulate = self.trainer.accumulate_grad_batches if self._trainer else 1
+        style_ids, present = self._style_ids(batch.shape[0], self.global_step * accumulate + batch_idx % accumulate)
+        terms, per_sample = self._terms(batch, style_ids)
+        self._log_per_style(per_sample, style_ids, present, "train")
         values = torch.stack([v.detach().float() for v in terms.values()])
         if self._health is None:
             self._health = StepHealth(list(terms), values.device)
@@ -186,9 +237,11 @@ class StyleTransferModule(pl.LightningModule):
         return self._health.read()[2] if self._health is not None else 0
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        style_ids, present = self._style_ids(batch.shape[0], batch_idx)
         with eager():  # a compiled net would recompile for eval mode and the last, smaller batch
-            terms = self._terms(batch)
+            terms, per_sample = self._terms(batch, style_ids)
         self._log(terms, "val", batch.shape[0])
+        self._log_per_style(per_sample, style_ids, present, "val")
 
     def raise_if_nonfinite(self, checkpoint: Path) -> None:
         if self.nonfinite_message:  # set by _check_health, at the latest in on_train_end

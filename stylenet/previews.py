@@ -12,11 +12,13 @@ from torchvision.utils import make_grid
 
 from .image import find_images, float_to_pil, load_image, save_image
 from .module import eager
+from .transformer import one_hot
 
 
 class PreviewCallback(pl.Callback):
     """``photos``: a folder or list of files (default: the first ``count`` validation photos, else
-    training photos). Grid rows: photo, stylised; one column per probe. Written by rank 0 only."""
+    training photos). Grid rows: the photos, then one row per style (a multi-style network: photos x
+    styles); one column per probe. Written by rank 0 only."""
 
     def __init__(self, out_dir: Path, every_n_steps: int = 500, photos: str | list[str] | None = None,
                  count: int = 4, size: int = 256):
@@ -52,8 +54,14 @@ class PreviewCallback(pl.Callback):
             return
         was_training = pl_module.net.training
         pl_module.net.eval()
+        probes = self.probes.to(pl_module.device)
+        num_styles = getattr(pl_module.net, "num_styles", 1)
         with eager():
-            styled = pl_module.net(self.probes.to(pl_module.device)).float().cpu().clamp(0, 1)
+            if num_styles == 1:
+                styled = pl_module.net(probes).float().cpu().clamp(0, 1)
+            else:
+                styled = torch.cat([pl_module.net(probes, one_hot(s, num_styles).to(probes.device)).float().cpu()
+                                    for s in range(num_styles)]).clamp(0, 1)
         pl_module.net.train(was_training)
         grid = make_grid(torch.cat([self.probes, styled]), nrow=len(self.probes), padding=4, pad_value=1.0)
         save_image(grid, self.out_dir / f"step_{trainer.global_step:07d}.png")

@@ -1,6 +1,7 @@
 """Stylise photos with an exported model (also: python scripts/stylize.py):
 
     python -m stylenet.stylize --model starry_night.safetensors --input photos/ --output out/
+    python -m stylenet.stylize --model zoo --style starry_night=0.7,wave=0.3 --input photos/ --output out/
 """
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from .inference import PRECISIONS, load_stylizer
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="stylize", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help=".safetensors, Lightning .ckpt, or .onnx model")
+    p.add_argument("--model", required=True, help=".safetensors, Lightning .ckpt or .onnx model, or a bundled model or "
+                                                 "style name (MODELS.md: starry_night, zoo, wave, ...)")
+    p.add_argument("--style", help="a multi-style model's style, or a mix: starry_night=0.7,wave=0.3 (weights normalised)")
     p.add_argument("--input", required=True, nargs="+", help="image files, folders (recursive) or globs")
     p.add_argument("--output", required=True, help="output folder; the input tree is mirrored there")
     p.add_argument("--format", default="png", choices=["keep", *OUTPUT_FORMATS], help="output format (keep: as input)")
@@ -50,7 +53,9 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         stylizer = load_stylizer(args.model, device=args.device, backend=args.backend, precision=args.precision,
-                                 channels_last=args.channels_last)
+                                 channels_last=args.channels_last, style=args.style)
+        if stylizer.choice.note:
+            print(stylizer.choice.note)
         summary = stylize_paths(
             stylizer, args.input, args.output, fmt=args.format, quality=args.quality, max_size=args.max_size,
             scale=args.scale, overwrite=args.overwrite, batch_size=args.batch_size, progress=not args.quiet,

@@ -102,5 +102,5 @@ def test_a_bundled_model_loads_by_name_and_an_unknown_name_lists_them():
     x = torch.rand(3, 40, 56)
     y = stylizer(x)
     assert y.shape == x.shape and 0 <= y.min() <= y.max() <= 1 and (y - x).abs().mean() > 0.05  # it does stylise
-    with pytest.raises(ModelFileError, match=r"no such model file \(bundled models: .*starry_night"):
+    with pytest.raises(ModelFileError, match=r"no such model file \(bundled models and styles: .*starry_night"):
         load_stylizer("no_such_style")

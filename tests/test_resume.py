@@ -94,18 +94,18 @@ def test_nonfinite_loss(mode, tmp_path, photos_dir):
     from test_module import small_module, trainer
 
     module = small_module(on_nonfinite=mode)
-    real_forward, calls, snapshot = module.perceptual.forward, {"n": 0}, {}
+    real_loss, calls, snapshot = module.perceptual.per_sample, {"n": 0}, {}
 
-    def sometimes_nan(output, content):
+    def sometimes_nan(output, content, **kwargs):
         calls["n"] += 1
-        terms = real_forward(output, content)
+        terms, per_sample = real_loss(output, content, **kwargs)
         if calls["n"] == 3:  # the third training step
             snapshot.update({k: v.clone() for k, v in module.net.state_dict().items()})
             terms["style"] = terms["style"] * float("nan")
             terms["total"] = terms["content"] + terms["style"] + terms["tv"]
-        return terms
+        return terms, per_sample
 
-    module.perceptual.forward = sometimes_nan
+    module.perceptual.per_sample = sometimes_nan
     dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)
     t = trainer(tmp_path, max_steps=5)
     t.fit(module, datamodule=dm)

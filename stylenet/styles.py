@@ -1,0 +1,88 @@
+"""Choosing a style of a multi-style model: a name, or a mix of several (``starry_night=0.7,wave=0.3``
+or ``{"starry_night": 0.7, "wave": 0.3}``) turned into the network's style weights.
+
+Mixing interpolates the instance norms' scale and shift (Dumoulin et al. 2017, Sec. 4.2); weights are
+normalised to sum to 1 and the label says so when they did not.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+
+class StyleError(ValueError):
+    """An unknown style name or a malformed mix (the message lists the model's styles)."""
+
+
+def style_names(metadata: Mapping[str, Any]) -> list[str]:
+    """The styles a model holds, in the network's order (one for a single-style model)."""
+    styles = metadata.get("styles")
+    if styles:
+        return [str(s["name"]) for s in styles]
+    return [str(metadata.get("style", "unknown"))]
+
+
+def parse_mix(spec: str | Mapping[str, float] | None) -> dict[str, float]:
+    """``None``/"" -> {}; ``"wave"`` -> {"wave": 1}; ``"a=0.7,b=0.3"`` -> {"a": 0.7, "b": 0.3}; a mapping as floats."""
+    if spec is None or spec == "":
+        return {}
+    if isinstance(spec, Mapping):
+        items = list(spec.items())
+    else:
+        items = []
+        for part in str(spec).split(","):
+            name, sep, value = part.strip().partition("=")
+            items.append((name.strip(), value.strip() if sep else "1"))
+    mix: dict[str, float] = {}
+    for name, value in items:
+        try:
+            weight = float(value)
+        except (TypeError, ValueError):
+            raise StyleError(f"style mix {spec!r}: {value!r} is not a number (write e.g. starry_night=0.7,wave=0.3)") from None
+        if not name:
+            raise StyleError(f"style mix {spec!r}: a weight without a style name (write e.g. starry_night=0.7,wave=0.3)")
+        if not math.isfinite(weight) or weight < 0:
+            raise StyleError(f"style mix {spec!r}: weights must be finite and >= 0, got {name}={value}")
+        if name in mix:
+            raise StyleError(f"style mix {spec!r}: {name!r} given twice")
+        mix[name] = weight
+    return mix
+
+
+@dataclass(frozen=True)
+class StyleChoice:
+    """``weights``: ``(S,)`` for the network (None for a single-style model); ``label`` names the choice
+    (``wave``, ``starry_night 0.70 + wave 0.30``); ``note`` says if the weights were normalised."""
+    weights: torch.Tensor | None
+    label: str
+    note: str | None = None
+
+
+def choose(spec: str | Mapping[str, float] | None, names: list[str]) -> StyleChoice:
+    """The style weights for ``spec`` among the model's ``names``."""
+    mix = parse_mix(spec)
+    listed = ", ".join(names)
+    unknown = [n for n in mix if n not in names]
+    if unknown:
+        raise StyleError(f"the model has no style {unknown[0]!r}; its styles: {listed}")
+    if len(names) == 1:
+        return StyleChoice(None, names[0])
+    if not mix:
+        raise StyleError(f"the model holds {len(names)} styles: choose one (e.g. --style {names[0]}) or a mix "
+                         f"(e.g. --style {names[0]}=0.5,{names[1]}=0.5); its styles: {listed}")
+    total = sum(mix.values())
+    if total <= 0:
+        raise StyleError(f"style mix {spec!r}: the weights sum to 0")
+    weights = torch.zeros(len(names))
+    for name, weight in mix.items():
+        weights[names.index(name)] = weight / total
+    chosen = [(n, w / total) for n, w in mix.items() if w > 0]
+    label = chosen[0][0] if len(chosen) == 1 else " + ".join(f"{n} {w:.2f}" for n, w in chosen)
+    note = None
+    if len(chosen) > 1 and abs(total - 1.0) > 1e-6:
+        note = f"style weights normalised to sum to 1 (they summed to {total:g}): {label}"
+    return StyleChoice(weights, label, note)

@@ -1,0 +1,199 @@
+"""Several styles in one network: conditional instance norm, style mixing, multi-style training and export."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from stylenet.export import load_transformer, read_metadata, save_stylizer
+from stylenet.inference import load_stylizer
+from stylenet.losses import PerceptualLoss
+from stylenet.styles import StyleError, choose, parse_mix
+from stylenet.transformer import InstanceNorm, TransformerNet, one_hot
+
+from conftest import ROOT, STYLES, run_train, tiny_overrides
+
+NAMES = ["starry_night", "wave", "udnie"]
+
+
+def _random_norms(net: TransformerNet) -> None:
+    torch.manual_seed(1)
+    for p in net.norm_parameters():
+        p.data = torch.randn_like(p)
+
+
+def _single_from(multi: TransformerNet, k: int) -> TransformerNet:
+    """A one-style network with the shared weights of ``multi`` and its style ``k``'s norm parameters."""
+    single = TransformerNet(multi.width, multi.num_res_blocks).eval()
+    state = {key: (v[k:k + 1] if v.dim() == 2 and v.shape[0] == multi.num_styles else v)
+             for key, v in multi.state_dict().items()}
+    single.load_state_dict(state)
+    return single
+
+
+def test_conditional_norm_with_one_style_selected_is_that_style_s_plain_norm():
+    multi = TransformerNet(8, 2, num_styles=3).eval()
+    _random_norms(multi)
+    x = torch.rand(2, 3, 24, 40)
+    for k in range(3):
+        torch.testing.assert_close(multi(x, one_hot(k, 3)), _single_from(multi, k)(x), rtol=1e-5, atol=1e-6)
+    assert sum(p.numel() for p in multi.norm_parameters()) == 3 * sum(p.numel() for p in _single_from(multi, 0).norm_parameters())
+
+
+def test_mix_weights_one_zero_equal_the_style_and_a_mix_interpolates_the_norms():
+    multi = TransformerNet(8, 2, num_styles=2).eval()
+    _random_norms(multi)
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.equal(multi(x, torch.tensor([[1.0, 0.0]])), multi(x, one_hot(0, 2)))  # exactly
+    mixed = _single_from(multi, 0)
+    for p_mix, p_multi in zip(mixed.norm_parameters(), multi.norm_parameters()):
+        p_mix.data = 0.3 * p_multi.data[0:1] + 0.7 * p_multi.data[1:2]
+    torch.testing.assert_close(multi(x, torch.tensor([0.3, 0.7])), mixed(x), rtol=1e-5, atol=1e-6)
+    y = multi(torch.rand(2, 3, 16, 16), torch.tensor([[1.0, 0.0], [0.0, 1.0]]))  # one style per sample
+    assert y.shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match="holds 2 styles"):
+        multi(x)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        multi(x, torch.ones(1, 3))
+
+
+def test_single_style_files_from_before_conditional_norm_load_unchanged(tmp_path):
+    old = TransformerNet(4, 1).eval()
+    _random_norms(old)
+    x = torch.rand(1, 3, 20, 20)
+    legacy = {k: (v[0] if isinstance(dict(old.named_modules()).get(k.rsplit(".", 1)[0]), InstanceNorm) else v)
+              for k, v in old.state_dict().items()}
+    assert any(v.dim() == 1 and "2.weight" in k for k, v in legacy.items())  # (C,) as before
+    fresh = TransformerNet(4, 1).eval()
+    fresh.load_state_dict(legacy)
+    torch.testing.assert_close(fresh(x), old(x))
+    from safetensors.torch import save_file
+    from stylenet.export import encode_metadata
+    save_file({k: v.contiguous() for k, v in legacy.items()}, str(tmp_path / "old.safetensors"),
+              metadata=encode_metadata({"format": "stylenet", "format_version": "1", "model": {"width": 4, "num_res_blocks": 1},
+                                        "style": "old"}))
+    net, meta = load_transformer(tmp_path / "old.safetensors")
+    torch.testing.assert_close(net(x), old(x))
+
+
+def test_every_sample_is_scored_against_its_own_style():
+    from stylenet.image import load_image
+    a, b = (load_image(STYLES / f"{n}.jpg", 64)[None] for n in ("starry_night", "wave"))
+    layers = dict(content_layers={"relu2_2": 1.0}, style_layers={"relu1_2": 1.0, "relu2_2": 1.0})
+    both, only_a, only_b = (PerceptualLoss(**layers) for _ in range(3))
+    both.set_styles([a, b], weights=[1.0, 3.0])
+    only_a.set_style(a)
+    only_b.set_style(b)
+    out, photo = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    _, per_sample = both.per_sample(out, photo, style_ids=torch.tensor([0, 1]))
+    torch.testing.assert_close(per_sample[0], only_a(out[:1], photo[:1])["style"])
+    torch.testing.assert_close(per_sample[1], 3.0 * only_b(out[1:], photo[1:])["style"])  # the style's weight
+    assert both.num_styles == 2 and both.style_targets()["relu1_2"].shape == (2, 64, 64)
+
+
+def test_style_mix_syntax_and_errors():
+    assert parse_mix("wave") == {"wave": 1.0} and parse_mix("a=0.7, b=0.3") == {"a": 0.7, "b": 0.3}
+    choice = choose("wave=3,udnie=1", NAMES)
+    assert choice.weights.tolist() == [0.0, 0.75, 0.25] and "normalised" in choice.note
+    assert choose({"wave": 0.5, "udnie": 0.5}, NAMES).note is None and choose("udnie", NAMES).label == "udnie"
+    assert choose(None, ["only"]).weights is None
+    for spec, message in (("scream", "no style 'scream'; its styles: starry_night, wave, udnie"),
+                          ("wave=x", "not a number"), ("wave=-1", ">= 0"), ("=2", "without a style name"),
+                          ("wave=0", "sum to 0"), (None, "holds 3 styles: choose one"), ("wave,wave", "twice")):
+        with pytest.raises(StyleError, match=message):
+            choose(spec, NAMES)
+
+
+def _multi_model(tmp_path, num_styles: int = 3):
+    net = TransformerNet(4, 1, num_styles=num_styles).eval()
+    _random_norms(net)
+    styles = [{"name": n, "image": f"{n}.jpg", "size": 64, "weight": 1.0} for n in NAMES[:num_styles]]
+    return net, save_stylizer(net, tmp_path / "multi.safetensors", style="multi", styles=styles)
+
+
+def test_metadata_round_trip_and_choosing_styles_at_load(tmp_path):
+    net, path = _multi_model(tmp_path)
+    meta = read_metadata(path)
+    assert meta["model"] == {"width": 4, "num_res_blocks": 1, "num_styles": 3}
+    assert [s["name"] for s in meta["styles"]] == NAMES
+    x = torch.rand(3, 20, 28)
+    stylizer = load_stylizer(path, style="wave")
+    assert stylizer.style == "wave" and stylizer.style_names == NAMES
+    torch.testing.assert_close(stylizer(x), net(x[None], one_hot(1, 3))[0])
+    torch.testing.assert_close(stylizer(x, style="udnie"), net(x[None], one_hot(2, 3))[0])  # per call
+    mixed = load_stylizer(path, style={"starry_night": 0.5, "udnie": 0.5})
+    torch.testing.assert_close(mixed(x), net(x[None], torch.tensor([[0.5, 0.0, 0.5]]))[0])
+    tiled = stylizer(torch.rand(3, 80, 96), tile=48, overlap=8)  # tiles share statistics of the same style
+    assert tiled.shape == (3, 80, 96)
+
+
+def test_onnx_and_torchscript_take_style_weights_and_match(tmp_path):
+    from stylenet.convert import export_model, onnx_session
+    net, path = _multi_model(tmp_path)
+    results = export_model(path, tmp_path / "out", ["safetensors", "torchscript", "onnx"])
+    assert all(r.max_abs_diff < 1e-4 for r in results)
+    session = onnx_session(tmp_path / "out" / "multi.onnx")
+    scripted = torch.jit.load(str(tmp_path / "out" / "multi.torchscript.pt"))
+    x = torch.rand(2, 3, 36, 52)
+    weights = torch.tensor([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]])
+    expected = net(x, weights)
+    onnx_out = session.run(None, {"image": x.numpy(), "style_weights": weights.numpy()})[0]
+    torch.testing.assert_close(torch.from_numpy(onnx_out), expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(scripted(x, weights), expected, rtol=1e-5, atol=1e-5)
+    assert [i.name for i in session.get_inputs()] == ["image", "style_weights"]
+    onnx_stylizer = load_stylizer(tmp_path / "out" / "multi.onnx", style="wave=1,udnie=1")
+    torch.testing.assert_close(onnx_stylizer(x[0]), net(x[:1], torch.tensor([[0.0, 0.5, 0.5]]))[0], rtol=1e-4, atol=1e-4)
+
+
+def test_stylize_cli_style_option_and_errors(tmp_path):
+    _, path = _multi_model(tmp_path)
+    photo = sorted((ROOT / "data" / "sample").glob("*.jpg"))[0]
+
+    def stylize(*args):
+        return subprocess.run([sys.executable, "-m", "stylenet.stylize", "--model", str(path), "--input", str(photo),
+                               "--output", str(tmp_path / "out"), "--quiet", *args], capture_output=True, text=True,
+                              cwd=ROOT, timeout=120)
+    ok = stylize("--style", "wave=2,udnie=2")
+    assert ok.returncode == 0 and "normalised" in ok.stdout and "done 1" in ok.stdout
+    for args, message in ((["--style", "scream"], "its styles: starry_night, wave, udnie"), ([], "holds 3 styles")):
+        bad = stylize(*args, "--overwrite")
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+def test_tiny_multistyle_run_through_hydra(photos_dir, tmp_path):
+    run = tmp_path / "run"
+    overrides = [o for o in tiny_overrides(photos_dir, run)
+                 if o != "logger=none" and not o.startswith(("data.batch_size", "data.val_size"))]
+    proc = run_train([*overrides, "styles=[starry_night,wave,udnie]", "styles_size=64", "data.batch_size=3", "data.val_size=3",
+                      "preview.every_n_steps=3", "preview.count=2", "preview.size=32"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = read_metadata(run / "starry_night+wave+udnie.safetensors")
+    assert [s["name"] for s in meta["styles"]] == NAMES and meta["model"]["num_styles"] == 3
+    assert all(s["size"] == 64 for s in meta["styles"]) and meta["style"] == "starry_night+wave+udnie"
+    header = (run / "logs" / "metrics.csv").read_text().splitlines()[0]
+    assert all(f"train/style/{n}" in header and f"val/style/{n}" in header for n in NAMES)
+    from PIL import Image
+    grid = Image.open(sorted((run / "previews").glob("*.png"))[-1])
+    assert grid.height > 3.5 * (32 + 4)  # photos, then one row per style
+    bad = run_train([*overrides, "style=[wave,udnie]"], timeout=120)
+    assert bad.returncode == 2 and "styles=[wave,udnie]" in bad.stderr
+
+
+def test_styles_are_spread_over_every_batch_and_rank():
+    from types import SimpleNamespace
+    from test_module import small_module
+
+    module = small_module(styles=[{"name": n, "image": str(STYLES / f"{n}.jpg"), "size": 32, "weight": 1.0}
+                                  for n in NAMES])
+    seen = []
+    for rank in range(2):
+        module._trainer = SimpleNamespace(world_size=2, global_rank=rank)
+        for position in range(3):
+            ids, present = module._style_ids(2, position)
+            seen += ids.tolist()
+            assert present == sorted(set(ids.tolist()))
+    module._trainer = None
+    assert sorted(seen) == [0] * 4 + [1] * 4 + [2] * 4  # 12 samples: every style equally often
+    assert json.dumps(module.styles)  # plain values (hyper-parameters)
