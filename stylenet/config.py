@@ -148,6 +148,13 @@ def validate(cfg: DictConfig) -> None:
     for style in style_list(cfg):
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", style["name"]):
             raise ConfigError(f"styles: {style['name']!r}: use letters, digits, '_', '-' or '.' in style names")
+    if cfg.get("add_style"):
+        if cfg.get("styles"):
+            raise ConfigError("styles: add_style adds the one painting in `style`; leave styles empty")
+        if not _get(cfg, "init_from"):
+            raise ConfigError("init_from: add_style needs the trained model to extend (a file or a bundled name)")
+        if float(_get(cfg, "optim.weight_decay")) != 0:
+            raise ConfigError("optim.weight_decay: must be 0 with add_style (decay would move the frozen weights)")
     name = _get(cfg, "name")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
         raise ConfigError(f"name: use letters, digits, '_', '-', '+' or '.' (it names the exported file), got {name!r}")
@@ -212,9 +219,33 @@ def validate(cfg: DictConfig) -> None:
         raise ConfigError(f"trainer.max_steps: expected a positive integer (or -1 to use max_epochs), got {max_steps!r}")
 
 
+def _added_style(cfg: DictConfig) -> dict[str, Any]:
+    """``styles``, ``train_styles``, ``init_from`` and the architecture for add_style: the trained
+    model's styles (their names and settings from its metadata) plus ``style``, training only the last."""
+    from .export import ModelFileError, find_model, load_transformer
+
+    path, _ = find_model(str(_get(cfg, "init_from")))
+    try:
+        net, meta = load_transformer(path)
+    except ModelFileError as exc:
+        raise ConfigError(f"init_from: {exc}") from None
+    old = meta.get("styles") or [{"name": meta.get("style", "style0"), "image": meta.get("style_image", ""),
+                                  "size": meta.get("style_size", DEFAULT_STYLE_SIZE), "weight": 1.0}]
+    if cfg.style.name in [s["name"] for s in old]:
+        raise ConfigError(f"style: {cfg.style.name!r} is already one of {path.name}'s styles "
+                          f"({', '.join(s['name'] for s in old)})")
+    new = {"name": cfg.style.name, "image": str(resolve_path(cfg.style.image).resolve()), "size": int(cfg.style.size),
+           "weight": float(cfg.style.weight)}
+    return {"styles": [*old, new], "train_styles": [len(old)], "init_from": str(path.resolve()),
+            "width": net.width, "num_res_blocks": net.num_res_blocks}
+
+
 def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
     """Plain keyword arguments for StyleTransferModule from a validated config."""
     styles = style_list(cfg)
+    added = _added_style(cfg) if cfg.get("add_style") else {}
+    if not added and cfg.get("init_from"):
+        raise ConfigError("init_from: only used with add_style=true (experiment=add_style) for now")
     return {
         "style_name": cfg.name,
         "styles": styles or None,
@@ -241,6 +272,7 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "warmup_steps": int(cfg.optim.warmup_steps),
         "min_lr_ratio": float(cfg.optim.min_lr_ratio),
         "image_size": cfg.data.image_size,
+        **added,  # add_style: the trained model's styles + the new one, its architecture, what trains
     }
 
 

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 
 from .image import load_image
+from .export import load_transformer
+from .finetune import extend_from, train_only_styles, trainable
 from .losses import PerceptualLoss
 from .nonfinite import StepHealth
 from .transformer import TransformerNet, one_hot
@@ -53,6 +55,10 @@ class StyleTransferModule(pl.LightningModule):
     ``k`` of the whole run, over all ranks, gets style ``k mod S``), so each batch mixes styles and each
     style gets the same share of the photos; a step's gradient then pulls the shared convolutions
     towards all styles at once instead of one style per step (and positions make it exact on resume).
+
+    Adding styles to a trained network: ``init_from`` (its exported file or checkpoint) and
+    ``train_styles`` (the indices of the new entries of ``styles``): only those styles' norm parameters
+    train, everything else is copied and frozen (:mod:`stylenet.finetune`).
     """
 
     def __init__(
@@ -80,13 +86,22 @@ class StyleTransferModule(pl.LightningModule):
         min_lr_ratio: float = 0.0,
         image_size: int = 256,
         styles: list[dict] | None = None,
+        train_styles: list[int] | None = None,
+        init_from: str | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
         # One entry per style; a single-style run's weight is already in style_weight.
         self.styles = [dict(s) for s in styles] if styles else [
             {"name": style_name, "image": style_image, "size": style_size, "weight": 1.0}]
+        self.trained = list(train_styles) if train_styles is not None else list(range(len(self.styles)))
+        # Loss style k (the k-th trained style) is network style trained[k]: a device-side lookup.
+        self.register_buffer("_trained_index", torch.tensor(self.trained, dtype=torch.long), persistent=False)
         self.net = TransformerNet(width, num_res_blocks, gradient_checkpointing, num_styles=len(self.styles))
+        if init_from:
+            extend_from(self.net, load_transformer(init_from)[0])
+        if len(self.trained) < len(self.styles):
+            train_only_styles(self.net, self.trained)
         self.perceptual = PerceptualLoss(
             content_layers or {"relu2_2": 1.0},
             style_layers or {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_4": 1.0, "relu4_4": 1.0},
@@ -105,8 +120,8 @@ class StyleTransferModule(pl.LightningModule):
         return len(self.styles)
 
     def style_weights(self, style_ids: torch.Tensor) -> torch.Tensor | None:
-        """One-hot ``(N, S)`` weights for the network (None for a one-style network)."""
-        return one_hot(style_ids, self.num_styles).to(self.device) if self.num_styles > 1 else None
+        """One-hot ``(N, S)`` network weights for loss-style indices (None for a one-style network)."""
+        return one_hot(self._trained_index[style_ids], self.num_styles) if self.num_styles > 1 else None
 
     def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x, style)
@@ -114,12 +129,12 @@ class StyleTransferModule(pl.LightningModule):
     def setup(self, stage: str) -> None:
         # Once per run, on every rank from the same files, so the targets are identical everywhere.
         images = []
-        for style in self.styles:
+        for style in (self.styles[i] for i in self.trained):  # only the styles this run trains
             path = Path(style["image"])
             if not path.is_file():
                 raise FileNotFoundError(f"style.image: {str(path)!r} does not exist")
             images.append(load_image(path, style["size"])[None])
-        self.perceptual.set_styles(images, [s["weight"] for s in self.styles])
+        self.perceptual.set_styles(images, [self.styles[i]["weight"] for i in self.trained])
         if self.hparams.channels_last:
             self.net.to(memory_format=torch.channels_last)
             self.perceptual.to(memory_format=torch.channels_last)
@@ -137,9 +152,9 @@ class StyleTransferModule(pl.LightningModule):
         if self.num_styles == 1:
             return None, [0]
         world, rank = (self.trainer.world_size, self.trainer.global_rank) if self._trainer else (1, 0)
-        first = (position * world + rank) * batch_size
-        present = sorted({(first + i) % self.num_styles for i in range(batch_size)})
-        return (torch.arange(batch_size, device=self.device) + first) % self.num_styles, present
+        first, count = (position * world + rank) * batch_size, len(self.trained)
+        present = sorted({(first + i) % count for i in range(batch_size)})
+        return (torch.arange(batch_size, device=self.device) + first) % count, present
 
     def _terms(self, batch: torch.Tensor, style_ids: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Loss terms, and every sample's weighted style loss ``(N,)``."""
@@ -153,13 +168,14 @@ class StyleTransferModule(pl.LightningModule):
         """``<prefix>/style/<name>``: each present style's mean weighted style loss over its samples."""
         if style_ids is None:
             return
-        sums = torch.zeros(self.num_styles, device=per_sample.device).index_add_(0, style_ids, per_sample)
-        counts = torch.zeros(self.num_styles, device=per_sample.device).index_add_(0, style_ids, torch.ones_like(per_sample))
+        count = len(self.trained)
+        sums = torch.zeros(count, device=per_sample.device).index_add_(0, style_ids, per_sample)
+        counts = torch.zeros(count, device=per_sample.device).index_add_(0, style_ids, torch.ones_like(per_sample))
         means = sums / counts.clamp(min=1)
         training = prefix == "train"
         for i in present:
-            self.log(f"{prefix}/style/{self.styles[i]['name']}", means[i], on_step=training, on_epoch=not training,
-                     sync_dist=not training, batch_size=max(1, len(per_sample) // self.num_styles))
+            self.log(f"{prefix}/style/{self.styles[self.trained[i]]['name']}", means[i], on_step=training,
+                     on_epoch=not training, sync_dist=not training, batch_size=max(1, len(per_sample) // count))
 
     def _log(self, terms: dict[str, torch.Tensor], prefix: str, batch_size: int) -> None:
         training = prefix == "train"
@@ -252,7 +268,7 @@ class StyleTransferModule(pl.LightningModule):
         hp = self.hparams
         # Fused: one kernel for all parameters (CUDA and CPU), and it can skip a step on the device
         # (found_inf, see on_before_optimizer_step) without a host-device sync.
-        optimizer = torch.optim.AdamW(self.net.parameters(), lr=hp.lr, betas=tuple(hp.betas),
+        optimizer = torch.optim.AdamW(trainable(self.net), lr=hp.lr, betas=tuple(hp.betas),
                                       weight_decay=hp.weight_decay, fused=True)
         total = int(self.trainer.estimated_stepping_batches)
         schedule = torch.optim.lr_scheduler.LambdaLR(

@@ -197,3 +197,25 @@ def test_styles_are_spread_over_every_batch_and_rank():
     module._trainer = None
     assert sorted(seen) == [0] * 4 + [1] * 4 + [2] * 4  # 12 samples: every style equally often
     assert json.dumps(module.styles)  # plain values (hyper-parameters)
+
+
+@pytest.mark.slow
+def test_add_style_trains_only_the_new_style_s_norms(photos_dir, tmp_path):
+    net, base = _multi_model(tmp_path, num_styles=2)  # starry_night, wave
+    run = tmp_path / "run"
+    overrides = [o for o in tiny_overrides(photos_dir, run) if not o.startswith(("model.", "data=folder"))]
+    proc = run_train(["experiment=add_style", f"init_from={base}", "style=udnie", *overrides, "trainer.max_steps=3"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    grown, meta = load_transformer(run / "added_udnie.safetensors")
+    assert [s["name"] for s in meta["styles"]] == NAMES and grown.num_styles == 3
+    old, new = net.state_dict(), grown.state_dict()
+    norms = {k for k, v in new.items() if v.dim() == 2 and v.shape[0] == 3}
+    assert norms and all(torch.equal(new[k], old[k]) for k in new if k not in norms)  # shared weights: frozen
+    assert all(torch.equal(new[k][:2], old[k]) for k in norms)  # the old styles: untouched
+    assert any(not torch.allclose(new[k][2], old[k].mean(0)) for k in norms)  # the new one trained
+    x = torch.rand(1, 3, 24, 24)
+    torch.testing.assert_close(grown(x, one_hot(1, 3)), net(x, one_hot(1, 2)))  # wave stylises exactly as before
+    for args, message in ((["init_from=nowhere.safetensors"], "init_from: "), (["init_from=" + str(base), "style=wave"],
+                          "already one of")):
+        bad = run_train(["experiment=add_style", *overrides, "style=udnie", *args], timeout=120)
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr[-2000:]

@@ -38,14 +38,18 @@ def test_short_run_writes_checkpoint_export_and_logs(photos_dir, tmp_path):
     assert "trained 2 steps (4 images)" in output  # the throughput summary after the first step
 
 
-def test_ddp_two_cpu_processes(tiny, tmp_path):
+@pytest.mark.parametrize("styles, export", [(None, "starry_night"), ("[starry_night,wave]", "starry_night+wave")])
+def test_ddp_two_cpu_processes(tiny, tmp_path, styles, export):
     # strategy stays "auto", as in `python train.py trainer.devices=4`: Lightning must pick DDP itself.
-    proc = run_train([*tiny, "trainer.devices=2", "trainer.max_steps=2"], timeout=400)
+    extra = [f"styles={styles}", "styles_size=64"] if styles else []
+    proc = run_train([*tiny, "trainer.devices=2", "trainer.max_steps=2", *extra], timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     assert "GLOBAL_RANK: 0, MEMBER: 1/2" in out and "GLOBAL_RANK: 1, MEMBER: 2/2" in out
     exports = list((tmp_path / "run").rglob("*.safetensors"))
-    assert [p.name for p in exports] == ["starry_night.safetensors"]  # written once, by rank 0
+    assert [p.name for p in exports] == [f"{export}.safetensors"]  # written once, by rank 0
+    if styles:
+        assert [s["name"] for s in read_metadata(exports[0])["styles"]] == ["starry_night", "wave"]
     assert proc.stdout.count("exported ") == 1
 
 
