@@ -23,6 +23,7 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=512, help="longer side of the photos in px")
     p.add_argument("--style", help="style image (default: the one named in each model's metadata, from --styles-dir)")
     p.add_argument("--styles-dir", default="data/styles")
+    p.add_argument("--model-styles", nargs="+", help="multi-style models: only these styles (default: every style)")
     p.add_argument("--gatys-iterations", type=int, default=0, help="also run the Gatys baseline for this many iterations (slow)")
     p.add_argument("--gatys-optimizer", default="lbfgs", choices=OPTIMIZERS)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
@@ -35,7 +36,7 @@ def main(argv=None) -> int:
     try:
         photos = load_photos(args.photos, args.count or None, args.size)
         methods, images = evaluate(args.model, photos, args.device, args.style, args.styles_dir,
-                                   args.gatys_iterations, args.gatys_optimizer)
+                                   args.gatys_iterations, args.gatys_optimizer, model_styles=args.model_styles)
     except (EvaluationError, ModelFileError, GatysError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

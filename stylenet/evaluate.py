@@ -94,10 +94,45 @@ def _score(loss: PerceptualLoss, output: torch.Tensor, content: torch.Tensor) ->
         return {k: float(v) for k, v in loss(output[None], content[None]).items()}
 
 
+def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_styles: Sequence[str] | None):
+    """``(model, stylizer, variant)`` per model and, for a multi-style model, per style (``model_styles``:
+    only these); a variant is ``{"name", "choice", "image", "size", "weight"}`` from the metadata."""
+    for model_path in models:
+        stylizer = load_stylizer(model_path, device=str(device), style=_first_style(model_path))
+        meta = stylizer.metadata
+        if not meta.get("styles"):
+            yield model_path, stylizer, {"name": meta.get("style"), "choice": None, "image": meta.get("style_image"),
+                                         "size": meta.get("style_size"), "weight": 1.0}
+            continue
+        chosen = [s for s in meta["styles"] if not model_styles or s["name"] in model_styles]
+        unknown = sorted(set(model_styles or ()) - {s["name"] for s in meta["styles"]})
+        if unknown and len(models) == 1:
+            raise EvaluationError(f"{model_path}: no style {unknown[0]!r}; its styles: {', '.join(stylizer.style_names)}")
+        for entry in chosen:
+            yield model_path, stylizer, {**entry, "choice": entry["name"]}
+
+
+def _first_style(model_path: str | os.PathLike) -> str | None:
+    """A multi-style model loads with its first style (each is then chosen in turn)."""
+    from .export import find_model, load_transformer
+
+    path, implied = find_model(model_path)
+    if implied or path.suffix == ".onnx":
+        return implied
+    try:
+        meta = load_transformer(path)[1]
+    except Exception:  # noqa: BLE001 - load_stylizer reports the file's problem itself
+        return None
+    return meta["styles"][0]["name"] if meta.get("styles") else None
+
+
 def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch.Tensor]], device: str = "auto",
              style: str | None = None, styles_dir: str = "data/styles", gatys_iterations: int = 0,
-             gatys_optimizer: str = "lbfgs", progress: bool = True) -> tuple[list[Method], list[list[torch.Tensor]]]:
+             gatys_optimizer: str = "lbfgs", progress: bool = True,
+             model_styles: Sequence[str] | None = None) -> tuple[list[Method], list[list[torch.Tensor]]]:
     """Score each model (and, with ``gatys_iterations``, the Gatys baseline once per style) on ``photos``.
+    A multi-style model is scored once per style (``model_styles``: only these), each against its own
+    painting and style weight.
 
     Returns the methods (columns) with their per-image numbers, and the images as rows of
     ``[content, output per method...]`` tensors in [0, 1].
@@ -106,17 +141,19 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
     methods: list[Method] = []
     rows: list[list[torch.Tensor]] = [[content] for _, content in photos]
     gatys_done: set[str] = set()
-    for model_path in models:
-        stylizer = load_stylizer(model_path, device=str(dev))
+    for model_path, stylizer, variant in _variants(models, dev, model_styles):
         meta = stylizer.metadata
-        style_path = find_style_image(style or meta.get("style_image") or "", styles_dir)
+        style_path = find_style_image(style or variant["image"] or "", styles_dir)
         settings = {k: meta[k] for k in SETTINGS if k in meta}
         missing = [k for k in SETTINGS if k not in settings]
         if missing:  # a model exported by hand, without its training settings
             log.warning("%s: metadata has no %s; using conf/loss/johnson.yaml's", model_path, ", ".join(missing))
             settings = {**load_loss_settings(), **settings}
-        loss = build_loss(settings, style_path, int(meta.get("style_size") or 512), dev)
-        method = Method(Path(model_path).name, "model", meta.get("style", style_path.stem), str(style_path), settings)
+        settings = {**settings, "style_weight": float(settings.get("style_weight", 1.0)) * variant["weight"]}
+        loss = build_loss(settings, style_path, int(variant["size"] or 512), dev)
+        stylizer.set_style(variant["choice"])
+        label = Path(str(model_path)).name + (f" [{variant['name']}]" if variant["choice"] else "")
+        method = Method(label, "model", variant["name"] or style_path.stem, str(style_path), settings)
         stylizer(photos[0][1])  # warm-up: first-call allocations and kernel selection are not timed
         for row, (path, content) in zip(rows, photos):
             x = content.to(dev)

@@ -1,5 +1,6 @@
 """Several styles in one network: conditional instance norm, style mixing, multi-style training and export."""
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -219,3 +220,18 @@ def test_add_style_trains_only_the_new_style_s_norms(photos_dir, tmp_path):
                           "already one of")):
         bad = run_train(["experiment=add_style", *overrides, "style=udnie", *args], timeout=120)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr[-2000:]
+
+
+def test_evaluate_scores_each_style_of_a_multistyle_model_against_its_painting(tmp_path):
+    from stylenet.evaluate import EvaluationError, evaluate, load_photos
+
+    _, path = _multi_model(tmp_path)
+    photos = load_photos([str(ROOT / "data" / "sample")], 2, 48)
+    methods, rows = evaluate([path], photos, "cpu", progress=False)
+    assert [m.style for m in methods] == NAMES and [m.name for m in methods][1] == "multi.safetensors [wave]"
+    assert {Path(m.style_image).name for m in methods} == {f"{n}.jpg" for n in NAMES}
+    assert len(rows[0]) == 1 + 3 and len({round(m.mean()["style"], 3) for m in methods}) == 3
+    only, _ = evaluate([path], photos, "cpu", model_styles=["udnie"], progress=False)
+    assert [m.style for m in only] == ["udnie"]
+    with pytest.raises(EvaluationError, match="no style 'scream'; its styles: starry_night, wave, udnie"):
+        evaluate([path], photos, "cpu", model_styles=["scream"], progress=False)
