@@ -1,4 +1,5 @@
-"""Write the demo picture (content | style | result rows) for an exported model:
+"""Write the demo picture (content | style | result rows) for an exported model and, below it, the
+bundled zoo's styles on the first photo (MODELS.md; left out where no zoo is bundled):
     python scripts/demo.py --model outputs/demo/starry_night.safetensors --out outputs/demo/demo.png
 """
 import argparse
@@ -7,7 +8,9 @@ from pathlib import Path
 
 from stylenet.config import resolve_path
 from stylenet.export import ModelFileError
-from stylenet.inference import demo_sheet, load_stylizer
+from stylenet.export import pretrained_names
+from stylenet.inference import load_stylizer
+from stylenet.pictures import demo_sheet, stack, styles_sheet
 from stylenet.image import find_images, save_image
 
 # Bundled sample photos (data/sample/CREDITS.csv): a baseball play, a riverbank under a bridge, a batter.
@@ -20,6 +23,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--photos", nargs="*", default=None, help="content photos (default: three bundled samples)")
     p.add_argument("--height", type=int, default=256, help="row height in px")
+    p.add_argument("--no-zoo", action="store_true", help="leave out the bundled zoo's row")
     p.add_argument("--size", type=int, default=384,
                    help="longer side of the photos when stylised (3x the demo's 128-px training crops)")
     args = p.parse_args(argv)
@@ -34,7 +38,11 @@ def main(argv=None) -> int:
         return 2
     photos = args.photos or [p for p in (resolve_path(Path("data/sample") / n) for n in DEFAULT_PHOTOS) if p.is_file()]
     photos = photos or find_images(resolve_path("data/sample"))[:3]
-    save_image(demo_sheet(stylizer, style_image, photos, args.height, args.size), args.out)
+    picture = demo_sheet(stylizer, style_image, photos, args.height, args.size)
+    if "zoo" in pretrained_names() and not args.no_zoo:  # what the bundled multi-style model does, no training
+        zoo = load_stylizer("zoo")
+        picture = stack([picture, styles_sheet(zoo, photos[:1], height=args.height * 2 // 3, size=args.size)])
+    save_image(picture, args.out)
     print(f"wrote {args.out}")
     return 0
 

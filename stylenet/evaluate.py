@@ -98,7 +98,7 @@ def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_s
     """``(model, stylizer, variant)`` per model and, for a multi-style model, per style (``model_styles``:
     only these); a variant is ``{"name", "choice", "image", "size", "weight"}`` from the metadata."""
     for model_path in models:
-        stylizer = load_stylizer(model_path, device=str(device), style=_first_style(model_path))
+        stylizer = load_stylizer(model_path, device=str(device))
         meta = stylizer.metadata
         if not meta.get("styles"):
             yield model_path, stylizer, {"name": meta.get("style"), "choice": None, "image": meta.get("style_image"),
@@ -110,20 +110,6 @@ def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_s
             raise EvaluationError(f"{model_path}: no style {unknown[0]!r}; its styles: {', '.join(stylizer.style_names)}")
         for entry in chosen:
             yield model_path, stylizer, {**entry, "choice": entry["name"]}
-
-
-def _first_style(model_path: str | os.PathLike) -> str | None:
-    """A multi-style model loads with its first style (each is then chosen in turn)."""
-    from .export import find_model, load_transformer
-
-    path, implied = find_model(model_path)
-    if implied or path.suffix == ".onnx":
-        return implied
-    try:
-        meta = load_transformer(path)[1]
-    except Exception:  # noqa: BLE001 - load_stylizer reports the file's problem itself
-        return None
-    return meta["styles"][0]["name"] if meta.get("styles") else None
 
 
 def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch.Tensor]], device: str = "auto",

@@ -129,8 +129,12 @@ class Stylizer(nn.Module):
         self.style_names = style_names(self.metadata)
         self.set_style(style)
 
-    def set_style(self, style: str | Mapping[str, float] | None) -> StyleChoice:
-        """Choose the style (or mix) for the following calls; ``self.style`` names it."""
+    def set_style(self, style: str | Mapping[str, float] | None) -> StyleChoice | None:
+        """Choose the style (or mix) for the following calls; ``self.style`` names it. A multi-style
+        model without a choice needs ``style=`` in every call."""
+        if style is None and len(self.style_names) > 1:
+            self.choice, self.style = None, f"{len(self.style_names)} styles"
+            return None
         self.choice = choose(style, self.style_names)
         self.style = self.choice.label
         return self.choice
@@ -188,7 +192,7 @@ class Stylizer(nn.Module):
     def forward(self, image: torch.Tensor | Image.Image, tile: int | None = None, overlap: int = 64,
                 preserve_color: bool = False, strength: float = 1.0, stats_size: int = 1024,
                 style: str | Mapping[str, float] | None = None):
-        choice = self.choice if style is None else choose(style, self.style_names)
+        choice = choose(style, self.style_names) if style is not None or self.choice is None else self.choice
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
         if tile is not None and not 0 <= overlap < tile // 2:
@@ -264,15 +268,3 @@ def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "
             session = onnx_session(onnx_file)
         return Stylizer(None, meta, precision=precision, session=session, style=style)
     return Stylizer(net, meta, device=device, precision=precision, channels_last=channels_last, style=style)
-
-
-def demo_sheet(stylizer: Stylizer, style_image: str | os.PathLike, photos: list, height: int = 256,
-               size: int = 384) -> Image.Image:
-    """Rows of content | style | result for each photo, labelled; photos are stylised with their
-    longer side at ``size`` px (texture scale follows the ratio of this to the training crops)."""
-    from .image import contact_sheet, load_image, open_rgb, resize_longest
-
-    style = resize_longest(open_rgb(style_image), 2 * height)
-    cells = [[content, style, stylizer(content)] for content in (load_image(photo, size) for photo in photos)]
-    captions = [[Path(photo).name, Path(style_image).stem, stylizer.style] for photo in photos]
-    return contact_sheet(cells, ["content", "style", "stylenet"], captions, height)

@@ -12,6 +12,7 @@ import sys
 from .batch import OUTPUT_FORMATS, stylize_paths
 from .export import ModelFileError
 from .inference import PRECISIONS, load_stylizer
+from .styles import choose
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,6 +55,8 @@ def main(argv=None) -> int:
     try:
         stylizer = load_stylizer(args.model, device=args.device, backend=args.backend, precision=args.precision,
                                  channels_last=args.channels_last, style=args.style)
+        if stylizer.choice is None:  # a multi-style model and no --style: say so before any image
+            choose(None, stylizer.style_names)
         if stylizer.choice.note:
             print(stylizer.choice.note)
         summary = stylize_paths(

@@ -235,3 +235,19 @@ def test_evaluate_scores_each_style_of_a_multistyle_model_against_its_painting(t
     assert [m.style for m in only] == ["udnie"]
     with pytest.raises(EvaluationError, match="no style 'scream'; its styles: starry_night, wave, udnie"):
         evaluate([path], photos, "cpu", model_styles=["scream"], progress=False)
+
+
+def test_a_multistyle_stylizer_without_a_choice_needs_a_style_per_call_and_the_styles_sheet(tmp_path):
+    from stylenet.pictures import styles_sheet
+    net, path = _multi_model(tmp_path)
+    stylizer = load_stylizer(path)
+    x = torch.rand(3, 16, 16)
+    with pytest.raises(StyleError, match="holds 3 styles"):
+        stylizer(x)
+    torch.testing.assert_close(stylizer(x, style="wave"), net(x[None], one_hot(1, 3))[0])
+    photos = sorted((ROOT / "data" / "sample").glob("*.jpg"))[:2]
+    sheet = styles_sheet(stylizer, photos, mixes=[("starry_night", "wave")], height=40, size=48)
+    assert sheet.height > 3 * 40 and sheet.width > 3 * 40  # 2 photo rows + a mix row, 3 style columns
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "styles_sheet.py"), "--model", str(path), "--mixes",
+                           "wave+scream", "--out", str(tmp_path / "s.png")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "no style 'scream'" in proc.stderr
