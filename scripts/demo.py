@@ -32,12 +32,18 @@ def main(argv=None) -> int:
     except ModelFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    photos = args.photos or [p for p in (resolve_path(Path("data/sample") / n) for n in DEFAULT_PHOTOS) if p.is_file()]
+    photos = photos or find_images(resolve_path("data/sample"))[:3]
+    if len(stylizer.style_names) > 1:  # a multi-style model: its styles on the photos, and one mix
+        first, second = stylizer.style_names[:2]
+        save_image(styles_sheet(stylizer, photos, mixes=[(first, second)], height=args.height * 2 // 3,
+                                size=args.size), args.out)
+        print(f"wrote {args.out}")
+        return 0
     style_image = resolve_path(Path("data/styles") / stylizer.metadata.get("style_image", ""))
     if not style_image.is_file():
         print(f"error: style image {style_image} not found", file=sys.stderr)
         return 2
-    photos = args.photos or [p for p in (resolve_path(Path("data/sample") / n) for n in DEFAULT_PHOTOS) if p.is_file()]
-    photos = photos or find_images(resolve_path("data/sample"))[:3]
     picture = demo_sheet(stylizer, style_image, photos, args.height, args.size)
     if "zoo" in pretrained_names() and not args.no_zoo:  # what the bundled multi-style model does, no training
         zoo = load_stylizer("zoo")

@@ -35,12 +35,13 @@ def _gpu_run(out: Path, *args: str, timeout: int = 240) -> subprocess.CompletedP
 @pytest.mark.slow
 def test_gpu_run_tiny_runs_every_stage_within_budget_and_file_limits(tmp_path):
     out = tmp_path / "out"
-    proc = _gpu_run(out, "--tiny", "--budget", "100", "--stages", "env,bench-train,bench-infer,profile,train")
+    proc = _gpu_run(out, "--tiny", "--budget", "100", "--stages", "env,bench-train,bench-infer,profile,train",
+                    "--train", "experiment=zoo styles=[starry_night,wave]")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     files = sorted(p for p in out.rglob("*") if p.is_file())
     assert [p.parent for p in files] == [out] * len(files) and len(files) <= MAX_FILES  # flat: all of it comes back
     assert all(p.stat().st_size <= 16 * MiB for p in files) and sum(p.stat().st_size for p in files) <= 64 * MiB
-    assert {"results.json", "results.md", "log.txt", "starry_night.safetensors", "evaluation.png", "demo.png",
+    assert {"results.json", "results.md", "log.txt", "zoo.safetensors", "evaluation.png", "demo.png",
             "run.tar.gz"} <= {p.name for p in files}
     results = json.loads((out / "results.json").read_text())
     assert results["elapsed_s"] <= 100 + 15  # the budget, and the last subprocess's grace
@@ -54,10 +55,10 @@ def test_gpu_run_tiny_runs_every_stage_within_budget_and_file_limits(tmp_path):
     assert (32, 32) in measured and all(r["ms"] > 0 for r in infer_rows)  # then the next size says so
     assert (24, 40) in measured or "40x24: skipped, the time budget is spent" in proc.stdout
     train = stages["train"]
-    assert train["exit_code"] == 0 and train["model"] == "starry_night.safetensors" and 1 <= train["max_steps"] <= 5
-    assert train["evaluation"]["means"]["starry_night.safetensors"]["total"] > 0
+    assert train["exit_code"] == 0 and train["model"] == "zoo.safetensors" and 1 <= train["max_steps"] <= 5
+    assert train["evaluation"]["means"]["zoo.safetensors [wave]"]["total"] > 0  # every style evaluated
     from stylenet.inference import load_stylizer
-    assert load_stylizer(out / "starry_night.safetensors")(torch.rand(3, 16, 16)).shape == (3, 16, 16)
+    assert load_stylizer(out / "zoo.safetensors", style="wave")(torch.rand(3, 16, 16)).shape == (3, 16, 16)
     md = (out / "results.md").read_text()
     assert "## Training (compute only" in md and "## Inference" in md and "## Training run" in md and "--tiny" in md
     profile = stages["profile"]["training"]["rows"]

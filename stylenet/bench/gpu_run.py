@@ -3,7 +3,7 @@ wheels first): named stages under one time budget, every result written to the o
 each stage, so a command killed at its limit still brings numbers back.
 
     python -m stylenet.bench.gpu_run [--out DIR] [--budget 500] [--stages env,bench-train,bench-infer,profile,train]
-                                     [--train "experiment=gpu style=starry_night"] [--tiny]
+                                     [--train "experiment=zoo"] [--tiny]
 
 Output (at most 8 files): results.json (everything), results.md (tables and the targets), log.txt
 (every line printed), and from the train stage <style>.safetensors, evaluation.png, demo.png and
@@ -34,7 +34,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=os.environ.get("OUT") or "", help="output folder (default $OUT, else outputs/gpu_run)")
     p.add_argument("--budget", type=float, default=500, help="seconds for all stages (one 10-minute command with a margin)")
     p.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, in order: {', '.join(STAGES)}")
-    p.add_argument("--train", default="experiment=gpu style=starry_night", help="train stage: experiment and overrides")
+    p.add_argument("--train", default="experiment=zoo",
+                   help="train stage: experiment and overrides (experiment=gpu style=<name> for one painting)")
     p.add_argument("--tiny", action="store_true", help="tiny sizes on any machine: checks the whole command in ~a minute")
     p.add_argument("--focus", choices=["", "compile"], default="",
                    help="compile: only the torch.compile rows (training NCHW vs channels_last; inference at 1080p and 4K)")

@@ -176,6 +176,10 @@ def bench_inference(sizes: Iterable[int | Size] = (256, 512, 1024), width: int =
             reference = net(x).float().cpu()
             diffs, failed = {}, []
             for name, fn in paths.items():  # warm-up (and compilation), then the check against eager fp32
+                if deadline is not None and time.monotonic() > deadline and diffs:
+                    print(f"{size_label(size)} {name}: skipped, the time budget is spent", flush=True)
+                    failed.append(name)
+                    continue
                 try:
                     time_ms(lambda: fn(x), repeats=1, warmup=1)
                     diffs[name] = float((_as_tensor(fn(x)) - reference).abs().max())
@@ -186,7 +190,9 @@ def bench_inference(sizes: Iterable[int | Size] = (256, 512, 1024), width: int =
             pixels = size[0] * size[1]
             reps = max(3, repeats * 256 * 256 // pixels) if device.type == "cpu" else max(10, min(50, int(2e9 / pixels / 10)))
             times: dict[str, list[float]] = {name: [] for name in paths}
-            for _ in range(reps):
+            for rep in range(reps):
+                if rep and deadline is not None and time.monotonic() > deadline:
+                    break  # fewer rounds rather than a stage past its budget
                 for name, fn in paths.items():
                     times[name].append(time_ms(lambda: fn(x), repeats=1, warmup=0))
             for name, values in times.items():

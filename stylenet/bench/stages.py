@@ -167,6 +167,9 @@ def _photo_root() -> Path | None:
 def _compose(overrides: list[str]):
     from hydra import compose, initialize_config_dir
 
+    from ..config import register_resolvers  # ${model_name:...} in conf/train.yaml
+
+    register_resolvers()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return compose("train", overrides=overrides)
 
@@ -209,6 +212,7 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     if run.tiny:
         overrides += ["data=folder", f"data.root={ROOT / 'data' / 'sample'}", "data.image_size=32", "data.batch_size=2",
                       "data.num_workers=0", "data.val_size=2", "model.width=4", "model.num_res_blocks=1", "style.size=64",
+                      "styles_size=64",
                       "trainer.val_check_interval=2", "trainer.log_every_n_steps=1", "checkpoint.every_n_steps=2",
                       "preview.every_n_steps=2", "preview.size=32", "preview.count=2", "trainer.accelerator=cpu"]
     cfg = _compose(overrides)
@@ -221,7 +225,7 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     warmup = min(int(cfg.optim.warmup_steps), max(1, max_steps // 20))
     out: dict = {"spec": spec, "rate_images_per_s": rate, "rate_from": source, "compile_s": compile_s,
                  "budget_s": round(budget, 1), "max_steps": max_steps, "batch": batch, "images": max_steps * batch,
-                 "style": str(cfg.style.name), "image_size": int(cfg.data.image_size), "model_width": int(cfg.model.width)}
+                 "style": str(cfg.name), "image_size": int(cfg.data.image_size), "model_width": int(cfg.model.width)}
     run.results["stages"]["train"] = out
     run.say(f"train: {max_steps} steps x {batch} = {max_steps * batch:,} images sized from {rate:.0f} images/s "
             f"({source}), {budget:.0f} s budget")
@@ -239,7 +243,7 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     if summary:
         out.update(steps_timed=int(summary[1]), train_s=int(summary[3]),
                    end_to_end_images_per_s=int(summary[4].replace(",", "")))
-    model = train_dir / f"{cfg.style.name}.safetensors"
+    model = train_dir / f"{cfg.name}.safetensors"
     last = train_dir / "checkpoints" / "last.ckpt"
     if code != 0:
         out["error"] = f"train.py exited {code}: the schedule did not finish"
@@ -253,7 +257,7 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
         if not exported.is_file():
             run.save()
             return out
-        model = exported.rename(train_dir / f"{cfg.style.name}_cut_off.safetensors")
+        model = exported.rename(train_dir / f"{cfg.name}_cut_off.safetensors")
     shutil.copy(model, run.out / model.name)
     out["model"] = model.name
     photos = ["--photos", str(ROOT / "data" / "sample"), "--count", "2" if run.tiny else "8",
