@@ -260,8 +260,9 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
         model = exported.rename(train_dir / f"{cfg.name}_cut_off.safetensors")
     shutil.copy(model, run.out / model.name)
     out["model"] = model.name
-    photos = ["--photos", str(ROOT / "data" / "sample"), "--count", "2" if run.tiny else "8",
-              "--size", "64" if run.tiny else "512", "--height", "64" if run.tiny else "256"]
+    many = len(cfg.get("styles") or []) > 1  # a column per style: fewer, smaller rows keep the sheet < 16 MiB
+    photos = ["--photos", str(ROOT / "data" / "sample"), "--count", "2" if run.tiny else "4" if many else "8",
+              "--size", "64" if run.tiny else "512", "--height", "64" if run.tiny else "160" if many else "256"]
     code_e, _ = run_logged(run, [sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model", str(model), *photos,
                                   "--out", str(run.work / "eval")], timeout=max(10, deadline - time.monotonic()))
     evaluation = run.work / "eval" / "evaluation.json"
@@ -279,9 +280,11 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
 
 
 def _pack(train_dir: Path, eval_dir: Path, dest: Path) -> None:
+    """The run's logs, config and last preview grid (a multi-style grid is MBs: earlier ones stay behind)."""
+    previews = sorted((train_dir / "previews").glob("*.png"))
     with tarfile.open(dest, "w:gz") as tar:
         for path in sorted(train_dir.rglob("*")):
-            if path.is_file() and path.suffix != ".ckpt" and path.name != "tfevents":
+            if path.is_file() and path.suffix != ".ckpt" and (path.parent.name != "previews" or path == previews[-1]):
                 tar.add(path, arcname=f"train/{path.relative_to(train_dir)}")
         for path in sorted(eval_dir.glob("evaluation.*")):
             if path.suffix != ".png":
