@@ -29,10 +29,10 @@ def styles_sheet(stylizer: Stylizer, photos: Sequence[str | os.PathLike], styles
     styles = list(styles or stylizer.style_names)
     images = [load_image(p, size) for p in photos]
     cells = [[stylizer(x, style=s) for s in styles] for x in images]
-    captions = [[f"{Path(p).name}: {s}" for s in styles] for p in photos]
+    captions = [[Path(p).name if c == 0 else "" for c in range(len(styles))] for p in photos]  # styles head the columns
     if mixes:
         cells.append([stylizer(images[0], style={a: 0.5, b: 0.5}) for a, b in mixes])
-        captions.append([f"{a} 0.5 + {b} 0.5" for a, b in mixes])
+        captions.append([f"mix 50/50: {a}\n+ {b}" for a, b in mixes])
     return contact_sheet(cells, styles, captions, height)
 
 

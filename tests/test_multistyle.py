@@ -251,3 +251,20 @@ def test_a_multistyle_stylizer_without_a_choice_needs_a_style_per_call_and_the_s
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "styles_sheet.py"), "--model", str(path), "--mixes",
                            "wave+scream", "--out", str(tmp_path / "s.png")], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2 and "no style 'scream'" in proc.stderr
+
+
+def test_the_bundled_zoo_loads_by_name_by_style_and_through_torch_hub():
+    from stylenet.export import bundled_styles, pretrained_names
+    if "zoo" not in pretrained_names():
+        pytest.skip("no zoo bundled")
+    zoo = load_stylizer("zoo")
+    assert len(zoo.style_names) == 10 and set(zoo.style_names) <= set(bundled_styles())
+    wave = load_stylizer("wave")  # a style of the bundled zoo, by its name
+    assert wave.style == "wave" and wave.metadata["style"] == "zoo"
+    x = torch.rand(3, 40, 48)
+    torch.testing.assert_close(wave(x), zoo(x, style="wave"))
+    mix = load_stylizer("zoo", style={"wave": 0.5, "udnie": 0.5})
+    assert mix.style == "wave 0.50 + udnie 0.50" and (mix(x) - wave(x)).abs().mean() > 1e-3
+    hub = torch.hub.load(str(ROOT), "the_scream", source="local", trust_repo=True)
+    sys.modules.pop("hubconf", None)
+    torch.testing.assert_close(hub(x), zoo(x, style="the_scream"))

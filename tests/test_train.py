@@ -73,6 +73,12 @@ def test_demo_pipeline_writes_the_side_by_side_picture(tmp_path):
     assert proc.returncode == 0, proc.stderr
     sheet = Image.open(png)
     assert sheet.height > 3 * 64 and sheet.width > 3 * 64  # three rows of content | style | result
+    from stylenet.export import pretrained_names
+    if "zoo" in pretrained_names():  # the bundled zoo's styles on the first photo, below
+        plain = tmp_path / "plain.png"
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--model", str(run / "starry_night.safetensors"),
+                        "--out", str(plain), "--height", "64", "--no-zoo"], check=True, capture_output=True, timeout=120)
+        assert sheet.height > Image.open(plain).height + 40 and sheet.width >= 10 * 40
 
 
 def _not_black(path) -> bool:
