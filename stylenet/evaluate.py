@@ -94,9 +94,11 @@ def _score(loss: PerceptualLoss, output: torch.Tensor, content: torch.Tensor) ->
         return {k: float(v) for k, v in loss(output[None], content[None]).items()}
 
 
-def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_styles: Sequence[str] | None):
+def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_styles: Sequence[str] | None,
+              style: str | None = None):
     """``(model, stylizer, variant)`` per model and, for a multi-style model, per style (``model_styles``:
-    only these); a variant is ``{"name", "choice", "image", "size", "weight"}`` from the metadata."""
+    only these); a variant is ``{"name", "choice", "image", "size", "weight"}`` from the metadata.
+    One ``style`` image for several styles of a model would score them all against one painting: refused."""
     for model_path in models:
         stylizer = load_stylizer(model_path, device=str(device))
         meta = stylizer.metadata
@@ -108,6 +110,9 @@ def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_s
         unknown = sorted(set(model_styles or ()) - {s["name"] for s in meta["styles"]})
         if unknown and len(models) == 1:
             raise EvaluationError(f"{model_path}: no style {unknown[0]!r}; its styles: {', '.join(stylizer.style_names)}")
+        if style and len(chosen) > 1:
+            raise EvaluationError(f"{model_path} has {len(chosen)} styles and --style names one painting: pick the "
+                                  f"style it belongs to with --model-styles (one of: {', '.join(stylizer.style_names)})")
         for entry in chosen:
             yield model_path, stylizer, {**entry, "choice": entry["name"]}
 
@@ -127,7 +132,7 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
     methods: list[Method] = []
     rows: list[list[torch.Tensor]] = [[content] for _, content in photos]
     gatys_done: set[str] = set()
-    for model_path, stylizer, variant in _variants(models, dev, model_styles):
+    for model_path, stylizer, variant in _variants(models, dev, model_styles, style):
         meta = stylizer.metadata
         style_path = find_style_image(style or variant["image"] or "", styles_dir)
         settings = {k: meta[k] for k in SETTINGS if k in meta}

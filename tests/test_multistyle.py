@@ -235,6 +235,10 @@ def test_evaluate_scores_each_style_of_a_multistyle_model_against_its_painting(t
     assert [m.style for m in only] == ["udnie"]
     with pytest.raises(EvaluationError, match="no style 'scream'; its styles: starry_night, wave, udnie"):
         evaluate([path], photos, "cpu", model_styles=["scream"], progress=False)
+    style = str(ROOT / "data" / "styles" / "wave.jpg")  # one painting for three styles: refused, not mis-scored
+    with pytest.raises(EvaluationError, match="has 3 styles and --style names one painting"):
+        evaluate([path], photos, "cpu", style, progress=False)
+    assert [m.style_image for m in evaluate([path], photos, "cpu", style, model_styles=["wave"], progress=False)[0]] == [style]
 
 
 def test_a_multistyle_stylizer_without_a_choice_needs_a_style_per_call_and_the_styles_sheet(tmp_path):
