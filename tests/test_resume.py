@@ -44,23 +44,33 @@ def _config(photos, run, *extra):
     return [*base, "trainer.max_steps=10", "trainer.val_check_interval=5", *extra]
 
 
-def test_sigkill_then_resume_matches_an_uninterrupted_run(photos_dir, tmp_path):
+ZOO = sorted(p.stem for p in (ROOT / "data" / "styles").glob("*.jpg"))
+
+
+@pytest.mark.parametrize("styles", [[], [f"styles=[{','.join(ZOO)}]", "styles_size=32", "data.batch_size=1"]],
+                         ids=["one_style", "ten_styles"])
+def test_sigkill_then_resume_matches_an_uninterrupted_run(styles, photos_dir, tmp_path):
+    """Ten styles, one photo a step: step k trains style k mod 10, so a resumed run that lost its place
+    (killed at step 4-9 of 10) would train other styles than the uninterrupted run and part from it."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *_config(photos_dir, straight)], cwd=ROOT,
+    name = f"{len(ZOO)}_styles" if styles else "starry_night"
+    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *_config(photos_dir, straight, *styles)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
-    proc = _popen(_config(photos_dir, killed, "checkpoint.every_n_steps=1"))
+    proc = _popen(_config(photos_dir, killed, "checkpoint.every_n_steps=1", *styles))
     reached = _wait_for_step(killed / "checkpoints" / "last.ckpt", 4, proc)
     proc.send_signal(signal.SIGKILL)  # no chance to clean up
     proc.wait(timeout=60)
     assert reached < 10
-    resumed = subprocess.run([sys.executable, str(ROOT / "train.py"), *_config(photos_dir, killed, "resume=auto")],
+    resumed = subprocess.run([sys.executable, str(ROOT / "train.py"),
+                              *_config(photos_dir, killed, "resume=auto", *styles)],
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
-    a = load_file(straight / "starry_night.safetensors")
-    b = load_file(killed / "starry_night.safetensors")
+    a = load_file(straight / f"{name}.safetensors")
+    b = load_file(killed / f"{name}.safetensors")
+    assert not styles or {v.shape[0] for v in a.values() if v.dim() == 2} == {len(ZOO)}  # per-style norms
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
     before, after = _losses(straight), _losses(killed)
