@@ -11,12 +11,14 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
+from omegaconf import DictConfig, ListConfig, MissingMandatoryValue, OmegaConf
 
 from .data import DATA_KINDS, DECODERS
 from .hardware import AUTO
 from .hydra_callbacks import register_resolvers
 from .losses import SETTINGS
+from .models.transformer import BLOCKS
+from .models.transformer import DEFAULTS as ARCH_DEFAULTS
 from .vgg import LAYER_NAMES, WEIGHT_SOURCES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -91,6 +93,29 @@ def _number(cfg: DictConfig, key: str, minimum: float, integer: bool = False, ma
         bound = f"> {minimum}" if strict else f">= {minimum}"
         raise ConfigError(f"{key}: must be {bound}{f' and <= {maximum}' if maximum is not None else ''}, got {value!r}")
     return value
+
+
+def architecture(cfg: DictConfig) -> dict:
+    """The light family's network knobs (conf/model/light.yaml) that differ from Johnson's network,
+    validated: ``model.channels`` (3 channel counts or null), ``model.block``, ``model.expansion``,
+    ``model.outer_kernel``; configs without them (conf/model/johnson*.yaml) mean the defaults."""
+    model = cfg.model
+    arch = {k: model.get(k, default) for k, default in ARCH_DEFAULTS.items()}
+    channels = arch["channels"]
+    if channels is not None:
+        channels = list(channels) if isinstance(channels, (ListConfig, list, tuple)) else channels
+        if (not isinstance(channels, list) or len(channels) != 3
+                or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels)):
+            raise ConfigError(f"model.channels: expected 3 channel counts [full, 1/2, 1/4 resolution] >= 1, or null, "
+                              f"got {arch['channels']!r}")
+        arch["channels"] = channels
+    if arch["block"] not in BLOCKS:
+        raise ConfigError(f"model.block: must be one of {', '.join(BLOCKS)}, got {arch['block']!r}")
+    _number(cfg, "model.expansion", 1, integer=True) if "expansion" in model else None
+    kernel = arch["outer_kernel"]
+    if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
+        raise ConfigError(f"model.outer_kernel: expected an odd number >= 1, got {kernel!r}")
+    return {k: v for k, v in arch.items() if v != ARCH_DEFAULTS[k]}
 
 
 def _layers(cfg: DictConfig, key: str) -> dict[str, float]:
@@ -174,6 +199,7 @@ def validate(cfg: DictConfig) -> None:
 
     _number(cfg, "model.width", 1, integer=True)
     _number(cfg, "model.num_res_blocks", 0, integer=True)
+    architecture(cfg)
     for key in ("model.gradient_checkpointing", "loss.gradient_checkpointing"):
         if not isinstance(_get(cfg, key), bool):
             raise ConfigError(f"{key}: expected true or false, got {_get(cfg, key)!r}")
@@ -237,7 +263,8 @@ def _added_style(cfg: DictConfig) -> dict[str, Any]:
     new = {"name": cfg.style.name, "image": str(resolve_path(cfg.style.image).resolve()), "size": int(cfg.style.size),
            "weight": float(cfg.style.weight)}
     return {"styles": [*old, new], "train_styles": [len(old)], "init_from": str(path.resolve()),
-            "width": net.width, "num_res_blocks": net.num_res_blocks}
+            "width": net.width, "num_res_blocks": net.num_res_blocks,
+            "architecture": {k: v for k, v in net.config().items() if k in ARCH_DEFAULTS}}
 
 
 def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
@@ -253,6 +280,7 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "style_size": cfg.style.size,
         "width": cfg.model.width,
         "num_res_blocks": cfg.model.num_res_blocks,
+        "architecture": architecture(cfg),
         "gradient_checkpointing": bool(cfg.model.gradient_checkpointing),
         "channels_last": bool(cfg.model.channels_last),
         "compile": bool(cfg.model.compile),

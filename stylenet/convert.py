@@ -14,7 +14,7 @@ import torch
 from .atomic import atomic_path
 from .export import FORMAT, FORMAT_VERSION, decode_metadata, encode_metadata, load_transformer, save_stylizer
 from .image import load_image
-from .transformer import TransformerNet
+from .models import TransformerNet
 
 FORMATS = ("safetensors", "torchscript", "onnx")
 SUFFIXES = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx"}

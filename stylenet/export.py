@@ -15,7 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from .atomic import atomic_path
-from .transformer import TransformerNet
+from .models import TransformerNet
 
 FORMAT = "stylenet"
 FORMAT_VERSION = "1"
@@ -116,7 +116,10 @@ def _load_checkpoint(path: Path) -> tuple[TransformerNet, dict[str, Any]]:
     if not hp or "width" not in hp or "state_dict" not in ckpt:
         raise ModelFileError(f"{path}: not a stylenet checkpoint (no StyleTransferModule hyper-parameters)")
     state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
-    net = _build(path, {"width": hp["width"], "num_res_blocks": hp["num_res_blocks"]}, state)
+    config = {"width": hp["width"], "num_res_blocks": hp["num_res_blocks"], **(hp.get("architecture") or {})}
+    if len(hp.get("styles") or ()) > 1:
+        config["num_styles"] = len(hp["styles"])
+    net = _build(path, config, state)
     return net, training_metadata(hp, ckpt.get("global_step"))
 
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .transformer import TransformerNet
+from .models import TransformerNet
 
 
 def extend_from(net: TransformerNet, trained: TransformerNet) -> None:
     """Copy ``trained`` (``S`` styles) into ``net`` (``S + k`` styles, same width and depth): shared
     weights as they are, norm rows ``0..S-1`` as they are, each new row the mean of the trained ones
     (a neutral start between the known styles)."""
-    if (net.width, net.num_res_blocks) != (trained.width, trained.num_res_blocks):
+    shape = lambda n: {k: v for k, v in n.config().items() if k != "num_styles"}  # noqa: E731
+    if shape(net) != shape(trained):
         raise ValueError(f"cannot extend a TransformerNet{trained.config()} into a TransformerNet{net.config()}: "
-                         "width and depth must match")
+                         "the architectures must match")
     if net.num_styles <= trained.num_styles:
         raise ValueError(f"the new network must hold more styles than the trained one's {trained.num_styles}")
     old = trained.state_dict()

@@ -19,7 +19,7 @@ from torch import nn
 
 from .image import float_to_pil, pil_to_float
 from .styles import StyleChoice, choose, style_names
-from .transformer import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
+from .models import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # Peak bytes per pixel of an untiled forward, per unit of network width (measured: the decoder's last

@@ -16,7 +16,7 @@ from .export import load_transformer
 from .finetune import extend_from, train_only_styles, trainable
 from .losses import PerceptualLoss
 from .nonfinite import StepHealth
-from .transformer import TransformerNet, one_hot
+from .models import TransformerNet, one_hot
 
 log = logging.getLogger(__name__)
 # The frozen VGG is in eval mode on purpose; Lightning warns about any eval-mode module at fit start.
@@ -68,6 +68,7 @@ class StyleTransferModule(pl.LightningModule):
         style_size: int = 512,
         width: int = 32,
         num_res_blocks: int = 5,
+        architecture: dict | None = None,
         gradient_checkpointing: bool = False,
         channels_last: bool = False,
         compile: bool = False,
@@ -97,7 +98,8 @@ class StyleTransferModule(pl.LightningModule):
         self.trained = list(train_styles) if train_styles is not None else list(range(len(self.styles)))
         # Loss style k (the k-th trained style) is network style trained[k]: a device-side lookup.
         self.register_buffer("_trained_index", torch.tensor(self.trained, dtype=torch.long), persistent=False)
-        self.net = TransformerNet(width, num_res_blocks, gradient_checkpointing, num_styles=len(self.styles))
+        self.net = TransformerNet(width, num_res_blocks, gradient_checkpointing, num_styles=len(self.styles),
+                                  **(architecture or {}))
         if init_from:
             extend_from(self.net, load_transformer(init_from)[0])
         if len(self.trained) < len(self.styles):

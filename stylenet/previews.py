@@ -12,7 +12,7 @@ from torchvision.utils import make_grid
 
 from .image import find_images, float_to_pil, load_image, save_image
 from .module import eager
-from .transformer import one_hot
+from .models import one_hot
 
 
 class PreviewCallback(pl.Callback):

@@ -53,6 +53,10 @@ def test_demo_experiment_composes():
     ("loss.on_nonfinite=ignore", "loss.on_nonfinite"),
     ("data.max_bad_fraction=1.5", "data.max_bad_fraction"),
     ("model.compile=maybe", "model.compile"),
+    ("+model.block=dense", "model.block"),
+    ("+model.outer_kernel=4", "model.outer_kernel"),
+    ("+model.channels=[8,16]", "model.channels"),
+    ("+model.expansion=0", "model.expansion"),
 ])
 def test_invalid_values_name_the_key(override, key):
     cfg = compose_config(["data=sample", override])
@@ -60,6 +64,19 @@ def test_invalid_values_name_the_key(override, key):
         validate(cfg)
     assert str(err.value).startswith(f"{key}:")
     assert "\n" not in str(err.value)
+
+
+def test_light_model_composes_into_a_light_network():
+    from stylenet.models import TransformerNet
+
+    cfg = compose_config(["data=sample", "model=light"])
+    kwargs = module_kwargs(cfg)
+    assert kwargs["architecture"] == {"channels": [8, 16, 32], "outer_kernel": 5} and kwargs["width"] == 8
+    net = TransformerNet(kwargs["width"], kwargs["num_res_blocks"], **kwargs["architecture"])
+    assert net.encoder[0][1].kernel_size == (5, 5) and net.encoder[2][1].out_channels == 32
+    inverted = module_kwargs(compose_config(["data=sample", "model=light", "model.block=inverted", "model.expansion=3"]))
+    assert inverted["architecture"] == {"channels": [8, 16, 32], "outer_kernel": 5, "block": "inverted", "expansion": 3}
+    assert module_kwargs(compose_config(["data=sample"]))["architecture"] == {}  # Johnson: nothing to add
 
 
 def test_module_kwargs_are_plain_values_and_apply_style_weight():

@@ -7,18 +7,24 @@ from stylenet import load_stylizer
 from stylenet.convert import ExportError, export_model
 from stylenet.export import load_transformer, read_metadata, save_stylizer
 from stylenet.image import load_image
-from stylenet.transformer import TransformerNet
+from stylenet.models import InstanceNorm, TransformerNet
 
 from conftest import ROOT, SAMPLE
 
 
-@pytest.fixture
-def model_file(tmp_path):
+# Johnson's network and the light family's other knobs (channels, inverted blocks, 5x5 outer kernels).
+ARCHITECTURES = {"johnson": {"width": 8, "num_res_blocks": 2},
+                 "light": {"width": 8, "num_res_blocks": 2, "channels": [6, 12, 20], "block": "inverted",
+                           "expansion": 3, "outer_kernel": 5}}
+
+
+@pytest.fixture(params=list(ARCHITECTURES))
+def model_file(request, tmp_path):
     torch.manual_seed(1)
-    net = TransformerNet(width=8, num_res_blocks=2).eval()
+    net = TransformerNet(**ARCHITECTURES[request.param]).eval()
     # Non-trivial affine norm parameters so every layer matters for parity.
     for m in net.modules():
-        if isinstance(m, torch.nn.InstanceNorm2d):
+        if isinstance(m, InstanceNorm):
             torch.nn.init.normal_(m.weight, 1.0, 0.3)
             torch.nn.init.normal_(m.bias, 0.0, 0.3)
     return net, save_stylizer(net, tmp_path / "src.safetensors", style="wave", steps=7)

@@ -12,7 +12,7 @@ from stylenet.config import load_loss_settings
 from stylenet.evaluate import load_photos
 from stylenet.export import save_stylizer
 from stylenet.image import load_image
-from stylenet.transformer import TransformerNet
+from stylenet.models import TransformerNet
 
 from conftest import ROOT, SAMPLE, STYLES
 

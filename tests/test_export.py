@@ -7,7 +7,7 @@ from stylenet import load_stylizer
 from stylenet.batch import stylize_paths
 from stylenet.export import ModelFileError, load_transformer, read_metadata, save_stylizer
 from stylenet.image import load_image
-from stylenet.transformer import TransformerNet
+from stylenet.models import TransformerNet
 
 from conftest import SAMPLE
 

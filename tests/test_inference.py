@@ -4,17 +4,18 @@ from PIL import Image
 
 from stylenet.image import load_image
 from stylenet.inference import ImageTooLargeError, Stylizer, preserve_colors, _RGB_TO_YUV
-from stylenet.transformer import TransformerNet
+from stylenet.models import InstanceNorm, TransformerNet
 
 from conftest import SAMPLE
 
 
-@pytest.fixture
-def stylizer():
+@pytest.fixture(params=["johnson", "light"])
+def stylizer(request):
     torch.manual_seed(0)
-    net = TransformerNet(width=4, num_res_blocks=1)
+    light = {"channels": [4, 8, 12], "block": "inverted", "outer_kernel": 5} if request.param == "light" else {}
+    net = TransformerNet(width=4, num_res_blocks=1, **light)
     for m in net.modules():
-        if isinstance(m, torch.nn.InstanceNorm2d):
+        if isinstance(m, InstanceNorm):
             torch.nn.init.normal_(m.weight, 1.0, 0.5)
     return Stylizer(net, {"style": "test", "model": net.config()})
 

@@ -11,7 +11,7 @@ from stylenet.export import load_transformer, read_metadata, save_stylizer
 from stylenet.inference import load_stylizer
 from stylenet.losses import PerceptualLoss
 from stylenet.styles import StyleError, choose, parse_mix
-from stylenet.transformer import InstanceNorm, TransformerNet, one_hot
+from stylenet.models import InstanceNorm, TransformerNet, one_hot
 
 from conftest import ROOT, STYLES, run_train, tiny_overrides
 
@@ -106,8 +106,8 @@ def test_style_mix_syntax_and_errors():
             choose(spec, NAMES)
 
 
-def _multi_model(tmp_path, num_styles: int = 3):
-    net = TransformerNet(4, 1, num_styles=num_styles).eval()
+def _multi_model(tmp_path, num_styles: int = 3, **arch):
+    net = TransformerNet(4, 1, num_styles=num_styles, **arch).eval()
     _random_norms(net)
     styles = [{"name": n, "image": f"{n}.jpg", "size": 64, "weight": 1.0} for n in NAMES[:num_styles]]
     return net, save_stylizer(net, tmp_path / "multi.safetensors", style="multi", styles=styles)
@@ -129,9 +129,11 @@ def test_metadata_round_trip_and_choosing_styles_at_load(tmp_path):
     assert tiled.shape == (3, 80, 96)
 
 
-def test_onnx_and_torchscript_take_style_weights_and_match(tmp_path):
+@pytest.mark.parametrize("arch", [{}, {"channels": [4, 6, 8], "block": "inverted", "outer_kernel": 3}],
+                         ids=["johnson", "light"])
+def test_onnx_and_torchscript_take_style_weights_and_match(arch, tmp_path):
     from stylenet.convert import export_model, onnx_session
-    net, path = _multi_model(tmp_path)
+    net, path = _multi_model(tmp_path, **arch)
     results = export_model(path, tmp_path / "out", ["safetensors", "torchscript", "onnx"])
     assert all(r.max_abs_diff < 1e-4 for r in results)
     session = onnx_session(tmp_path / "out" / "multi.onnx")
@@ -173,6 +175,11 @@ def test_tiny_multistyle_run_through_hydra(photos_dir, tmp_path):
     meta = read_metadata(run / "starry_night+wave+udnie.safetensors")
     assert [s["name"] for s in meta["styles"]] == NAMES and meta["model"]["num_styles"] == 3
     assert all(s["size"] == 64 for s in meta["styles"]) and meta["style"] == "starry_night+wave+udnie"
+    from stylenet.export import load_transformer
+    exported, _ = load_transformer(run / "starry_night+wave+udnie.safetensors")
+    from_ckpt, ckpt_meta = load_transformer(run / "checkpoints" / "last.ckpt")  # the checkpoint exports alike
+    assert from_ckpt.num_styles == 3 and [s["name"] for s in ckpt_meta["styles"]] == NAMES
+    assert all(torch.equal(a, b) for a, b in zip(exported.state_dict().values(), from_ckpt.state_dict().values()))
     header = (run / "logs" / "metrics.csv").read_text().splitlines()[0]
     assert all(f"train/style/{n}" in header and f"val/style/{n}" in header for n in NAMES)
     from PIL import Image

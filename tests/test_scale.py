@@ -9,7 +9,7 @@ import torch
 
 from stylenet.losses import PerceptualLoss
 from stylenet.module import StyleTransferModule
-from stylenet.transformer import TransformerNet
+from stylenet.models import TransformerNet
 
 from conftest import ROOT, SAMPLE, STYLES
 

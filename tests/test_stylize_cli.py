@@ -9,7 +9,7 @@ from PIL import Image
 
 from stylenet.export import save_stylizer
 from stylenet.stylize import main
-from stylenet.transformer import TransformerNet
+from stylenet.models import TransformerNet
 
 from conftest import ROOT, SAMPLE
 

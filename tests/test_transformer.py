@@ -1,12 +1,16 @@
 import pytest
 import torch
 
-from stylenet.transformer import InstanceNorm, TransformerNet
+from stylenet.models import InstanceNorm, TransformerNet
 
 
+LIGHT = {"channels": [4, 6, 8], "block": "inverted", "expansion": 3, "outer_kernel": 3}
+
+
+@pytest.mark.parametrize("arch", [{}, LIGHT], ids=["johnson", "light"])
 @pytest.mark.parametrize("hw", [(1, 1), (5, 3), (17, 64), (33, 47), (64, 64)])
-def test_output_size_equals_input_size_for_any_shape(hw):
-    net = TransformerNet(width=4, num_res_blocks=1)
+def test_output_size_equals_input_size_for_any_shape(hw, arch):
+    net = TransformerNet(width=4, num_res_blocks=1, **arch)
     y = net(torch.rand(2, 3, *hw))
     assert y.shape == (2, 3, *hw)
     assert 0 < y.min() and y.max() < 1
@@ -83,3 +87,45 @@ def test_channels_last_gives_the_same_output_and_gradients():
     assert y_cl.is_contiguous(memory_format=torch.channels_last)  # stayed channels_last throughout
     assert (y_cl - y64).abs().max() < 1e-5
     assert (g_cl - g64).abs().max() < 1e-4 * g64.abs().max()
+
+
+def test_light_knobs_shape_the_network_and_round_trip_through_config():
+    net = TransformerNet(8, 2, channels=[6, 12, 20], block="inverted", expansion=3, outer_kernel=5)
+    assert [layer[1].out_channels for layer in net.encoder] == [6, 12, 20]
+    assert net.encoder[0][1].kernel_size == (5, 5) and net.decoder[2][1].kernel_size == (5, 5)
+    block = net.res_blocks[0]
+    assert block.expand[0].out_channels == 60 and block.depthwise[1].groups == 60  # 1x1 expand, 3x3 depthwise
+    assert net.config() == {"width": 8, "num_res_blocks": 2, "channels": [6, 12, 20], "block": "inverted",
+                            "expansion": 3, "outer_kernel": 5}
+    again = TransformerNet(**net.config())
+    assert {k: v.shape for k, v in again.state_dict().items()} == {k: v.shape for k, v in net.state_dict().items()}
+    # Johnson's network and channels equal to width's stay the old two keys (old files read alike).
+    assert TransformerNet(8, 2, channels=[8, 16, 32], expansion=4).config() == {"width": 8, "num_res_blocks": 2}
+    light = TransformerNet(8, 5, outer_kernel=5)
+    assert sum(p.numel() for p in light.parameters()) < sum(p.numel() for p in TransformerNet(16, 5).parameters()) / 3
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"block": "dense"}, "block must be one of basic, inverted"),
+    ({"outer_kernel": 4}, "outer_kernel must be an odd number"),
+    ({"channels": [8, 16]}, "3 channels"),
+    ({"channels": [8, 0, 16]}, "3 channels"),
+    ({"expansion": 0}, "expansion"),
+])
+def test_bad_architecture_arguments_are_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TransformerNet(8, 1, **kwargs)
+
+
+def test_inverted_block_with_several_styles_mixes_like_the_basic_one():
+    torch.manual_seed(0)
+    net = TransformerNet(4, 1, num_styles=2, **LIGHT)
+    for m in net.modules():
+        if isinstance(m, InstanceNorm):
+            torch.nn.init.normal_(m.weight, 1.0, 0.5)
+    x = torch.rand(1, 3, 24, 24)
+    first = net(x, torch.tensor([1.0, 0.0]))
+    assert not torch.allclose(first, net(x, torch.tensor([0.0, 1.0])), atol=1e-4)
+    single = TransformerNet(4, 1, **LIGHT)
+    single.load_state_dict({k: v[:1] if v.dim() == 2 else v for k, v in net.state_dict().items()})
+    torch.testing.assert_close(single(x), first)

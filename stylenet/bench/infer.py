@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..transformer import TransformerNet
+from ..models import TransformerNet
 from .common import median, sync, time_ms
 
 Size = tuple[int, int]  # (height, width)

@@ -44,7 +44,7 @@ def profile_inference(size: int = 1024, width: int = 32, blocks: int = 5, calls:
     """The top operators of one eager fp32 forward of the transformation network at ``size``."""
     from torch.profiler import ProfilerActivity, profile
 
-    from ..transformer import TransformerNet
+    from ..models import TransformerNet
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     net = TransformerNet(width, blocks).to(device).eval()

@@ -11,7 +11,7 @@ import time
 
 import torch
 
-from ..transformer import TransformerNet
+from ..models import TransformerNet
 from .common import sync, time_ms
 
 STYLE_LAYERS = {"relu1_2": 0.3, "relu2_2": 1.0, "relu3_3": 0.1, "relu4_3": 5.0}  # conf/loss/johnson.yaml
