@@ -267,6 +267,26 @@ def _added_style(cfg: DictConfig) -> dict[str, Any]:
             "architecture": {k: v for k, v in net.config().items() if k in ARCH_DEFAULTS}}
 
 
+def _distill(cfg: DictConfig) -> dict[str, Any]:
+    """``distill_teacher`` (resolved) and ``distill_weight``, after checking the teacher loads and holds
+    every style of the run; nothing without ``distill.teacher``."""
+    teacher = cfg.get("distill", {}).get("teacher")
+    if not teacher:
+        return {}
+    weight = _number(cfg, "distill.weight", 0.0)
+    from .distill import Teacher, TeacherError
+    from .export import find_model
+
+    styles = style_list(cfg) or [{"name": cfg.style.name}]
+    if cfg.get("add_style"):
+        raise ConfigError("distill.teacher: not used with add_style (only the new style's norms train)")
+    try:
+        Teacher(str(teacher), [s["name"] for s in styles])
+    except TeacherError as exc:
+        raise ConfigError(f"distill.teacher: {exc}") from None
+    return {"distill_teacher": str(find_model(str(teacher))[0].resolve()), "distill_weight": float(weight)}
+
+
 def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
     """Plain keyword arguments for StyleTransferModule from a validated config."""
     styles = style_list(cfg)
@@ -300,6 +320,7 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "warmup_steps": int(cfg.optim.warmup_steps),
         "min_lr_ratio": float(cfg.optim.min_lr_ratio),
         "image_size": cfg.data.image_size,
+        **_distill(cfg),
         **added,  # add_style: the trained model's styles + the new one, its architecture, what trains
     }
 

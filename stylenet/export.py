@@ -80,6 +80,9 @@ def training_metadata(hparams: Mapping[str, Any], steps: int | None) -> dict[str
     meta["style"] = meta.pop("style_name", "unknown")
     meta["style_image"] = Path(str(meta.get("style_image", ""))).name
     meta["steps"] = steps
+    if hparams.get("distill_teacher"):
+        meta["distilled_from"] = {"teacher": Path(str(hparams["distill_teacher"])).name,
+                                  "weight": float(hparams.get("distill_weight", 1.0))}
     if hparams.get("styles"):  # several styles: names and per-style settings, in the network's order
         meta["styles"] = [{"name": s["name"], "image": Path(str(s["image"])).name, "size": int(s["size"]),
                            "weight": float(s["weight"])} for s in hparams["styles"]]

@@ -147,8 +147,13 @@ class PerceptualLoss(nn.Module):
 
     def per_sample(self, output: torch.Tensor, content: torch.Tensor | None = None, *,
                    content_features: dict[str, torch.Tensor] | None = None,
-                   style_ids: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """As :meth:`forward`, plus the weighted style loss of every sample ``(N,)`` (per-style logging)."""
+                   style_ids: torch.Tensor | None = None, teacher_output: torch.Tensor | None = None,
+                   teacher_weight: float = 1.0) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """As :meth:`forward`, plus the weighted style loss of every sample ``(N,)`` (per-style logging).
+
+        ``teacher_output`` ``(N, 3, H, W)``, a trained network's stylisation of the same photos
+        (distillation): adds a ``distill`` term, ``teacher_weight`` x the content loss between the output's
+        and the teacher output's features at the content layers (the same units as ``content``)."""
         targets = self.style_targets()
         if content_features is None:
             content_features = self.content_targets(content)
@@ -166,5 +171,10 @@ class PerceptualLoss(nn.Module):
             "style": per_sample.mean(),
             "tv": self.tv_weight * t_loss,
         }
-        terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        if teacher_output is not None:
+            with torch.no_grad():
+                teacher_feats = self.vgg(teacher_output, self.content_layers)
+            terms["distill"] = teacher_weight * sum(w * content_loss(out_feats[n], teacher_feats[n])
+                                                    for n, w in self.content_layers.items())
+        terms["total"] = sum(terms.values())
         return terms, per_sample.detach()

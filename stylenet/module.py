@@ -11,8 +11,9 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
-from .image import load_image
+from .distill import Teacher
 from .export import load_transformer
+from .image import load_image
 from .finetune import extend_from, train_only_styles, trainable
 from .losses import PerceptualLoss
 from .nonfinite import StepHealth
@@ -26,8 +27,9 @@ class NonFiniteLossError(RuntimeError):
     """Training stopped because the loss became NaN or infinite (loss.on_nonfinite=stop)."""
 
 
-# Prefix of the frozen loss network in state_dict(): left out of checkpoints, rebuilt on load.
-_LOSS_PREFIX = "perceptual."
+# Prefixes of the frozen networks in state_dict() (the loss's VGG, a distillation teacher): left out of
+# checkpoints, rebuilt on load.
+_FROZEN_PREFIXES = ("perceptual.", "teacher.")
 
 
 def eager():
@@ -55,6 +57,9 @@ class StyleTransferModule(pl.LightningModule):
     ``k`` of the whole run, over all ranks, gets style ``k mod S``), so each batch mixes styles and each
     style gets the same share of the photos; a step's gradient then pulls the shared convolutions
     towards all styles at once instead of one style per step (and positions make it exact on resume).
+
+    Distillation: ``distill_teacher`` (a trained model holding every style of the run) adds a ``distill``
+    term, ``distill_weight`` x the content loss between the network's and the teacher's outputs.
 
     Adding styles to a trained network: ``init_from`` (its exported file or checkpoint) and
     ``train_styles`` (the indices of the new entries of ``styles``): only those styles' norm parameters
@@ -89,6 +94,8 @@ class StyleTransferModule(pl.LightningModule):
         styles: list[dict] | None = None,
         train_styles: list[int] | None = None,
         init_from: str | None = None,
+        distill_teacher: str | None = None,
+        distill_weight: float = 1.0,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -109,6 +116,8 @@ class StyleTransferModule(pl.LightningModule):
             style_layers or {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_4": 1.0, "relu4_4": 1.0},
             content_weight, style_weight, tv_weight, vgg_weights, vgg_checkpointing,
         )
+        # Distillation (stylenet.distill): a frozen trained network whose outputs the student also matches.
+        self.teacher = Teacher(distill_teacher, [self.styles[i]["name"] for i in self.trained]) if distill_teacher else None
         self._compiled = False
         self.nonfinite_message: str | None = None
         self._skipped_seen = 0
@@ -163,7 +172,9 @@ class StyleTransferModule(pl.LightningModule):
         if self.hparams.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         style = self.style_weights(style_ids) if style_ids is not None else None
-        return self.perceptual.per_sample(self.net(batch, style), batch, style_ids=style_ids)
+        teacher = self.teacher(batch, style_ids) if self.teacher is not None else None
+        return self.perceptual.per_sample(self.net(batch, style), batch, style_ids=style_ids, teacher_output=teacher,
+                                          teacher_weight=self.hparams.distill_weight)
 
     def _log_per_style(self, per_sample: torch.Tensor, style_ids: torch.Tensor | None, present: list[int],
                        prefix: str) -> None:
@@ -279,7 +290,7 @@ class StyleTransferModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint["state_dict"]
-        for key in [k for k in state if k.startswith(_LOSS_PREFIX)]:
+        for key in [k for k in state if k.startswith(_FROZEN_PREFIXES)]:
             del state[key]
         # Data order and crops do not depend on global RNGs (see ResumableSampler), but anything a
         # user adds might: keep them, as plain tensors and ints (loadable with weights_only=True).
@@ -295,7 +306,7 @@ class StyleTransferModule(pl.LightningModule):
         # Put the freshly built frozen VGG back so strict loading still checks the network's keys.
         state = checkpoint["state_dict"]
         for key, value in self.state_dict().items():
-            if key.startswith(_LOSS_PREFIX):
+            if key.startswith(_FROZEN_PREFIXES):
                 state.setdefault(key, value)
         rng = checkpoint.get("rng_states")
         if rng:
