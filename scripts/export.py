@@ -1,6 +1,7 @@
 """Export a trained style model (Lightning .ckpt or .safetensors) to safetensors, TorchScript and/or ONNX,
 checking each against the PyTorch model on a real photo:
     python scripts/export.py --model outputs/demo/checkpoints/last.ckpt --format safetensors onnx --out exported/
+    python scripts/export.py --model light.safetensors --format onnx-fp16 onnx-int8 --out exported/   # smaller files
 """
 import argparse
 import sys
@@ -23,7 +24,8 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for r in results:
-        print(f"{r.format:12s} {r.path}  ({r.path.stat().st_size / 1e6:.2f} MB, max abs diff {r.max_abs_diff:.2e})")
+        mean = f", mean {r.mean_abs_diff:.2e}" if r.mean_abs_diff is not None else ""
+        print(f"{r.format:12s} {r.path}  ({r.path.stat().st_size / 1e6:.2f} MB, max abs diff {r.max_abs_diff:.2e}{mean})")
     return 0
 
 

@@ -16,12 +16,17 @@ from .export import FORMAT, FORMAT_VERSION, decode_metadata, encode_metadata, lo
 from .image import load_image
 from .models import TransformerNet
 
-FORMATS = ("safetensors", "torchscript", "onnx")
-SUFFIXES = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx"}
+FORMATS = ("safetensors", "torchscript", "onnx", "onnx-fp16", "onnx-int8")
+SUFFIXES = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx",
+            "onnx-fp16": ".fp16.onnx", "onnx-int8": ".int8.onnx"}
 # Max abs difference (images in [0, 1]) an export may show against the fp32 PyTorch model. fp32 runtimes
 # differ by float rounding only (measured ~1e-6); reduced-precision weights by their rounding (measured
 # on the demo model: fp16 ~1e-3, bf16 ~1e-2).
 TOLERANCE = {"fp32": 1e-4, "fp16": 5e-3, "bf16": 5e-2}
+# int8 moves single pixels a lot (max ~0.5 measured on a light model) but few of them: its bound is on
+# the mean abs difference (measured 0.015 on a 512-px photo for a light starry_night model).
+INT8_MEAN_TOLERANCE = 0.04
+CALIBRATION_PHOTOS = 16  # the last 16 of data/sample (evaluation uses the first ones): activation ranges for int8
 ONNX_OPSET = 17  # InstanceNormalization, Resize(nearest) and reflect Pad are all in opset 17
 
 
@@ -34,6 +39,7 @@ class ExportResult:
     format: str
     path: Path
     max_abs_diff: float
+    mean_abs_diff: float | None = None
 
 
 def export_torchscript(net: TransformerNet, path: str | os.PathLike) -> Path:
@@ -94,12 +100,79 @@ def parity_style(net: TransformerNet) -> torch.Tensor | None:
     return (weights / weights.sum())[None]
 
 
+def abs_diff(reference: TransformerNet, candidate: Callable[..., torch.Tensor], photo: torch.Tensor,
+             style: torch.Tensor | None = None) -> torch.Tensor:
+    with torch.inference_mode():
+        args = (photo,) if style is None else (photo, style)
+        return (reference(*args).float() - candidate(*args).float()).abs()
+
+
 def max_abs_diff(reference: TransformerNet, candidate: Callable[..., torch.Tensor], photo: torch.Tensor,
                  style: torch.Tensor | None = None) -> float:
-    with torch.inference_mode():
-        if style is None:
-            return (reference(photo).float() - candidate(photo).float()).abs().max().item()
-        return (reference(photo, style).float() - candidate(photo, style).float()).abs().max().item()
+    return abs_diff(reference, candidate, photo, style).max().item()
+
+
+def onnx_runner(path: str | os.PathLike) -> Callable[..., torch.Tensor]:
+    """``run(image, style_weights=None)`` on an ONNX file in onnxruntime: tensors in, tensor out."""
+    session = onnx_session(path)
+
+    def run(t: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
+        feeds = {"image": t.numpy()} if s is None else {"image": t.numpy(), "style_weights": s.numpy()}
+        return torch.from_numpy(session.run(None, feeds)[0])
+    return run
+
+
+def export_onnx_fp16(net: TransformerNet, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+    """fp16 weights and activations (onnxruntime's float16 converter), fp32 inputs and output: half the file,
+    for runtimes with fp16 kernels (GPUs, phones); CPUs mostly compute it in fp32 behind casts."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    with atomic_path(path) as tmp:
+        export_onnx(net, tmp, metadata)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            onnx.save(convert_float_to_float16(onnx.load(str(tmp)), keep_io_types=True), str(tmp))
+    return Path(path)
+
+
+def export_onnx_int8(net: TransformerNet, path: str | os.PathLike, calibration: Sequence[torch.Tensor],
+                     metadata: dict[str, Any] | None = None) -> Path:
+    """Static int8 quantisation of every convolution (onnxruntime.quantization, QDQ, per-channel int8
+    weights, uint8 activations whose ranges come from ``calibration``: ``(1, 3, H, W)`` photos in [0, 1]);
+    norms, padding and resizing stay fp32."""
+    import tempfile
+
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    style = parity_style(net)
+
+    class Photos(CalibrationDataReader):
+        def __init__(self):
+            self.items = iter(calibration)
+
+        def get_next(self):
+            x = next(self.items, None)
+            if x is None:
+                return None
+            return {"image": x.numpy()} if style is None else {"image": x.numpy(), "style_weights": style.numpy()}
+
+    with tempfile.TemporaryDirectory() as tmp, atomic_path(path) as out, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fp32, prepared = Path(tmp) / "fp32.onnx", Path(tmp) / "prepared.onnx"
+        export_onnx(net, fp32, metadata)
+        quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
+        quantize_static(str(prepared), str(out), Photos(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"])
+    return Path(path)
+
+
+def calibration_photos(size: int = 256) -> list[torch.Tensor]:
+    from .config import resolve_path
+
+    files = sorted(resolve_path("data/sample").glob("*.jpg"))[-CALIBRATION_PHOTOS:]
+    return [load_image(f, size)[None] for f in files]
 
 
 def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, formats: Sequence[str] = ("safetensors",),
@@ -129,14 +202,22 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
             export_torchscript(net, path)
             diff, tol = max_abs_diff(net, torch.jit.load(str(path)), x, style), TOLERANCE["fp32"]
         else:
-            export_onnx(net, path, {**meta, "format": FORMAT, "format_version": FORMAT_VERSION, "model": net.config()})
-            session = onnx_session(path)
-
-            def run(t: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
-                feeds = {"image": t.numpy()} if s is None else {"image": t.numpy(), "style_weights": s.numpy()}
-                return torch.from_numpy(session.run(None, feeds)[0])
-            diff = max_abs_diff(net, run, x, style)
-            tol = TOLERANCE["fp32"]
+            onnx_meta = {**meta, "format": FORMAT, "format_version": FORMAT_VERSION, "model": net.config()}
+            if fmt == "onnx":
+                export_onnx(net, path, onnx_meta)
+            elif fmt == "onnx-fp16":
+                export_onnx_fp16(net, path, {**onnx_meta, "weights_dtype": "fp16"})
+            else:
+                export_onnx_int8(net, path, calibration_photos(), {**onnx_meta, "weights_dtype": "int8"})
+            diffs = abs_diff(net, onnx_runner(path), x, style)
+            diff, tol = diffs.max().item(), TOLERANCE["fp16" if fmt == "onnx-fp16" else "fp32"]
+            if fmt == "onnx-int8":
+                mean = diffs.mean().item()
+                if not mean <= INT8_MEAN_TOLERANCE:
+                    raise ExportError(f"{path}: mean abs difference {mean:.2e} to the PyTorch model exceeds "
+                                      f"{INT8_MEAN_TOLERANCE}")
+                results.append(ExportResult(fmt, path, diff, mean))
+                continue
         if not diff <= tol:
             raise ExportError(f"{path}: max abs difference {diff:.2e} to the PyTorch model exceeds {tol:.0e}")
         results.append(ExportResult(fmt, path, diff))

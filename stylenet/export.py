@@ -38,8 +38,16 @@ def encode_metadata(metadata: dict[str, Any]) -> dict[str, str]:
 
 
 def decode_metadata(raw: dict[str, str]) -> dict[str, Any]:
-    """The inverse of :func:`encode_metadata`."""
-    return {k: v if k in _PLAIN_KEYS else json.loads(v) for k, v in raw.items()}
+    """The inverse of :func:`encode_metadata`; entries other tools added (e.g. onnxruntime's quantiser
+    writes ``onnx.infer``) are kept as their strings."""
+    def value(k: str, v: str) -> Any:
+        if k in _PLAIN_KEYS:
+            return v
+        try:
+            return json.loads(v)
+        except ValueError:
+            return v
+    return {k: value(k, v) for k, v in raw.items()}
 
 
 def save_stylizer(net: TransformerNet, path: str | os.PathLike, dtype: str = "fp32", **metadata: Any) -> Path:

@@ -85,3 +85,21 @@ def test_torch_hub_local_load(model_file):
     stylizer = torch.hub.load(str(ROOT), "stylizer", model_path=str(path), source="local", trust_repo=True)
     assert stylizer(torch.rand(3, 16, 16)).shape == (3, 16, 16)
     sys.modules.pop("hubconf", None)
+
+
+def test_fp16_and_int8_onnx_are_smaller_and_within_their_stated_bounds(model_file, tmp_path):
+    from stylenet.convert import INT8_MEAN_TOLERANCE, TOLERANCE
+
+    net, path = model_file
+    results = {r.format: r for r in export_model(path, tmp_path, ["onnx", "onnx-fp16", "onnx-int8"], max_size=96)}
+    size = {fmt: r.path.stat().st_size for fmt, r in results.items()}
+    assert size["onnx-int8"] < size["onnx"] and size["onnx-fp16"] < size["onnx"]  # tiny nets: mostly graph, not weights
+    assert results["onnx-fp16"].max_abs_diff <= TOLERANCE["fp16"]
+    assert 0 < results["onnx-int8"].mean_abs_diff <= INT8_MEAN_TOLERANCE  # quantised: close, not equal
+    photo = load_image(sorted(SAMPLE.glob("*.jpg"))[3], 75)[None]
+    with torch.no_grad():
+        expected = net(photo)
+    for fmt, bound in (("onnx-fp16", TOLERANCE["fp16"]), ("onnx-int8", INT8_MEAN_TOLERANCE)):
+        stylizer = load_stylizer(results[fmt].path)
+        assert stylizer.metadata["weights_dtype"] == fmt[-4:] and stylizer.style == "wave"
+        assert (stylizer(photo) - expected).abs().mean() <= bound
