@@ -107,7 +107,8 @@ def main(argv=None) -> int:
         from stylenet.bench.compare import compare, compare_table
         from stylenet.export import ModelFileError, pretrained_names
 
-        sizes = args.sizes if "--sizes" in (sys.argv if argv is None else argv) else [(512, 512), (1024, 1024), (1080, 1920)]
+        default = [(512, 512), (1024, 1024), (720, 1280), (1080, 1920)]  # the sizes and a 720p preview frame
+        sizes = args.sizes if "--sizes" in (sys.argv if argv is None else argv) else default
         try:
             entries = compare(args.compare or pretrained_names(), sizes)
         except (ModelFileError, ValueError) as exc:

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from ..config import load_loss_settings
-from ..convert import export_onnx, onnx_session
+from ..convert import export_onnx, onnx_metadata, onnx_session
 from ..evaluate import _score, build_loss, find_style_image, load_photos
-from ..export import find_model, load_transformer
+from ..export import PRETRAINED, find_model, load_transformer
 from ..models import one_hot
 from .common import median
 from .infer import size_label
@@ -53,23 +53,36 @@ def stylenet_entry(spec: str, folder: Path, threads: int, default_style: str = "
     """A model file or bundled name (``wave``: the zoo's wave; a multi-style file: ``default_style`` if it
     holds it, else its first style), exported to ONNX in ``folder``."""
     path, style = find_model(spec)
-    net, meta = load_transformer(path)
+    if path.suffix == ".onnx":  # already exported (e.g. --format onnx-int8): run as it is
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such model file")
+        session = onnx_session(path, threads)
+        meta, net = onnx_metadata(session), None
+        dtype = meta.get("weights_dtype", "fp32")
+    else:
+        net, meta = load_transformer(path)
+        session, dtype = onnx_session(export_onnx(net, folder / f"{len(list(folder.iterdir()))}.onnx"), threads), "fp32"
     names = [s["name"] for s in meta.get("styles") or []]
-    onnx_file = export_onnx(net, folder / f"{len(list(folder.iterdir()))}.onnx")
-    session = onnx_session(onnx_file, threads)
     if names:
         style = style or (default_style if default_style in names else names[0])
         weights = one_hot(names.index(style), len(names)).numpy()
         painting = next(s["image"] for s in meta["styles"] if s["name"] == style)
         run = lambda x: session.run(None, {"image": x, "style_weights": weights})[0]  # noqa: E731
-        label = f"{Path(path).stem} [{style}]"
+        label = f"{_where(path)} [{style}]"
     else:
         style, painting = meta.get("style"), meta.get("style_image")
         run = lambda x: session.run(None, {"image": x})[0]  # noqa: E731
-        label = Path(path).stem if Path(path).stem == style else f"{Path(path).stem} ({style})"
-    arch = ", ".join(f"{k}={v}" for k, v in net.config().items() if k != "num_styles")
-    return Entry(f"{label}: {arch}", "stylenet", run, _painting(painting), sum(p.numel() for p in net.parameters()),
-                 Path(path).stat().st_size)
+        label = _where(path) if _where(path) == style else f"{_where(path)} ({style})"
+    config = net.config() if net is not None else meta.get("model", {})
+    arch = ", ".join(f"{k}={v}" for k, v in config.items() if k != "num_styles")
+    params = sum(p.numel() for p in net.parameters()) if net is not None else None
+    return Entry(f"{label}: {arch}, onnx {dtype}", "stylenet", run, _painting(painting), params, Path(path).stat().st_size)
+
+
+def _where(path: Path) -> str:
+    """A bundled model's name, else the file's folder and name (runs export ``<run dir>/<style>.safetensors``)."""
+    stem = path.name.split(".")[0]
+    return stem if path.parent == PRETRAINED else f"{path.parent.name}/{stem}"
 
 
 def _painting(name: str | None) -> Path | None:
@@ -122,14 +135,14 @@ def time_entries(entries: Sequence[Entry], sizes: Sequence[Size], rounds: int = 
         x = np.random.default_rng(0).random((1, 3, *size), dtype=np.float32)
         for e in entries:
             e.run(x)  # warm-up: first-call allocations
-        times: dict[str, list[float]] = {e.name: [] for e in entries}
+        times: list[list[float]] = [[] for _ in entries]
         for _ in range(max(3, min(4 * rounds, rounds * 512 * 512 // (size[0] * size[1])))):
-            for e in entries:
+            for e, values in zip(entries, times):
                 start = time.perf_counter()
                 e.run(x)
-                times[e.name].append((time.perf_counter() - start) * 1000)
-        for e in entries:
-            e.ms[size_label(size)] = median(times[e.name])
+                values.append((time.perf_counter() - start) * 1000)
+        for e, values in zip(entries, times):
+            e.ms[size_label(size)] = median(values)
             print(f"{size_label(size):>10s}  {e.name:70s} {e.ms[size_label(size)]:9.1f} ms", flush=True)
 
 
