@@ -117,6 +117,14 @@ def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_s
             yield model_path, stylizer, {**entry, "choice": entry["name"]}
 
 
+def _label(model: str | os.PathLike, models: Sequence[str | os.PathLike]) -> str:
+    """The file's name, or its folder and name where another model has the same name (runs export
+    ``<run dir>/<style>.safetensors``)."""
+    name = Path(str(model)).name
+    same = sum(Path(str(m)).name == name for m in models) > 1
+    return f"{Path(str(model)).parent.name}/{name}" if same else name
+
+
 def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch.Tensor]], device: str = "auto",
              style: str | None = None, styles_dir: str = "data/styles", gatys_iterations: int = 0,
              gatys_optimizer: str = "lbfgs", progress: bool = True,
@@ -143,7 +151,7 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
         settings = {**settings, "style_weight": float(settings.get("style_weight", 1.0)) * variant["weight"]}
         loss = build_loss(settings, style_path, int(variant["size"] or 512), dev)
         stylizer.set_style(variant["choice"])
-        label = Path(str(model_path)).name + (f" [{variant['name']}]" if variant["choice"] else "")
+        label = _label(model_path, models) + (f" [{variant['name']}]" if variant["choice"] else "")
         method = Method(label, "model", variant["name"] or style_path.stem, str(style_path), settings)
         stylizer(photos[0][1])  # warm-up: first-call allocations and kernel selection are not timed
         for row, (path, content) in zip(rows, photos):

@@ -119,3 +119,11 @@ def test_calibrate_script_writes_sheet_and_numbers(tmp_path):
     check_sheet(tmp_path / "cal" / "calibration.png", [content, style, content, content], 2)
     proc = run("calibrate.py", "--style", "starry_night", "--weights", 0, "--out", tmp_path / "cal")
     assert proc.returncode == 2 and "positive" in proc.stderr
+
+
+def test_models_with_the_same_file_name_are_told_apart_by_their_folder():
+    from stylenet.evaluate import _label
+
+    runs = ["runs/light/starry_night.safetensors", "runs/johnson/starry_night.safetensors", "zoo.safetensors"]
+    assert [_label(m, runs) for m in runs] == ["light/starry_night.safetensors", "johnson/starry_night.safetensors",
+                                              "zoo.safetensors"]
