@@ -74,6 +74,9 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(styles, photos_dir, tm
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
     before, after = _losses(straight), _losses(killed)
+    with open(killed / "logs" / "metrics.csv") as f:  # the resumed run kept the rows logged before the kill,
+        steps = [int(r["step"]) for r in csv.DictReader(f) if r.get("train/total")]  # without doubles
+    assert steps == sorted(before) and len(steps) == len(set(steps)), (steps, sorted(before))
     common = sorted(set(before) & set(after) & set(range(reached, 10)))
     assert len(common) >= 3, (before, after)
     for step in common:
