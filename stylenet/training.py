@@ -164,8 +164,11 @@ def build_trainer(trainer_kwargs: dict[str, Any], out_dir: Path, logger, every_n
                   preview: dict[str, Any] | None = None) -> pl.Trainer:
     ckpt_dir = out_dir / "checkpoints"
     callbacks: list[pl.Callback] = [
-        # last.ckpt every `every_n_steps` steps (for resume), and the best by validation loss.
-        ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=every_n_steps, save_last=True, save_top_k=0),
+        # last.ckpt every `every_n_steps` steps (for resume), and the best by validation loss. No version
+        # counter: a last.ckpt this callback did not write (end of run, signal) is overwritten, not kept
+        # beside a last-v1.ckpt that resume=auto would never read.
+        ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=every_n_steps, save_last=True, save_top_k=0,
+                        enable_version_counter=False),
         ModelCheckpoint(dirpath=ckpt_dir, monitor="val/total", mode="min", save_top_k=1, filename="best-{step}"),
         PreemptionCheckpoint(ckpt_dir / "last.ckpt"),
         ThroughputCallback(),

@@ -279,3 +279,15 @@ def test_the_bundled_zoo_loads_by_name_by_style_and_through_torch_hub():
     hub = torch.hub.load(str(ROOT), "the_scream", source="local", trust_repo=True)
     sys.modules.pop("hubconf", None)
     torch.testing.assert_close(hub(x), zoo(x, style="the_scream"))
+
+
+def test_the_bundled_light_zoo_holds_the_same_styles_in_under_a_megabyte():
+    from stylenet.export import PRETRAINED, pretrained_names
+    if "zoo_light" not in pretrained_names():
+        pytest.skip("no light zoo bundled")
+    light, zoo = load_stylizer("zoo_light"), load_stylizer("zoo")
+    assert light.style_names == zoo.style_names and (PRETRAINED / "zoo_light.safetensors").stat().st_size <= 2**20
+    assert light.metadata["model"]["width"] == 8 and light.metadata["style"] == "zoo_light"
+    assert load_stylizer("wave").metadata["style"] == "zoo"  # a style's name still means the full zoo
+    x = torch.rand(3, 40, 48)
+    assert (light(x, style="wave") - light(x, style="udnie")).abs().mean() > 1e-3

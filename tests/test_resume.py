@@ -165,3 +165,19 @@ def test_resume_auto_finds_this_or_the_newest_sibling_run(tmp_path):
     assert find_resume_checkpoint("auto", fresh) == str(newer / "checkpoints" / "last.ckpt")
     assert find_resume_checkpoint(None, older) is None
     assert find_resume_checkpoint("auto", tmp_path / "empty" / "run") is None
+
+
+def test_after_a_resume_the_periodic_checkpoint_still_writes_last_ckpt(photos_dir, tmp_path):
+    """A run whose last.ckpt came from elsewhere (the end-of-run save, or the signal handler's) used to
+    get its periodic checkpoints as last-v1.ckpt, so a crash then resumed from the stale last.ckpt."""
+    run = tmp_path / "run"
+    first = subprocess.run([sys.executable, str(ROOT / "train.py"),
+                            *_config(photos_dir, run, "trainer.max_steps=2", "checkpoint.every_n_steps=1000")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = subprocess.run([sys.executable, str(ROOT / "train.py"),
+                             *_config(photos_dir, run, "trainer.max_steps=5", "checkpoint.every_n_steps=1", "resume=auto")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    names = sorted(p.name for p in (run / "checkpoints").glob("last*.ckpt"))
+    assert names == ["last.ckpt"], names
