@@ -111,7 +111,8 @@ def architecture(cfg: DictConfig) -> dict:
         arch["channels"] = channels
     if arch["block"] not in BLOCKS:
         raise ConfigError(f"model.block: must be one of {', '.join(BLOCKS)}, got {arch['block']!r}")
-    _number(cfg, "model.expansion", 1, integer=True) if "expansion" in model else None
+    if "expansion" in model:
+        _number(cfg, "model.expansion", 1, integer=True)
     kernel = arch["outer_kernel"]
     if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
         raise ConfigError(f"model.outer_kernel: expected an odd number >= 1, got {kernel!r}")
@@ -275,16 +276,15 @@ def _distill(cfg: DictConfig) -> dict[str, Any]:
         return {}
     weight = _number(cfg, "distill.weight", 0.0)
     from .distill import Teacher, TeacherError
-    from .export import find_model
 
     styles = style_list(cfg) or [{"name": cfg.style.name}]
     if cfg.get("add_style"):
         raise ConfigError("distill.teacher: not used with add_style (only the new style's norms train)")
     try:
-        Teacher(str(teacher), [s["name"] for s in styles])
+        checked = Teacher(str(teacher), [s["name"] for s in styles])
     except TeacherError as exc:
         raise ConfigError(f"distill.teacher: {exc}") from None
-    return {"distill_teacher": str(find_model(str(teacher))[0].resolve()), "distill_weight": float(weight)}
+    return {"distill_teacher": str(Path(checked.path).resolve()), "distill_weight": float(weight)}
 
 
 def module_kwargs(cfg: DictConfig) -> dict[str, Any]:

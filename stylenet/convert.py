@@ -112,9 +112,9 @@ def max_abs_diff(reference: TransformerNet, candidate: Callable[..., torch.Tenso
     return abs_diff(reference, candidate, photo, style).max().item()
 
 
-def onnx_runner(path: str | os.PathLike) -> Callable[..., torch.Tensor]:
+def onnx_runner(path: str | os.PathLike, threads: int | None = None) -> Callable[..., torch.Tensor]:
     """``run(image, style_weights=None)`` on an ONNX file in onnxruntime: tensors in, tensor out."""
-    session = onnx_session(path)
+    session = onnx_session(path, threads)
 
     def run(t: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
         feeds = {"image": t.numpy()} if s is None else {"image": t.numpy(), "style_weights": s.numpy()}

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..config import load_loss_settings
-from ..convert import export_onnx, onnx_metadata, onnx_session
+from ..convert import export_onnx, onnx_metadata, onnx_runner, onnx_session
 from ..evaluate import _score, build_loss, find_style_image, load_photos
 from ..export import PRETRAINED, find_model, load_transformer
 from ..models import one_hot
@@ -56,23 +56,24 @@ def stylenet_entry(spec: str, folder: Path, threads: int, default_style: str = "
     if path.suffix == ".onnx":  # already exported (e.g. --format onnx-int8): run as it is
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such model file")
-        session = onnx_session(path, threads)
-        meta, net = onnx_metadata(session), None
+        onnx_file, net = path, None
+        meta = onnx_metadata(onnx_session(path))
         dtype = meta.get("weights_dtype", "fp32")
     else:
         net, meta = load_transformer(path)
-        session, dtype = onnx_session(export_onnx(net, folder / f"{len(list(folder.iterdir()))}.onnx"), threads), "fp32"
+        onnx_file, dtype = export_onnx(net, folder / f"{len(list(folder.iterdir()))}.onnx"), "fp32"
+    runner = onnx_runner(onnx_file, threads)
     names = [s["name"] for s in meta.get("styles") or []]
+    weights = None
     if names:
         style = style or (default_style if default_style in names else names[0])
-        weights = one_hot(names.index(style), len(names)).numpy()
+        weights = one_hot(names.index(style), len(names))
         painting = next(s["image"] for s in meta["styles"] if s["name"] == style)
-        run = lambda x: session.run(None, {"image": x, "style_weights": weights})[0]  # noqa: E731
         label = f"{_where(path)} [{style}]"
     else:
         style, painting = meta.get("style"), meta.get("style_image")
-        run = lambda x: session.run(None, {"image": x})[0]  # noqa: E731
         label = _where(path) if _where(path) == style else f"{_where(path)} ({style})"
+    run = lambda x: runner(torch.from_numpy(x), weights).numpy()  # noqa: E731
     config = net.config() if net is not None else meta.get("model", {})
     arch = ", ".join(f"{k}={v}" for k, v in config.items() if k != "num_styles")
     params = sum(p.numel() for p in net.parameters()) if net is not None else None
