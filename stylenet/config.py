@@ -97,16 +97,20 @@ def _number(cfg: DictConfig, key: str, minimum: float, integer: bool = False, ma
 
 def architecture(cfg: DictConfig) -> dict:
     """The light family's network knobs (conf/model/light.yaml) that differ from Johnson's network,
-    validated: ``model.channels`` (3 channel counts or null), ``model.block``, ``model.expansion``,
-    ``model.outer_kernel``; configs without them (conf/model/johnson*.yaml) mean the defaults."""
+    validated: ``model.channels`` (3 channel counts, 2 without full-resolution layers, or null),
+    ``model.block``, ``model.expansion``, ``model.outer_kernel``, ``model.full_resolution``; configs without
+    them (conf/model/johnson*.yaml) mean the defaults."""
     model = cfg.model
     arch = {k: model.get(k, default) for k, default in ARCH_DEFAULTS.items()}
+    if not isinstance(arch["full_resolution"], bool):
+        raise ConfigError(f"model.full_resolution: expected true or false, got {arch['full_resolution']!r}")
     channels = arch["channels"]
     if channels is not None:
         channels = list(channels) if isinstance(channels, (ListConfig, list, tuple)) else channels
-        if (not isinstance(channels, list) or len(channels) != 3
+        count, levels = (3, "full, 1/2, 1/4 resolution") if arch["full_resolution"] else (2, "1/2, 1/4 resolution")
+        if (not isinstance(channels, list) or len(channels) != count
                 or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels)):
-            raise ConfigError(f"model.channels: expected 3 channel counts [full, 1/2, 1/4 resolution] >= 1, or null, "
+            raise ConfigError(f"model.channels: expected {count} channel counts [{levels}] >= 1, or null, "
                               f"got {arch['channels']!r}")
         arch["channels"] = channels
     if arch["block"] not in BLOCKS:

@@ -99,8 +99,12 @@ class Stylizer(nn.Module):
     instance-norm statistics shared across tiles), ``preserve_color`` (keep the photo's colours),
     ``strength`` in [0, 1] (blend with the original).
 
-    Backends: PyTorch (``net``; ``device``, ``precision``, ``channels_last``) or an onnxruntime
-    ``session`` (CPU, fp32; tiles then use their own statistics).
+    Backends: PyTorch (``net``; ``device``, ``precision``, ``channels_last``, ``compile``) or an
+    onnxruntime ``session`` (CPU, fp32; tiles then use their own statistics). ``compile``: untiled calls
+    run through ``torch.compile``: the first call at each image size compiles (seconds on a CPU; after
+    ``torch._dynamo.config.recompile_limit`` sizes, 8 by default, torch warns and runs eager), so it pays
+    for many images of one size, e.g. video frames (docs/BENCHMARKS.md: model=light_fast at 1280x720 on 2
+    CPU cores, compiled vs eager channels_last vs onnxruntime).
 
     Multi-style models: ``style`` picks one of ``style_names`` or a mix (``"starry_night=0.7,wave=0.3"``
     or a dict; weights normalised, see :mod:`stylenet.styles`), for every call or per call
@@ -109,7 +113,7 @@ class Stylizer(nn.Module):
 
     def __init__(self, net: TransformerNet | None, metadata: dict[str, Any] | None = None, device: str = "cpu",
                  precision: str = "fp32", channels_last: bool = False, session=None,
-                 style: str | Mapping[str, float] | None = None):
+                 style: str | Mapping[str, float] | None = None, compile: bool = False):
         super().__init__()
         if (net is None) == (session is None):
             raise ValueError("Stylizer needs exactly one of a TransformerNet or an onnxruntime session")
@@ -124,6 +128,14 @@ class Stylizer(nn.Module):
         self.net = net.eval().to(self.device) if net is not None else None
         if self.net is not None and channels_last:
             self.net = self.net.to(memory_format=torch.channels_last)
+        if compile and session is not None:
+            raise ValueError("compile applies to the PyTorch backend only")
+        # Tiles run the plain network: their sizes vary and they use fixed norm statistics (see _tiled).
+        # Not a submodule (object.__setattr__): the Stylizer's modules and state_dict stay the network's.
+        # dynamic=False: one graph per image size (dynamic shapes failed to compile the padding arithmetic
+        # in torch 2.14: "TensorReferenceAnalysis has no attribute python_mod").
+        object.__setattr__(self, "_compiled", torch.compile(self.net, dynamic=False) if compile else None)
+        self._plain = False
         self.metadata = dict(metadata or {})
         self.width = int(self.metadata.get("model", {}).get("width", 32))
         self.style_names = style_names(self.metadata)
@@ -158,8 +170,9 @@ class Stylizer(nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         dtype = PRECISIONS[self.precision]
+        net = self.net if self._compiled is None or self._plain else self._compiled
         with torch.inference_mode(), torch.autocast(self.device.type, dtype, enabled=dtype != torch.float32):
-            return self.net(x, None if style is None else style.to(self.device)).float().clamp_(0, 1)
+            return net(x, None if style is None else style.to(self.device)).float().clamp_(0, 1)
 
     def check_fits(self, height: int, width: int, batch: int = 1) -> None:
         """Raise ImageTooLargeError if an untiled forward would not fit in free memory."""
@@ -179,13 +192,17 @@ class Stylizer(nn.Module):
         shared = self.net is not None and n == 1
         style = self._style_batch(choice, 1)
         stats = fixed_norm_stats(self.net, reference.to(self.device), None if style is None else style.to(self.device))
-        with stats if shared else contextlib.nullcontext():
-            for top, bottom in _tile_spans(h, tile, overlap):
-                for left, right in _tile_spans(w, tile, overlap):
-                    y = self._network(x[..., top:bottom, left:right], choice).cpu()
-                    mask = _ramp(bottom - top, overlap)[:, None] * _ramp(right - left, overlap)[None, :]
-                    out[..., top:bottom, left:right] += y * mask
-                    weight[..., top:bottom, left:right] += mask
+        self._plain = True
+        try:
+            with stats if shared else contextlib.nullcontext():
+                for top, bottom in _tile_spans(h, tile, overlap):
+                    for left, right in _tile_spans(w, tile, overlap):
+                        y = self._network(x[..., top:bottom, left:right], choice).cpu()
+                        mask = _ramp(bottom - top, overlap)[:, None] * _ramp(right - left, overlap)[None, :]
+                        out[..., top:bottom, left:right] += y * mask
+                        weight[..., top:bottom, left:right] += mask
+        finally:
+            self._plain = False
         return out / weight
 
     # -- public API ----------------------------------------------------------------------------
@@ -239,7 +256,8 @@ class Stylizer(nn.Module):
 
 
 def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "torch", precision: str = "fp32",
-                  channels_last: bool = False, style: str | Mapping[str, float] | None = None) -> Stylizer:
+                  channels_last: bool = False, style: str | Mapping[str, float] | None = None,
+                  compile: bool = False) -> Stylizer:
     """A Stylizer for an exported model: ``.safetensors`` or Lightning ``.ckpt`` (PyTorch backend, or
     ``backend="onnxruntime"`` through a temporary ONNX export), an ``.onnx`` file (onnxruntime), or the
     name of a bundled model or of a style a bundled model holds (``"starry_night"``, ``"zoo"``,
@@ -267,4 +285,5 @@ def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "
             export_onnx(net, onnx_file, {**meta, "model": net.config()})
             session = onnx_session(onnx_file)
         return Stylizer(None, meta, precision=precision, session=session, style=style)
-    return Stylizer(net, meta, device=device, precision=precision, channels_last=channels_last, style=style)
+    return Stylizer(net, meta, device=device, precision=precision, channels_last=channels_last, style=style,
+                    compile=compile)

@@ -34,6 +34,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format (PyTorch backend)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the network (PyTorch backend): the first image of each size compiles for "
+                        "seconds, later ones run faster (many photos of one size, video frames)")
     p.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -54,7 +57,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         stylizer = load_stylizer(args.model, device=args.device, backend=args.backend, precision=args.precision,
-                                 channels_last=args.channels_last, style=args.style)
+                                 channels_last=args.channels_last, style=args.style, compile=args.compile)
         if stylizer.choice is None:  # a multi-style model and no --style: say so before any image
             choose(None, stylizer.style_names)
         if stylizer.choice.note:

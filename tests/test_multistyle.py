@@ -129,8 +129,9 @@ def test_metadata_round_trip_and_choosing_styles_at_load(tmp_path):
     assert tiled.shape == (3, 80, 96)
 
 
-@pytest.mark.parametrize("arch", [{}, {"channels": [4, 6, 8], "block": "inverted", "outer_kernel": 3}],
-                         ids=["johnson", "light"])
+@pytest.mark.parametrize("arch", [{}, {"channels": [4, 6, 8], "block": "inverted", "outer_kernel": 3},
+                                  {"channels": [4, 6], "outer_kernel": 3, "full_resolution": False}],
+                         ids=["johnson", "light", "light_fast"])
 def test_onnx_and_torchscript_take_style_weights_and_match(arch, tmp_path):
     from stylenet.convert import export_model, onnx_session
     net, path = _multi_model(tmp_path, **arch)

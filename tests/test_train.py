@@ -8,10 +8,18 @@ from stylenet.export import read_metadata
 from conftest import run_train
 
 
-def test_fast_dev_run_through_hydra(tiny, tmp_path):
+@pytest.mark.parametrize("model", [None, "light_fast"])
+def test_fast_dev_run_through_hydra(tiny, tmp_path, model):
+    if model is not None:  # the config group first, then the tiny sizes over it
+        tiny = [f"model={model}", *tiny, "model.channels=[6,8]"]
     proc = run_train([*tiny, "trainer.fast_dev_run=true"])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (tmp_path / "run" / "starry_night.safetensors").is_file()
+    exported = tmp_path / "run" / "starry_night.safetensors"
+    assert exported.is_file()
+    if model == "light_fast":  # the architecture travels with the file and loads back
+        assert read_metadata(exported)["model"] == {"width": 4, "num_res_blocks": 1, "channels": [6, 8],
+                                                     "outer_kernel": 5, "full_resolution": False}
+        assert load_stylizer(exported)(torch.rand(3, 21, 30)).shape == (3, 21, 30)
 
 
 def test_short_run_writes_checkpoint_export_and_logs(photos_dir, tmp_path):

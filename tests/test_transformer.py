@@ -5,9 +5,10 @@ from stylenet.models import InstanceNorm, TransformerNet
 
 
 LIGHT = {"channels": [4, 6, 8], "block": "inverted", "expansion": 3, "outer_kernel": 3}
+FAST = {"channels": [4, 6], "outer_kernel": 5, "full_resolution": False}  # model=light_fast's layout
 
 
-@pytest.mark.parametrize("arch", [{}, LIGHT], ids=["johnson", "light"])
+@pytest.mark.parametrize("arch", [{}, LIGHT, FAST], ids=["johnson", "light", "light_fast"])
 @pytest.mark.parametrize("hw", [(1, 1), (5, 3), (17, 64), (33, 47), (64, 64)])
 def test_output_size_equals_input_size_for_any_shape(hw, arch):
     net = TransformerNet(width=4, num_res_blocks=1, **arch)
@@ -109,6 +110,7 @@ def test_light_knobs_shape_the_network_and_round_trip_through_config():
     ({"block": "dense"}, "block must be one of basic, inverted"),
     ({"outer_kernel": 4}, "outer_kernel must be an odd number"),
     ({"channels": [8, 16]}, "3 channels"),
+    ({"channels": [8, 16, 32], "full_resolution": False}, "2 channels"),
     ({"channels": [8, 0, 16]}, "3 channels"),
     ({"expansion": 0}, "expansion"),
 ])
@@ -129,3 +131,33 @@ def test_inverted_block_with_several_styles_mixes_like_the_basic_one():
     single = TransformerNet(4, 1, **LIGHT)
     single.load_state_dict({k: v[:1] if v.dim() == 2 else v for k, v in net.state_dict().items()})
     torch.testing.assert_close(single(x), first)
+
+
+def test_without_full_resolution_no_convolution_sees_a_full_size_map():
+    net = TransformerNet(8, 2, **FAST)
+    sizes = []
+    for m in net.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            m.register_forward_hook(lambda mod, inp, out: sizes.append((inp[0].shape[-2:], mod.stride)))
+    net(torch.rand(1, 3, 64, 48))
+    # The first convolution reads the (padded) image with stride 2; every other one reads 1/2 or 1/4 maps.
+    assert sizes[0][1] == (2, 2) and all(max(hw) <= 32 + 4 for hw, _ in sizes[1:])
+    assert net.config() == {"width": 8, "num_res_blocks": 2, "channels": [4, 6], "outer_kernel": 5,
+                            "full_resolution": False}
+    assert TransformerNet(8, 2, full_resolution=False).config() == {"width": 8, "num_res_blocks": 2,
+                                                                   "full_resolution": False}  # (16, 32)
+    again = TransformerNet(**net.config())
+    again.load_state_dict(net.state_dict())  # same shapes
+
+
+def test_subpixel_head_starts_without_checkerboard():
+    """ICNR initialisation: before training, every 2x2 output block of the sub-pixel layer is one value
+    (nearest-neighbour upsampling of a convolution), so a fresh network has no checkerboard to unlearn."""
+    from stylenet.models import SubpixelConvLayer
+    torch.manual_seed(0)
+    head = SubpixelConvLayer(6, 3, 3)
+    y = head(torch.rand(2, 6, 10, 12))
+    assert y.shape == (2, 3, 20, 24)
+    for dy, dx in [(0, 1), (1, 0), (1, 1)]:
+        torch.testing.assert_close(y[..., dy::2, dx::2], y[..., 0::2, 0::2])
+    assert y.std() > 0  # not trivially constant

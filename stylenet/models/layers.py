@@ -39,6 +39,30 @@ class UpsampleConvLayer(nn.Sequential):
         return x
 
 
+class SubpixelConvLayer(nn.Sequential):
+    """Reflection pad -> conv to ``out_ch * scale**2`` channels -> PixelShuffle(scale): a convolution whose
+    output has ``scale`` x the input's resolution, computed at the input's (sub-pixel convolution, Shi et
+    al. 2016, "Real-Time Single Image and Video Super-Resolution Using an Efficient Sub-Pixel Convolutional
+    Neural Network"). The weights start ICNR-initialised (Aitken et al. 2017, "Checkerboard artifact free
+    sub-pixel convolution"): the ``scale**2`` sub-pixels of every output channel share one kernel, so the
+    untrained layer equals nearest-neighbour upsampling after a convolution and starts free of checkerboards.
+    No norm or activation: a last layer."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, scale: int = 2):
+        conv = nn.Conv2d(in_ch, out_ch * scale * scale, kernel)
+        with torch.no_grad():
+            one = nn.Conv2d(in_ch, out_ch, kernel)  # PyTorch's default init, for one sub-pixel
+            conv.weight.copy_(one.weight.repeat_interleave(scale * scale, dim=0))
+            conv.bias.copy_(one.bias.repeat_interleave(scale * scale))
+        layers: list[nn.Module] = [nn.ReflectionPad2d(kernel // 2)] if kernel > 1 else []
+        super().__init__(*layers, conv, nn.PixelShuffle(scale))
+
+    def forward(self, x: torch.Tensor, style: Optional[torch.Tensor] = None) -> torch.Tensor:
+        for layer in self:
+            x = layer(x)
+        return x
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 ConvLayers with an identity shortcut and no ReLU after the sum (Johnson et al.,
     following Gross & Wilber's "Training and investigating residual nets")."""

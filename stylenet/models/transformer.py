@@ -9,7 +9,8 @@ later work made standard:
   convolutions (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"),
 
 and the knobs of the light family (conf/model/light.yaml): channels per resolution, the residual block
-type (MobileNetV2's inverted bottleneck) and the size of the full-resolution first and last kernels.
+type (MobileNetV2's inverted bottleneck), the size of the full-resolution first and last kernels, or no
+full-resolution layer at all (a stride-2 first convolution and a sub-pixel last one).
 
 Plain PyTorch: nothing here imports Lightning.
 """
@@ -22,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .layers import ConvLayer, InvertedResidualBlock, ResidualBlock, UpsampleConvLayer
+from .layers import ConvLayer, InvertedResidualBlock, ResidualBlock, SubpixelConvLayer, UpsampleConvLayer
 from .norm import InstanceNorm
 
 # The two stride-2 convolutions shrink the image 4x; inputs are padded up to a multiple of this.
@@ -31,7 +32,7 @@ DOWNSAMPLE_FACTOR = 4
 MIN_SIDE = 8
 BLOCKS = ("basic", "inverted")
 # The defaults: Johnson et al.'s network; config() stores only what differs from them.
-DEFAULTS = {"channels": None, "block": "basic", "expansion": 2, "outer_kernel": 9}
+DEFAULTS = {"channels": None, "block": "basic", "expansion": 2, "outer_kernel": 9, "full_resolution": True}
 
 
 class TransformerNet(nn.Module):
@@ -50,6 +51,10 @@ class TransformerNet(nn.Module):
         block: "basic" (two 3x3 convolutions, Johnson) or "inverted" (:class:`InvertedResidualBlock`
             with ``expansion``).
         outer_kernel: kernel of the first and last (full-resolution) convolutions (Johnson: 9).
+        full_resolution: False: no layer runs at full resolution: the first convolution (``outer_kernel``)
+            has stride 2 and the last is a 3x3 sub-pixel convolution (:class:`SubpixelConvLayer`) from
+            1/2 resolution; ``channels`` is then ``(c2, c3)``, the 1/2 and 1/4 resolution widths
+            (default ``(2w, 4w)``). On a CPU the full-resolution layers are most of a light network's time.
 
     ``forward(x, style=None)`` maps a float RGB batch ``(N, 3, H, W)`` in [0, 1] to a stylised batch
     of the same shape, values in (0, 1) (the paper's scaled tanh, written as a sigmoid). ``style``:
@@ -60,11 +65,14 @@ class TransformerNet(nn.Module):
 
     def __init__(self, width: int = 32, num_res_blocks: int = 5, gradient_checkpointing: bool = False,
                  num_styles: int = 1, channels: Optional[Sequence[int]] = None, block: str = "basic",
-                 expansion: int = 2, outer_kernel: int = 9):
+                 expansion: int = 2, outer_kernel: int = 9, full_resolution: bool = True):
         super().__init__()
-        channels = tuple(int(c) for c in channels) if channels else (width, 2 * width, 4 * width)
-        if min(width, num_styles, expansion) < 1 or num_res_blocks < 0 or len(channels) != 3 or min(channels) < 1:
-            raise ValueError(f"width, num_styles, expansion and 3 channels must be >= 1 and num_res_blocks >= 0, got "
+        default = (width, 2 * width, 4 * width) if full_resolution else (2 * width, 4 * width)
+        channels = tuple(int(c) for c in channels) if channels else default
+        if (min(width, num_styles, expansion) < 1 or num_res_blocks < 0 or len(channels) != len(default)
+                or min(channels) < 1):
+            raise ValueError(f"width, num_styles, expansion and {len(default)} channels must be >= 1 and "
+                             f"num_res_blocks >= 0, got "
                              f"width={width}, num_styles={num_styles}, expansion={expansion}, channels={channels}, "
                              f"num_res_blocks={num_res_blocks}")
         if block not in BLOCKS:
@@ -74,24 +82,24 @@ class TransformerNet(nn.Module):
         self.width = width
         self.num_res_blocks = num_res_blocks
         self.num_styles = num_styles
-        self.arch = {"channels": None if channels == (width, 2 * width, 4 * width) else list(channels),
-                     "block": block, "expansion": expansion, "outer_kernel": outer_kernel}
+        self.arch = {"channels": None if channels == default else list(channels), "block": block,
+                     "expansion": expansion, "outer_kernel": outer_kernel, "full_resolution": bool(full_resolution)}
         self.gradient_checkpointing = gradient_checkpointing
         self.min_side, self.factor = MIN_SIDE, DOWNSAMPLE_FACTOR  # attributes, so TorchScript sees them
-        (w1, w2, w3), s, k = channels, num_styles, outer_kernel
-        self.encoder = nn.Sequential(
-            ConvLayer(3, w1, k, num_styles=s),
-            ConvLayer(w1, w2, 3, stride=2, num_styles=s),
-            ConvLayer(w2, w3, 3, stride=2, num_styles=s),
-        )
+        s, k = num_styles, outer_kernel
+        if full_resolution:
+            w1, w2, w3 = channels
+            encoder = [ConvLayer(3, w1, k, num_styles=s), ConvLayer(w1, w2, 3, stride=2, num_styles=s)]
+            decoder = [UpsampleConvLayer(w3, w2, 3, s), UpsampleConvLayer(w2, w1, 3, s), ConvLayer(w1, 3, k, norm_act=False)]
+        else:
+            w2, w3 = channels
+            encoder = [ConvLayer(3, w2, k, stride=2, num_styles=s)]
+            decoder = [UpsampleConvLayer(w3, w2, 3, s), SubpixelConvLayer(w2, 3, 3)]
+        self.encoder = nn.Sequential(*encoder, ConvLayer(w2, w3, 3, stride=2, num_styles=s))
         self.res_blocks = nn.ModuleList(
             ResidualBlock(w3, s) if block == "basic" else InvertedResidualBlock(w3, expansion, s)
             for _ in range(num_res_blocks))
-        self.decoder = nn.Sequential(
-            UpsampleConvLayer(w3, w2, 3, s),
-            UpsampleConvLayer(w2, w1, 3, s),
-            ConvLayer(w1, 3, k, norm_act=False),
-        )
+        self.decoder = nn.Sequential(*decoder)
 
     def config(self) -> dict:
         """The constructor arguments that define the architecture (stored with exported weights);
