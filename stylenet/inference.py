@@ -6,6 +6,7 @@ and ``hubconf.py``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -20,6 +21,8 @@ from torch import nn
 from .image import float_to_pil, pil_to_float
 from .styles import StyleChoice, choose, style_names
 from .models import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
+
+_log = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # Peak bytes per pixel of an untiled forward, per unit of network width (measured: the decoder's last
@@ -170,9 +173,16 @@ class Stylizer(nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         dtype = PRECISIONS[self.precision]
-        net = self.net if self._compiled is None or self._plain else self._compiled
+        style = None if style is None else style.to(self.device)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype, enabled=dtype != torch.float32):
-            return net(x, None if style is None else style.to(self.device)).float().clamp_(0, 1)
+            if self._compiled is not None and not self._plain:
+                try:
+                    return self._compiled(x, style).float().clamp_(0, 1)
+                except Exception as exc:  # noqa: BLE001 - e.g. no C++ compiler for inductor: eager still works
+                    _log.warning("torch.compile failed (%s); running the network uncompiled",
+                                 str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+                    object.__setattr__(self, "_compiled", None)
+            return self.net(x, style).float().clamp_(0, 1)
 
     def check_fits(self, height: int, width: int, batch: int = 1) -> None:
         """Raise ImageTooLargeError if an untiled forward would not fit in free memory."""

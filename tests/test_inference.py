@@ -123,3 +123,18 @@ def test_compiled_stylizer_matches_eager_and_tiles_run_the_plain_network(photo):
     assert list(compiled.state_dict()) == list(eager.state_dict())  # the compiled twin is not a submodule
     with pytest.raises(ValueError, match="PyTorch backend only"):
         Stylizer(None, {}, session=object(), compile=True)
+
+
+def test_a_failing_compile_falls_back_to_the_eager_network_with_a_warning(caplog):
+    net = TransformerNet(width=4, num_res_blocks=1)
+    stylizer = Stylizer(net, {"style": "test", "model": net.config()}, compile=True)
+
+    def broken(*args):
+        raise RuntimeError("InductorError: no C++ compiler found\nmore details")
+    object.__setattr__(stylizer, "_compiled", broken)
+    x = torch.rand(3, 20, 24)
+    with caplog.at_level("WARNING"):
+        y = stylizer(x)
+    torch.testing.assert_close(y, Stylizer(net, {"style": "test", "model": net.config()})(x))
+    assert "torch.compile failed (InductorError: no C++ compiler found); running the network uncompiled" in caplog.text
+    assert stylizer._compiled is None  # said once, not per call
