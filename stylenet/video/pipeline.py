@@ -1,0 +1,192 @@
+"""Stylise a clip or a folder of frames: decode -> batch -> stylise -> encode, with a progress bar in
+frames/s and the time of each stage (``scripts/stylize_video.py``).
+
+Inputs: a video file (anything FFmpeg reads) or a folder of frames (image files in name order).
+Outputs: a video file (``.mp4``, ``.mov``, ``.m4v``, ``.mkv``: H.264; ``.webm``: VP9), written under a
+temporary name and renamed at the end (an interrupted run leaves nothing under the final name), or a
+folder of PNG frames (each written atomically). The frame rate, timing, size (unless ``max_size``),
+colour range and matrix, rotation and audio (copied, or re-encoded where the container cannot hold it)
+of a clip are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..atomic import atomic_path
+from ..image import save_image
+from .io import VIDEO_CODECS, VideoError, VideoInfo, VideoReader, VideoWriter, frame_folder, read_frame, to_rgb
+
+
+@dataclass
+class VideoSummary:
+    frames: int = 0
+    seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "stylise": 0.0, "encode": 0.0})
+    size: tuple[int, int] = (0, 0)  # output (width, height)
+    audio: str = "none"
+    output: Path | None = None
+
+    def line(self) -> str:
+        rate = self.frames / self.seconds if self.seconds else 0.0
+        where = ", ".join(f"{k} {v:.1f}s ({100 * v / self.seconds:.0f}%)" for k, v in self.stages.items()) if self.seconds else ""
+        return (f"{self.frames} frames {self.size[0]}x{self.size[1]} in {self.seconds:.1f}s ({rate:.2f} frames/s; "
+                f"{where}); audio: {self.audio}; wrote {self.output}")
+
+
+def output_size(width: int, height: int, max_size: int | None, even: bool) -> tuple[int, int]:
+    """The output frame size: the input's, or shrunk so the longer side is at most ``max_size`` (aspect
+    kept); ``even`` rounds a shrunk size to even sides (4:2:0 video)."""
+    if max_size is None or max(width, height) <= max_size:
+        return width, height
+    scale = max_size / max(width, height)
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    if even:
+        w, h = max(2, w - w % 2), max(2, h - h % 2)
+    return w, h
+
+
+class _Batcher:
+    """Collects frames, stylises them ``batch_size`` at a time, hands the results to ``sink``."""
+
+    def __init__(self, stylizer, batch_size: int, size, sink, summary: VideoSummary, options: dict):
+        """``size(width, height)``: the output size of a frame of that size."""
+        self.stylizer, self.batch_size, self.size, self.sink = stylizer, batch_size, size, sink
+        self.summary, self.options, self.rgb, self.tags = summary, options, [], []
+
+    def add(self, rgb: np.ndarray, tag) -> None:
+        self.rgb.append(rgb)
+        self.tags.append(tag)
+        if len(self.rgb) == self.batch_size or (self.rgb and self.rgb[0].shape != rgb.shape):
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rgb:
+            return
+        start = time.perf_counter()
+        shapes = {a.shape for a in self.rgb}
+        groups = [self.rgb] if len(shapes) == 1 else [[a] for a in self.rgb]  # a folder of mixed sizes
+        out = []
+        for group in groups:
+            x = torch.from_numpy(np.stack(group)).permute(0, 3, 1, 2).float().div_(255)
+            w, h = self.size(x.shape[3], x.shape[2])
+            if (x.shape[3], x.shape[2]) != (w, h):
+                x = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
+            y = self.stylizer(x, **self.options)
+            out += list(y.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
+        self.summary.stages["stylise"] += time.perf_counter() - start
+        start = time.perf_counter()
+        for rgb, tag in zip(out, self.tags):
+            self.sink(rgb, tag)
+        self.summary.stages["encode"] += time.perf_counter() - start
+        self.summary.frames += len(out)
+        self.rgb, self.tags = [], []
+
+
+def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, batch_size: int = 4,
+                  max_size: int | None = None, fps: float = 24.0, crf: int | None = None, preset: str = "fast",
+                  overwrite: bool = False, progress: bool = True, max_frames: int | None = None,
+                  **options) -> VideoSummary:
+    """Stylise ``src`` (a clip or a folder of frames) into ``dst`` (a video file by its suffix, else a
+    folder of PNG frames). ``options`` go to the stylizer per batch (``tile``, ``overlap``,
+    ``preserve_color``, ``strength``, ``style``). ``fps``: the frame rate of a video made from a folder.
+    ``max_frames``: stop after that many frames (a preview, or a benchmark).
+    Raises :class:`VideoError` (one line) for unreadable inputs and unsupported outputs."""
+    src, dst = Path(src), Path(dst)
+    video_out = dst.suffix.lower() in VIDEO_CODECS
+    if dst.suffix and not video_out and not dst.is_dir():
+        raise VideoError(f"{dst}: unsupported output; use one of {', '.join(VIDEO_CODECS)} or a folder for PNG frames")
+    if video_out and dst.exists() and not overwrite:
+        raise VideoError(f"{dst}: exists; pass --overwrite to replace it")
+    if batch_size < 1:
+        raise VideoError(f"batch size must be >= 1, got {batch_size}")
+    summary = VideoSummary(output=dst)
+    began = time.perf_counter()
+    if src.is_dir():
+        frames = frame_folder(src)
+        first = read_frame(frames[0])
+        info = VideoInfo(first.shape[1], first.shape[0], Fraction(fps).limit_denominator(1001), len(frames), 0, 2, 2,
+                         False, "frames")
+        items = ((path, None) for path in frames)
+        reader = None
+    else:
+        reader = VideoReader(src)
+        info = reader.info
+        items = None
+    summary.size = output_size(info.width, info.height, max_size, even=video_out)
+    bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, dynamic_ncols=True,
+               desc=f"{src.name} -> {dst.name}")
+    try:
+        if video_out:
+            with atomic_path(dst) as tmp:
+                writer = VideoWriter(tmp, dst.suffix.lower(), info, *summary.size,
+                                     audio_template=reader.audio if reader else None, crf=crf, preset=preset)
+                summary.audio = ("none" if writer.audio_in is None else
+                                 f"copied ({writer.audio_in.codec_context.name})" if writer.copy_audio else
+                                 f"re-encoded {writer.audio_in.codec_context.name} to {writer.audio_out.codec_context.name}")
+                try:
+                    batcher = _Batcher(stylizer, batch_size, lambda w, h: summary.size,  # every frame: the writer's size
+                                       lambda rgb, tag: (writer.write(rgb, *tag), bar.update()), summary, options)
+                    _feed(reader, items, batcher, writer, summary, max_frames=max_frames)
+                    start = time.perf_counter()
+                finally:
+                    writer.close()
+                summary.stages["encode"] += time.perf_counter() - start
+        else:
+            dst.mkdir(parents=True, exist_ok=True)
+            names = iter(range(1, 10**9))
+
+            def save(rgb, tag):
+                name = tag.with_suffix(".png").name if isinstance(tag, Path) else f"frame_{next(names):06d}.png"
+                save_image(torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255), dst / name)
+                bar.update()
+
+            batcher = _Batcher(stylizer, batch_size, lambda w, h: output_size(w, h, max_size, even=False), save,
+                               summary, options)
+            _feed(reader, items, batcher, None, summary, paths=True, max_frames=max_frames)
+    finally:
+        bar.close()
+        if reader is not None:
+            reader.close()
+    summary.seconds = time.perf_counter() - began
+    return summary
+
+
+def _feed(reader, items, batcher: _Batcher, writer, summary: VideoSummary, paths: bool = False,
+          max_frames: int | None = None) -> None:
+    """Decode (timed) and hand every frame to the batcher; audio packets go straight to the writer."""
+    start = time.perf_counter()
+    count = 0
+    if reader is None:
+        for path, _ in items:
+            if max_frames is not None and count == max_frames:
+                break
+            count += 1
+            rgb = read_frame(path)
+            summary.stages["decode"] += time.perf_counter() - start
+            batcher.add(rgb, path if paths else (None, None))
+            start = time.perf_counter()
+    else:
+        time_base = reader.stream.time_base
+        for kind, item in reader.items():
+            if kind == "audio":
+                if writer is not None:
+                    writer.write_audio(item)
+                continue
+            if max_frames is not None and count == max_frames:
+                break
+            count += 1
+            rgb = to_rgb(item)
+            summary.stages["decode"] += time.perf_counter() - start
+            batcher.add(rgb, None if paths else (item.pts, item.time_base or time_base))
+            start = time.perf_counter()
+    batcher.flush()

@@ -1,0 +1,192 @@
+"""Video in and out (stylenet/video): clips and folders of frames round trip with their frame rate,
+size, audio, rotation and colour range; outputs appear only when complete; bad inputs are one line."""
+import subprocess
+import sys
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+av = pytest.importorskip("av")
+
+from stylenet.export import save_stylizer  # noqa: E402
+from stylenet.inference import Stylizer  # noqa: E402
+from stylenet.models import TransformerNet  # noqa: E402
+from stylenet.video import VideoError, VideoReader, stylize_video  # noqa: E402
+from stylenet.video.io import to_rgb  # noqa: E402
+
+from conftest import ROOT  # noqa: E402
+
+
+def moving_frames(n: int, width: int, height: int) -> list[np.ndarray]:
+    """A horizontal gradient sliding right 5 levels a frame, over vertical stripes: smooth enough for a
+    lossy codec to keep within a few levels."""
+    xs, ys = np.arange(width), np.arange(height)[:, None]
+    frames = []
+    for i in range(n):
+        img = np.empty((height, width, 3), np.uint8)
+        img[..., 0] = (xs * 3 + i * 5) % 200 + 20
+        img[..., 1] = 120
+        img[..., 2] = (ys * 4) % 200 + 20
+        frames.append(img)
+    return frames
+
+
+def make_clip(path, frames=48, fps=24, size=(64, 48), audio=True, rotation=0, color_range=None):
+    out = av.open(str(path), "w")
+    video = out.add_stream("libx264", rate=fps, options={"crf": "10"})
+    video.width, video.height, video.pix_fmt = *size, "yuv420p"
+    if color_range is not None:
+        video.codec_context.color_range = color_range
+    if rotation:
+        video.set_display_rotation(rotation)
+    sound = out.add_stream("aac", rate=44100, layout="mono") if audio else None
+    for img in moving_frames(frames, *size):
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+        if color_range is not None:
+            frame = frame.reformat(format="yuv420p", src_color_range="JPEG", dst_color_range=color_range)
+        for packet in video.encode(frame):
+            out.mux(packet)
+    if sound is not None:
+        samples = (0.3 * np.sin(2 * np.pi * 440 * np.arange(44100 * frames // fps) / 44100)).astype(np.float32)[None]
+        for start in range(0, samples.shape[1], 1024):
+            chunk = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 44100, start
+            for packet in sound.encode(chunk):
+                out.mux(packet)
+    for stream in [video] + ([sound] if sound else []):
+        for packet in stream.encode():
+            out.mux(packet)
+    out.close()
+    return path
+
+
+def decode(path):
+    reader = VideoReader(path)
+    frames = [to_rgb(f) for kind, f in reader.items() if kind == "frame"]
+    info = reader.info
+    reader.close()
+    with av.open(str(path)) as c:
+        streams = {s.type: (s.codec_context.name, float(s.duration * s.time_base) if s.duration else None)
+                   for s in c.streams}
+    return info, frames, streams
+
+
+def identity(x, **options):
+    return x
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return make_clip(tmp_path / "clip.mp4")
+
+
+@pytest.fixture
+def stylizer():
+    torch.manual_seed(0)
+    net = TransformerNet(4, 1, outer_kernel=5, full_resolution=False)
+    return Stylizer(net, {"style": "test", "model": net.config()})
+
+
+def test_a_two_second_clip_round_trips_with_frame_rate_size_and_audio(clip, tmp_path, stylizer):
+    summary = stylize_video(stylizer, clip, tmp_path / "out.mp4", batch_size=5, progress=False)
+    info, frames, streams = decode(tmp_path / "out.mp4")
+    assert summary.frames == len(frames) == 48 and info.fps == Fraction(24) and (info.width, info.height) == (64, 48)
+    assert streams["video"][0] == "h264" and streams["audio"][0] == "aac" and abs(streams["audio"][1] - 2.0) < 0.1
+    assert summary.audio == "copied (aac)" and "48 frames 64x48" in summary.line() and "frames/s" in summary.line()
+    # The frames are the network's output on the decoded input (up to the codec's loss), in order.
+    _, source, _ = decode(clip)
+    expected = stylizer(torch.from_numpy(np.stack(source[:3])).permute(0, 3, 1, 2).float() / 255)
+    got = torch.from_numpy(np.stack(frames[:3])).permute(0, 3, 1, 2).float() / 255
+    assert (got - expected).abs().mean() < 0.03
+    assert (got - torch.from_numpy(np.stack(source[:3])).permute(0, 3, 1, 2) / 255).abs().mean() > 0.05  # stylised
+
+
+def test_identity_keeps_frames_and_webm_reencodes_the_audio(clip, tmp_path):
+    stylize_video(identity, clip, tmp_path / "same.mp4", progress=False)
+    _, source, _ = decode(clip)
+    _, frames, _ = decode(tmp_path / "same.mp4")
+    assert max(np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(source, frames)) < 2.0
+    summary = stylize_video(identity, clip, tmp_path / "same.webm", progress=False)
+    info, frames, streams = decode(tmp_path / "same.webm")
+    assert len(frames) == 48 and streams["video"][0] == "vp9" and streams["audio"][0] == "opus"
+    assert summary.audio == "re-encoded aac to libopus"
+
+
+def test_rotation_and_full_colour_range_are_kept(tmp_path):
+    src = make_clip(tmp_path / "phone.mp4", frames=6, audio=False, rotation=90, color_range=2)
+    stylize_video(identity, src, tmp_path / "out.mp4", progress=False)
+    before, source, _ = decode(src)
+    after, frames, streams = decode(tmp_path / "out.mp4")
+    assert (before.rotation, before.color_range) == (90, 2) and (after.rotation, after.color_range) == (90, 2)
+    assert "audio" not in streams
+    assert np.abs(source[0].astype(int) - frames[0].astype(int)).mean() < 2.0  # no range squeeze or stretch
+
+
+def test_max_size_shrinks_to_even_sides(clip, tmp_path):
+    summary = stylize_video(identity, clip, tmp_path / "small.mp4", max_size=33, progress=False)
+    info, frames, _ = decode(tmp_path / "small.mp4")
+    assert summary.size == (info.width, info.height) == (32, 24) and len(frames) == 48
+
+
+def test_folder_of_frames_in_and_out(tmp_path, stylizer):
+    from PIL import Image
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, img in enumerate(moving_frames(5, 40, 30)):
+        Image.fromarray(img).save(folder / f"f{i:03d}.png")
+    summary = stylize_video(stylizer, folder, tmp_path / "styled", batch_size=2, progress=False)
+    outs = sorted((tmp_path / "styled").iterdir())
+    assert summary.frames == 5 and [p.name for p in outs] == [f"f{i:03d}.png" for i in range(5)]
+    first = torch.from_numpy(np.array(Image.open(outs[0]))).permute(2, 0, 1).float() / 255
+    source = torch.from_numpy(np.array(Image.open(folder / "f000.png"))).permute(2, 0, 1).float() / 255
+    assert (first - stylizer(source)).abs().max() <= 1 / 255 + 1e-6  # lossless PNG: only rounding
+    stylize_video(identity, folder, tmp_path / "made.mp4", fps=10, progress=False)  # frames -> a clip
+    info, frames, _ = decode(tmp_path / "made.mp4")
+    assert len(frames) == 5 and info.fps == 10
+
+
+def test_an_interrupted_run_leaves_no_file_under_the_final_name(clip, tmp_path):
+    calls = []
+
+    def dies(x, **options):
+        calls.append(len(x))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return x
+
+    with pytest.raises(KeyboardInterrupt):
+        stylize_video(dies, clip, tmp_path / "out.mp4", batch_size=4, progress=False)
+    assert not (tmp_path / "out.mp4").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # no temporary left behind
+
+
+def test_bad_inputs_are_one_line(tmp_path, clip):
+    (tmp_path / "notes.mp4").write_text("not a video")
+    (tmp_path / "empty").mkdir()
+    cases = [(tmp_path / "notes.mp4", tmp_path / "o.mp4", "not a readable video"),
+             (tmp_path / "missing.mp4", tmp_path / "o.mp4", "no such file"),
+             (tmp_path / "empty", tmp_path / "o.mp4", "no image files"),
+             (clip, tmp_path / "o.gif", "unsupported output")]
+    for src, dst, message in cases:
+        with pytest.raises(VideoError, match=message):
+            stylize_video(identity, src, dst, progress=False)
+    (tmp_path / "exists.mp4").write_bytes(b"keep me")
+    with pytest.raises(VideoError, match="exists; pass --overwrite"):
+        stylize_video(identity, clip, tmp_path / "exists.mp4", progress=False)
+    assert (tmp_path / "exists.mp4").read_bytes() == b"keep me"
+
+
+def test_the_script_end_to_end_and_its_errors(tmp_path, clip):
+    torch.manual_seed(0)
+    model = save_stylizer(TransformerNet(4, 1), tmp_path / "tiny.safetensors", style="wave")
+    run = lambda *args: subprocess.run([sys.executable, "scripts/stylize_video.py", "--model", str(model), *args],  # noqa: E731
+                                       cwd=ROOT, capture_output=True, text=True)
+    ok = run("--input", str(clip), "--output", str(tmp_path / "out.mp4"), "--quiet", "--preserve-color", "--strength", "0.5")
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "48 frames 64x48" in ok.stdout and "audio: copied (aac)" in ok.stdout
+    (tmp_path / "bad.mp4").write_text("nope")
+    bad = run("--input", str(tmp_path / "bad.mp4"), "--output", str(tmp_path / "o.mp4"), "--quiet")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
