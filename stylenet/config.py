@@ -272,6 +272,53 @@ def _added_style(cfg: DictConfig) -> dict[str, Any]:
             "architecture": {k: v for k, v in net.config().items() if k in ARCH_DEFAULTS}}
 
 
+def _fine_tune(cfg: DictConfig) -> dict[str, Any]:
+    """``init_from`` without add_style: go on training a trained model (every weight; e.g. to add the
+    temporal regulariser). The run takes the model's styles (paintings, sizes, weights) and architecture
+    from its metadata, so ``style=``/``model=`` need not repeat them."""
+    from .export import ModelFileError, find_model, load_transformer
+
+    path, _ = find_model(str(_get(cfg, "init_from")))
+    try:
+        net, meta = load_transformer(path)
+    except ModelFileError as exc:
+        raise ConfigError(f"init_from: {exc}") from None
+    arch = {"width": net.width, "num_res_blocks": net.num_res_blocks,
+            "architecture": {k: v for k, v in net.config().items() if k in ARCH_DEFAULTS}, "init_from": str(path.resolve())}
+    def painting(name: str) -> str:  # metadata names a file; look for it as given, then in data/styles
+        for candidate in (resolve_path(name), resolve_path(Path("data/styles") / Path(name).name)):
+            if candidate.is_file():
+                return str(candidate.resolve())
+        raise ConfigError(f"init_from: {path.name} was trained on the painting {name!r}, which is not here "
+                          "(looked in data/styles)")
+
+    from .hydra_callbacks import model_name
+
+    default_name = cfg.name == model_name(cfg.style.name, cfg.styles)
+    if meta.get("styles"):
+        if default_name:
+            raise ConfigError(f"init_from: {path.name} holds {len(meta['styles'])} styles: name the run and its "
+                              f"export, e.g. name={path.stem}_temporal")
+        return {**arch, "styles": [{**s, "image": painting(s["image"])} for s in meta["styles"]]}
+    if meta.get("style") and meta["style"] != cfg.style.name and default_name:
+        raise ConfigError(f"init_from: {path.name} holds the style {meta['style']!r}: pass style={meta['style']} "
+                          "(or name= for the run)")
+    return {**arch, "style_name": meta.get("style") or cfg.name,
+            "style_image": painting(meta["style_image"]) if meta.get("style_image") else str(resolve_path(cfg.style.image).resolve()),
+            "style_size": int(meta.get("style_size") or cfg.style.size)}
+
+
+def _temporal(cfg: DictConfig) -> dict[str, Any]:
+    """The temporal-consistency weights (stylenet.temporal); absent keys mean off."""
+    loss = cfg.loss
+    out = {}
+    for key, arg, minimum in (("temporal_weight", "temporal_weight", 0.0), ("noise_weight", "noise_weight", 0.0),
+                              ("motion_std", "motion_std", 0.0), ("motion_shift", "motion_shift", 0.0)):
+        if key in loss:
+            out[arg] = float(_number(cfg, f"loss.{key}", minimum))
+    return out
+
+
 def _distill(cfg: DictConfig) -> dict[str, Any]:
     """``distill_teacher`` (resolved) and ``distill_weight``, after checking the teacher loads and holds
     every style of the run; nothing without ``distill.teacher``."""
@@ -294,9 +341,7 @@ def _distill(cfg: DictConfig) -> dict[str, Any]:
 def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
     """Plain keyword arguments for StyleTransferModule from a validated config."""
     styles = style_list(cfg)
-    added = _added_style(cfg) if cfg.get("add_style") else {}
-    if not added and cfg.get("init_from"):
-        raise ConfigError("init_from: only used with add_style=true (experiment=add_style) for now")
+    added = _added_style(cfg) if cfg.get("add_style") else _fine_tune(cfg) if cfg.get("init_from") else {}
     return {
         "style_name": cfg.name,
         "styles": styles or None,
@@ -325,6 +370,7 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "min_lr_ratio": float(cfg.optim.min_lr_ratio),
         "image_size": cfg.data.image_size,
         **_distill(cfg),
+        **_temporal(cfg),
         **added,  # add_style: the trained model's styles + the new one, its architecture, what trains
     }
 

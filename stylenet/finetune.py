@@ -33,6 +33,15 @@ def extend_from(net: TransformerNet, trained: TransformerNet) -> None:
                 value[source.shape[0]:] = source.mean(0, keepdim=True)
 
 
+def copy_weights(net: TransformerNet, trained: TransformerNet) -> None:
+    """Start ``net`` from ``trained``: the same network (fine-tuning, e.g. with the temporal regulariser)
+    copies every weight; one with more styles is :func:`extend_from` it."""
+    if net.config() == trained.config():
+        net.load_state_dict(trained.state_dict())
+    else:
+        extend_from(net, trained)
+
+
 def train_only_styles(net: TransformerNet, indices: list[int]) -> list[torch.utils.hooks.RemovableHandle]:
     """Freeze ``net`` except the norm rows of the styles ``indices``: every other parameter stops
     requiring gradients, and the norm tables' gradients are zeroed outside those rows (with Adam and no

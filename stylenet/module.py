@@ -14,10 +14,12 @@ import torch
 from .distill import Teacher
 from .export import load_transformer
 from .image import load_image
-from .finetune import extend_from, train_only_styles, trainable
+from .finetune import copy_weights, train_only_styles, trainable
 from .losses import PerceptualLoss
 from .nonfinite import StepHealth
 from .models import TransformerNet, one_hot
+from .temporal import temporal_terms
+from .video.motion import MOTION_STD, SHIFT, SyntheticMotion
 
 log = logging.getLogger(__name__)
 # The frozen VGG is in eval mode on purpose; Lightning warns about any eval-mode module at fit start.
@@ -96,6 +98,10 @@ class StyleTransferModule(pl.LightningModule):
         init_from: str | None = None,
         distill_teacher: str | None = None,
         distill_weight: float = 1.0,
+        temporal_weight: float = 0.0,
+        noise_weight: float = 0.0,
+        motion_std: float = MOTION_STD,
+        motion_shift: float = SHIFT,
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -108,7 +114,7 @@ class StyleTransferModule(pl.LightningModule):
         self.net = TransformerNet(width, num_res_blocks, gradient_checkpointing, num_styles=len(self.styles),
                                   **(architecture or {}))
         if init_from:
-            extend_from(self.net, load_transformer(init_from)[0])
+            copy_weights(self.net, load_transformer(init_from)[0])
         if len(self.trained) < len(self.styles):
             train_only_styles(self.net, self.trained)
         self.perceptual = PerceptualLoss(
@@ -118,6 +124,8 @@ class StyleTransferModule(pl.LightningModule):
         )
         # Distillation (stylenet.distill): a frozen trained network whose outputs the student also matches.
         self.teacher = Teacher(distill_teacher, [self.styles[i]["name"] for i in self.trained]) if distill_teacher else None
+        # Temporal consistency (stylenet.temporal): the synthetic second frame's motion.
+        self.motion = SyntheticMotion(motion_std, motion_shift)
         self._compiled = False
         self.nonfinite_message: str | None = None
         self._skipped_seen = 0
@@ -167,14 +175,23 @@ class StyleTransferModule(pl.LightningModule):
         present = sorted({(first + i) % count for i in range(batch_size)})
         return (torch.arange(batch_size, device=self.device) + first) % count, present
 
-    def _terms(self, batch: torch.Tensor, style_ids: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Loss terms, and every sample's weighted style loss ``(N,)``."""
+    def _terms(self, batch: torch.Tensor, style_ids: torch.Tensor | None = None,
+               generator: torch.Generator | None = None) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Loss terms, and every sample's weighted style loss ``(N,)``. ``generator``: the random motion
+        and noise of the temporal terms (validation passes a seeded one: the same numbers every time)."""
         if self.hparams.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         style = self.style_weights(style_ids) if style_ids is not None else None
         teacher = self.teacher(batch, style_ids) if self.teacher is not None else None
-        return self.perceptual.per_sample(self.net(batch, style), batch, style_ids=style_ids, teacher_output=teacher,
-                                          teacher_weight=self.hparams.distill_weight)
+        output = self.net(batch, style)
+        terms, per_sample = self.perceptual.per_sample(output, batch, style_ids=style_ids, teacher_output=teacher,
+                                                       teacher_weight=self.hparams.distill_weight)
+        if self.hparams.temporal_weight or self.hparams.noise_weight:
+            extra = temporal_terms(lambda x: self.net(x, style), batch, output, motion=self.motion, generator=generator,
+                                   temporal_weight=self.hparams.temporal_weight, noise_weight=self.hparams.noise_weight)
+            total = terms.pop("total") + sum(extra.values())
+            terms = {**terms, **extra, "total": total}
+        return terms, per_sample
 
     def _log_per_style(self, per_sample: torch.Tensor, style_ids: torch.Tensor | None, present: list[int],
                        prefix: str) -> None:
@@ -268,7 +285,7 @@ class StyleTransferModule(pl.LightningModule):
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         style_ids, present = self._style_ids(batch.shape[0], batch_idx)
         with eager():  # a compiled net would recompile for eval mode and the last, smaller batch
-            terms, per_sample = self._terms(batch, style_ids)
+            terms, per_sample = self._terms(batch, style_ids, generator=torch.Generator().manual_seed(batch_idx))
         self._log(terms, "val", batch.shape[0])
         self._log_per_style(per_sample, style_ids, present, "val")
 
