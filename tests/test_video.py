@@ -190,3 +190,26 @@ def test_the_script_end_to_end_and_its_errors(tmp_path, clip):
     bad = run("--input", str(tmp_path / "bad.mp4"), "--output", str(tmp_path / "o.mp4"), "--quiet")
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_evaluate_video_scores_flicker_and_losses_and_motion_clips_are_written(tmp_path, clip):
+    import json
+    from stylenet.video.evaluate import main as evaluate_main
+    from stylenet.video.synthetic import main as clips_main
+    torch.manual_seed(0)
+    model = save_stylizer(TransformerNet(4, 1), tmp_path / "tiny.safetensors", style="wave", style_image="wave.jpg",
+                          style_size=64)
+    code = evaluate_main(["--model", str(model), "--count", "1", "--motions", "pan", "--frames", "3", "--size", "48",
+                          "--clip", str(clip), "--clip-frames", "4", "--clip-size", "48", "--out", str(tmp_path / "ev"),
+                          "--device", "cpu"])
+    assert code == 0
+    rows = json.loads((tmp_path / "ev" / "evaluation.json").read_text())["rows"]
+    assert rows[0]["model"] == "input (the floor)" and rows[1]["painting"] == "wave"
+    assert all(r["synthetic"] > 0 and r["real"] > 0 for r in rows) and rows[1]["style"] > 0 and rows[1]["content"] > 0
+    assert "warping error, synthetic" in (tmp_path / "ev" / "evaluation.md").read_text()
+    assert evaluate_main(["--model", str(tmp_path / "nope.safetensors"), "--count", "1", "--frames", "2",
+                          "--size", "32", "--out", str(tmp_path / "ev2")]) == 2
+    assert clips_main(["--count", "1", "--motions", "zoom", "--frames", "5", "--size", "40", "--out", str(tmp_path / "mc")]) == 0
+    info, frames, _ = decode(next((tmp_path / "mc").glob("*_zoom.mp4")))
+    flows = np.load(next((tmp_path / "mc").glob("*_zoom.flow.npy")))
+    assert len(frames) == 5 and (info.width, info.height) == (40, 30) and flows.shape == (5, 2, 30, 40)

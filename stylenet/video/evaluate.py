@@ -84,7 +84,7 @@ def evaluate_video(models: Sequence[str], clips: Sequence[Clip], every: int = 3,
                               model_styles=[stylizer.choice.label] if len(stylizer.style_names) > 1 else None)
         m = methods[0]
         losses = {k: float(np.mean([p[k] for p in m.per_image])) for k in ("content", "style", "total")}
-        rows.append({"model": str(model), "style": m.style, **errors, **losses})
+        rows.append({"model": str(model), "painting": m.style, **errors, **losses})
     return rows
 
 
