@@ -200,7 +200,7 @@ def test_evaluate_video_scores_flicker_and_losses_and_motion_clips_are_written(t
     model = save_stylizer(TransformerNet(4, 1), tmp_path / "tiny.safetensors", style="wave", style_image="wave.jpg",
                           style_size=64)
     code = evaluate_main(["--model", str(model), "--count", "1", "--motions", "pan", "--frames", "3", "--size", "48",
-                          "--clip", str(clip), "--clip-frames", "4", "--clip-size", "48", "--out", str(tmp_path / "ev"),
+                          "--clip", str(clip), "--clip-frames", "4", "--clip-size", "48", "--clip-start", "40", "--out", str(tmp_path / "ev"),
                           "--device", "cpu"])
     assert code == 0
     rows = json.loads((tmp_path / "ev" / "evaluation.json").read_text())["rows"]
@@ -213,3 +213,12 @@ def test_evaluate_video_scores_flicker_and_losses_and_motion_clips_are_written(t
     info, frames, _ = decode(next((tmp_path / "mc").glob("*_zoom.mp4")))
     flows = np.load(next((tmp_path / "mc").glob("*_zoom.flow.npy")))
     assert len(frames) == 5 and (info.width, info.height) == (40, 30) and flows.shape == (5, 2, 30, 40)
+
+
+def test_real_clip_starts_where_asked_and_needs_two_frames(clip):
+    from stylenet.video.evaluate import real_clip
+    late = real_clip(clip, 4, 64, start=44)
+    early = real_clip(clip, 4, 64)
+    assert late.frames.shape == (4, 3, 48, 64) and not torch.allclose(late.frames[0], early.frames[0])
+    with pytest.raises(VideoError, match="fewer than 2 frames"):
+        real_clip(clip, 4, 64, start=47)

@@ -22,7 +22,7 @@ from ..atomic import atomic_path
 from ..evaluate import EvaluationError, evaluate, load_photos
 from ..export import ModelFileError
 from ..inference import load_stylizer
-from .io import VideoError, VideoReader, to_rgb
+from .io import VideoError, VideoReader, frame_folder, read_frame, to_rgb
 from .metric import dis_flows, warping_error
 from .synthetic import MOTIONS, synthetic_clip
 
@@ -42,18 +42,28 @@ def synthetic_clips(photos: Sequence[tuple[Path, torch.Tensor]], motions: Sequen
             for path, photo in photos for kind in motions]
 
 
-def real_clip(path: str | os.PathLike, frames: int, max_size: int) -> Clip:
-    """The first ``frames`` frames of a video, longer side ``max_size``, with DIS flows and masks."""
-    reader = VideoReader(path)
-    try:
-        got = []
-        for kind, item in reader.items():
-            if kind == "frame":
-                got.append(torch.from_numpy(to_rgb(item)).permute(2, 0, 1).float() / 255)
-                if len(got) == frames:
-                    break
-    finally:
-        reader.close()
+def real_clip(path: str | os.PathLike, frames: int, max_size: int, start: int = 0) -> Clip:
+    """``frames`` frames of a video from frame ``start`` (or the first of a folder of frames), longer side
+    ``max_size``, with DIS flows and masks."""
+    got = []
+    if Path(path).is_dir():
+        got = [torch.from_numpy(read_frame(f).copy()).permute(2, 0, 1).float() / 255 for f in frame_folder(path)[:frames]]
+    else:
+        reader = VideoReader(path)
+        try:
+            seen = 0
+            for kind, item in reader.items():
+                if kind == "frame":
+                    seen += 1
+                    if seen <= start:
+                        continue
+                    got.append(torch.from_numpy(to_rgb(item)).permute(2, 0, 1).float() / 255)
+                    if len(got) == frames:
+                        break
+        finally:
+            reader.close()
+    if len(got) < 2:
+        raise VideoError(f"{path}: fewer than 2 frames")
     x = torch.stack(got)
     scale = max_size / max(x.shape[-2:])
     if scale < 1:
@@ -113,9 +123,11 @@ def main(argv=None) -> int:
     p.add_argument("--motions", nargs="+", default=list(MOTIONS), choices=MOTIONS)
     p.add_argument("--frames", type=int, default=10, help="frames per synthetic clip")
     p.add_argument("--size", type=int, default=256, help="synthetic clip width (height 3/4 of it)")
-    p.add_argument("--clip", nargs="*", default=[], help="real clips (flow estimated with DIS)")
+    p.add_argument("--clip", nargs="*", default=[], help="real clips or folders of frames (flow estimated with DIS)")
     p.add_argument("--clip-frames", type=int, default=16, help="frames of each real clip")
     p.add_argument("--clip-size", type=int, default=320, help="longer side of the real clips' frames")
+    p.add_argument("--clip-start", type=int, default=0,
+                   help="skip this many frames of each video file (e.g. a fade-in; folders of frames start at their first)")
     p.add_argument("--style", help="for multi-style models: the style to stylise with")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="outputs/eval_video", help="folder for evaluation.json and evaluation.md")
@@ -123,7 +135,7 @@ def main(argv=None) -> int:
     try:
         photos = load_photos(args.photos, args.count, max(args.size * 2, 320)) if args.photos and args.count else []
         clips = synthetic_clips(photos, args.motions, args.frames, args.size, args.size * 3 // 4)
-        clips += [real_clip(c, args.clip_frames, args.clip_size) for c in args.clip]
+        clips += [real_clip(c, args.clip_frames, args.clip_size, args.clip_start) for c in args.clip]
         if not clips:
             raise EvaluationError("no clips: give --photos/--count or --clip")
         rows = evaluate_video(args.model, clips, device=args.device, style=args.style)
