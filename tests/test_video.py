@@ -12,7 +12,7 @@ av = pytest.importorskip("av")
 
 from stylenet.export import save_stylizer  # noqa: E402
 from stylenet.inference import Stylizer  # noqa: E402
-from stylenet.models import TransformerNet  # noqa: E402
+from stylenet.models import InstanceNorm, TransformerNet  # noqa: E402
 from stylenet.video import VideoError, VideoReader, stylize_video  # noqa: E402
 from stylenet.video.io import to_rgb  # noqa: E402
 
@@ -222,3 +222,26 @@ def test_real_clip_starts_where_asked_and_needs_two_frames(clip):
     assert late.frames.shape == (4, 3, 48, 64) and not torch.allclose(late.frames[0], early.frames[0])
     with pytest.raises(VideoError, match="fewer than 2 frames"):
         real_clip(clip, 4, 64, start=47)
+
+
+def test_tiles_and_a_style_mix_of_a_multi_style_model(clip, tmp_path):
+    torch.manual_seed(0)
+    net = TransformerNet(4, 1, num_styles=2)
+    for m in net.modules():
+        if isinstance(m, InstanceNorm):  # the two styles differ
+            torch.nn.init.normal_(m.weight, 1.0, 0.5)
+    meta = {"styles": [{"name": "wave", "image": "wave.jpg", "size": 64, "weight": 1.0},
+                       {"name": "udnie", "image": "udnie.jpg", "size": 64, "weight": 1.0}], "model": net.config()}
+    stylizer = Stylizer(net, meta)
+    summary = stylize_video(stylizer, clip, tmp_path / "mix.mp4", max_frames=8, progress=False, tile=32, overlap=8,
+                            style="wave=0.5,udnie=0.5")
+    _, frames, _ = decode(tmp_path / "mix.mp4")
+    assert summary.frames == len(frames) == 8
+    _, source, _ = decode(clip)
+    x = torch.from_numpy(np.stack(source[:2])).permute(0, 3, 1, 2).float() / 255
+    expected = stylizer(x, tile=32, overlap=8, style="wave=0.5,udnie=0.5")
+    got = torch.from_numpy(np.stack(frames[:2])).permute(0, 3, 1, 2).float() / 255
+    assert (got - expected).abs().mean() < 0.03  # the mix, tiled, up to the codec
+    with pytest.raises(ValueError):  # a multi-style model needs a style: one line from the stylizer
+        stylize_video(stylizer, clip, tmp_path / "none.mp4", max_frames=4, progress=False)
+    assert not (tmp_path / "none.mp4").exists()
