@@ -1,0 +1,51 @@
+"""The command-line options every stylising script shares (scripts/stylize.py for photos,
+scripts/stylize_video.py for video): the model and its style, tiling, colour preservation, strength,
+device, precision, channels_last, compile and backend; their checks; and the Stylizer they describe."""
+from __future__ import annotations
+
+import argparse
+
+from .inference import PRECISIONS, Stylizer, load_stylizer
+from .styles import choose
+
+
+def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo") -> None:
+    p.add_argument("--model", required=True, help=".safetensors, Lightning .ckpt or .onnx model, or a bundled model or "
+                                                 "style name (MODELS.md: starry_night, zoo, wave, ...)")
+    p.add_argument("--style", help="a multi-style model's style, or a mix: starry_night=0.7,wave=0.3 (weights normalised)")
+    p.add_argument("--tile", type=int, help="stylise in tiles of this size (bounded memory for huge images, e.g. 4K)")
+    p.add_argument("--overlap", type=int, default=64, help="tile overlap in px, blended")
+    p.add_argument("--preserve-color", action="store_true", help=f"keep the {what}'s colours (luminance-only transfer)")
+    p.add_argument("--strength", type=float, default=1.0, help="0..1: blend of stylised and original")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
+    p.add_argument("--channels-last", action="store_true", help="channels_last memory format (PyTorch backend)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the network (PyTorch backend): the first image of each size compiles for "
+                        "seconds, later ones run faster (many photos of one size, video frames)")
+    p.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def check_stylizer_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if args.tile is not None and not (16 <= args.tile and 0 <= args.overlap < args.tile // 2):
+        p.error("--tile must be >= 16 and --overlap in [0, tile/2)")
+    if not 0 <= args.strength <= 1:
+        p.error("--strength must be between 0 and 1")
+
+
+def open_stylizer(args: argparse.Namespace) -> Stylizer:
+    """The Stylizer the options describe; a multi-style model without ``--style`` is refused (one line,
+    a ValueError) before any input is read, and a mix's note is printed."""
+    stylizer = load_stylizer(args.model, device=args.device, backend=args.backend, precision=args.precision,
+                             channels_last=args.channels_last, style=args.style, compile=args.compile)
+    if stylizer.choice is None:
+        choose(None, stylizer.style_names)
+    if stylizer.choice.note:
+        print(stylizer.choice.note)
+    return stylizer
+
+
+def stylizer_options(args: argparse.Namespace) -> dict:
+    """The per-call options of the Stylizer (tiling, colour preservation, strength)."""
+    return {"tile": args.tile, "overlap": args.overlap, "preserve_color": args.preserve_color, "strength": args.strength}
