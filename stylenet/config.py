@@ -6,6 +6,7 @@ names the key, the bad value and what is allowed.
 from __future__ import annotations
 
 import math
+import os
 import re
 from numbers import Real
 from pathlib import Path
@@ -41,6 +42,15 @@ def resolve_path(path: str | Path) -> Path:
     if p.is_absolute() or p.exists() or not (PROJECT_ROOT / p).exists():
         return p
     return PROJECT_ROOT / p
+
+
+def find_painting(name: str, styles_dir: str | os.PathLike = "data/styles") -> Path | None:
+    """A painting named in model metadata (a file name) or given by the user (a path): the path as given,
+    else the file of that name in ``styles_dir``; None if neither exists."""
+    for candidate in (resolve_path(name), resolve_path(Path(styles_dir) / Path(name).name)):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 # Longer side of a style image given as a bare path: conf/style/*.yaml's size (fast-neural-style's 384
@@ -285,12 +295,12 @@ def _fine_tune(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"init_from: {exc}") from None
     arch = {"width": net.width, "num_res_blocks": net.num_res_blocks,
             "architecture": {k: v for k, v in net.config().items() if k in ARCH_DEFAULTS}, "init_from": str(path.resolve())}
-    def painting(name: str) -> str:  # metadata names a file; look for it as given, then in data/styles
-        for candidate in (resolve_path(name), resolve_path(Path("data/styles") / Path(name).name)):
-            if candidate.is_file():
-                return str(candidate.resolve())
-        raise ConfigError(f"init_from: {path.name} was trained on the painting {name!r}, which is not here "
-                          "(looked in data/styles)")
+    def painting(name: str) -> str:
+        found = find_painting(name)
+        if found is None:
+            raise ConfigError(f"init_from: {path.name} was trained on the painting {name!r}, which is not here "
+                              "(looked in data/styles)")
+        return str(found.resolve())
 
     from .hydra_callbacks import model_name
 
@@ -310,13 +320,8 @@ def _fine_tune(cfg: DictConfig) -> dict[str, Any]:
 
 def _temporal(cfg: DictConfig) -> dict[str, Any]:
     """The temporal-consistency weights (stylenet.temporal); absent keys mean off."""
-    loss = cfg.loss
-    out = {}
-    for key, arg, minimum in (("temporal_weight", "temporal_weight", 0.0), ("noise_weight", "noise_weight", 0.0),
-                              ("motion_std", "motion_std", 0.0), ("motion_shift", "motion_shift", 0.0)):
-        if key in loss:
-            out[arg] = float(_number(cfg, f"loss.{key}", minimum))
-    return out
+    return {key: float(_number(cfg, f"loss.{key}", 0.0))
+            for key in ("temporal_weight", "noise_weight", "motion_std", "motion_shift") if key in cfg.loss}
 
 
 def _distill(cfg: DictConfig) -> dict[str, Any]:

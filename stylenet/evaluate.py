@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from .atomic import atomic_path
-from .config import load_loss_settings, resolve_path
+from .config import find_painting, load_loss_settings, resolve_path
 from .gatys import stylize_by_optimization
 from .batch import expand_inputs
 from .image import UNREADABLE, contact_sheet, load_image, save_image
@@ -72,9 +72,9 @@ def load_photos(inputs: Sequence[str | os.PathLike], count: int | None, size: in
 
 def find_style_image(name: str, styles_dir: str | os.PathLike = "data/styles") -> Path:
     """A style image named in model metadata (a file name) or given by the user (a path)."""
-    for candidate in (resolve_path(name), resolve_path(Path(styles_dir) / Path(name).name)):
-        if candidate.is_file():
-            return candidate
+    found = find_painting(name, styles_dir)
+    if found is not None:
+        return found
     raise EvaluationError(f"style image {name!r} not found (looked in {styles_dir}); pass it with --style")
 
 

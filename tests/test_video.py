@@ -245,3 +245,18 @@ def test_tiles_and_a_style_mix_of_a_multi_style_model(clip, tmp_path):
     with pytest.raises(ValueError):  # a multi-style model needs a style: one line from the stylizer
         stylize_video(stylizer, clip, tmp_path / "none.mp4", max_frames=4, progress=False)
     assert not (tmp_path / "none.mp4").exists()
+
+
+def test_a_folder_of_mixed_sizes_keeps_each_frames_size(tmp_path, stylizer):
+    from PIL import Image
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    sizes = [(40, 30), (40, 30), (24, 36), (40, 30)]
+    for i, (w, h) in enumerate(sizes):
+        Image.fromarray(moving_frames(1, w, h)[0]).save(folder / f"f{i}.png")
+    summary = stylize_video(stylizer, folder, tmp_path / "out", batch_size=3, progress=False)
+    assert summary.frames == 4
+    for i, (w, h) in enumerate(sizes):
+        got = torch.from_numpy(np.array(Image.open(tmp_path / "out" / f"f{i}.png"))).permute(2, 0, 1).float() / 255
+        source = torch.from_numpy(np.array(Image.open(folder / f"f{i}.png"))).permute(2, 0, 1).float() / 255
+        assert got.shape == (3, h, w) and (got - stylizer(source)).abs().max() <= 1 / 255 + 1e-6

@@ -29,7 +29,7 @@ def bench_video(clip: str, models: Sequence[str], compile_modes: Sequence[bool] 
                 s = stylize_video(stylizer, clip, Path(tmp) / "out.mp4", batch_size=batch_size, max_size=max_size,
                                   max_frames=max_frames, progress=False)
             row = {"model": spec, "compiled": compiled, "frames": s.frames, "size": f"{s.size[0]}x{s.size[1]}",
-                   "fps": s.frames / s.seconds, "seconds": s.seconds, **{k: v for k, v in s.stages.items()}}
+                   "fps": s.frames / s.seconds, "seconds": s.seconds, **s.stages}
             print(f"{spec} {'compiled' if compiled else 'eager'}: {s.line()}", flush=True)
             rows.append(row)
     return rows

@@ -7,6 +7,7 @@ own warping error is the floor (resampling and, for real clips, flow errors)."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -51,15 +52,8 @@ def real_clip(path: str | os.PathLike, frames: int, max_size: int, start: int = 
     else:
         reader = VideoReader(path)
         try:
-            seen = 0
-            for kind, item in reader.items():
-                if kind == "frame":
-                    seen += 1
-                    if seen <= start:
-                        continue
-                    got.append(torch.from_numpy(to_rgb(item)).permute(2, 0, 1).float() / 255)
-                    if len(got) == frames:
-                        break
+            got = [torch.from_numpy(to_rgb(f)).permute(2, 0, 1).float() / 255
+                   for f in itertools.islice(reader.frames(), start, start + frames)]
         finally:
             reader.close()
     if len(got) < 2:

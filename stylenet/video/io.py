@@ -61,8 +61,8 @@ def _open(path: Path):
 
 
 class VideoReader:
-    """Decode a clip's frames in order: ``for pts, rgb in reader``. ``info`` is read at open (the
-    rotation and colour range from the first frame, which is decoded then and kept)."""
+    """Decode a clip in order: :meth:`items` (frames and audio packets) or :meth:`frames`. ``info`` is read
+    at open (the rotation and colour range from the first frame, which is decoded then and kept)."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -104,6 +104,10 @@ class VideoReader:
         while self._pending or self._read():
             while self._pending:
                 yield self._pending.pop(0)
+
+    def frames(self) -> Iterator:
+        """The ``av.VideoFrame`` s alone, in order."""
+        return (item for kind, item in self.items() if kind == "frame")
 
     def close(self) -> None:
         self.container.close()

@@ -11,8 +11,10 @@ of a clip are kept.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -64,25 +66,23 @@ class _Batcher:
         self.summary, self.options, self.rgb, self.tags = summary, options, [], []
 
     def add(self, rgb: np.ndarray, tag) -> None:
+        if self.rgb and self.rgb[0].shape != rgb.shape:  # a folder of mixed sizes: a batch holds one size
+            self.flush()
         self.rgb.append(rgb)
         self.tags.append(tag)
-        if len(self.rgb) == self.batch_size or (self.rgb and self.rgb[0].shape != rgb.shape):
+        if len(self.rgb) == self.batch_size:
             self.flush()
 
     def flush(self) -> None:
         if not self.rgb:
             return
         start = time.perf_counter()
-        shapes = {a.shape for a in self.rgb}
-        groups = [self.rgb] if len(shapes) == 1 else [[a] for a in self.rgb]  # a folder of mixed sizes
-        out = []
-        for group in groups:
-            x = torch.from_numpy(np.stack(group)).permute(0, 3, 1, 2).float().div_(255)
-            w, h = self.size(x.shape[3], x.shape[2])
-            if (x.shape[3], x.shape[2]) != (w, h):
-                x = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
-            y = self.stylizer(x, **self.options)
-            out += list(y.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
+        x = torch.from_numpy(np.stack(self.rgb)).permute(0, 3, 1, 2).float().div_(255)
+        w, h = self.size(x.shape[3], x.shape[2])
+        if (x.shape[3], x.shape[2]) != (w, h):
+            x = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
+        y = self.stylizer(x, **self.options)
+        out = list(y.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
         self.summary.stages["stylise"] += time.perf_counter() - start
         start = time.perf_counter()
         for rgb, tag in zip(out, self.tags):
@@ -111,17 +111,15 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
         raise VideoError(f"batch size must be >= 1, got {batch_size}")
     summary = VideoSummary(output=dst)
     began = time.perf_counter()
+    frames, reader = None, None
     if src.is_dir():
         frames = frame_folder(src)
         first = read_frame(frames[0])
         info = VideoInfo(first.shape[1], first.shape[0], Fraction(fps).limit_denominator(1001), len(frames), 0, 2, 2,
                          False, "frames")
-        items = ((path, None) for path in frames)
-        reader = None
     else:
         reader = VideoReader(src)
         info = reader.info
-        items = None
     summary.size = output_size(info.width, info.height, max_size, even=video_out)
     bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, dynamic_ncols=True,
                desc=f"{src.name} -> {dst.name}")
@@ -134,9 +132,13 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
                                  f"copied ({writer.audio_in.codec_context.name})" if writer.copy_audio else
                                  f"re-encoded {writer.audio_in.codec_context.name} to {writer.audio_out.codec_context.name}")
                 try:
+                    def encode(rgb, tag):  # tag: (pts, time_base) of a clip's frame, a Path for a folder's
+                        writer.write(rgb, *(tag if isinstance(tag, tuple) else (None, None)))
+                        bar.update()
+
                     batcher = _Batcher(stylizer, batch_size, lambda w, h: summary.size,  # every frame: the writer's size
-                                       lambda rgb, tag: (writer.write(rgb, *tag), bar.update()), summary, options)
-                    _feed(reader, items, batcher, writer, summary, max_frames=max_frames)
+                                       encode, summary, options)
+                    _feed(_decoded(reader, frames, writer), batcher, summary, max_frames)
                     start = time.perf_counter()
                 finally:
                     writer.close()
@@ -152,7 +154,7 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
 
             batcher = _Batcher(stylizer, batch_size, lambda w, h: output_size(w, h, max_size, even=False), save,
                                summary, options)
-            _feed(reader, items, batcher, None, summary, paths=True, max_frames=max_frames)
+            _feed(_decoded(reader, frames, None), batcher, summary, max_frames)
     finally:
         bar.close()
         if reader is not None:
@@ -161,32 +163,26 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     return summary
 
 
-def _feed(reader, items, batcher: _Batcher, writer, summary: VideoSummary, paths: bool = False,
-          max_frames: int | None = None) -> None:
-    """Decode (timed) and hand every frame to the batcher; audio packets go straight to the writer."""
-    start = time.perf_counter()
-    count = 0
+def _decoded(reader: VideoReader | None, frames: list[Path] | None, writer: VideoWriter | None) -> Iterator[tuple]:
+    """``(rgb, tag)`` per frame: a clip's frames tagged ``(pts, time_base)``, a folder's tagged with their
+    path. A clip's audio packets go straight to ``writer`` (dropped without one)."""
     if reader is None:
-        for path, _ in items:
-            if max_frames is not None and count == max_frames:
-                break
-            count += 1
-            rgb = read_frame(path)
-            summary.stages["decode"] += time.perf_counter() - start
-            batcher.add(rgb, path if paths else (None, None))
-            start = time.perf_counter()
-    else:
-        time_base = reader.stream.time_base
-        for kind, item in reader.items():
-            if kind == "audio":
-                if writer is not None:
-                    writer.write_audio(item)
-                continue
-            if max_frames is not None and count == max_frames:
-                break
-            count += 1
-            rgb = to_rgb(item)
-            summary.stages["decode"] += time.perf_counter() - start
-            batcher.add(rgb, None if paths else (item.pts, item.time_base or time_base))
-            start = time.perf_counter()
+        for path in frames:
+            yield read_frame(path), path
+        return
+    time_base = reader.stream.time_base
+    for kind, item in reader.items():
+        if kind == "frame":
+            yield to_rgb(item), (item.pts, item.time_base or time_base)
+        elif writer is not None:
+            writer.write_audio(item)
+
+
+def _feed(decoded: Iterator[tuple], batcher: _Batcher, summary: VideoSummary, max_frames: int | None = None) -> None:
+    """Hand every decoded frame (up to ``max_frames``) to the batcher, timing the decoding."""
+    start = time.perf_counter()
+    for rgb, tag in itertools.islice(decoded, max_frames):
+        summary.stages["decode"] += time.perf_counter() - start
+        batcher.add(rgb, tag)
+        start = time.perf_counter()
     batcher.flush()
