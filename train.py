@@ -18,7 +18,7 @@ def main(cfg: DictConfig) -> None:
 
     from stylenet.config import ConfigError, check_overrides, validate
     from stylenet.data import DataError
-    from stylenet.module import NonFiniteLossError
+    from stylenet.module_base import NonFiniteLossError
 
     try:
         check_overrides(list(HydraConfig.get().overrides.task))
@@ -37,19 +37,15 @@ def run(cfg: DictConfig) -> None:
     from hydra.utils import instantiate
     from lightning.pytorch.utilities import rank_zero_info
 
-    from stylenet.config import datamodule_kwargs, module_kwargs, preview_kwargs
-    from stylenet.data import StyleDataModule
-    from stylenet.export import save_stylizer, training_metadata
+    from stylenet.config import build, preview_kwargs
     from stylenet.hardware import describe, resolve_auto
-    from stylenet.module import StyleTransferModule
     from stylenet.training import build_trainer, find_resume_checkpoint, throughput_summary
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     for line in describe(resolve_auto(cfg)):  # trainer.precision / model.channels_last / model.compile: auto
         rank_zero_info(line)
     pl.seed_everything(cfg.seed, workers=True)
-    datamodule = StyleDataModule(**datamodule_kwargs(cfg))  # lists and screens files: bad paths fail here
-    module = StyleTransferModule(**module_kwargs(cfg))
+    datamodule, module = build(cfg)  # the datamodule lists and screens files: bad paths fail here
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     if logger:  # the whole resolved config beside the module's own hyper-parameters
         logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True)})
@@ -62,8 +58,7 @@ def run(cfg: DictConfig) -> None:
     module.raise_if_nonfinite(out_dir / "checkpoints" / "last.ckpt")
 
     if cfg.export.enabled and trainer.is_global_zero:
-        path = save_stylizer(module.net, out_dir / f"{cfg.name}.safetensors",
-                             **training_metadata(module.hparams, trainer.global_step))
+        path = module.export(out_dir / f"{cfg.name}.safetensors", trainer.global_step)
         print(f"exported {path}")
 
 

@@ -3,6 +3,7 @@ Gatys baseline, and a labelled contact sheet:
 
     python scripts/evaluate.py --model outputs/demo/starry_night.safetensors --photos data/sample --count 4 \
         --gatys-iterations 50 --out outputs/eval
+    python scripts/evaluate.py --model adain --style painting1.jpg painting2.jpg --gatys-iterations 300 --out eval/
 
 Writes <out>/evaluation.json, evaluation.csv and evaluation.png.
 """
@@ -21,7 +22,8 @@ def main(argv=None) -> int:
     p.add_argument("--photos", nargs="+", default=["data/sample"], help="content photos: files or folders")
     p.add_argument("--count", type=int, default=8, help="use the first N photos (0: all)")
     p.add_argument("--size", type=int, default=512, help="longer side of the photos in px")
-    p.add_argument("--style", help="style image (default: the one named in each model's metadata, from --styles-dir)")
+    p.add_argument("--style", nargs="+", help="style image (default: the one named in each model's metadata, from "
+                                              "--styles-dir); AdaIN models: one or more paintings, a column each")
     p.add_argument("--styles-dir", default="data/styles")
     p.add_argument("--model-styles", nargs="+", help="multi-style models: only these styles (default: every style)")
     p.add_argument("--gatys-iterations", type=int, default=0, help="also run the Gatys baseline for this many iterations (slow)")

@@ -1,18 +1,24 @@
 """The command-line options every stylising script shares (scripts/stylize.py for photos,
 scripts/stylize_video.py for video): the model and its style, tiling, colour preservation, strength,
-device, precision, channels_last, compile and backend; their checks; and the Stylizer they describe."""
+device, precision, channels_last, compile and backend, and an AdaIN model's style images and alpha; their
+checks; and the Stylizer they describe."""
 from __future__ import annotations
 
 import argparse
 
 from .inference import PRECISIONS, Stylizer, load_stylizer
-from .styles import choose
 
 
 def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo") -> None:
     p.add_argument("--model", required=True, help=".safetensors, Lightning .ckpt or .onnx model, or a bundled model or "
                                                  "style name (MODELS.md: starry_night, zoo, wave, ...)")
     p.add_argument("--style", help="a multi-style model's style, or a mix: starry_night=0.7,wave=0.3 (weights normalised)")
+    p.add_argument("--style-image", nargs="+", metavar="IMAGE",
+                   help="AdaIN models (--model adain): any painting(s) as the style; several are interpolated")
+    p.add_argument("--style-weights", nargs="+", type=float, metavar="W",
+                   help="one weight per --style-image (normalised to sum to 1)")
+    p.add_argument("--alpha", type=float, help="AdaIN: 0..1 content-style trade-off in feature space (default 1)")
+    p.add_argument("--style-size", type=int, default=512, help="AdaIN: longer side of the style images in px")
     p.add_argument("--tile", type=int, help="stylise in tiles of this size (bounded memory for huge images, e.g. 4K)")
     p.add_argument("--overlap", type=int, default=64, help="tile overlap in px, blended")
     p.add_argument("--preserve-color", action="store_true", help=f"keep the {what}'s colours (luminance-only transfer)")
@@ -32,15 +38,37 @@ def check_stylizer_args(p: argparse.ArgumentParser, args: argparse.Namespace) ->
         p.error("--tile must be >= 16 and --overlap in [0, tile/2)")
     if not 0 <= args.strength <= 1:
         p.error("--strength must be between 0 and 1")
+    if args.alpha is not None and not 0 <= args.alpha <= 1:
+        p.error("--alpha must be between 0 and 1")
+    if args.style_weights is not None and len(args.style_weights) != len(args.style_image or ()):
+        p.error("--style-weights needs one weight per --style-image")
+    if args.style_weights is not None and (min(args.style_weights) < 0 or sum(args.style_weights) <= 0):
+        p.error("--style-weights must be >= 0 and not all 0")
+    if args.style_size < 16:
+        p.error("--style-size must be >= 16")
 
 
 def open_stylizer(args: argparse.Namespace) -> Stylizer:
     """The Stylizer the options describe; a multi-style model without ``--style`` is refused (one line,
     a ValueError) before any input is read, and a mix's note is printed."""
+    from .adain.stylizer import AdaINStylizer
+
+    images = args.style_image
     stylizer = load_stylizer(args.model, device=args.device, backend=args.backend, precision=args.precision,
-                             channels_last=args.channels_last, style=args.style, compile=args.compile)
+                             channels_last=args.channels_last, compile=args.compile,
+                             alpha=1.0 if args.alpha is None else args.alpha, style_size=args.style_size)
+    adain = isinstance(stylizer, AdaINStylizer)
+    if (images or args.alpha is not None) and not adain:
+        raise ValueError(f"--style-image and --alpha are for AdaIN models (--model adain); {args.model} is not one "
+                         "(use --style and --strength)")
+    if adain and args.style:
+        raise ValueError("an AdaIN model takes its style as --style-image painting.jpg, not --style")
+    if args.style:
+        stylizer.set_style(args.style)
+    if images:
+        stylizer.set_style(dict(zip(images, args.style_weights or [1.0] * len(images))) if len(images) > 1 else images[0])
     if stylizer.choice is None:
-        choose(None, stylizer.style_names)
+        stylizer._choose(None)
     if stylizer.choice.note:
         print(stylizer.choice.note)
     return stylizer

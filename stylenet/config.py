@@ -180,6 +180,22 @@ def style_list(cfg: DictConfig) -> list[dict[str, Any]]:
     return entries
 
 
+def is_adain(cfg: DictConfig) -> bool:
+    """model=adain (an arbitrary-style decoder, :mod:`stylenet.adain`) rather than a feed-forward network."""
+    return cfg.get("model", {}).get("family") == "adain"
+
+
+def build(cfg: DictConfig) -> tuple[Any, Any]:
+    """``(datamodule, module)`` for a validated config: photos and StyleTransferModule, or (model=adain)
+    photo-painting pairs and AdaINModule."""
+    if is_adain(cfg):
+        from .adain.config import build_adain
+        return build_adain(cfg)
+    from .data import StyleDataModule
+    from .module import StyleTransferModule
+    return StyleDataModule(**datamodule_kwargs(cfg)), StyleTransferModule(**module_kwargs(cfg))
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError (one line, naming the key) for the first invalid value in ``cfg``."""
     name = _get(cfg, "style.name")
@@ -212,9 +228,13 @@ def validate(cfg: DictConfig) -> None:
     _number(cfg, "data.num_workers", 0, integer=True)
     _number(cfg, "data.val_size", 0.0)
 
-    _number(cfg, "model.width", 1, integer=True)
-    _number(cfg, "model.num_res_blocks", 0, integer=True)
-    architecture(cfg)
+    if is_adain(cfg):
+        from .adain.config import validate_adain
+        validate_adain(cfg)
+    else:
+        _number(cfg, "model.width", 1, integer=True)
+        _number(cfg, "model.num_res_blocks", 0, integer=True)
+        architecture(cfg)
     for key in ("model.gradient_checkpointing", "loss.gradient_checkpointing"):
         if not isinstance(_get(cfg, key), bool):
             raise ConfigError(f"{key}: expected true or false, got {_get(cfg, key)!r}")

@@ -15,6 +15,7 @@ from .atomic import atomic_path
 from .export import FORMAT, FORMAT_VERSION, decode_metadata, encode_metadata, load_transformer, save_stylizer
 from .image import load_image
 from .models import TransformerNet
+from .models.adain import AdaINTransfer
 
 FORMATS = ("safetensors", "torchscript", "onnx", "onnx-fp16", "onnx-int8")
 SUFFIXES = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx",
@@ -23,6 +24,8 @@ SUFFIXES = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "on
 # differ by float rounding only (measured ~1e-6); reduced-precision weights by their rounding (measured
 # on the demo model: fp16 ~1e-3, bf16 ~1e-2).
 TOLERANCE = {"fp32": 1e-4, "fp16": 5e-3, "bf16": 5e-2}
+# AdaIN in fp16 runs VGG's activations (up to ~2,000 at relu4_1) in fp16 too, not only a small network.
+ADAIN_FP16_TOLERANCE = 2e-2
 # int8 moves single pixels a lot (max ~0.5 measured on a light model) but few of them: its bound is on
 # the mean abs difference (measured 0.015 on a 512-px photo for a light starry_night model).
 INT8_MEAN_TOLERANCE = 0.04
@@ -55,13 +58,19 @@ def export_torchscript(net: TransformerNet, path: str | os.PathLike) -> Path:
 def export_onnx(net: TransformerNet, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
     """ONNX with dynamic batch, height and width (inputs of at least 8 px a side); the stylenet
     metadata is kept in the model's metadata_props as JSON strings. A multi-style network takes a second
-    input, ``style_weights`` ``(batch, S)`` (one file for all styles and mixes)."""
+    input, ``style_weights`` ``(batch, S)`` (one file for all styles and mixes). An AdaIN network
+    (:class:`~stylenet.models.adain.AdaINNet`) takes ``image``, ``style_image`` ``(batch, 3, Hs, Ws)`` (any
+    size) and ``alpha`` ``(1,)``: encoder, AdaIN and decoder in one graph."""
     import onnx
 
     example = torch.rand(1, 3, 64, 64)
     axes = {0: "batch", 2: "height", 3: "width"}
     inputs, names, dynamic = (example,), ["image"], {"image": axes, "stylized": axes}
-    if net.num_styles > 1:
+    if getattr(net, "family", None) == "adain":
+        net = AdaINTransfer(net)
+        inputs = (example, torch.rand(1, 3, 96, 80), torch.ones(1))
+        names, dynamic["style_image"] = ["image", "style_image", "alpha"], {0: "batch", 2: "style_height", 3: "style_width"}
+    elif net.num_styles > 1:
         inputs = (example, torch.full((1, net.num_styles), 1.0 / net.num_styles))
         names, dynamic["style_weights"] = ["image", "style_weights"], {0: "batch"}
     with atomic_path(path) as tmp, warnings.catch_warnings():
@@ -92,8 +101,12 @@ def onnx_metadata(session) -> dict[str, Any]:
     return decode_metadata(session.get_modelmeta().custom_metadata_map)
 
 
-def parity_style(net: TransformerNet) -> torch.Tensor | None:
-    """Style weights for parity checks: a mix of every style with unequal weights (None for one style)."""
+def parity_style(net: TransformerNet) -> torch.Tensor | tuple[torch.Tensor, ...] | None:
+    """Style weights for parity checks: a mix of every style with unequal weights (None for one style);
+    for AdaIN, a bundled painting and alpha 0.8 (the inputs of :class:`AdaINTransfer` after the photo)."""
+    if getattr(net, "family", None) == "adain":
+        from .config import resolve_path
+        return load_image(resolve_path("data/styles/starry_night.jpg"), 256)[None], torch.tensor([0.8])
     if net.num_styles == 1:
         return None
     weights = torch.arange(1, net.num_styles + 1, dtype=torch.float32)
@@ -101,10 +114,14 @@ def parity_style(net: TransformerNet) -> torch.Tensor | None:
 
 
 def abs_diff(reference: TransformerNet, candidate: Callable[..., torch.Tensor], photo: torch.Tensor,
-             style: torch.Tensor | None = None) -> torch.Tensor:
+             style: torch.Tensor | tuple[torch.Tensor, ...] | None = None) -> torch.Tensor:
+    if getattr(reference, "family", None) == "adain":  # compared through the one-graph form
+        reference = AdaINTransfer(reference)
+        candidate = candidate if not getattr(candidate, "family", None) == "adain" else AdaINTransfer(candidate)
     with torch.inference_mode():
-        args = (photo,) if style is None else (photo, style)
-        return (reference(*args).float() - candidate(*args).float()).abs()
+        args = (photo,) if style is None else (photo, *style) if isinstance(style, tuple) else (photo, style)
+        # Compared as images, in [0, 1] (AdaIN's decoder output is not bounded; the Stylizer clamps it).
+        return (reference(*args).float().clamp(0, 1) - candidate(*args).float().clamp(0, 1)).abs()
 
 
 def max_abs_diff(reference: TransformerNet, candidate: Callable[..., torch.Tensor], photo: torch.Tensor,
@@ -113,11 +130,13 @@ def max_abs_diff(reference: TransformerNet, candidate: Callable[..., torch.Tenso
 
 
 def onnx_runner(path: str | os.PathLike, threads: int | None = None) -> Callable[..., torch.Tensor]:
-    """``run(image, style_weights=None)`` on an ONNX file in onnxruntime: tensors in, tensor out."""
+    """``run(image, *more)`` on an ONNX file in onnxruntime, the tensors in the graph's input order
+    (``style_weights``; AdaIN's ``style_image``, ``alpha``): tensors in, tensor out."""
     session = onnx_session(path, threads)
+    names = [i.name for i in session.get_inputs()]
 
-    def run(t: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
-        feeds = {"image": t.numpy()} if s is None else {"image": t.numpy(), "style_weights": s.numpy()}
+    def run(*tensors: torch.Tensor) -> torch.Tensor:
+        feeds = {name: t.float().contiguous().numpy() for name, t in zip(names, tensors)}
         return torch.from_numpy(session.run(None, feeds)[0])
     return run
 
@@ -183,12 +202,16 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
     if unknown:
         raise ExportError(f"unknown export format(s) {sorted(unknown)}; choose from {FORMATS}")
     net, meta = load_transformer(model_path)
+    adain = sorted(set(formats) - {"safetensors", "onnx", "onnx-fp16"}) if getattr(net, "family", None) == "adain" else []
+    if adain:
+        raise ExportError(f"{model_path} is an AdaIN model: it exports to safetensors, onnx and onnx-fp16, not {adain[0]}")
     if photo is None:
         from .config import resolve_path
         photo = sorted(resolve_path("data/sample").glob("*.jpg"))[0]
     x = load_image(photo, max_size)[None]
     out_dir = Path(out_dir)
-    stem = str(meta.get("style", Path(model_path).stem))
+    stem = Path(model_path).stem if adain is not None and getattr(net, "family", None) == "adain" \
+        else str(meta.get("style", Path(model_path).stem))
     style = parity_style(net)  # multi-style: every style in the check, mixed
     results = []
     for fmt in formats:
@@ -211,6 +234,8 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
                 export_onnx_int8(net, path, calibration_photos(), {**onnx_meta, "weights_dtype": "int8"})
             diffs = abs_diff(net, onnx_runner(path), x, style)
             diff, tol = diffs.max().item(), TOLERANCE["fp16" if fmt == "onnx-fp16" else "fp32"]
+            if fmt == "onnx-fp16" and getattr(net, "family", None) == "adain":
+                tol = ADAIN_FP16_TOLERANCE
             if fmt == "onnx-int8":
                 mean = diffs.mean().item()
                 if not mean <= INT8_MEAN_TOLERANCE:

@@ -149,10 +149,13 @@ class ImageFileDataset(Dataset):
         return len(self.files)
 
     def __getitem__(self, key: int) -> torch.Tensor:
+        return self._item(key % len(self.files), key)
+
+    def _item(self, index: int, key: int) -> torch.Tensor:
         # A file that passed the header check can still fail to decode (e.g. truncated): warn once and
         # use the next file instead, so every rank still gets the same number of full batches.
         for offset in range(len(self.files)):
-            path = self.files[(key + offset) % len(self.files)]
+            path = self.files[(index + offset) % len(self.files)]
             try:
                 return self._load(path, key)
             except UNREADABLE as exc:
@@ -207,7 +210,7 @@ class StyleDataModule(pl.LightningDataModule):
                 done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
                 sampler.skip_batches = done if done < len(sampler) // self.batch_size else 0
         return DataLoader(
-            ImageFileDataset(files, self.image_size, train, self.decoder, self.seed, uint8=True),
+            self.dataset(files, train),
             batch_size=self.batch_size,
             sampler=sampler,
             drop_last=train,
@@ -217,8 +220,15 @@ class StyleDataModule(pl.LightningDataModule):
             pin_memory=torch.cuda.is_available(),
         )
 
-    def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
-        """uint8 batches from the loader become float RGB in [0, 1] on the device (a new tensor)."""
+    def dataset(self, files: list[Path], train: bool) -> Dataset:
+        """The items of a loader over ``files``: uint8 photos (subclasses pair them with more)."""
+        return ImageFileDataset(files, self.image_size, train, self.decoder, self.seed, uint8=True)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """uint8 batches (or tuples of them) from the loader become float RGB in [0, 1] on the device
+        (new tensors)."""
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(self.on_after_batch_transfer(b, dataloader_idx) for b in batch)
         return batch.float().div_(255.0) if batch.dtype == torch.uint8 else batch
 
     def train_dataloader(self) -> DataLoader:

@@ -95,13 +95,24 @@ def _score(loss: PerceptualLoss, output: torch.Tensor, content: torch.Tensor) ->
 
 
 def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_styles: Sequence[str] | None,
-              style: str | None = None):
+              style: str | None = None, paintings: Sequence[str] = ()):
     """``(model, stylizer, variant)`` per model and, for a multi-style model, per style (``model_styles``:
-    only these); a variant is ``{"name", "choice", "image", "size", "weight"}`` from the metadata.
+    only these), for an arbitrary-style (AdaIN) model per painting of ``paintings``; a variant is
+    ``{"name", "choice", "image", "size", "weight"}`` from the metadata (AdaIN: the painting).
     One ``style`` image for several styles of a model would score them all against one painting: refused."""
+    from .adain.stylizer import STYLE_SIZE, AdaINStylizer
+
     for model_path in models:
         stylizer = load_stylizer(model_path, device=str(device))
         meta = stylizer.metadata
+        if isinstance(stylizer, AdaINStylizer):
+            if not paintings:
+                raise EvaluationError(f"{model_path} is an arbitrary-style (AdaIN) model: give the paintings to "
+                                      "score it on with --style (one or more)")
+            for painting in paintings:
+                yield model_path, stylizer, {"name": Path(painting).stem, "choice": str(painting), "image": str(painting),
+                                             "size": STYLE_SIZE, "weight": 1.0, "adain": True}
+            continue
         if not meta.get("styles"):
             yield model_path, stylizer, {"name": meta.get("style"), "choice": None, "image": meta.get("style_image"),
                                          "size": meta.get("style_size"), "weight": 1.0}
@@ -131,7 +142,10 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
              model_styles: Sequence[str] | None = None) -> tuple[list[Method], list[list[torch.Tensor]]]:
     """Score each model (and, with ``gatys_iterations``, the Gatys baseline once per style) on ``photos``.
     A multi-style model is scored once per style (``model_styles``: only these), each against its own
-    painting and style weight.
+    painting and style weight. ``style``: a painting (path or name) for every model, or a list of them:
+    an arbitrary-style (AdaIN) model is scored once per painting, with conf/loss/johnson.yaml's
+    perceptual loss (its own training loss matches statistics, not Gram matrices: the common yardstick
+    keeps AdaIN, the zoo and Gatys comparable on the same photos and paintings).
 
     Returns the methods (columns) with their per-image numbers, and the images as rows of
     ``[content, output per method...]`` tensors in [0, 1].
@@ -140,10 +154,21 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
     methods: list[Method] = []
     rows: list[list[torch.Tensor]] = [[content] for _, content in photos]
     gatys_done: set[str] = set()
-    for model_path, stylizer, variant in _variants(models, dev, model_styles, style):
+    paintings = [str(find_style_image(s, styles_dir)) for s in ([style] if isinstance(style, str) else style or [])]
+    if len(paintings) > 1 and any(not _is_adain(m) for m in models):
+        raise EvaluationError("several --style paintings are for arbitrary-style (AdaIN) models; score a feed-forward "
+                              "model against one painting (or its own)")
+    if not paintings and any(_is_adain(m) for m in models):  # AdaIN on the other models' own paintings
+        paintings = [str(find_style_image(p, styles_dir)) for p in _own_paintings(models, model_styles)]
+        adain_only = paintings
+    else:
+        adain_only = []
+    for model_path, stylizer, variant in _variants(models, dev, model_styles, paintings[0] if paintings and not adain_only
+                                                   else None, paintings):
         meta = stylizer.metadata
-        style_path = find_style_image(style or variant["image"] or "", styles_dir)
-        settings = {k: meta[k] for k in SETTINGS if k in meta}
+        style_path = find_style_image(variant["image"] if variant.get("adain") else paintings[0]
+                                      if paintings and not adain_only else variant["image"] or "", styles_dir)
+        settings = {k: meta[k] for k in SETTINGS if k in meta} if not variant.get("adain") else load_loss_settings()
         missing = [k for k in SETTINGS if k not in settings]
         if missing:  # a model exported by hand, without its training settings
             log.warning("%s: metadata has no %s; using conf/loss/johnson.yaml's", model_path, ", ".join(missing))
@@ -175,6 +200,33 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
                 row.append(result.image)
             methods.append(baseline)
     return methods, rows
+
+
+def _own_paintings(models: Sequence[str | os.PathLike], model_styles: Sequence[str] | None) -> list[str]:
+    """The paintings the feed-forward models among ``models`` were trained on (file names), in order, each once."""
+    from .export import find_model, read_metadata
+
+    names: list[str] = []
+    for model in models:
+        path, implied = find_model(model)
+        if path.suffix != ".safetensors" or _is_adain(model):
+            continue
+        meta = read_metadata(path)
+        wanted = set(model_styles or ()) | ({implied} if implied else set())
+        for entry in meta.get("styles") or [{"name": meta.get("style"), "image": meta.get("style_image")}]:
+            if entry.get("image") and (not wanted or entry["name"] in wanted) and entry["image"] not in names:
+                names.append(entry["image"])
+    return names
+
+
+def _is_adain(model: str | os.PathLike) -> bool:
+    from .export import find_model, read_metadata
+
+    path, _ = find_model(model)
+    try:
+        return path.suffix == ".safetensors" and read_metadata(path).get("model", {}).get("family") == "adain"
+    except ValueError:
+        return False
 
 
 def sheet(methods: list[Method], rows: list[list[torch.Tensor]], photos: list[tuple[Path, torch.Tensor]],

@@ -15,7 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from .atomic import atomic_path
-from .models import TransformerNet
+from .models import TransformerNet, build_network
 
 FORMAT = "stylenet"
 FORMAT_VERSION = "1"
@@ -101,19 +101,19 @@ def training_metadata(hparams: Mapping[str, Any], steps: int | None) -> dict[str
 
 def _build(path: Path, config: dict, state: dict[str, torch.Tensor]) -> TransformerNet:
     try:
-        net = TransformerNet(**config)
+        net = build_network(config)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: invalid model config {config!r} ({exc})") from None
     expected = net.state_dict()
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise ModelFileError(f"{path}: weights do not match a TransformerNet{config} "
+        raise ModelFileError(f"{path}: weights do not match a {type(net).__name__}{config} "
                              f"(missing keys {missing[:3]}, unexpected keys {unexpected[:3]})")
     # Single-style files from before conditional IN hold (C,) norm parameters; the network's are (1, C).
     state = {k: v.unsqueeze(0) if v.dim() == 1 and expected[k].shape == (1, *v.shape) else v for k, v in state.items()}
     wrong = [f"{k} {tuple(v.shape)} != {tuple(expected[k].shape)}" for k, v in state.items() if v.shape != expected[k].shape]
     if wrong:
-        raise ModelFileError(f"{path}: weight shapes do not match a TransformerNet{config}: {wrong[:3]}")
+        raise ModelFileError(f"{path}: weight shapes do not match a {type(net).__name__}{config}: {wrong[:3]}")
     net.load_state_dict({k: v.float() for k, v in state.items()})
     return net.eval()
 
@@ -124,6 +124,11 @@ def _load_checkpoint(path: Path) -> tuple[TransformerNet, dict[str, Any]]:
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ModelFileError(f"{path}: not a readable Lightning checkpoint ({str(exc).splitlines()[0]})") from None
     hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    if hp and "decoder_width" in hp and "state_dict" in ckpt:  # an AdaINModule checkpoint (stylenet.adain)
+        state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+        config = {"family": "adain", "decoder_width": hp["decoder_width"], "vgg_weights": hp.get("vgg_weights", "caffe")}
+        return _build(path, config, state), {"style": "any painting (AdaIN)", "model": config,
+                                             "steps": ckpt.get("global_step")}
     if not hp or "width" not in hp or "state_dict" not in ckpt:
         raise ModelFileError(f"{path}: not a stylenet checkpoint (no StyleTransferModule hyper-parameters)")
     state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}

@@ -72,14 +72,14 @@ def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Ten
     return torch.einsum("ij,njhw->nihw", torch.linalg.inv(m), torch.cat([y, uv], 1)).clamp(0, 1)
 
 
-def _tile_spans(size: int, tile: int, overlap: int) -> list[tuple[int, int]]:
-    """``(start, end)`` of the tiles along one side. Starts are multiples of 4 (the network's
-    downsampling factor), so every tile sees the same sampling grid as the whole image would;
-    the last tile runs to the end (up to 3 px longer than ``tile``)."""
+def _tile_spans(size: int, tile: int, overlap: int, factor: int = DOWNSAMPLE_FACTOR) -> list[tuple[int, int]]:
+    """``(start, end)`` of the tiles along one side. Starts are multiples of ``factor`` (the network's
+    downsampling factor: 4, AdaIN's 8), so every tile sees the same sampling grid as the whole image
+    would; the last tile runs to the end (up to ``factor - 1`` px longer than ``tile``)."""
     if size <= tile:
         return [(0, size)]
-    step = max(DOWNSAMPLE_FACTOR, (tile - overlap) // DOWNSAMPLE_FACTOR * DOWNSAMPLE_FACTOR)
-    last = (size - tile) // DOWNSAMPLE_FACTOR * DOWNSAMPLE_FACTOR
+    step = max(factor, (tile - overlap) // factor * factor)
+    last = (size - tile) // factor * factor
     starts = list(range(0, last, step)) + [last]
     return [(s, min(s + tile, size)) if s != last else (s, size) for s in starts]
 
@@ -150,12 +150,16 @@ class Stylizer(nn.Module):
         if style is None and len(self.style_names) > 1:
             self.choice, self.style = None, f"{len(self.style_names)} styles"
             return None
-        self.choice = choose(style, self.style_names)
+        self.choice = self._choose(style)
         self.style = self.choice.label
         return self.choice
 
+    def _choose(self, style) -> StyleChoice:
+        """A call's style argument as the network's style input (:mod:`stylenet.styles`)."""
+        return style if isinstance(style, StyleChoice) else choose(style, self.style_names)
+
     def _style_batch(self, choice: StyleChoice, n: int) -> torch.Tensor | None:
-        return None if choice.weights is None else choice.weights.expand(n, -1)
+        return None if choice.weights is None else choice.weights.expand(n, *choice.weights.shape)
 
     # -- the network on one batch -----------------------------------------------------------
     def _network(self, x: torch.Tensor, choice: StyleChoice) -> torch.Tensor:
@@ -205,8 +209,9 @@ class Stylizer(nn.Module):
         self._plain = True
         try:
             with stats if shared else contextlib.nullcontext():
-                for top, bottom in _tile_spans(h, tile, overlap):
-                    for left, right in _tile_spans(w, tile, overlap):
+                factor = getattr(self.net, "downsample", DOWNSAMPLE_FACTOR)
+                for top, bottom in _tile_spans(h, tile, overlap, factor):
+                    for left, right in _tile_spans(w, tile, overlap, factor):
                         y = self._network(x[..., top:bottom, left:right], choice).cpu()
                         mask = _ramp(bottom - top, overlap)[:, None] * _ramp(right - left, overlap)[None, :]
                         out[..., top:bottom, left:right] += y * mask
@@ -219,7 +224,7 @@ class Stylizer(nn.Module):
     def forward(self, image: torch.Tensor | Image.Image, tile: int | None = None, overlap: int = 64,
                 preserve_color: bool = False, strength: float = 1.0, stats_size: int = 1024,
                 style: str | Mapping[str, float] | None = None):
-        choice = choose(style, self.style_names) if style is not None or self.choice is None else self.choice
+        choice = self._choose(style) if style is not None or self.choice is None else self.choice
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
         if tile is not None and not 0 <= overlap < tile // 2:
@@ -266,12 +271,14 @@ class Stylizer(nn.Module):
 
 
 def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "torch", precision: str = "fp32",
-                  channels_last: bool = False, style: str | Mapping[str, float] | None = None,
-                  compile: bool = False) -> Stylizer:
+                  channels_last: bool = False, style: Any = None, compile: bool = False, alpha: float = 1.0,
+                  style_size: int | None = None) -> Stylizer:
     """A Stylizer for an exported model: ``.safetensors`` or Lightning ``.ckpt`` (PyTorch backend, or
     ``backend="onnxruntime"`` through a temporary ONNX export), an ``.onnx`` file (onnxruntime), or the
     name of a bundled model or of a style a bundled model holds (``"starry_night"``, ``"zoo"``,
-    ``"wave"``; see MODELS.md). ``style``: a style or mix of a multi-style model (:mod:`stylenet.styles`)."""
+    ``"wave"``, ``"adain"``; see MODELS.md). ``style``: a style or mix of a multi-style model
+    (:mod:`stylenet.styles`); for an AdaIN model (``"adain"``) one or several style images (paths, PIL
+    images, tensors, ``{path: weight}``) with ``alpha`` and ``style_size`` (:mod:`stylenet.adain.stylizer`)."""
     from .convert import export_onnx, onnx_metadata, onnx_session
     from .export import ModelFileError, find_model, load_transformer
 
@@ -289,6 +296,14 @@ def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "
             raise ModelFileError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0]})") from None
         return Stylizer(None, onnx_metadata(session), precision=precision, session=session, style=style)
     net, meta = load_transformer(path)
+    if getattr(net, "family", None) == "adain":
+        from .adain.stylizer import STYLE_SIZE, AdaINStylizer
+
+        if backend != "torch":
+            raise ValueError(f"{path.name} is an AdaIN model: it runs with the torch backend (its ONNX export, "
+                             "scripts/export.py, takes the photo and the style image as inputs)")
+        return AdaINStylizer(net, meta, device=device, precision=precision, channels_last=channels_last, style=style,
+                             compile=compile, alpha=alpha, style_size=style_size or STYLE_SIZE)
     if backend == "onnxruntime":
         with tempfile.TemporaryDirectory(prefix="stylenet-onnx-") as tmp:  # the session holds the model in memory
             onnx_file = Path(tmp) / "model.onnx"

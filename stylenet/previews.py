@@ -11,14 +11,14 @@ from torchvision.transforms.v2.functional import center_crop, resize
 from torchvision.utils import make_grid
 
 from .image import find_images, float_to_pil, load_image, save_image
-from .module import eager
-from .models import one_hot
+from .module_base import eager
 
 
 class PreviewCallback(pl.Callback):
     """``photos``: a folder or list of files (default: the first ``count`` validation photos, else
-    training photos). Grid rows: the photos, then one row per style (a multi-style network: photos x
-    styles); one column per probe. Written by rank 0 only."""
+    training photos). The grid is the module's :meth:`~stylenet.module_base.TrainingModule.preview`: the
+    photos, then one row per style (a multi-style network: photos x styles; AdaIN: held-out paintings).
+    Written by rank 0 only."""
 
     def __init__(self, out_dir: Path, every_n_steps: int = 500, photos: str | list[str] | None = None,
                  count: int = 4, size: int = 256):
@@ -54,16 +54,10 @@ class PreviewCallback(pl.Callback):
             return
         was_training = pl_module.net.training
         pl_module.net.eval()
-        probes = self.probes.to(pl_module.device)
-        num_styles = getattr(pl_module.net, "num_styles", 1)
         with eager():
-            if num_styles == 1:
-                styled = pl_module.net(probes).float().cpu().clamp(0, 1)
-            else:
-                styled = torch.cat([pl_module.net(probes, one_hot(s, num_styles).to(probes.device)).float().cpu()
-                                    for s in range(num_styles)]).clamp(0, 1)
+            cells, columns = pl_module.preview(self.probes.to(pl_module.device))
         pl_module.net.train(was_training)
-        grid = make_grid(torch.cat([self.probes, styled]), nrow=len(self.probes), padding=4, pad_value=1.0)
+        grid = make_grid(cells.float().cpu().clamp(0, 1), nrow=columns, padding=4, pad_value=1.0)
         save_image(grid, self.out_dir / f"step_{trainer.global_step:07d}.png")
         image = np.asarray(float_to_pil(grid))  # uint8 HWC
         for logger in trainer.loggers:

@@ -94,13 +94,14 @@ class ThroughputCallback(pl.Callback):
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         now = time.perf_counter()
-        self._batch = len(batch) * trainer.world_size
+        images = len(batch[0] if isinstance(batch, (tuple, list)) else batch)  # AdaIN: (photos, paintings)
+        self._batch = images * trainer.world_size
         if self.started is None:
             self.started = now
         else:
             self.images += self._batch
         if self._last is not None and now > self._last:
-            rate = len(batch) * trainer.world_size / (now - self._last)
+            rate = self._batch / (now - self._last)
             self.rate = rate if self.rate is None else self.smoothing * self.rate + (1 - self.smoothing) * rate
             bar = getattr(pl_module, "bar_metrics", None)
             if bar is not None:

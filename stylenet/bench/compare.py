@@ -67,6 +67,8 @@ def stylenet_entries(spec: str, folder: Path, threads: int, default_style: str =
         dtype = meta.get("weights_dtype", "fp32")
     else:
         net, meta = load_transformer(path)
+        if getattr(net, "family", None) == "adain":
+            return adain_entries(net, meta, path, folder, threads, default_style, torch_rows)
         onnx_file, dtype = export_onnx(net, folder / f"{len(list(folder.iterdir()))}.onnx"), "fp32"
     runner = onnx_runner(onnx_file, threads)
     names = [s["name"] for s in meta.get("styles") or []]
@@ -90,6 +92,31 @@ def stylenet_entries(spec: str, folder: Path, threads: int, default_style: str =
             stylizer = Stylizer(net, meta, style=style if names else None, **options)
             entries.append(Entry(f"{label}: {arch}, torch fp32 {how}", "stylenet",
                                  lambda x, s=stylizer: s(torch.from_numpy(x)).numpy(), _painting(painting), params, size))
+    return entries
+
+
+def adain_entries(net, meta: dict, path: Path, folder: Path, threads: int, painting_name: str,
+                  torch_rows: bool = False) -> list[Entry]:
+    """An AdaIN model on the bundled painting ``painting_name``: its ONNX graph with the painting (512 px)
+    as an input, encoded on every call as the peer's any-painting path does; with ``torch_rows`` also
+    :class:`~stylenet.adain.stylizer.AdaINStylizer` (the painting encoded once, as scripts/stylize.py does)."""
+    from ..adain.stylizer import STYLE_SIZE, AdaINStylizer
+    from ..image import load_image
+
+    painting = _painting(f"{painting_name}.jpg")
+    style = load_image(painting, STYLE_SIZE)[None]
+    runner = onnx_runner(export_onnx(net, folder / f"{len(list(folder.iterdir()))}.onnx"), threads)
+    alpha = torch.ones(1)
+    label = f"{_where(path)}: AdaIN decoder_width={net.decoder_width}"
+    params = sum(p.numel() for p in net.parameters())
+    size = Path(path).stat().st_size
+    entries = [Entry(f"{label}, onnx fp32, painting per call", "stylenet",
+                     lambda x: runner(torch.from_numpy(x), style, alpha).clamp(0, 1).numpy(), painting, params, size)]
+    if torch_rows:
+        for how, options in (("channels_last", {"channels_last": True}), ("compiled", {"compile": True})):
+            stylizer = AdaINStylizer(net, meta, style=str(painting), **options)
+            entries.append(Entry(f"{label}, torch fp32 {how}, painting once", "stylenet",
+                                 lambda x, s=stylizer: s(torch.from_numpy(x)).numpy(), painting, params, size))
     return entries
 
 

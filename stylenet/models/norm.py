@@ -83,10 +83,10 @@ class InstanceNorm(nn.Module):
 
 @contextlib.contextmanager
 def fixed_norm_stats(net: nn.Module, reference: torch.Tensor, style: Optional[torch.Tensor] = None) -> Iterator[None]:
-    """Inside this block every InstanceNorm of ``net`` uses the statistics of ``reference``
+    """Inside this block every InstanceNorm (and AdaIN layer) of ``net`` uses the statistics of ``reference``
     ``(1, 3, H, W)`` (e.g. a downscaled copy of the whole image), stylised with ``style``, instead of
     its own input's."""
-    norms = [m for m in net.modules() if isinstance(m, InstanceNorm)]
+    norms = [m for m in net.modules() if hasattr(m, "stats_mode")]  # InstanceNorm, and AdaIN (models.adain)
     try:
         for m in norms:
             m.stats_mode = "record"

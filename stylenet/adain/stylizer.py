@@ -1,0 +1,119 @@
+"""AdaINStylizer: any painting onto any photo with a trained AdaIN decoder (:mod:`stylenet.models.adain`).
+
+The :class:`stylenet.inference.Stylizer` machinery (tiling, colour preservation, strength, devices,
+precision, compile) with a style that is one or several style images instead of a name: their relu4_1
+statistics are computed once per choice (``set_style``) and reused for every photo and every tile.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Union
+
+import torch
+from PIL import Image
+
+from ..image import UNREADABLE, load_image, pil_to_float
+from ..inference import Stylizer
+from ..styles import StyleChoice, StyleError, parse_mix
+
+STYLE_SIZE = 512  # longer side of a style image (naoto0804/pytorch-AdaIN test.py --style_size 512)
+StyleImage = Union[str, os.PathLike, Image.Image, torch.Tensor]
+
+
+def _as_tensor(image: StyleImage, size: int) -> tuple[torch.Tensor, str]:
+    """A style image as ``(3, H, W)`` in [0, 1] (longer side ``size`` for files and PIL images) and its label."""
+    if isinstance(image, torch.Tensor):
+        if image.dim() == 4 and image.shape[0] == 1:
+            image = image[0]
+        if image.dim() != 3 or image.shape[0] != 3:
+            raise StyleError(f"a style image tensor must be (3, H, W) in [0, 1], got {tuple(image.shape)}")
+        return image.float(), "tensor"
+    if isinstance(image, Image.Image):
+        image = image.convert("RGB")
+        if size and max(image.size) > size:
+            image = image.copy()
+            image.thumbnail((size, size), Image.LANCZOS)
+        return pil_to_float(image), "image"
+    path = Path(image)
+    if not path.is_file() and not path.suffix and len(path.parts) == 1:  # a bundled painting's name: wave
+        from ..config import ConfigError, resolve_style
+        try:
+            path = resolve_style(path.name)[0]
+        except ConfigError:
+            pass
+    if not path.is_file():
+        raise StyleError(f"style image {str(path)!r} does not exist")
+    try:
+        return load_image(path, size), path.stem
+    except UNREADABLE as exc:
+        raise StyleError(f"style image {str(path)!r} is not a readable image ({type(exc).__name__})") from None
+
+
+def style_spec(style: Any) -> list[tuple[StyleImage, float]]:
+    """``(image, weight)`` pairs from: a path, PIL image or tensor; a list of them; a mapping
+    ``{path: weight}``; or a string ``"a.jpg=0.7,b.jpg=0.3"`` (:func:`stylenet.styles.parse_mix`)."""
+    if isinstance(style, (Image.Image, torch.Tensor)):
+        return [(style, 1.0)]
+    if isinstance(style, (str, os.PathLike)):
+        if isinstance(style, str) and "=" in style and not Path(style).is_file():
+            return list(parse_mix(style).items())
+        return [(style, 1.0)]
+    if isinstance(style, Mapping):
+        return [(k, float(v)) for k, v in style.items()]
+    if isinstance(style, Sequence) and style:
+        return [(s, 1.0) for s in style]
+    raise StyleError(f"an AdaIN model needs a style image (a path, PIL image, tensor, list or {{path: weight}}), got {style!r}")
+
+
+class AdaINStylizer(Stylizer):
+    """``AdaINStylizer(net, metadata, style=..., alpha=1.0, style_size=512, ...)``; ``stylizer(photo,
+    style=..., alpha=...)`` as :class:`~stylenet.inference.Stylizer`. ``style``: see :func:`style_spec`
+    (several images with weights interpolate their statistics, Huang & Belongie Sec. 7.2); ``alpha`` in
+    [0, 1] trades content for style in feature space (Sec. 7.2; ``strength`` blends pixels instead).
+    The onnxruntime backend is not offered for AdaIN (export ONNX with scripts/export.py)."""
+
+    def __init__(self, net, metadata: dict[str, Any] | None = None, *, alpha: float = 1.0,
+                 style_size: int = STYLE_SIZE, **kwargs: Any):
+        self.alpha, self.style_size = float(alpha), int(style_size)
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        super().__init__(net, metadata, **kwargs)
+        self.width = 64  # VGG's 64 channels at full resolution: the memory estimate (check_fits)
+
+    def set_style(self, style: Any) -> StyleChoice | None:
+        if style is None:
+            self.choice, self.style = None, "no style image"
+            return None
+        return super().set_style(style)
+
+    def _choose(self, style: Any) -> StyleChoice:
+        if isinstance(style, StyleChoice):
+            return style
+        if style is None:
+            raise StyleError("an AdaIN model needs a style image: --style-image painting.jpg (or style=...)")
+        pairs = style_spec(style)
+        images, labels = zip(*(_as_tensor(image, self.style_size) for image, _ in pairs))
+        weights = [w for _, w in pairs]
+        if any(not w >= 0 for w in weights) or sum(weights) <= 0:
+            raise StyleError(f"style image weights must be >= 0 and not all 0, got {weights}")
+        target = self.net.target(list(images), weights, self.alpha)[0].cpu()
+        total = sum(weights)
+        label = " + ".join(f"{name} {w / total:.2f}" for name, w in zip(labels, weights)) if len(pairs) > 1 else labels[0]
+        note = f"style weights normalised to sum to 1: {label}" if len(pairs) > 1 and abs(total - 1) > 1e-6 else None
+        return StyleChoice(target, label, note)
+
+    def forward(self, image, tile: int | None = None, overlap: int = 64, preserve_color: bool = False,
+                strength: float = 1.0, stats_size: int = 1024, style: Any = None, alpha: float | None = None):
+        choice = self._choose(style) if style is not None else self.choice
+        if alpha is not None:
+            if not 0.0 <= alpha <= 1.0:
+                raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+            if choice is None:
+                choice = self._choose(None)
+            weights = choice.weights.clone()
+            weights[2] = alpha
+            choice = replace(choice, weights=weights)
+        return super().forward(image, tile, overlap, preserve_color, strength, stats_size, choice)

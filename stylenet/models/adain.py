@@ -1,0 +1,171 @@
+"""Arbitrary style transfer with adaptive instance normalisation (Huang & Belongie 2017, "Arbitrary Style
+Transfer in Real-time with Adaptive Instance Normalization"; reference code naoto0804/pytorch-AdaIN).
+
+A frozen VGG-19 encoder up to relu4_1 (the bundled weights, :mod:`stylenet.vgg`), the AdaIN layer, which
+gives the content features the style features' per-channel mean and standard deviation, and a trained
+decoder mirroring the encoder (nearest upsampling + reflection-padded 3x3 convolutions). Any painting is a
+style: its relu4_1 statistics are computed once and used for every photo (and every tile of a photo).
+
+Plain PyTorch: nothing here imports Lightning.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..vgg import VGGFeatures
+
+# The encoder's output and the style loss's layers (Huang & Belongie 2017, Sec. 6.1).
+ENCODER_LAYER = "relu4_1"
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+FEATURES = 512  # relu4_1 channels
+DOWNSAMPLE = 8  # three 2x2 max-pools before relu4_1
+MIN_SIDE = 16  # inputs are padded up to this (ONNX graphs: inputs of at least 16 px a side)
+EPS = 1e-5  # added to the variance (naoto0804/pytorch-AdaIN function.py calc_mean_std)
+
+
+def mean_std(features: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample, per-channel mean and std over H and W of ``(N, C, H, W)`` features, each ``(N, C)``,
+    in fp32 whatever the input's dtype (the variance of bf16 activations loses too much)."""
+    x = features.float()
+    var, mean = torch.var_mean(x, dim=(2, 3), unbiased=False)
+    return mean, (var + eps).sqrt()
+
+
+class AdaIN(nn.Module):
+    """``forward(content, target)``: ``content`` ``(N, C, H, W)`` features; ``target`` ``(N, 3, C)`` rows
+    style mean, style std and alpha (one value repeated over C): ``alpha * (std_s * (x - mean_c) / std_c +
+    mean_s) + (1 - alpha) * x`` (Huang & Belongie Eq. 8 and Sec. 7.2, content-style trade-off).
+
+    Tiled inference records the content statistics of a whole (downscaled) image once and reuses them
+    for every tile (``stats_mode`` "record"/"use", see :func:`stylenet.models.norm.fixed_norm_stats`)."""
+
+    def __init__(self, eps: float = EPS):
+        super().__init__()
+        self.eps = eps
+        self.stats_mode = ""
+        self.stats: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+
+    def forward(self, content: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.stats_mode == "use" and self.stats is not None:
+            mean_c, std_c = self.stats
+        else:
+            mean_c, std_c = mean_std(content, self.eps)
+            if self.stats_mode == "record":
+                self.stats = (mean_c, std_c)
+        target = target.float()
+        mean_s, std_s, alpha = target[:, 0], target[:, 1], target[:, 2]
+        x = content.float()
+        styled = (x - mean_c[..., None, None]) * (std_s / std_c)[..., None, None] + mean_s[..., None, None]
+        alpha = alpha[..., None, None]
+        return (alpha * styled + (1 - alpha) * x).to(content.dtype)
+
+
+def _conv(cin: int, cout: int, relu: bool = True) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3)]
+    return layers + [nn.ReLU()] if relu else layers
+
+
+class Decoder(nn.Sequential):
+    """relu4_1 features ``(N, 512, H/8, W/8)`` -> RGB ``(N, 3, H, W)`` (about [0, 1]; not clamped, so the
+    loss sees the true output). The mirror of VGG-19 up to relu4_1: naoto0804/pytorch-AdaIN net.py's
+    decoder, with ``width`` channels at 1/8 resolution, ``width/2`` at 1/4 and ``width/4`` at 1/2 and full
+    resolution (256 there: VGG's own widths)."""
+
+    def __init__(self, width: int = 256):
+        if width < 4 or width % 4:
+            raise ValueError(f"decoder width must be a multiple of 4, >= 4, got {width}")
+        w1, w2, w4 = width, width // 2, width // 4
+        up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
+        super().__init__(
+            *_conv(FEATURES, w1), up(),
+            *_conv(w1, w1), *_conv(w1, w1), *_conv(w1, w1), *_conv(w1, w2), up(),
+            *_conv(w2, w2), *_conv(w2, w4), up(),
+            *_conv(w4, w4), *_conv(w4, 3, relu=False),
+        )
+        self.width = width
+
+
+class AdaINNet(nn.Module):
+    """Encoder (frozen VGG-19 to relu4_1), AdaIN, decoder. ``forward(image, target)``: ``image`` float RGB
+    ``(N, 3, H, W)`` in [0, 1], any H and W (padded to a multiple of 8 inside, cropped back);
+    ``target`` ``(N, 3, 512)`` from :meth:`target` (style statistics and alpha). Returns ``(N, 3, H, W)``.
+
+    Only the decoder is a submodule: ``state_dict()`` and ``parameters()`` hold the decoder alone (a few
+    MB to ship and train); the encoder is rebuilt from the bundled VGG weights and follows the network
+    in ``.to()``/``.half()``."""
+
+    family = "adain"
+    num_styles = 1
+    downsample = DOWNSAMPLE
+
+    def __init__(self, decoder_width: int = 256, vgg_weights: str = "caffe"):
+        super().__init__()
+        self.decoder_width, self.vgg_weights = decoder_width, vgg_weights
+        object.__setattr__(self, "encoder", VGGFeatures(STYLE_LAYERS, vgg_weights))
+        self.adain = AdaIN()
+        self.decoder = Decoder(decoder_width)
+
+    def config(self) -> dict:
+        return {"family": self.family, "decoder_width": self.decoder_width, "vgg_weights": self.vgg_weights}
+
+    def _apply(self, fn, recurse: bool = True):
+        super()._apply(fn, recurse)
+        self.encoder._apply(fn, recurse)
+        return self
+
+    def encode(self, image: torch.Tensor, layers: Sequence[str] = (ENCODER_LAYER,)) -> dict[str, torch.Tensor]:
+        return self.encoder(image, layers)
+
+    @torch.no_grad()
+    def target(self, styles: Sequence[torch.Tensor], weights: Sequence[float] | None = None,
+               alpha: float = 1.0) -> torch.Tensor:
+        """``(1, 3, 512)`` AdaIN target for one or several style images (each ``(3, H, W)`` or ``(1, 3, H, W)``
+        in [0, 1], any size): the weighted mean of their relu4_1 means and stds, which is exactly the
+        paper's interpolation of the AdaIN outputs (Sec. 7.2: sum_k w_k AdaIN(x, s_k) = AdaIN with the
+        w-averaged statistics), and ``alpha`` in [0, 1]. Weights are normalised to sum to 1."""
+        if not styles:
+            raise ValueError("no style image given")
+        weights = [1.0] * len(styles) if weights is None else [float(w) for w in weights]
+        if len(weights) != len(styles) or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"need one weight >= 0 per style image (not all 0), got {weights} for {len(styles)}")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        device = next(self.decoder.parameters()).device
+        total = sum(weights)
+        mean = std = 0.0
+        for image, w in zip(styles, weights):
+            image = image[None] if image.dim() == 3 else image
+            m, s = mean_std(self.encode(image.to(device, torch.float32))[ENCODER_LAYER])
+            mean, std = mean + m * (w / total), std + s * (w / total)
+        return torch.stack([mean, std, torch.full_like(mean, alpha)], dim=1)
+
+    def forward(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        h, w = image.shape[2], image.shape[3]
+        if h < MIN_SIDE or w < MIN_SIDE:  # the decoder's reflection padding needs 2x2 maps at 1/8 resolution
+            image = F.pad(image, (0, max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h)), mode="replicate")
+        # Always padded (possibly by 0), not branched on, so an exported graph keeps a dynamic height and width.
+        image = F.pad(image, (0, (-image.shape[3]) % DOWNSAMPLE, 0, (-image.shape[2]) % DOWNSAMPLE), mode="replicate")
+        features = self.encode(image)[ENCODER_LAYER]
+        out = self.decoder(self.adain(features, target.expand(image.shape[0], -1, -1)))
+        return out[..., :h, :w]
+
+
+class AdaINTransfer(nn.Module):
+    """``forward(image, style_image, alpha)`` -> ``(N, 3, H, W)``: the whole transfer as one graph with the
+    style image as an input (ONNX export, parity checks). ``style_image`` ``(N, 3, Hs, Ws)`` in [0, 1] (one
+    painting per photo), ``alpha`` ``(1,)``."""
+
+    def __init__(self, net: AdaINNet):
+        super().__init__()
+        self.net = net
+        self.encoder = net.encoder  # registered here, so an export holds its weights once, as parameters
+
+    def forward(self, image: torch.Tensor, style_image: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        mean, std = mean_std(self.net.encode(style_image)[ENCODER_LAYER])
+        target = torch.stack([mean, std, alpha.float().reshape(1, 1).expand_as(mean)], dim=1)
+        return self.net(image, target)

@@ -1,0 +1,235 @@
+"""AdaIN (stylenet.models.adain, stylenet.adain): the layer, the network, the corpus, training through
+train.py, inference with any painting, ONNX export."""
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from stylenet.adain.corpus import PaintingDataModule, PaintingDataset, list_paintings
+from stylenet.adain.stylizer import AdaINStylizer
+from stylenet.convert import export_model
+from stylenet.export import save_stylizer
+from stylenet.image import load_image
+from stylenet.inference import load_stylizer
+from stylenet.models.adain import AdaIN, AdaINNet, AdaINTransfer, mean_std
+from stylenet.styles import StyleError
+
+from conftest import ROOT, SAMPLE, STYLES, compose_config, run_train
+
+PAINTINGS = sorted(STYLES.glob("*.jpg"))
+
+
+def tiny_adain(photos, run_dir, *extra):
+    return ["experiment=adain", f"data.root={photos}", f"data.paintings=[{STYLES}]", "data.holdout=2",
+            "data.image_size=32", "data.batch_size=2", "data.num_workers=0", "data.val_size=2",
+            "model.decoder_width=8", "trainer.accelerator=cpu", "trainer.max_steps=3", "trainer.val_check_interval=2",
+            "trainer.log_every_n_steps=1", "optim.warmup_steps=1", "logger=none", "preview.every_n_steps=2",
+            "preview.size=32", "preview.count=2", f"hydra.run.dir={run_dir}", *extra]
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    return AdaINNet(decoder_width=8).eval()
+
+
+@pytest.fixture(scope="module")
+def model_file(net, tmp_path_factory):
+    return save_stylizer(net, tmp_path_factory.mktemp("adain") / "adain.safetensors", style="any painting (AdaIN)")
+
+
+def test_adain_layer_gives_the_style_mean_and_std():
+    content, style = torch.randn(2, 16, 9, 7) * 3 + 1, torch.rand(2, 16, 5, 6) * 5
+    mean_s, std_s = mean_std(style)
+    out = AdaIN()(content, torch.stack([mean_s, std_s, torch.ones_like(mean_s)], 1))
+    mean_o, std_o = mean_std(out)
+    torch.testing.assert_close(mean_o, mean_s, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(std_o, std_s, atol=1e-3, rtol=1e-3)
+    half = AdaIN()(content, torch.stack([mean_s, std_s, torch.full_like(mean_s, 0.5)], 1))
+    torch.testing.assert_close(half, 0.5 * out + 0.5 * content, atol=1e-5, rtol=1e-5)
+
+
+def test_alpha_zero_is_the_decoders_reconstruction_of_the_content(net):
+    photo = load_image(sorted(SAMPLE.glob("*.jpg"))[0], 64)[None][..., :40, :64]  # a multiple of 8: no padding
+    target = net.target([load_image(PAINTINGS[0], 64)], alpha=0.0)
+    with torch.no_grad():
+        out = net(photo, target)
+        reconstruction = net.decoder(net.encode(photo)["relu4_1"])
+    torch.testing.assert_close(out, reconstruction)
+
+
+def test_interpolating_styles_is_interpolating_their_adain_outputs(net):
+    a, b = load_image(PAINTINGS[0], 64), load_image(PAINTINGS[1], 48)
+    ta, tb = net.target([a]), net.target([b])
+    torch.testing.assert_close(net.target([a, b], [1.0, 0.0]), ta)
+    mixed = net.target([a, b], [3.0, 1.0])  # normalised to 0.75 / 0.25
+    torch.testing.assert_close(mixed[:, :2], 0.75 * ta[:, :2] + 0.25 * tb[:, :2])
+    content = net.encode(load_image(sorted(SAMPLE.glob("*.jpg"))[1], 64)[None])["relu4_1"]
+    layer = AdaIN()
+    torch.testing.assert_close(layer(content, mixed), 0.75 * layer(content, ta) + 0.25 * layer(content, tb),
+                               atol=1e-3, rtol=1e-4)
+    with pytest.raises(ValueError, match="one weight >= 0 per style image"):
+        net.target([a, b], [1.0])
+
+
+@pytest.mark.parametrize("size", [(37, 53), (5, 7), (64, 64)])
+def test_odd_sizes_keep_their_size(net, size):
+    target = net.target([load_image(PAINTINGS[0], 64)])
+    with torch.no_grad():
+        out = net(torch.rand(2, 3, *size), target)
+    assert out.shape == (2, 3, *size) and torch.isfinite(out).all()
+
+
+def test_state_dict_is_the_decoder_only_and_the_encoder_follows_the_device_and_dtype(net):
+    assert all(k.startswith("decoder.") for k in net.state_dict())
+    half = AdaINNet(decoder_width=8).to(torch.float64)
+    assert half.encoder.layers["conv1_1"].weight.dtype == torch.float64
+    assert not any(p.requires_grad for p in half.encoder.parameters())
+
+
+def test_stylizer_any_painting_weights_alpha_tiles(model_file):
+    photo = load_image(sorted(SAMPLE.glob("*.jpg"))[2], 96)
+    stylizer = load_stylizer(model_file, style=str(PAINTINGS[0]))
+    assert isinstance(stylizer, AdaINStylizer) and stylizer.style == PAINTINGS[0].stem
+    out = stylizer(photo)
+    assert out.shape == photo.shape and 0 <= out.min() and out.max() <= 1
+    same = stylizer(photo, style=load_image(PAINTINGS[0], 512))  # a tensor works as well as a path
+    torch.testing.assert_close(same, out)
+    other = stylizer(photo, style={str(PAINTINGS[0]): 1.0, str(PAINTINGS[1]): 1.0})
+    assert (other - out).abs().mean() > 1e-4
+    reconstruction = stylizer(photo, alpha=0.0)
+    assert (reconstruction - out).abs().mean() > 1e-4
+    pil = stylizer(Image.open(sorted(SAMPLE.glob("*.jpg"))[2]))
+    assert isinstance(pil, Image.Image)
+    # Tiles share the content statistics of the whole image and the style's, computed once: close to untiled.
+    big = load_image(sorted(SAMPLE.glob("*.jpg"))[3], 160)
+    whole, tiled = stylizer(big), stylizer(big, tile=96, overlap=32)
+    assert tiled.shape == whole.shape
+    assert (tiled - whole).abs().mean() < 0.05
+
+
+def test_stylizer_refuses_bad_style_input(model_file, tmp_path):
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(StyleError, match="not a readable image"):
+        load_stylizer(model_file, style=str(bad))
+    with pytest.raises(StyleError, match="does not exist"):
+        load_stylizer(model_file, style=str(tmp_path / "missing.jpg"))
+    stylizer = load_stylizer(model_file)
+    with pytest.raises(StyleError, match="needs a style image"):
+        stylizer(torch.rand(3, 32, 32))
+    with pytest.raises(ValueError, match="alpha"):
+        load_stylizer(model_file, style=str(PAINTINGS[0]), alpha=1.5)
+    with pytest.raises(ValueError, match="torch backend"):
+        load_stylizer(model_file, backend="onnxruntime")
+
+
+def test_cli_any_painting_and_one_line_errors(model_file, tmp_path):
+    photo = sorted(SAMPLE.glob("*.jpg"))[0]
+    cmd = [sys.executable, str(ROOT / "scripts" / "stylize.py"), "--model", str(model_file), "--input", str(photo),
+           "--quiet", "--max-size", "64"]
+    ok = subprocess.run([*cmd, "--output", str(tmp_path / "out"), "--style-image", str(PAINTINGS[0]), str(PAINTINGS[1]),
+                         "--style-weights", "3", "1", "--alpha", "0.6", "--preserve-color"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "style weights normalised" in ok.stdout
+    assert max(Image.open(tmp_path / "out" / f"{photo.stem}.png").size) == 64
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG broken")
+    for extra, message in [(["--style-image", str(bad)], "is not a readable image"),
+                           ([], "needs a style image"),
+                           (["--style", "wave"], "not --style")]:
+        proc = subprocess.run([*cmd, "--output", str(tmp_path / "x"), *extra], capture_output=True, text=True)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    zoo = subprocess.run([*cmd[:3], "zoo", *cmd[4:], "--output", str(tmp_path / "y"), "--style-image", str(PAINTINGS[0])],
+                         capture_output=True, text=True)
+    assert zoo.returncode == 2 and "for AdaIN models" in zoo.stderr
+
+
+def test_onnx_export_matches_pytorch_for_any_style_size(model_file, tmp_path):
+    (onnx_result,) = export_model(model_file, tmp_path, ["onnx"])
+    assert onnx_result.max_abs_diff <= 1e-4
+    from stylenet.convert import onnx_runner
+
+    net = AdaINNet(decoder_width=8)
+    net.load_state_dict(load_file(model_file))
+    run = onnx_runner(onnx_result.path)
+    photo, style = torch.rand(1, 3, 45, 61), load_image(PAINTINGS[2], 72)[None]
+    alpha = torch.tensor([0.5])
+    with torch.no_grad():
+        expected = AdaINTransfer(net.eval())(photo, style, alpha)
+    torch.testing.assert_close(run(photo, style, alpha), expected, atol=1e-4, rtol=1e-4)
+    with pytest.raises(Exception, match="not torchscript"):
+        export_model(model_file, tmp_path, ["torchscript"])
+
+
+def test_corpus_holds_paintings_out_and_pairs_are_deterministic(photos_dir):
+    dm = PaintingDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=2,
+                            paintings=[str(STYLES)], holdout=3)
+    assert len(dm.held_out) == 3 and not set(dm.held_out) & set(dm.train_paintings)
+    assert sorted(dm.held_out + dm.train_paintings) == list_paintings([STYLES])
+    train = dm.dataset(dm.train_files, train=True)
+    photo, painting = train[5]
+    assert photo.shape == painting.shape == (3, 32, 32) and painting.dtype == torch.uint8
+    assert torch.equal(train[5][1], painting) and not torch.equal(train[6][1], painting)
+    val = dm.dataset(dm.val_files, train=False)
+    crops = PaintingDataset(dm.held_out, 32, train=False)
+    assert torch.equal(val[1][1], crops[1])
+
+
+def test_config_errors_are_one_line(tmp_path, photos_dir):
+    for extra, message in [(["data.paintings=[/nonexistent]"], "data.paintings"),
+                           (["styles=[wave]"], "styles: not used with model=adain"),
+                           (["+loss.content_layers.relu2_2=1.0"], "loss.content_layers"),
+                           (["model.decoder_width=6"], "model.decoder_width")]:
+        proc = run_train(tiny_adain(photos_dir, tmp_path / "bad", *extra))
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    cfg = compose_config(["experiment=adain"])
+    assert cfg.model.family == "adain" and cfg.data.batch_size == 8 and cfg.loss.style_weight == 10.0
+
+
+def test_train_adain_end_to_end_and_resume_after_a_kill(photos_dir, tmp_path):
+    from test_resume import _popen, _wait_for_step
+
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    config = lambda run, *extra: tiny_adain(photos_dir, run, "trainer.max_steps=8", "trainer.val_check_interval=4", *extra)  # noqa: E731
+    proc = run_train(config(straight))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model = straight / "adain.safetensors"
+    assert sorted(p.name for p in (straight / "previews").glob("*.png"))  # photos x held-out paintings
+    stylizer = load_stylizer(model, style=str(PAINTINGS[0]))
+    assert stylizer.metadata["held_out"] and stylizer.metadata["steps"] == 8
+    assert stylizer(torch.rand(3, 40, 40)).shape == (3, 40, 40)
+
+    proc = _popen(config(killed, "checkpoint.every_n_steps=1"))
+    reached = _wait_for_step(killed / "checkpoints" / "last.ckpt", 3, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert reached < 8
+    resumed = run_train(config(killed, "resume=auto"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    a, b = load_file(model), load_file(killed / "adain.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_evaluate_scores_adain_per_painting_beside_the_zoo(model_file):
+    from stylenet.evaluate import EvaluationError, evaluate, load_photos
+
+    photos = load_photos([str(SAMPLE)], 1, 48)
+    methods, rows = evaluate([str(model_file)], photos, "cpu", [str(PAINTINGS[0]), str(PAINTINGS[1])])
+    assert [m.style for m in methods] == [PAINTINGS[0].stem, PAINTINGS[1].stem]
+    assert methods[0].loss["style_layers"] == compose_config([]).loss.style_layers  # the common yardstick
+    assert len(rows[0]) == 3 and methods[0].mean()["style"] != methods[1].mean()["style"]
+    # Without --style, AdaIN is scored on the paintings of the other models of the run.
+    methods, _ = evaluate(["zoo", str(model_file)], photos, "cpu", model_styles=["wave", "udnie"])
+    assert [(m.name.split(" ")[0], m.style) for m in methods] == [
+        ("zoo", "udnie"), ("zoo", "wave"), ("adain.safetensors", "udnie"), ("adain.safetensors", "wave")]
+    with pytest.raises(EvaluationError, match="several --style paintings"):
+        evaluate(["zoo", str(model_file)], photos, "cpu", [str(PAINTINGS[0]), str(PAINTINGS[1])])
+    with pytest.raises(EvaluationError, match="give the paintings"):
+        evaluate([str(model_file)], photos, "cpu")
