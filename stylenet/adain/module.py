@@ -11,7 +11,7 @@ import torch
 from ..export import save_stylizer
 from ..image import load_image
 from ..models.adain import ENCODER_LAYER, STYLE_LAYERS, AdaINNet
-from ..module_base import TrainingModule
+from ..module_base import TrainingModule, eager
 from .loss import AdaINLoss
 
 # conf/loss/adain.yaml's per-layer weights: (437 / mean activation)^2 (see stylenet.adain.loss).
@@ -90,8 +90,6 @@ class AdaINModule(TrainingModule):
         return terms["total"]
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        from ..module_base import eager
-
         with eager():
             terms, _ = self._terms(*batch)
         self._log(terms, "val", batch[0].shape[0])

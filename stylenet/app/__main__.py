@@ -1,0 +1,39 @@
+"""Start the stylenet web app on this machine: ``make app`` or ``python -m stylenet.app [--port 7860]``.
+
+Serves on 127.0.0.1 only (``--host 0.0.0.0`` to share on a network), offline: no analytics, no share
+link, no fonts or scripts from the internet.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m stylenet.app", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda, mps")
+    args = p.parse_args(argv)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    from .engine import Engine
+    from .ui import THEME, build
+
+    try:
+        engine = Engine(args.device)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"stylenet app: models on {engine.device}; open http://{args.host}:{args.port}", flush=True)
+    build(engine).queue(default_concurrency_limit=1).launch(
+        server_name=args.host, server_port=args.port, share=False, theme=THEME, show_error=False,
+        footer_links=[], max_file_size="200mb", pwa=False, ssr_mode=False, mcp_server=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

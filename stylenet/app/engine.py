@@ -1,0 +1,162 @@
+"""What the web app does, free of web code: open and check uploads, stylise a photo with a zoo style, a
+mix of two or any painting (AdaIN), a gallery of every zoo style, a short video. Every bad input raises
+:class:`AppError` with a message fit to show in the page; one job runs at a time (the models are shared).
+"""
+from __future__ import annotations
+
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageOps
+
+from ..image import UNREADABLE, composite_on_white, pil_to_float, save_image
+from ..inference import ImageTooLargeError, load_stylizer
+
+MAX_PIXELS = 40_000_000  # uploads above 40 MP are refused: minutes of tiled work on a 2-core CPU
+TILE = 1024  # photos with a longer side above this are stylised in tiles (bounded memory, full resolution)
+GALLERY_SIDE = 512  # the gallery's images: every style on a preview of the photo
+VIDEO_SECONDS = 10  # the first 10 s of an uploaded video are stylised
+VIDEO_SIDE = 720  # ... at most 720 px on the longer side
+MODES = ("zoo style", "mix two styles", "any painting")
+
+
+class AppError(ValueError):
+    """A request the app cannot serve; the message is shown in the page."""
+
+
+@dataclass
+class Choice:
+    """What the user picked: ``mode`` one of MODES; ``style``/``style_b``/``mix`` (the weight of
+    ``style_b``) for the zoo; ``painting`` (a file) and ``alpha`` for AdaIN; ``strength`` and
+    ``preserve_color`` for every mode."""
+    mode: str = MODES[0]
+    style: str | None = None
+    style_b: str | None = None
+    mix: float = 0.5
+    painting: str | None = None
+    alpha: float = 1.0
+    strength: float = 1.0
+    preserve_color: bool = False
+
+
+def open_photo(path: str | Path | None, what: str = "photo") -> Image.Image:
+    """An uploaded image as RGB (EXIF orientation applied, transparency on white), or AppError."""
+    if not path:
+        raise AppError(f"Upload a {what} first.")
+    name = Path(path).name
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                if w * h > MAX_PIXELS:
+                    raise AppError(f"The {what} {name} is {w}x{h} ({w * h / 1e6:.0f} megapixels); the limit is "
+                                   f"{MAX_PIXELS / 1e6:.0f} megapixels. Please shrink it first.")
+                img = ImageOps.exif_transpose(img)
+                img.load()
+                rgba = img.convert("RGBA") if img.mode in ("RGBA", "LA", "P") else None
+                rgb = composite_on_white(img.convert("RGB"), rgba.getchannel("A") if rgba else None)
+    except AppError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise AppError(f"The {what} {name} is too large to open safely (over Pillow's decompression-bomb limit).") from None
+    except UNREADABLE as exc:
+        raise AppError(f"The {what} {name} is not an image this app can read ({type(exc).__name__}). "
+                       "Upload a JPEG, PNG, WebP, BMP or TIFF file.") from None
+    return rgb
+
+
+class Engine:
+    """The bundled zoo (10 styles) and AdaIN (any painting) models on ``device``, one job at a time."""
+
+    def __init__(self, device: str = "auto", zoo: str = "zoo", adain: str | None = "adain"):
+        self.zoo = load_stylizer(zoo, device=device)
+        self.adain = None
+        if adain:
+            try:
+                self.adain = load_stylizer(adain, device=device)
+            except ValueError:  # no bundled AdaIN model: the painting mode says so
+                self.adain = None
+        self.styles = list(self.zoo.style_names)
+        self.device = str(self.zoo.device)
+        self._lock = threading.Lock()
+
+    def _stylizer(self, choice: Choice):
+        """The stylizer and per-call style for a choice (AppError for an incomplete one)."""
+        if choice.mode == "any painting":
+            if self.adain is None:
+                raise AppError("No AdaIN model is installed, so any-painting mode is off.")
+            if not choice.painting:
+                raise AppError("Upload a painting to use as the style.")
+            open_photo(choice.painting, "painting")  # a clear message for a bad painting
+            return self.adain, {"style": choice.painting, "alpha": float(choice.alpha)}
+        if choice.style not in self.styles:
+            raise AppError(f"Choose a style ({', '.join(self.styles)}).")
+        if choice.mode == "mix two styles":
+            if choice.style_b not in self.styles:
+                raise AppError("Choose the second style of the mix.")
+            if choice.style_b == choice.style:
+                return self.zoo, {"style": choice.style}
+            return self.zoo, {"style": {choice.style: 1.0 - float(choice.mix), choice.style_b: float(choice.mix)}}
+        return self.zoo, {"style": choice.style}
+
+    def stylize(self, photo: Image.Image, choice: Choice, max_side: int | None = None) -> Image.Image:
+        """``photo`` stylised at its full resolution (tiles above TILE px), or with the longer side
+        ``max_side`` at most."""
+        stylizer, style = self._stylizer(choice)
+        if max_side and max(photo.size) > max_side:
+            photo = photo.copy()
+            photo.thumbnail((max_side, max_side), Image.LANCZOS)
+        x = pil_to_float(photo)
+        tile = TILE if max(x.shape[-2:]) > TILE else None
+        with self._lock:
+            try:
+                y = stylizer(x, tile=tile, strength=float(choice.strength), preserve_color=bool(choice.preserve_color),
+                             **style)
+            except (ImageTooLargeError, MemoryError, torch.OutOfMemoryError):
+                raise AppError("This image does not fit in memory here; try a smaller one.") from None
+        from ..image import float_to_pil
+        return float_to_pil(y)
+
+    def gallery(self, photo: Image.Image, choice: Choice) -> list[tuple[Image.Image, str]]:
+        """Every zoo style on the photo (longer side GALLERY_SIDE), with strength and colour settings."""
+        return [(self.stylize(photo, Choice(style=name, strength=choice.strength, preserve_color=choice.preserve_color),
+                              GALLERY_SIDE), name) for name in self.styles]
+
+    def video(self, path: str | Path | None, choice: Choice, out_dir: str | Path | None = None) -> Path:
+        """The first VIDEO_SECONDS of a clip stylised (longer side VIDEO_SIDE at most) into an MP4."""
+        from ..video.io import VideoError, VideoReader
+        from ..video.pipeline import stylize_video
+
+        if not path:
+            raise AppError("Upload a video first.")
+        stylizer, style = self._stylizer(choice)
+        try:
+            reader = VideoReader(path)
+            fps = float(reader.info.fps or 25)
+            reader.close()
+        except VideoError as exc:  # its message starts with the (temporary) path: keep the reason
+            raise AppError(f"Cannot read this video: {str(exc).split(': ', 1)[-1]}.") from None
+        out = Path(out_dir or tempfile.mkdtemp(prefix="stylenet-app-")) / f"{Path(path).stem}_stylised.mp4"
+        options = {"strength": float(choice.strength), "preserve_color": bool(choice.preserve_color)}
+        with self._lock:
+            if "alpha" in style:  # AdaIN: the painting is encoded once for the whole clip
+                stylizer.alpha = style["alpha"]
+                stylizer.set_style(style["style"])
+            else:
+                options["style"] = style["style"]
+            try:
+                stylize_video(stylizer, path, out, max_size=VIDEO_SIDE, max_frames=max(1, round(fps * VIDEO_SECONDS)),
+                              overwrite=True, progress=False, batch_size=2, **options)
+            except VideoError as exc:
+                raise AppError(f"Cannot stylise this video: {exc}") from None
+        return out
+
+
+def save_result(image: Image.Image, folder: str | Path, stem: str = "stylised") -> Path:
+    """A result as a PNG file to download (written atomically)."""
+    return save_image(image, Path(folder) / f"{stem}.png")

@@ -1,0 +1,119 @@
+"""The Gradio page: a Photo tab (upload or a bundled photo; a zoo style, a mix of two, or any painting;
+strength, colours, full resolution; download), a Gallery tab (every zoo style on the photo) and a Video
+tab. Every handler turns a bad input into a message in the page (``gr.Error``), never a stack trace."""
+from __future__ import annotations
+
+import functools
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from ..config import resolve_path
+from .engine import MODES, TILE, VIDEO_SECONDS, VIDEO_SIDE, AppError, Choice, Engine, open_photo, save_result
+
+log = logging.getLogger(__name__)
+SAMPLES = sorted(resolve_path("data/sample").glob("*.jpg"))[:8]  # bundled COCO photos (data/sample/CREDITS.csv)
+# System fonts only: the default theme's fonts come from Google Fonts, which an offline machine cannot reach.
+THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+def guarded(fn):
+    """Run a handler; AppError becomes its message in the page, anything else a short generic one (logged
+    with its traceback on the server, which goes on serving)."""
+    @functools.wraps(fn)
+    def wrapper(*args):
+        try:
+            return fn(*args)
+        except AppError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        except gr.Error:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the page gets a message, the log the details
+            log.exception("request failed")
+            raise gr.Error(f"Something went wrong ({type(exc).__name__}). The app is still running: try again or "
+                           "another file.", print_exception=False) from None
+    return wrapper
+
+
+def _photo_path(upload: str | None, bundled: str | None) -> str | None:
+    if upload:
+        return upload
+    return str(next((p for p in SAMPLES if p.name == bundled), "")) or None
+
+
+def build(engine: Engine) -> gr.Blocks:
+    styles = engine.styles
+    work = Path(tempfile.mkdtemp(prefix="stylenet-app-"))
+
+    def choice(mode, style, style_b, mix, painting, alpha, strength, preserve) -> Choice:
+        return Choice(mode, style, style_b, float(mix), painting, float(alpha), float(strength), bool(preserve))
+
+    @guarded
+    def stylise(upload, bundled, full, *picked):
+        path = _photo_path(upload, bundled)
+        photo = open_photo(path)
+        start = time.perf_counter()
+        out = engine.stylize(photo, choice(*picked), None if full else TILE)
+        seconds = time.perf_counter() - start
+        file = save_result(out, work / f"{int(time.time() * 1000)}", Path(path).stem + "_stylised")
+        note = f"{out.width}x{out.height} px in {seconds:.1f} s on {engine.device}"
+        return out, str(file), note
+
+    @guarded
+    def gallery(upload, bundled, *picked):
+        photo = open_photo(_photo_path(upload, bundled))
+        return engine.gallery(photo, choice(*picked))
+
+    @guarded
+    def video(upload, *picked):
+        return str(engine.video(upload, choice(*picked), work / f"{int(time.time() * 1000)}"))
+
+    def show_mode(mode):
+        zoo, mix, paint = mode == MODES[0], mode == MODES[1], mode == MODES[2]
+        return (gr.update(visible=not paint), gr.update(visible=mix), gr.update(visible=mix),
+                gr.update(visible=paint), gr.update(visible=paint))
+
+    with gr.Blocks(title="stylenet", analytics_enabled=False) as page:
+        gr.Markdown("## stylenet: neural style transfer\nUpload a photo (or pick a bundled one), choose a style of the "
+                    "zoo, mix two, or upload any painting, then **Stylise**.")
+        with gr.Row():
+            with gr.Column():
+                upload = gr.File(label="Photo", type="filepath", elem_id="photo")
+                bundled = gr.Dropdown([p.name for p in SAMPLES], value=None, label="...or a bundled photo",
+                                      elem_id="bundled")
+                mode = gr.Radio(list(MODES), value=MODES[0], label="Style from", elem_id="mode")
+                style = gr.Dropdown(styles, value=styles[0], label="Style", elem_id="style")
+                style_b = gr.Dropdown(styles, value=styles[min(1, len(styles) - 1)], label="Second style",
+                                      visible=False, elem_id="style-b")
+                mix = gr.Slider(0, 1, 0.5, step=0.05, label="Mix (weight of the second style)", visible=False,
+                                elem_id="mix")
+                painting = gr.File(label="Painting (any image)", type="filepath", visible=False, elem_id="painting")
+                alpha = gr.Slider(0, 1, 1.0, step=0.05, label="Alpha (painting: content-style trade-off)",
+                                  visible=False, elem_id="alpha")
+                strength = gr.Slider(0, 1, 1.0, step=0.05, label="Strength (blend with the photo)", elem_id="strength")
+                preserve = gr.Checkbox(False, label="Keep the photo's colours", elem_id="preserve")
+                full = gr.Checkbox(True, label=f"Full resolution (tiles above {TILE} px)", elem_id="full")
+            with gr.Column():
+                with gr.Tab("Photo"):
+                    go = gr.Button("Stylise", variant="primary", elem_id="stylise")
+                    result = gr.Image(label="Result", type="pil", format="png", interactive=False, elem_id="result",
+                                      buttons=["download", "fullscreen"])
+                    download = gr.File(label="Download (PNG, full size)", interactive=False, elem_id="download")
+                    note = gr.Markdown(elem_id="note")
+                with gr.Tab("Gallery"):
+                    show_all = gr.Button("Every zoo style on this photo", elem_id="gallery-go")
+                    shelf = gr.Gallery(label="The zoo", columns=5, elem_id="gallery")
+                with gr.Tab("Video"):
+                    clip = gr.File(label=f"Video (the first {VIDEO_SECONDS} s, at most {VIDEO_SIDE} px)",
+                                   type="filepath", elem_id="clip")
+                    go_video = gr.Button("Stylise the video", elem_id="video-go")
+                    out_video = gr.Video(label="Stylised video", interactive=False, elem_id="video-out")
+        picked = [mode, style, style_b, mix, painting, alpha, strength, preserve]
+        mode.change(show_mode, mode, [style, style_b, mix, painting, alpha])
+        go.click(stylise, [upload, bundled, full, *picked], [result, download, note], concurrency_limit=1)
+        show_all.click(gallery, [upload, bundled, *picked], shelf, concurrency_limit=1)
+        go_video.click(video, [clip, *picked], out_video, concurrency_limit=1)
+    return page

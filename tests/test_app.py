@@ -1,0 +1,189 @@
+"""The web app (stylenet.app): the engine's checks without a browser, then the real page in headless
+Chromium (Debian's `chromium`, driven by Playwright) with every request off this machine blocked."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from io import BytesIO
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, SAMPLE, STYLES
+
+pytest.importorskip("gradio")
+from stylenet.app.engine import MAX_PIXELS, AppError, Choice, Engine, open_photo  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Flags for a sandboxed root process on a machine without a network (see the env notes): no background
+# connections, no first-run work.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+PHOTO = sorted(SAMPLE.glob("*.jpg"))[0]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return Engine("cpu")
+
+
+def test_open_photo_refuses_bad_uploads_with_a_message(tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(AppError, match="not an image this app can read"):
+        open_photo(broken)
+    huge = tmp_path / "huge.png"
+    Image.new("1", (8000, 6000)).save(huge)  # 48 MP, a few KB on disk
+    with pytest.raises(AppError, match=f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels"):
+        open_photo(huge)
+    with pytest.raises(AppError, match="Upload a photo"):
+        open_photo(None)
+    rgba = tmp_path / "alpha.png"
+    Image.new("RGBA", (20, 10), (255, 0, 0, 0)).save(rgba)
+    assert open_photo(rgba).getpixel((0, 0)) == (255, 255, 255)  # transparent -> white
+
+
+def test_engine_styles_mixes_and_full_resolution(engine, tmp_path):
+    photo = Image.open(PHOTO).convert("RGB")
+    out = engine.stylize(photo, Choice(style="wave"))
+    assert out.size == photo.size
+    mixed = engine.stylize(photo, Choice(mode="mix two styles", style="wave", style_b="udnie", mix=0.5))
+    assert np.abs(np.asarray(mixed, float) - np.asarray(out, float)).mean() > 1
+    small = engine.stylize(photo, Choice(style="wave"), max_side=100)
+    assert max(small.size) == 100
+    with pytest.raises(AppError, match="Choose a style"):
+        engine.stylize(photo, Choice(style="nope"))
+    with pytest.raises(AppError, match="painting"):
+        engine.stylize(photo, Choice(mode="any painting"))
+    not_video = tmp_path / "clip.mp4"
+    not_video.write_bytes(b"nothing")
+    with pytest.raises(AppError, match="Cannot read this video"):
+        engine.video(not_video, Choice(style="wave"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    if CHROMIUM is None:
+        pytest.skip("no chromium on this machine (CI installs Debian's chromium package: .ci/run)")
+    pytest.importorskip("playwright")
+    port = _free_port()
+    log = tmp_path_factory.mktemp("app") / "app.log"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "stylenet.app", "--port", str(port), "--device", "cpu"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            assert proc.poll() is None and time.time() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+    yield url, log
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def page(app):
+    from playwright.sync_api import sync_playwright
+
+    external: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+        def offline(route):  # the network is blocked: anything not on this machine is refused, and noted
+            if route.request.url.startswith(("http://127.0.0.1", "http://localhost", "data:", "blob:")):
+                route.continue_()
+            else:
+                external.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", offline)
+        tab = context.new_page()
+        tab.goto(app[0])
+        tab.wait_for_selector("#stylise", timeout=60_000)
+        tab.external = external
+        yield tab
+        browser.close()
+
+
+def _href(page) -> str | None:
+    link = page.locator("#download a")
+    return link.first.get_attribute("href") if link.count() else None
+
+
+def _stylise(page) -> Image.Image:
+    """Click Stylise and return the new result file (the download link's target once it changes)."""
+    before = _href(page)
+    page.click("#stylise")
+    deadline = time.time() + 120
+    while _href(page) in (None, before):
+        assert time.time() < deadline, "no result within 120 s"
+        page.wait_for_timeout(200)
+    return Image.open(BytesIO(page.request.get(_href(page)).body()))
+
+
+def test_browser_bad_upload_shows_a_message_then_a_photo_is_stylised(page, app, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 definitely not a photo")
+    page.set_input_files("#photo input[type=file]", str(broken))
+    page.click("#stylise")
+    page.get_by_text("is not an image this app can read").first.wait_for(timeout=60_000)
+    # The server goes on serving: the next request works.
+    page.set_input_files("#photo input[type=file]", str(PHOTO))
+    page.locator("#style input").click()
+    page.get_by_role("option", name="wave", exact=True).click()
+    result = _stylise(page).convert("RGB")
+    original = Image.open(PHOTO).convert("RGB")
+    assert result.size == original.size  # full resolution
+    assert np.abs(np.asarray(result, float) - np.asarray(original, float)).mean() > 10  # stylised, not a copy
+    page.get_by_text(f"{original.width}x{original.height} px").first.wait_for(timeout=10_000)
+    shot = tmp_path / "app.png"
+    page.screenshot(path=str(shot), full_page=True)
+    if os.environ.get("STYLENET_SCREENSHOT"):  # refresh the README's screenshot: STYLENET_SCREENSHOT=1 make test
+        shutil.copy(shot, ROOT / "docs" / "app.png")
+    assert page.external == [], page.external  # nothing off this machine was asked for: works offline
+    assert "Traceback" not in page.content()
+
+
+def test_browser_any_painting_mode(page):
+    if not (ROOT / "stylenet" / "pretrained" / "adain.safetensors").is_file():
+        pytest.skip("no bundled AdaIN model")
+    page.get_by_label("any painting").check()
+    page.set_input_files("#painting input[type=file]", str(STYLES / "the_scream.jpg"))
+    result = _stylise(page)
+    assert result.size == Image.open(PHOTO).size
+    assert page.external == []
+
+
+def test_the_server_made_no_outside_requests(app):
+    _, log = app
+    lines = [line for line in log.read_text().splitlines() if "HTTP Request:" in line]
+    assert all("127.0.0.1" in line or "localhost" in line for line in lines), lines
+
+
+def test_engine_stylises_the_start_of_a_video(engine, tmp_path):
+    from test_video import make_clip
+
+    from stylenet.video.io import VideoReader
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=12, fps=12, audio=False)
+    out = engine.video(clip, Choice(style="udnie", strength=0.8), tmp_path / "out")
+    reader = VideoReader(out)
+    assert (reader.info.width, reader.info.height) == (64, 48)
+    assert sum(1 for _ in reader.frames()) == 12
+    reader.close()
