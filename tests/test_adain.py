@@ -181,13 +181,18 @@ def test_corpus_holds_paintings_out_and_pairs_are_deterministic(photos_dir):
 
 
 def test_config_errors_are_one_line(tmp_path, photos_dir):
+    from stylenet.config import ConfigError, validate
+
     for extra, message in [(["data.paintings=[/nonexistent]"], "data.paintings"),
                            (["styles=[wave]"], "styles: not used with model=adain"),
+                           (["init_from=zoo"], "init_from: not used with model=adain"),
                            (["+loss.content_layers.relu2_2=1.0"], "loss.content_layers"),
+                           (["data.scale_range=[2,1]"], "data.scale_range"),
                            (["model.decoder_width=6"], "model.decoder_width")]:
-        proc = run_train(tiny_adain(photos_dir, tmp_path / "bad", *extra))
-        assert proc.returncode == 2, proc.stderr[-2000:]
-        assert message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+            validate(compose_config(tiny_adain(photos_dir, tmp_path / "bad", *extra)))
+    proc = run_train(tiny_adain(photos_dir, tmp_path / "bad", "data.holdout=0"))  # through train.py: one line
+    assert proc.returncode == 2 and "data.holdout" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     cfg = compose_config(["experiment=adain"])
     assert cfg.model.family == "adain" and cfg.data.batch_size == 8 and cfg.loss.style_weight == 10.0
 
@@ -243,3 +248,17 @@ def test_ddp_two_cpu_processes_train_the_decoder(photos_dir, tmp_path):
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in out and proc.stdout.count("exported ") == 1
     assert "trained 1 steps (4 images)" in out  # 2 ranks x batch 2 after the first step
     assert [p.name for p in run.rglob("*.safetensors")] == ["adain.safetensors"]
+
+
+def test_the_bundled_decoder_stylises_with_any_painting():
+    from stylenet.export import PRETRAINED, read_metadata
+
+    if not (PRETRAINED / "adain.safetensors").is_file():
+        pytest.skip("no bundled AdaIN model")
+    meta = read_metadata(PRETRAINED / "adain.safetensors")
+    assert meta["model"]["family"] == "adain" and meta["weights_dtype"] == "fp16" and len(meta["held_out"]) == 30
+    stylizer = load_stylizer("adain", style="wave")  # a bundled painting by name
+    photo = load_image(sorted(SAMPLE.glob("*.jpg"))[0], 128)
+    out = stylizer(photo)
+    assert out.shape == photo.shape and (out - photo).abs().mean() > 0.05
+    torch.testing.assert_close(stylizer(photo, alpha=0.0).mean((1, 2)), photo.mean((1, 2)), atol=0.15, rtol=0)

@@ -55,6 +55,8 @@ def test_engine_styles_mixes_and_full_resolution(engine, tmp_path):
     assert np.abs(np.asarray(mixed, float) - np.asarray(out, float)).mean() > 1
     small = engine.stylize(photo, Choice(style="wave"), max_side=100)
     assert max(small.size) == 100
+    shelf = engine.gallery(photo, Choice(strength=0.5))
+    assert [name for _, name in shelf] == engine.styles and all(max(im.size) <= 512 for im, _ in shelf)
     with pytest.raises(AppError, match="Choose a style"):
         engine.stylize(photo, Choice(style="nope"))
     with pytest.raises(AppError, match="painting"):
@@ -78,7 +80,10 @@ def app(tmp_path_factory):
     pytest.importorskip("playwright")
     port = _free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The server's network is blocked too: every outside HTTP(S) request goes to a dead proxy and fails.
+    dead = "http://127.0.0.1:9"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "http_proxy": dead,
+           "https_proxy": dead, "ALL_PROXY": dead, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "stylenet.app", "--port", str(port), "--device", "cpu"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -144,6 +149,7 @@ def test_browser_bad_upload_shows_a_message_then_a_photo_is_stylised(page, app, 
     page.click("#stylise")
     page.get_by_text("is not an image this app can read").first.wait_for(timeout=60_000)
     # The server goes on serving: the next request works.
+    page.locator("#photo").get_by_role("button", name="Clear").click()  # the file box holds one file: clear it
     page.set_input_files("#photo input[type=file]", str(PHOTO))
     page.locator("#style input").click()
     page.get_by_role("option", name="wave", exact=True).click()

@@ -173,3 +173,15 @@ def test_gpu_kit_fits_the_carry_limit_and_its_wheels_install_offline(tmp_path):
     probe = subprocess.run([sys.executable, "-c", "import hydra, omegaconf, antlr4; print(hydra.__file__)"],
                            env={**os.environ, "PYTHONPATH": str(site)}, capture_output=True, text=True)
     assert probe.returncode == 0 and probe.stdout.startswith(str(site)), probe.stderr
+
+
+def test_gpu_run_trains_adain_with_held_out_paintings_in_its_evaluation(tmp_path):
+    out = tmp_path / "out"
+    proc = _gpu_run(out, "--tiny", "--budget", "100", "--stages", "train", "--train", "experiment=adain")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    train = json.loads((out / "results.json").read_text())["stages"]["train"]
+    assert train["exit_code"] == 0 and train["model"] == "adain.safetensors" and "AdaIN probe" in train["rate_from"]
+    assert len(train["evaluation"]["means"]) == 2  # a column per held-out painting
+    from stylenet.export import read_metadata
+    held = read_metadata(out / "adain.safetensors")["held_out"]
+    assert all(any(h.split(".")[0] in name for h in held) for name in train["evaluation"]["means"])

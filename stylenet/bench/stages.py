@@ -207,16 +207,73 @@ def _train_rate(run: Run, cfg) -> tuple[float, float, str]:
     return rate, compile_s, source
 
 
+def _is_adain(cfg) -> bool:
+    return cfg.model.get("family") == "adain"
+
+
+def _tiny_adain() -> list[str]:
+    return ["data=folder", f"data.root={ROOT / 'data' / 'sample'}", f"data.paintings=[{ROOT / 'data' / 'styles'}]",
+            "data.holdout=2", "data.image_size=32", "data.batch_size=2", "data.num_workers=0", "data.val_size=2",
+            "model.decoder_width=8", "trainer.val_check_interval=2", "trainer.log_every_n_steps=1",
+            "checkpoint.every_n_steps=2", "preview.every_n_steps=2", "preview.size=32", "preview.count=2",
+            "trainer.accelerator=cpu"]
+
+
+def _adain_rate(cfg) -> tuple[float, float, str]:
+    """AdaIN's images/s for the run's crop and batch: 3 timed steps of AdaINModule's own computation
+    (eager, bf16 autocast on CUDA; a compiled run is faster, so its schedule ends early, never late)."""
+    import torch
+
+    from ..adain.module import AdaINModule
+
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    module = AdaINModule(decoder_width=int(cfg.model.decoder_width)).to(device)
+    optimizer = torch.optim.Adam(module.net.parameters(), lr=1e-4)
+    size, batch = int(cfg.data.image_size), int(cfg.data.batch_size)
+    photos, paintings = torch.rand(batch, 3, size, size, device=device), torch.rand(batch, 3, size, size, device=device)
+    times = []
+    for _ in range(4):
+        start = time.perf_counter()
+        with torch.autocast(device.type, torch.bfloat16, enabled=cuda):
+            terms, _ = module._terms(photos, paintings)
+        terms["total"].backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if cuda:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return batch / (sum(times[1:]) / 3), 60.0 if cuda and str(cfg.model.compile) in ("auto", "True", "true") else 0.0, \
+        "a 3-step AdaIN probe"
+
+
+def _held_out_paintings(cfg, model: Path, count: int) -> list[str]:
+    """The first ``count`` paintings an AdaIN model held out (its metadata), found in ``data.paintings``."""
+    from ..config import resolve_path
+    from ..export import read_metadata
+
+    names = read_metadata(model).get("held_out") or []
+    files = {}
+    for root in cfg.data.paintings:
+        root = resolve_path(str(root))
+        for path in ([root] if root.is_file() else root.rglob("*")):
+            files.setdefault(path.name, path)
+    return [str(files[n]) for n in names if n in files][:count]
+
+
 def stage_train(run: Run, deadline: float, spec: str) -> dict:
     overrides = spec.split()
-    if run.tiny:
+    if run.tiny and _is_adain(_compose(overrides)):
+        overrides += _tiny_adain()
+    elif run.tiny:
         overrides += ["data=folder", f"data.root={ROOT / 'data' / 'sample'}", "data.image_size=32", "data.batch_size=2",
                       "data.num_workers=0", "data.val_size=2", "model.width=4", "model.num_res_blocks=1", "style.size=64",
                       "styles_size=64",
                       "trainer.val_check_interval=2", "trainer.log_every_n_steps=1", "checkpoint.every_n_steps=2",
                       "preview.every_n_steps=2", "preview.size=32", "preview.count=2", "trainer.accelerator=cpu"]
     cfg = _compose(overrides)
-    rate, compile_s, source = _train_rate(run, cfg)
+    adain = _is_adain(cfg)
+    rate, compile_s, source = _adain_rate(cfg) if adain else _train_rate(run, cfg)
     startup_s = 15 if run.tiny else 30  # imports, photo screening, VGG and style targets, Lightning set-up
     budget = deadline - time.monotonic() - EVAL_RESERVE_S
     batch = int(cfg.data.batch_size)
@@ -225,7 +282,8 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     warmup = min(int(cfg.optim.warmup_steps), max(1, max_steps // 20))
     out: dict = {"spec": spec, "rate_images_per_s": rate, "rate_from": source, "compile_s": compile_s,
                  "budget_s": round(budget, 1), "max_steps": max_steps, "batch": batch, "images": max_steps * batch,
-                 "style": str(cfg.name), "image_size": int(cfg.data.image_size), "model_width": int(cfg.model.width)}
+                 "style": str(cfg.name), "image_size": int(cfg.data.image_size),
+                 "model_width": int(cfg.model.decoder_width if adain else cfg.model.width)}
     run.results["stages"]["train"] = out
     run.say(f"train: {max_steps} steps x {batch} = {max_steps * batch:,} images sized from {rate:.0f} images/s "
             f"({source}), {budget:.0f} s budget")
@@ -263,6 +321,8 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     many = len(cfg.get("styles") or []) > 1  # a column per style: fewer, smaller rows keep the sheet < 16 MiB
     photos = ["--photos", str(ROOT / "data" / "sample"), "--count", "2" if run.tiny else "4" if many else "8",
               "--size", "64" if run.tiny else "512", "--height", "64" if run.tiny else "160" if many else "256"]
+    if adain:  # scored on paintings it never saw
+        photos += ["--style", *_held_out_paintings(cfg, model, 2 if run.tiny else 4)]
     code_e, _ = run_logged(run, [sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model", str(model), *photos,
                                   "--out", str(run.work / "eval")], timeout=max(10, deadline - time.monotonic()))
     evaluation = run.work / "eval" / "evaluation.json"
@@ -271,9 +331,10 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
         out["evaluation"] = {"settings": data["settings"],
                              "means": {m["name"]: m["mean"] for m in data["methods"]}}
         shutil.copy(run.work / "eval" / "evaluation.png", run.out / "evaluation.png")
-    run_logged(run, [sys.executable, str(ROOT / "scripts" / "demo.py"), "--model", str(model), "--out",
-                      str(run.out / "demo.png"), *(["--size", "64", "--height", "64"] if run.tiny else ["--size", "512"])],
-                timeout=max(10, deadline - time.monotonic()))
+    if not adain:  # (the demo picture takes a style model; AdaIN's sheet is the evaluation's)
+        run_logged(run, [sys.executable, str(ROOT / "scripts" / "demo.py"), "--model", str(model), "--out",
+                          str(run.out / "demo.png"), *(["--size", "64", "--height", "64"] if run.tiny else ["--size", "512"])],
+                    timeout=max(10, deadline - time.monotonic()))
     _pack(train_dir, run.work / "eval", run.out / "run.tar.gz")
     run.save()
     return out
