@@ -152,7 +152,9 @@ def test_gpu_kit_fits_the_carry_limit_and_its_wheels_install_offline(tmp_path):
 
     try:
         info = kit.build(SHARED_DATA / "photos", kit=tmp_path / ".gpu")
-    except SystemExit as exc:  # no route to PyPI here: nothing to check
+    except SystemExit as exc:  # no route to PyPI here: nothing to check (anything else is a failure)
+        if "wheel" not in str(exc).lower():
+            raise
         pytest.skip(f"wheels unavailable: {exc}")
     assert info["total_bytes"] <= kit.CARRY_LIMIT and info["carry"] == [".gpu"]
     names = {w.split("-")[0].lower() for w in info["wheels"]}
