@@ -37,7 +37,9 @@ class AdaINLoss(nn.Module):
 
     @torch.no_grad()
     def style_stats(self, paintings: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        feats = self.encoder(paintings, self.style_layers)
+        """``{layer: (mean, std)}`` of the paintings at the style layers and at relu4_1 (the AdaIN target's
+        statistics), from one encoder pass."""
+        feats = self.encoder(paintings, self.layers)
         return {name: mean_std(f) for name, f in feats.items()}
 
     def forward(self, output: torch.Tensor, target: torch.Tensor,

@@ -10,7 +10,7 @@ import torch
 
 from ..export import save_stylizer
 from ..image import load_image
-from ..models.adain import ENCODER_LAYER, STYLE_LAYERS, AdaINNet
+from ..models.adain import ENCODER_LAYER, STYLE_LAYERS, AdaINNet, make_target
 from ..module_base import TrainingModule, eager
 from .loss import AdaINLoss
 
@@ -78,8 +78,7 @@ class AdaINModule(TrainingModule):
         with torch.no_grad():
             content = self.net.encode(photos)[ENCODER_LAYER]
             stats = self.loss.style_stats(paintings)
-            mean, std = stats[ENCODER_LAYER] if ENCODER_LAYER in stats else self.net.target([paintings])[0, :2]
-            target = self.net.adain(content, torch.stack([mean, std, torch.ones_like(mean)], dim=1))
+            target = self.net.adain(content, make_target(*stats[ENCODER_LAYER]))
         output = self.net.decoder(target)
         return self.loss(output, target, stats)
 

@@ -36,6 +36,13 @@ def mean_std(features: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, to
     return mean, (var + eps).sqrt()
 
 
+def make_target(mean: torch.Tensor, std: torch.Tensor, alpha: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """The AdaIN target ``(N, 3, C)`` from style means and stds ``(N, C)`` and alpha (a number, or a tensor
+    broadcast to ``(N, C)``): the rows :class:`AdaIN` reads."""
+    alpha = alpha.float().reshape(1, 1).expand_as(mean) if isinstance(alpha, torch.Tensor) else torch.full_like(mean, alpha)
+    return torch.stack([mean, std, alpha], dim=1)
+
+
 class AdaIN(nn.Module):
     """``forward(content, target)``: ``content`` ``(N, C, H, W)`` features; ``target`` ``(N, 3, C)`` rows
     style mean, style std and alpha (one value repeated over C): ``alpha * (std_s * (x - mean_c) / std_c +
@@ -142,7 +149,7 @@ class AdaINNet(nn.Module):
             image = image[None] if image.dim() == 3 else image
             m, s = mean_std(self.encode(image.to(device, torch.float32))[ENCODER_LAYER])
             mean, std = mean + m * (w / total), std + s * (w / total)
-        return torch.stack([mean, std, torch.full_like(mean, alpha)], dim=1)
+        return make_target(mean, std, alpha)
 
     def forward(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         h, w = image.shape[2], image.shape[3]
@@ -167,5 +174,4 @@ class AdaINTransfer(nn.Module):
 
     def forward(self, image: torch.Tensor, style_image: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         mean, std = mean_std(self.net.encode(style_image)[ENCODER_LAYER])
-        target = torch.stack([mean, std, alpha.float().reshape(1, 1).expand_as(mean)], dim=1)
-        return self.net(image, target)
+        return self.net(image, make_target(mean, std, alpha))
