@@ -4,6 +4,7 @@ Gatys baseline, and a labelled contact sheet:
     python scripts/evaluate.py --model outputs/demo/starry_night.safetensors --photos data/sample --count 4 \
         --gatys-iterations 50 --out outputs/eval
     python scripts/evaluate.py --model adain --style painting1.jpg painting2.jpg --gatys-iterations 300 --out eval/
+    python scripts/evaluate.py --model zoo adain --adain-loss johnson --count 4 --out eval/   # one yardstick
 
 Writes <out>/evaluation.json, evaluation.csv and evaluation.png.
 """
@@ -26,6 +27,9 @@ def main(argv=None) -> int:
                                               "--styles-dir); AdaIN models: one or more paintings, a column each")
     p.add_argument("--styles-dir", default="data/styles")
     p.add_argument("--model-styles", nargs="+", help="multi-style models: only these styles (default: every style)")
+    p.add_argument("--adain-loss", default="own", choices=("own", "johnson"),
+                   help="AdaIN models: score with the objective they were trained on (own; Gatys then optimises "
+                        "it too) or with conf/loss/johnson.yaml, the feed-forward models' yardstick")
     p.add_argument("--gatys-iterations", type=int, default=0, help="also run the Gatys baseline for this many iterations (slow)")
     p.add_argument("--gatys-optimizer", default="lbfgs", choices=OPTIMIZERS)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
@@ -38,11 +42,12 @@ def main(argv=None) -> int:
     try:
         photos = load_photos(args.photos, args.count or None, args.size)
         methods, images = evaluate(args.model, photos, args.device, args.style, args.styles_dir,
-                                   args.gatys_iterations, args.gatys_optimizer, model_styles=args.model_styles)
+                                   args.gatys_iterations, args.gatys_optimizer, model_styles=args.model_styles,
+                                   adain_loss=args.adain_loss)
     except (EvaluationError, ModelFileError, GatysError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    settings = {k: getattr(args, k) for k in ("size", "device", "gatys_iterations", "gatys_optimizer")}
+    settings = {k: getattr(args, k) for k in ("size", "device", "gatys_iterations", "gatys_optimizer", "adain_loss")}
     settings["photos"] = [str(path) for path, _ in photos]
     paths = write_outputs(args.out, report(methods, settings), csv_rows(methods), sheet(methods, images, photos, args.height),
                           "evaluation")

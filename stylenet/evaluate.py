@@ -78,8 +78,18 @@ def find_style_image(name: str, styles_dir: str | os.PathLike = "data/styles") -
     raise EvaluationError(f"style image {name!r} not found (looked in {styles_dir}); pass it with --style")
 
 
+ADAIN_LOSSES = ("own", "johnson")
+
+
 def build_loss(settings: dict[str, Any], style_image: Path, style_size: int, device: torch.device) -> PerceptualLoss:
-    loss = PerceptualLoss.from_settings(settings).to(device)
+    """The scorer for ``settings``: the perceptual (Gram) loss, or with ``"objective": "adain"`` the AdaIN
+    training objective (:class:`stylenet.adain.loss.AdaINObjective`, same interface)."""
+    if settings.get("objective") == "adain":
+        from .adain.loss import AdaINObjective
+
+        loss = AdaINObjective(settings).to(device)
+    else:
+        loss = PerceptualLoss.from_settings(settings).to(device)
     loss.set_style(load_image(style_image, style_size)[None].to(device))
     return loss
 
@@ -139,17 +149,22 @@ def _label(model: str | os.PathLike, models: Sequence[str | os.PathLike]) -> str
 def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch.Tensor]], device: str = "auto",
              style: str | None = None, styles_dir: str = "data/styles", gatys_iterations: int = 0,
              gatys_optimizer: str = "lbfgs", progress: bool = True,
-             model_styles: Sequence[str] | None = None) -> tuple[list[Method], list[list[torch.Tensor]]]:
+             model_styles: Sequence[str] | None = None,
+             adain_loss: str = "own") -> tuple[list[Method], list[list[torch.Tensor]]]:
     """Score each model (and, with ``gatys_iterations``, the Gatys baseline once per style) on ``photos``.
     A multi-style model is scored once per style (``model_styles``: only these), each against its own
     painting and style weight. ``style``: a painting (path or name) for every model, or a list of them:
-    an arbitrary-style (AdaIN) model is scored once per painting, with conf/loss/johnson.yaml's
-    perceptual loss (its own training loss matches statistics, not Gram matrices: the common yardstick
-    keeps AdaIN, the zoo and Gatys comparable on the same photos and paintings).
+    an arbitrary-style (AdaIN) model is scored once per painting. ``adain_loss``: ``own`` scores it with
+    the objective it was trained on (content at relu4_1 against the AdaIN target, mean/std style terms,
+    its lambda; the paper's Sec. 7.1 evaluation), and the Gatys baseline after it optimises that same
+    objective; ``johnson`` scores it with conf/loss/johnson.yaml's Gram loss, the yardstick of the
+    feed-forward models, so that AdaIN, the zoo and Gatys are comparable in one table.
 
     Returns the methods (columns) with their per-image numbers, and the images as rows of
     ``[content, output per method...]`` tensors in [0, 1].
     """
+    if adain_loss not in ADAIN_LOSSES:
+        raise EvaluationError(f"adain_loss must be one of {', '.join(ADAIN_LOSSES)}, got {adain_loss!r}")
     dev = resolve_device(device)
     methods: list[Method] = []
     rows: list[list[torch.Tensor]] = [[content] for _, content in photos]
@@ -168,7 +183,10 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
         meta = stylizer.metadata
         style_path = find_style_image(variant["image"] if variant.get("adain") else paintings[0]
                                       if paintings and not adain_only else variant["image"] or "", styles_dir)
-        settings = {k: meta[k] for k in SETTINGS if k in meta} if not variant.get("adain") else load_loss_settings()
+        if variant.get("adain"):
+            settings = _adain_settings(meta) if adain_loss == "own" else load_loss_settings()
+        else:
+            settings = {k: meta[k] for k in SETTINGS if k in meta}
         missing = [k for k in SETTINGS if k not in settings]
         if missing:  # a model exported by hand, without its training settings
             log.warning("%s: metadata has no %s; using conf/loss/johnson.yaml's", model_path, ", ".join(missing))
@@ -200,6 +218,13 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
                 row.append(result.image)
             methods.append(baseline)
     return methods, rows
+
+
+def _adain_settings(meta: dict[str, Any]) -> dict[str, Any]:
+    """An AdaIN model's training objective: its metadata's weights over conf/loss/adain.yaml's."""
+    return {**load_loss_settings("conf/loss/adain.yaml"),
+            **{k: meta[k] for k in ("style_layers", "content_weight", "style_weight") if k in meta},
+            "vgg_weights": meta.get("model", {}).get("vgg_weights", "caffe"), "objective": "adain"}
 
 
 def _own_paintings(models: Sequence[str | os.PathLike], model_styles: Sequence[str] | None) -> list[str]:

@@ -185,7 +185,9 @@ def test_config_errors_are_one_line(tmp_path, photos_dir):
 
     for extra, message in [(["data.paintings=[/nonexistent]"], "data.paintings"),
                            (["styles=[wave]"], "styles: not used with model=adain"),
-                           (["init_from=zoo"], "init_from: not used with model=adain"),
+                           (["init_from=zoo"], "init_from: zoo.safetensors is a feed-forward network"),
+                           (["init_from=/nonexistent.safetensors"], "init_from: "),
+                           (["init_from=adain", "loss.vgg_weights=torchvision"], "init_from: adain.safetensors was trained on the caffe"),
                            (["+loss.content_layers.relu2_2=1.0"], "loss.content_layers"),
                            (["data.scale_range=[2,1]"], "data.scale_range"),
                            (["model.decoder_width=6"], "model.decoder_width")]:
@@ -195,6 +197,21 @@ def test_config_errors_are_one_line(tmp_path, photos_dir):
     assert proc.returncode == 2 and "data.holdout" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     cfg = compose_config(["experiment=adain"])
     assert cfg.model.family == "adain" and cfg.data.batch_size == 8 and cfg.loss.style_weight == 10.0
+
+
+def test_init_from_goes_on_training_a_trained_decoder(photos_dir, tmp_path, model_file):
+    run = tmp_path / "more"
+    # A learning rate of ~0: the one step leaves the decoder where init_from put it (width 8, not the config's 16).
+    proc = run_train(tiny_adain(photos_dir, run, f"init_from={model_file}", "model.decoder_width=16",
+                                "trainer.max_steps=1", "optim.lr=1e-12", "preview.every_n_steps=0"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exported = run / "adain.safetensors"
+    meta = load_stylizer(exported).metadata
+    assert meta["model"]["decoder_width"] == 8 and meta["init_from"]["model"] == "adain.safetensors"
+    before, after = load_file(model_file), load_file(exported)
+    assert before.keys() == after.keys()
+    for key in before:
+        torch.testing.assert_close(after[key].float(), before[key].float(), rtol=1e-4, atol=1e-6)
 
 
 def test_train_adain_end_to_end_and_resume_after_a_kill(photos_dir, tmp_path):
@@ -226,10 +243,18 @@ def test_evaluate_scores_adain_per_painting_beside_the_zoo(model_file):
     from stylenet.evaluate import EvaluationError, evaluate, load_photos
 
     photos = load_photos([str(SAMPLE)], 1, 48)
-    methods, rows = evaluate([str(model_file)], photos, "cpu", [str(PAINTINGS[0]), str(PAINTINGS[1])])
+    methods, rows = evaluate([str(model_file)], photos, "cpu", [str(PAINTINGS[0]), str(PAINTINGS[1])],
+                             adain_loss="johnson")
     assert [m.style for m in methods] == [PAINTINGS[0].stem, PAINTINGS[1].stem]
     assert methods[0].loss["style_layers"] == compose_config([]).loss.style_layers  # the common yardstick
     assert len(rows[0]) == 3 and methods[0].mean()["style"] != methods[1].mean()["style"]
+    # By default its own training objective, with the weights of its metadata (the paper's evaluation).
+    own, _ = evaluate([str(model_file)], photos, "cpu", [str(PAINTINGS[0])], gatys_iterations=3, progress=False)
+    assert own[0].loss["objective"] == "adain" and own[0].loss["style_layers"] == compose_config(["loss=adain"]).loss.style_layers
+    assert own[1].kind == "gatys" and own[1].loss == own[0].loss
+    assert own[0].mean()["style"] != methods[0].mean()["style"]
+    with pytest.raises(EvaluationError, match="adain_loss must be one of"):
+        evaluate([str(model_file)], photos, "cpu", [str(PAINTINGS[0])], adain_loss="gram")
     # Without --style, AdaIN is scored on the paintings of the other models of the run.
     methods, _ = evaluate(["zoo", str(model_file)], photos, "cpu", model_styles=["wave", "udnie"])
     assert [(m.name.split(" ")[0], m.style) for m in methods] == [
@@ -238,6 +263,30 @@ def test_evaluate_scores_adain_per_painting_beside_the_zoo(model_file):
         evaluate(["zoo", str(model_file)], photos, "cpu", [str(PAINTINGS[0]), str(PAINTINGS[1])])
     with pytest.raises(EvaluationError, match="give the paintings"):
         evaluate([str(model_file)], photos, "cpu")
+
+
+def test_the_adain_objective_scores_what_training_minimises(net):
+    from stylenet.adain.loss import AdaINLoss, AdaINObjective
+    from stylenet.gatys import stylize_by_optimization
+    from stylenet.models.adain import make_target
+
+    layers = dict(compose_config(["loss=adain"]).loss.style_layers)
+    photo = load_image(sorted(SAMPLE.glob("*.jpg"))[0], 64)[None][..., :40, :64]
+    painting = load_image(PAINTINGS[0], 64)[None]
+    loss = AdaINLoss(net.encoder, layers, 1.0, 2.0)
+    with torch.no_grad():  # the training step's path (stylenet.adain.module)
+        stats = loss.style_stats(painting)
+        target = net.adain(net.encode(photo)["relu4_1"], make_target(*stats["relu4_1"]))
+        trained, _ = loss(net.decoder(target), target, stats)
+        objective = AdaINObjective({"style_layers": layers, "content_weight": 1.0, "style_weight": 2.0})
+        objective.set_style(painting)
+        scored = objective(net.decoder(target), photo)
+    for term in ("content", "style", "total"):
+        torch.testing.assert_close(scored[term], trained[term], rtol=1e-4, atol=1e-3)
+    assert float(scored["tv"]) == 0.0
+    start = {k: float(v) for k, v in objective(photo, photo).items()}
+    result = stylize_by_optimization(photo[0], objective, iterations=5, progress=False)
+    assert result.terms["total"] < 0.8 * start["total"]  # Gatys optimises the same objective
 
 
 def test_ddp_two_cpu_processes_train_the_decoder(photos_dir, tmp_path):

@@ -54,6 +54,9 @@ def test_gpu_run_tiny_runs_every_stage_within_budget_and_file_limits(tmp_path):
     measured = {tuple(r["size"]) for r in infer_rows}  # a busy machine may run out of the stage's share:
     assert (32, 32) in measured and all(r["ms"] > 0 for r in infer_rows)  # then the next size says so
     assert (24, 40) in measured or "40x24: skipped, the time budget is spent" in proc.stdout
+    adain = stages["bench-infer"]["adain_rows"]  # issue #14's GPU target, after the Johnson rows
+    assert {r["path"] for r in adain} >= {"AdaIN eager fp32 (baseline)", "AdaIN channels_last fp32"}
+    assert all(r["ms"] > 0 and r["max_abs_diff"] < 1e-3 for r in adain if "bf16" not in r["path"])
     train = stages["train"]
     assert train["exit_code"] == 0 and train["model"] == "zoo.safetensors" and 1 <= train["max_steps"] <= 5
     assert train["evaluation"]["means"]["zoo.safetensors [wave]"]["total"] > 0  # every style evaluated
@@ -61,6 +64,7 @@ def test_gpu_run_tiny_runs_every_stage_within_budget_and_file_limits(tmp_path):
     assert load_stylizer(out / "zoo.safetensors", style="wave")(torch.rand(3, 16, 16)).shape == (3, 16, 16)
     md = (out / "results.md").read_text()
     assert "## Training (compute only" in md and "## Inference" in md and "## Training run" in md and "--tiny" in md
+    assert "## Inference (AdaIN, any painting" in md
     profile = stages["profile"]["training"]["rows"]
     assert profile and any("conv" in r["op"] for r in profile) and sum(r["share"] for r in profile) <= 1.0001
     assert "## Where the time goes" in md
@@ -100,6 +104,15 @@ def test_targets_are_judged_from_the_rows():
     assert verdicts["gradient checkpointing at 1024 px: peak memory <= 50% of without"] == "not met"  # 60%
     assert "| 1024x1024 in <= 2 ms | 1.50 ms = 667 frames/s (b," in render_markdown(
         {"stages": {"bench-infer": {"rows": infer}}})
+    adain = [{"size": [1024, 1024], "path": "AdaIN eager fp32 (baseline)", "ms": 14.0, "max_abs_diff": 0.0},
+             {"size": [1024, 1024], "path": "AdaIN CUDA graph fp16", "ms": 6.0, "max_abs_diff": 2e-3},
+             {"size": [512, 512], "path": "AdaIN CUDA graph fp16", "ms": 2.0, "max_abs_diff": 2e-3}]
+    judged = targets({"stages": {"bench-infer": {"rows": infer, "adain_rows": adain}}})
+    assert ("AdaIN (any painting) 1024x1024 in <= 10 ms", "6.00 ms (AdaIN CUDA graph fp16, max abs diff 2.0e-03)",
+            "met") in judged
+    adain[1]["ms"] = 11.0
+    assert dict((t, v) for t, _, v in targets({"stages": {"bench-infer": {"adain_rows": adain}}}))[
+        "AdaIN (any painting) 1024x1024 in <= 10 ms"] == "not met"
 
 
 def test_merge_rejects_a_file_that_is_not_results(tmp_path):

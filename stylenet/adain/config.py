@@ -13,10 +13,11 @@ def validate_adain(cfg: DictConfig) -> None:
     from ..config import ConfigError, _get, _number, resolve_path
 
     for key, why in (("styles", "AdaIN takes any painting at run time"), ("add_style", "AdaIN takes any painting"),
-                     ("init_from", "not supported for model=adain (resume=<ckpt> continues a run)"),
                      ("distill.teacher", "distillation is for feed-forward networks")):
         if OmegaConf.select(cfg, key):
             raise ConfigError(f"{key}: not used with model=adain: {why}")
+    if OmegaConf.select(cfg, "init_from"):
+        init_decoder(cfg)
     width = _number(cfg, "model.decoder_width", 4, integer=True)
     if width % 4:
         raise ConfigError(f"model.decoder_width: must be a multiple of 4, got {width}")
@@ -43,6 +44,27 @@ def validate_adain(cfg: DictConfig) -> None:
         raise ConfigError(f"data.scale_range: expected [low, high] with 0 < low <= high, got {list(scale)!r}")
 
 
+def init_decoder(cfg: DictConfig) -> tuple[str, int]:
+    """``init_from`` with model=adain: the trained AdaIN decoder to go on training (a file or ``adain``, the
+    bundled one) as ``(resolved path, its decoder width)``; the run takes that width whatever
+    ``model.decoder_width`` says. A feed-forward model or other VGG weights: a one-line error."""
+    from ..config import ConfigError, _get
+    from ..export import ModelFileError, find_model, load_transformer
+
+    try:
+        path, _ = find_model(str(_get(cfg, "init_from")))
+        net, _ = load_transformer(path)
+    except (ModelFileError, ValueError, OSError) as exc:
+        raise ConfigError(f"init_from: {exc}") from None
+    if getattr(net, "family", None) != "adain":
+        raise ConfigError(f"init_from: {path.name} is a feed-forward network, not an AdaIN decoder (model=adain "
+                          "goes on training AdaIN decoders, e.g. init_from=adain, the bundled one)")
+    if net.vgg_weights != _get(cfg, "loss.vgg_weights"):
+        raise ConfigError(f"init_from: {path.name} was trained on the {net.vgg_weights} VGG weights, not "
+                          f"loss.vgg_weights={_get(cfg, 'loss.vgg_weights')}")
+    return str(path.resolve()), net.decoder_width
+
+
 def build_adain(cfg: DictConfig) -> tuple[Any, Any]:
     """``(PaintingDataModule, AdaINModule)`` for a validated config."""
     from ..config import datamodule_kwargs, resolve_path
@@ -51,8 +73,12 @@ def build_adain(cfg: DictConfig) -> tuple[Any, Any]:
 
     data = PaintingDataModule(**datamodule_kwargs(cfg), paintings=[str(resolve_path(str(p))) for p in cfg.data.paintings],
                               holdout=cfg.data.holdout, scale_range=tuple(cfg.data.scale_range))
+    init_from, width = init_decoder(cfg) if cfg.get("init_from") else (None, int(cfg.model.decoder_width))
+    if init_from:
+        _warn_held_out(init_from, data.train_paintings)
     module = AdaINModule(
-        decoder_width=int(cfg.model.decoder_width),
+        decoder_width=width,
+        init_from=init_from,
         vgg_weights=cfg.loss.vgg_weights,
         style_layers={str(k): float(v) for k, v in cfg.loss.style_layers.items()},
         content_weight=float(cfg.loss.content_weight),
@@ -70,3 +96,20 @@ def build_adain(cfg: DictConfig) -> tuple[Any, Any]:
         held_out=[p.name for p in data.held_out],
     )
     return data, module
+
+
+def _warn_held_out(init_from: str, train_paintings) -> None:
+    """A decoder that goes on training on paintings its first run held out no longer has them as unseen:
+    say so (they are listed in its metadata's ``held_out``)."""
+    import logging
+
+    from ..export import read_metadata
+
+    held = set(read_metadata(init_from).get("held_out", [])) if init_from.endswith(".safetensors") else set()
+    seen = sorted(held & {p.name for p in train_paintings})
+    if seen:
+        logging.getLogger(__name__).warning(
+            "init_from: %d of the paintings %s held out (%s...) are in this run's training set: they are no longer "
+            "unseen for the model this run exports (keep data.paintings, data.holdout and seed as they were)",
+            len(seen), init_from.rsplit("/", 1)[-1], ", ".join(seen[:3]))
+

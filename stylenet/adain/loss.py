@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.adain import ENCODER_LAYER, mean_std
+from ..models.adain import ENCODER_LAYER, STYLE_LAYERS, AdaIN, make_target, mean_std
 from ..vgg import VGGFeatures
 
 
@@ -54,3 +54,46 @@ class AdaINLoss(nn.Module):
         per_sample = per_sample * self.style_weight
         style = per_sample.mean()
         return {"content": content, "style": style, "total": content + style}, per_sample.detach()
+
+
+class AdaINObjective(nn.Module):
+    """The AdaIN training objective as a scorer with :class:`stylenet.losses.PerceptualLoss`'s interface
+    (``set_style``, ``content_targets``, ``forward(output, content | content_features=)`` returning
+    ``{"content", "style", "tv", "total"}``), so that ``scripts/evaluate.py`` scores an AdaIN decoder with
+    the loss it was trained on and :mod:`stylenet.gatys` optimises the same loss per photo: the paper's
+    evaluation (Huang & Belongie 2017, Sec. 7.1: content and style loss of Eq. 11-12 for AdaIN and for
+    Gatys et al. optimising them). The content target of a photo is AdaIN(photo's relu4_1, painting's
+    relu4_1 statistics), alpha 1. ``settings``: ``style_layers``, ``content_weight``, ``style_weight``,
+    ``vgg_weights`` (an AdaIN model's metadata, or conf/loss/adain.yaml)."""
+
+    def __init__(self, settings: Mapping):
+        super().__init__()
+        self.encoder = VGGFeatures(STYLE_LAYERS, settings.get("vgg_weights", "caffe"))
+        self.terms = AdaINLoss(self.encoder, settings["style_layers"], float(settings.get("content_weight", 1.0)),
+                               float(settings.get("style_weight", 10.0)))
+        self.adain = AdaIN()
+        self.stats: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def set_style(self, style_image: torch.Tensor) -> None:
+        """``style_image``: ``(1, 3, H, W)`` in [0, 1], any size."""
+        self.stats = self.terms.style_stats(style_image.float())
+
+    @torch.no_grad()
+    def content_targets(self, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        if not self.stats:
+            raise RuntimeError("set_style() first")
+        features = self.encoder(content.float(), [ENCODER_LAYER])[ENCODER_LAYER]
+        mean, std = self.stats[ENCODER_LAYER]
+        return {ENCODER_LAYER: self.adain(features, make_target(mean.expand(len(content), -1), std.expand(len(content), -1)))}
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor | None = None, *,
+                content_features: Mapping[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        if content_features is None:
+            if content is None:
+                raise ValueError("give the content photo or its content_features")
+            content_features = self.content_targets(content)
+        n = output.shape[0]
+        stats = {k: (m.expand(n, -1), s.expand(n, -1)) for k, (m, s) in self.stats.items()}
+        terms, _ = self.terms(output, content_features[ENCODER_LAYER], stats)
+        return {"content": terms["content"], "style": terms["style"], "tv": torch.zeros_like(terms["total"]),
+                "total": terms["total"]}

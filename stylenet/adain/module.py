@@ -41,10 +41,15 @@ class AdaINModule(TrainingModule):
         image_size: int = 256,
         paintings: int = 0,
         held_out: list[str] | None = None,
+        init_from: str | None = None,
     ):
         super().__init__()
         self.save_hyperparameters()
         self.net = AdaINNet(decoder_width, vgg_weights)
+        if init_from:  # go on training a trained decoder (a resumed run then loads its checkpoint over it)
+            from ..export import load_transformer
+
+            self.net.decoder.load_state_dict(load_transformer(init_from)[0].decoder.state_dict())
         layers = style_layers or DEFAULT_STYLE_LAYERS
         unknown = sorted(set(layers) - set(STYLE_LAYERS) - {"relu5_1"})
         if unknown:
@@ -109,4 +114,10 @@ class AdaINModule(TrainingModule):
         meta = {key: hp[key] for key in ("content_weight", "style_weight", "image_size", "vgg_weights")}
         meta.update(style="any painting (AdaIN)", style_layers=dict(self.loss.style_layers), steps=steps,
                     paintings=hp.paintings, held_out=list(hp.held_out or []))
+        if hp.get("init_from"):  # what it went on from, and that one's own steps
+            from ..export import read_metadata
+
+            before = read_metadata(hp.init_from) if str(hp.init_from).endswith(".safetensors") else {}
+            meta["init_from"] = {"model": Path(hp.init_from).name, "steps": before.get("steps"),
+                                 "init_from": before.get("init_from")}
         return save_stylizer(self.net, path, **meta)

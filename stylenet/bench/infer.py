@@ -154,56 +154,65 @@ def _as_tensor(out) -> torch.Tensor:
 def bench_inference(sizes: Iterable[int | Size] = (256, 512, 1024), width: int = 32, blocks: int = 5,
                     repeats: int = 5, compile: bool | Callable[[Size], bool] = True,
                     deadline: float | None = None) -> Iterator[dict]:
-    """Yield ``{"size", "path", "ms", "max_abs_diff"}`` rows, size by size (so a caller can save partial
-    results). Paths take turns (round-robin medians) so a noisy neighbour slows them all alike.
-    ``compile``: include the torch.compile paths (or a function of the size deciding it). ``deadline``
-    (time.monotonic()): a size that starts after it is skipped with a line saying so."""
+    """Yield ``{"size", "path", "ms", "max_abs_diff"}`` rows for a ``TransformerNet(width, blocks)``, size by
+    size (so a caller can save partial results); see :func:`bench_paths`."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
     net = TransformerNet(width, blocks).to(device).eval()
     with torch.inference_mode(), tempfile.TemporaryDirectory() as tmp:
-        for size in map(as_size, sizes):
-            if deadline is not None and time.monotonic() > deadline:
-                print(f"{size_label(size)}: skipped, the time budget is spent", flush=True)
+        yield from bench_paths(sizes, lambda size, with_compile: inference_paths(net, size, device, with_compile, tmp),
+                               net, device, repeats, compile, deadline)
+
+
+def bench_paths(sizes: Iterable[int | Size], build: Callable[[Size, bool], dict[str, Callable]],
+                reference: Callable[[torch.Tensor], torch.Tensor], device: torch.device, repeats: int = 5,
+                compile: bool | Callable[[Size], bool] = True, deadline: float | None = None) -> Iterator[dict]:
+    """Time the paths ``build(size, with_compile)`` returns (name -> function of a ``(1, 3, H, W)`` batch)
+    at each size, each checked against ``reference`` (eager fp32) as the max abs difference in [0, 1]
+    pixel units. Paths take turns (round-robin medians) so a noisy neighbour slows them all alike.
+    ``compile``: include the torch.compile paths (or a function of the size deciding it). ``deadline``
+    (time.monotonic()): a size that starts after it is skipped with a line saying so."""
+    for size in map(as_size, sizes):
+        if deadline is not None and time.monotonic() > deadline:
+            print(f"{size_label(size)}: skipped, the time budget is spent", flush=True)
+            continue
+        x = torch.rand(1, 3, *size, device=device)
+        try:
+            paths = build(size, compile(size) if callable(compile) else compile)
+        except RuntimeError as exc:  # e.g. out of memory at 4K: report, go on with the next size
+            print(f"{size_label(size)}: cannot build the paths ({type(exc).__name__}: {str(exc)[:200]})", flush=True)
+            continue
+        expected = reference(x).float().cpu()
+        diffs, failed = {}, []
+        for name, fn in paths.items():  # warm-up (and compilation), then the check against eager fp32
+            if deadline is not None and time.monotonic() > deadline and diffs:
+                print(f"{size_label(size)} {name}: skipped, the time budget is spent", flush=True)
+                failed.append(name)
                 continue
-            x = torch.rand(1, 3, *size, device=device)
-            with_compile = compile(size) if callable(compile) else compile
             try:
-                paths = inference_paths(net, size, device, with_compile, tmp)
-            except RuntimeError as exc:  # e.g. out of memory at 4K: report, go on with the next size
-                print(f"{size_label(size)}: cannot build the paths ({type(exc).__name__}: {str(exc)[:200]})", flush=True)
-                continue
-            reference = net(x).float().cpu()
-            diffs, failed = {}, []
-            for name, fn in paths.items():  # warm-up (and compilation), then the check against eager fp32
-                if deadline is not None and time.monotonic() > deadline and diffs:
-                    print(f"{size_label(size)} {name}: skipped, the time budget is spent", flush=True)
-                    failed.append(name)
-                    continue
-                try:
-                    time_ms(lambda: fn(x), repeats=1, warmup=1)
-                    diffs[name] = float((_as_tensor(fn(x)) - reference).abs().max())
-                except Exception as exc:  # one broken path must not cost the others' numbers
-                    print(f"{size_label(size)} {name}: failed ({type(exc).__name__}: {str(exc)[:300]})", flush=True)
-                    failed.append(name)
-            paths = {k: v for k, v in paths.items() if k not in failed}
-            pixels = size[0] * size[1]
-            reps = max(3, repeats * 256 * 256 // pixels) if device.type == "cpu" else max(10, min(50, int(2e9 / pixels / 10)))
-            times: dict[str, list[float]] = {name: [] for name in paths}
-            for rep in range(reps):
-                if rep and deadline is not None and time.monotonic() > deadline:
-                    break  # fewer rounds rather than a stage past its budget
-                for name, fn in paths.items():
-                    times[name].append(time_ms(lambda: fn(x), repeats=1, warmup=0))
-            for name, values in times.items():
-                row = {"size": list(size), "path": name, "ms": median(values), "max_abs_diff": diffs[name]}
-                print(f"{size_label(size):>10s}  {name:48s} {row['ms']:9.2f} ms/image  (max abs diff {diffs[name]:.1e})",
-                      flush=True)
-                yield row
-            del paths
-            sync()
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
+                time_ms(lambda: fn(x), repeats=1, warmup=1)
+                diffs[name] = float((_as_tensor(fn(x)) - expected).abs().max())
+            except Exception as exc:  # one broken path must not cost the others' numbers
+                print(f"{size_label(size)} {name}: failed ({type(exc).__name__}: {str(exc)[:300]})", flush=True)
+                failed.append(name)
+        paths = {k: v for k, v in paths.items() if k not in failed}
+        pixels = size[0] * size[1]
+        reps = max(3, repeats * 256 * 256 // pixels) if device.type == "cpu" else max(10, min(50, int(2e9 / pixels / 10)))
+        times: dict[str, list[float]] = {name: [] for name in paths}
+        for rep in range(reps):
+            if rep and deadline is not None and time.monotonic() > deadline:
+                break  # fewer rounds rather than a stage past its budget
+            for name, fn in paths.items():
+                times[name].append(time_ms(lambda: fn(x), repeats=1, warmup=0))
+        for name, values in times.items():
+            row = {"size": list(size), "path": name, "ms": median(values), "max_abs_diff": diffs[name]}
+            print(f"{size_label(size):>10s}  {name:48s} {row['ms']:9.2f} ms/image  (max abs diff {diffs[name]:.1e})",
+                  flush=True)
+            yield row
+        del paths
+        sync()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
 
 
 def inference_table(rows: list[dict]) -> str:

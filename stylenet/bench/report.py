@@ -10,6 +10,9 @@ from .profile import profile_table
 from .train import train_table
 
 
+ADAIN_TITLE = "## Inference (AdaIN, any painting, batch 1: decoder width 256, the painting's statistics computed once)"
+
+
 def _best(rows: list[dict], **match) -> dict | None:
     rows = [r for r in rows if "error" not in r and all(r.get(k) == v for k, v in match.items())]
     return max(rows, key=lambda r: r["images_per_s"]) if rows else None
@@ -42,6 +45,11 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
         if row:
             out.append((label, f"{row['ms']:.2f} ms = {1000 / row['ms']:.0f} frames/s ({row['path']}, max abs diff "
                                f"{row['max_abs_diff']:.1e})", "met" if goal(row["ms"]) else "not met"))
+    row = _fastest(stages.get("bench-infer", {}).get("adain_rows", []), (1024, 1024))
+    if row:
+        out.append(("AdaIN (any painting) 1024x1024 in <= 10 ms", f"{row['ms']:.2f} ms ({row['path']}, max abs diff "
+                                                                  f"{row['max_abs_diff']:.1e})",
+                    "met" if row["ms"] <= 10.0 else "not met"))
     ckpt = {r["path"].endswith(", checkpointing"): r for r in train_rows if "error" not in r and r["size"] == 1024}
     if True in ckpt and False in ckpt:
         ratio = ckpt[True]["peak_mib"] / ckpt[False]["peak_mib"]
@@ -106,6 +114,8 @@ def render_markdown(results: dict) -> str:
     infer = stages.get("bench-infer", {})
     if infer.get("rows"):
         parts += ["## Inference (johnson, batch 1)", "", inference_table(infer["rows"]), ""]
+    if infer.get("adain_rows"):
+        parts += [ADAIN_TITLE, "", inference_table(infer["adain_rows"]), ""]
     profiles = [p for p in stages.get("profile", {}).values() if isinstance(p, dict) and p.get("rows")]
     if profiles:
         parts += ["## Where the time goes (torch.profiler, by operator)", "",
@@ -127,7 +137,8 @@ def combine(runs: list[dict]) -> dict:
     """Several runs on one device (e.g. a full run, then a --focus compile run) as one: rows appended in
     order (a later row for the same configuration replaces an earlier one), commands joined."""
     out = {"command": " ; ".join(r.get("command", "") for r in runs), "date": runs[-1].get("date"), "stages": {}}
-    keys = {"rows": lambda r: (r["path"], str(r["size"]), r.get("batch")), "loader": lambda r: r["workers"]}
+    row_key = lambda r: (r["path"], str(r["size"]), r.get("batch"))  # noqa: E731
+    keys = {"rows": row_key, "adain_rows": row_key, "loader": lambda r: r["workers"]}
     for run in runs:
         for name, stage in run.get("stages", {}).items():
             if not isinstance(stage, dict) or isinstance(stage.get("skipped"), str):
@@ -166,6 +177,8 @@ def merge_results(results: dict, path: Path = BENCHMARKS_MD) -> list[str]:
             + ("\n\nPhoto loader alone:\n\n" + _loader_table(bench["loader"]) if bench.get("loader") else ""))
     if stages.get("bench-infer", {}).get("rows"):
         put(f"Inference on GPU ({gpu})", inference_table(stages["bench-infer"]["rows"]))
+    if stages.get("bench-infer", {}).get("adain_rows"):
+        put(f"AdaIN inference on GPU ({gpu})", inference_table(stages["bench-infer"]["adain_rows"]))
     profiles = [p for p in stages.get("profile", {}).values() if isinstance(p, dict) and p.get("rows")]
     if profiles:
         put(f"Profile on GPU ({gpu})", "\n\n".join(profile_table(p) for p in profiles))
