@@ -200,3 +200,8 @@ def test_gpu_run_trains_adain_with_held_out_paintings_in_its_evaluation(tmp_path
     from stylenet.export import read_metadata
     held = read_metadata(out / "adain.safetensors")["held_out"]
     assert all(any(h.split(".")[0] in name for h in held) for name in train["evaluation"]["means"])
+    # Issue #14's target, measured in the same stage: the decoder beside Gatys on a held-out painting.
+    means = train["gatys_comparison"]["means"]
+    assert len(means) == 2 and any(name.startswith("gatys lbfgs 3 it (") for name in means)
+    assert (out / "gatys.png").is_file() and len([p for p in out.iterdir() if p.is_file()]) <= MAX_FILES
+    assert "content and style within 1.5x of Gatys (300 it) |" in (out / "results.md").read_text()

@@ -57,11 +57,30 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
                     f"{ratio:.0%} ({ckpt[True]['peak_mib']:,.0f} vs {ckpt[False]['peak_mib']:,.0f} MiB, batch {ckpt[True]['batch']})",
                     "met" if ratio <= 0.5 else "not met"))
     train = stages.get("train", {})
+    ratios = gatys_ratios(train.get("gatys_comparison", {}).get("means", {}))
+    if ratios:
+        worst_c, worst_s = max(r[0] for r in ratios.values()), max(r[1] for r in ratios.values())
+        out.append(("AdaIN on held-out paintings: content and style within 1.5x of Gatys (300 it)",
+                    "; ".join(f"{name}: content {c:.2f}x, style {s_:.2f}x" for name, (c, s_) in ratios.items()),
+                    "met" if max(worst_c, worst_s) <= 1.5 else "not met"))
     if train.get("end_to_end_images_per_s"):
         out.append(("the whole cosine schedule inside the train stage's budget",
                     f"{train['steps_timed'] + 1:,} steps x {train['batch']} in {train['wall_s']:.0f} s of {train['budget_s']:.0f} s "
                     f"({train['end_to_end_images_per_s']:,} images/s end to end)",
                     "met" if train.get("exit_code") == 0 else "not met"))
+    return out
+
+
+def gatys_ratios(means: dict) -> dict[str, tuple[float, float]]:
+    """``{painting: (content ratio, style ratio)}`` of the model's column to Gatys's for each painting of an
+    evaluate.py run with ``--gatys-iterations`` (method names ``<model> [<painting>]`` and ``gatys ... (<painting>)``)."""
+    gatys = {name.rsplit("(", 1)[1].rstrip(")"): m for name, m in means.items() if name.startswith("gatys ")}
+    out = {}
+    for name, m in means.items():
+        painting = name.rsplit("[", 1)[1].rstrip("]") if name.endswith("]") else None
+        g = gatys.get(painting or "")
+        if g and g["content"] > 0 and g["style"] > 0:
+            out[painting] = (m["content"] / g["content"], m["style"] / g["style"])
     return out
 
 
@@ -86,6 +105,9 @@ def _train_stage(train: dict) -> str:
     for name, mean in train.get("evaluation", {}).get("means", {}).items():
         lines.append(f"- evaluate.py on unseen photos (data/sample): {name}: total {mean['total']:,.0f}, content "
                      f"{mean['content']:,.0f}, style {mean['style']:,.0f}, {mean['ms']:.1f} ms/image")
+    for name, (c, s) in gatys_ratios(train.get("gatys_comparison", {}).get("means", {})).items():
+        lines.append(f"- held-out painting {name} vs Gatys (300 L-BFGS iterations of the same objective, 2 photos at "
+                     f"256 px): content {c:.2f}x, style {s:.2f}x Gatys's")
     if train.get("error"):
         lines.append(f"- error: {train['error']}")
     return "\n".join(lines)

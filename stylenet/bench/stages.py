@@ -12,7 +12,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from .runner import EVAL_RESERVE_S, ROOT, Run, run_logged, size_max_steps
+from .runner import EVAL_RESERVE_S, GATYS_RESERVE_S, ROOT, Run, run_logged, size_max_steps
 
 
 def stage_env(run: Run, deadline: float) -> dict:
@@ -288,7 +288,7 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     adain = _is_adain(cfg)
     rate, compile_s, source = _adain_rate(cfg) if adain else _train_rate(run, cfg)
     startup_s = 15 if run.tiny else 30  # imports, photo screening, VGG and style targets, Lightning set-up
-    budget = deadline - time.monotonic() - EVAL_RESERVE_S
+    budget = deadline - time.monotonic() - EVAL_RESERVE_S - (GATYS_RESERVE_S if adain and not run.tiny else 0)
     batch = int(cfg.data.batch_size)
     max_steps = size_max_steps(budget, rate, batch, startup_s + compile_s, safety=0.8, maximum=5 if run.tiny else None)
     val_every = min(int(cfg.trainer.val_check_interval), max(1, max_steps // 4))
@@ -344,6 +344,8 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
         out["evaluation"] = {"settings": data["settings"],
                              "means": {m["name"]: m["mean"] for m in data["methods"]}}
         shutil.copy(run.work / "eval" / "evaluation.png", run.out / "evaluation.png")
+    if adain:  # issue #14's target: within 1.5x of Gatys's content and style losses on held-out paintings
+        _gatys_comparison(run, out, cfg, model, deadline)
     if not adain:  # (the demo picture takes a style model; AdaIN's sheet is the evaluation's)
         run_logged(run, [sys.executable, str(ROOT / "scripts" / "demo.py"), "--model", str(model), "--out",
                           str(run.out / "demo.png"), *(["--size", "64", "--height", "64"] if run.tiny else ["--size", "512"])],
@@ -351,6 +353,27 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     _pack(train_dir, run.work / "eval", run.out / "run.tar.gz")
     run.save()
     return out
+
+
+def _gatys_comparison(run: Run, out: dict, cfg, model: Path, deadline: float) -> None:
+    """``scripts/evaluate.py`` with Gatys (300 L-BFGS iterations of the decoder's own objective) on 2
+    unseen photos x 4 held-out paintings at 256 px (the protocol of MODELS.md's CPU table): means into
+    ``out["gatys_comparison"]``, the sheet as gatys.png. Skipped with a line when time is short."""
+    left = deadline - time.monotonic() - 5
+    if left < (10 if run.tiny else 30):
+        run.say(f"train: the Gatys comparison skipped, {left:.0f} s left")
+        return
+    size, count, iterations = ("32", "1", "3") if run.tiny else ("256", "2", "300")
+    folder = run.work / "eval_gatys"
+    code, _ = run_logged(run, [sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model", str(model),
+                               "--photos", str(ROOT / "data" / "sample"), "--count", count, "--size", size,
+                               "--gatys-iterations", iterations, "--height", "64" if run.tiny else "192",
+                               "--style", *_held_out_paintings(cfg, model, 1 if run.tiny else 4), "--out", str(folder)],
+                         timeout=max(10, left))
+    if code == 0 and (folder / "evaluation.json").is_file():
+        data = json.loads((folder / "evaluation.json").read_text())
+        out["gatys_comparison"] = {"settings": data["settings"], "means": {m["name"]: m["mean"] for m in data["methods"]}}
+        shutil.copy(folder / "evaluation.png", run.out / "gatys.png")
 
 
 def _pack(train_dir: Path, eval_dir: Path, dest: Path) -> None:
