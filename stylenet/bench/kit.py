@@ -184,12 +184,12 @@ def build_photo_pack(source: Path, dest: Path, budget: int, exclude: set[str], w
         sizes = list(pool.map(_encode, jobs, chunksize=16))
     total = sum(sizes)
     if total > budget and len(jobs) > 16:  # the sample's estimate fell short: drop evenly spaced photos until it fits
-        drop = min(len(jobs) - 16, int((total - budget) / (total / len(jobs)) * 1.05) + 1)
-        gone = {int(k * len(jobs) / drop) for k in range(drop)}
+        kept = fit_evenly(sizes, budget)
+        gone = set(range(len(jobs))) - set(kept)
         for i in gone:
             Path(jobs[i][1]).unlink()
-        photos = [p for i, p in enumerate(photos) if i not in gone]
-        total = sum(n for i, n in enumerate(sizes) if i not in gone)
+        photos = [photos[i] for i in kept]
+        total = sum(sizes[i] for i in kept)
         print(f"warning: the pack came out over its {budget / 2**20:.1f} MiB budget; dropped {len(gone)} evenly spaced "
               f"photos, {len(photos)} remain", file=sys.stderr)
     for name in ("SOURCES.md", "COCO_ATTRIBUTION.csv"):
@@ -203,6 +203,19 @@ def build_photo_pack(source: Path, dest: Path, budget: int, exclude: set[str], w
     if total > budget:
         raise SystemExit(f"error: the photo pack is {total / 2**20:.1f} MiB, over its {budget / 2**20:.1f} MiB budget")
     return info
+
+
+def fit_evenly(sizes: list[int], budget: int, minimum: int = 16) -> list[int]:
+    """Indices of ``sizes`` to keep, in order: evenly spaced ones are dropped, round after round (the dropped
+    ones may be smaller than the average), until the kept total fits ``budget`` or ``minimum`` remain."""
+    kept = list(range(len(sizes)))
+    total = sum(sizes)
+    while total > budget and len(kept) > minimum:
+        drop = min(len(kept) - minimum, int((total - budget) / (total / len(kept)) * 1.05) + 1)
+        gone = {kept[int(k * len(kept) / drop)] for k in range(drop)}
+        kept = [i for i in kept if i not in gone]
+        total = sum(sizes[i] for i in kept)
+    return kept
 
 
 def checkout_bytes(root: Path = ROOT) -> int:
