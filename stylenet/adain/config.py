@@ -2,6 +2,7 @@
 corpus (data.paintings, data.holdout, data.scale_range), and the datamodule and module it describes."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -111,5 +112,5 @@ def _warn_held_out(init_from: str, train_paintings) -> None:
         logging.getLogger(__name__).warning(
             "init_from: %d of the paintings %s held out (%s...) are in this run's training set: they are no longer "
             "unseen for the model this run exports (keep data.paintings, data.holdout and seed as they were)",
-            len(seen), init_from.rsplit("/", 1)[-1], ", ".join(seen[:3]))
+            len(seen), Path(init_from).name, ", ".join(seen[:3]))
 

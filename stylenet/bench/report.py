@@ -74,10 +74,10 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
 def gatys_ratios(means: dict) -> dict[str, tuple[float, float]]:
     """``{painting: (content ratio, style ratio)}`` of the model's column to Gatys's for each painting of an
     evaluate.py run with ``--gatys-iterations`` (method names ``<model> [<painting>]`` and ``gatys ... (<painting>)``)."""
-    gatys = {name.rsplit("(", 1)[1].rstrip(")"): m for name, m in means.items() if name.startswith("gatys ")}
+    gatys = {name.split(" it (", 1)[1][:-1]: m for name, m in means.items() if name.startswith("gatys ")}
     out = {}
-    for name, m in means.items():
-        painting = name.rsplit("[", 1)[1].rstrip("]") if name.endswith("]") else None
+    for name, m in means.items():  # (split at the label's own separators: a painting's name may hold brackets)
+        painting = name.split(" [", 1)[1][:-1] if name.endswith("]") and " [" in name else None
         g = gatys.get(painting or "")
         if g and g["content"] > 0 and g["style"] > 0:
             out[painting] = (m["content"] / g["content"], m["style"] / g["style"])

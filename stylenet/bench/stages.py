@@ -336,17 +336,13 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
               "--size", "64" if run.tiny else "512", "--height", "64" if run.tiny else "160" if many else "256"]
     if adain:  # scored on paintings it never saw
         photos += ["--style", *_held_out_paintings(cfg, model, 2 if run.tiny else 4)]
-    code_e, _ = run_logged(run, [sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model", str(model), *photos,
-                                  "--out", str(run.work / "eval")], timeout=max(10, deadline - time.monotonic()))
-    evaluation = run.work / "eval" / "evaluation.json"
-    if code_e == 0 and evaluation.is_file():
-        data = json.loads(evaluation.read_text())
-        out["evaluation"] = {"settings": data["settings"],
-                             "means": {m["name"]: m["mean"] for m in data["methods"]}}
-        shutil.copy(run.work / "eval" / "evaluation.png", run.out / "evaluation.png")
+    evaluation = _evaluate(run, model, photos, run.work / "eval", run.out / "evaluation.png",
+                           max(10, deadline - time.monotonic()))
+    if evaluation:
+        out["evaluation"] = evaluation
     if adain:  # issue #14's target: within 1.5x of Gatys's content and style losses on held-out paintings
         _gatys_comparison(run, out, cfg, model, deadline)
-    if not adain:  # (the demo picture takes a style model; AdaIN's sheet is the evaluation's)
+    else:  # (the demo picture takes a style model; AdaIN's sheet is the evaluation's)
         run_logged(run, [sys.executable, str(ROOT / "scripts" / "demo.py"), "--model", str(model), "--out",
                           str(run.out / "demo.png"), *(["--size", "64", "--height", "64"] if run.tiny else ["--size", "512"])],
                     timeout=max(10, deadline - time.monotonic()))
@@ -364,16 +360,24 @@ def _gatys_comparison(run: Run, out: dict, cfg, model: Path, deadline: float) ->
         run.say(f"train: the Gatys comparison skipped, {left:.0f} s left")
         return
     size, count, iterations = ("32", "1", "3") if run.tiny else ("256", "2", "300")
-    folder = run.work / "eval_gatys"
-    code, _ = run_logged(run, [sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model", str(model),
-                               "--photos", str(ROOT / "data" / "sample"), "--count", count, "--size", size,
-                               "--gatys-iterations", iterations, "--height", "64" if run.tiny else "192",
-                               "--style", *_held_out_paintings(cfg, model, 1 if run.tiny else 4), "--out", str(folder)],
-                         timeout=max(10, left))
-    if code == 0 and (folder / "evaluation.json").is_file():
-        data = json.loads((folder / "evaluation.json").read_text())
-        out["gatys_comparison"] = {"settings": data["settings"], "means": {m["name"]: m["mean"] for m in data["methods"]}}
-        shutil.copy(folder / "evaluation.png", run.out / "gatys.png")
+    comparison = _evaluate(run, model, ["--photos", str(ROOT / "data" / "sample"), "--count", count, "--size", size,
+                                        "--gatys-iterations", iterations, "--height", "64" if run.tiny else "192",
+                                        "--style", *_held_out_paintings(cfg, model, 1 if run.tiny else 4)],
+                           run.work / "eval_gatys", run.out / "gatys.png", max(10, left))
+    if comparison:
+        out["gatys_comparison"] = comparison
+
+
+def _evaluate(run: Run, model: Path, args: list[str], folder: Path, sheet: Path, timeout: float) -> dict | None:
+    """``scripts/evaluate.py --model MODEL ARGS --out FOLDER``: ``{"settings", "means"}`` (method name ->
+    mean terms) from its evaluation.json, its sheet copied to ``sheet``; None when it failed."""
+    code, _ = run_logged(run, [sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model", str(model), *args,
+                               "--out", str(folder)], timeout=timeout)
+    if code != 0 or not (folder / "evaluation.json").is_file():
+        return None
+    data = json.loads((folder / "evaluation.json").read_text())
+    shutil.copy(folder / "evaluation.png", sheet)
+    return {"settings": data["settings"], "means": {m["name"]: m["mean"] for m in data["methods"]}}
 
 
 def _pack(train_dir: Path, eval_dir: Path, dest: Path) -> None:
