@@ -1,7 +1,8 @@
 """Validate a composed Hydra config and build the objects train.py needs from it.
 
 Validation runs before anything heavy (VGG, data loaders, processes) and fails with one line that
-names the key, the bad value and what is allowed.
+names the key, the bad value and what is allowed. The feed-forward module's arguments are built in
+stylenet.module_config, AdaIN's in stylenet.adain.config.
 """
 from __future__ import annotations
 
@@ -193,6 +194,7 @@ def build(cfg: DictConfig) -> tuple[Any, Any]:
         return build_adain(cfg)
     from .data import StyleDataModule
     from .module import StyleTransferModule
+    from .module_config import module_kwargs
     return StyleDataModule(**datamodule_kwargs(cfg)), StyleTransferModule(**module_kwargs(cfg))
 
 
@@ -278,126 +280,6 @@ def validate(cfg: DictConfig) -> None:
     max_steps = _get(cfg, "trainer.max_steps")
     if not isinstance(max_steps, int) or (max_steps < 1 and max_steps != -1):
         raise ConfigError(f"trainer.max_steps: expected a positive integer (or -1 to use max_epochs), got {max_steps!r}")
-
-
-def _added_style(cfg: DictConfig) -> dict[str, Any]:
-    """``styles``, ``train_styles``, ``init_from`` and the architecture for add_style: the trained
-    model's styles (their names and settings from its metadata) plus ``style``, training only the last."""
-    from .export import ModelFileError, find_model, load_transformer
-
-    path, _ = find_model(str(_get(cfg, "init_from")))
-    try:
-        net, meta = load_transformer(path)
-    except ModelFileError as exc:
-        raise ConfigError(f"init_from: {exc}") from None
-    old = meta.get("styles") or [{"name": meta.get("style", "style0"), "image": meta.get("style_image", ""),
-                                  "size": meta.get("style_size", DEFAULT_STYLE_SIZE), "weight": 1.0}]
-    if cfg.style.name in [s["name"] for s in old]:
-        raise ConfigError(f"style: {cfg.style.name!r} is already one of {path.name}'s styles "
-                          f"({', '.join(s['name'] for s in old)})")
-    new = {"name": cfg.style.name, "image": str(resolve_path(cfg.style.image).resolve()), "size": int(cfg.style.size),
-           "weight": float(cfg.style.weight)}
-    return {"styles": [*old, new], "train_styles": [len(old)], "init_from": str(path.resolve()),
-            "width": net.width, "num_res_blocks": net.num_res_blocks,
-            "architecture": {k: v for k, v in net.config().items() if k in ARCH_DEFAULTS}}
-
-
-def _fine_tune(cfg: DictConfig) -> dict[str, Any]:
-    """``init_from`` without add_style: go on training a trained model (every weight; e.g. to add the
-    temporal regulariser). The run takes the model's styles (paintings, sizes, weights) and architecture
-    from its metadata, so ``style=``/``model=`` need not repeat them."""
-    from .export import ModelFileError, find_model, load_transformer
-
-    path, _ = find_model(str(_get(cfg, "init_from")))
-    try:
-        net, meta = load_transformer(path)
-    except ModelFileError as exc:
-        raise ConfigError(f"init_from: {exc}") from None
-    arch = {"width": net.width, "num_res_blocks": net.num_res_blocks,
-            "architecture": {k: v for k, v in net.config().items() if k in ARCH_DEFAULTS}, "init_from": str(path.resolve())}
-    def painting(name: str) -> str:
-        found = find_painting(name)
-        if found is None:
-            raise ConfigError(f"init_from: {path.name} was trained on the painting {name!r}, which is not here "
-                              "(looked in data/styles)")
-        return str(found.resolve())
-
-    from .hydra_callbacks import model_name
-
-    default_name = cfg.name == model_name(cfg.style.name, cfg.styles)
-    if meta.get("styles"):
-        if default_name:
-            raise ConfigError(f"init_from: {path.name} holds {len(meta['styles'])} styles: name the run and its "
-                              f"export, e.g. name={path.stem}_temporal")
-        return {**arch, "styles": [{**s, "image": painting(s["image"])} for s in meta["styles"]]}
-    if meta.get("style") and meta["style"] != cfg.style.name and default_name:
-        raise ConfigError(f"init_from: {path.name} holds the style {meta['style']!r}: pass style={meta['style']} "
-                          "(or name= for the run)")
-    return {**arch, "style_name": meta.get("style") or cfg.name,
-            "style_image": painting(meta["style_image"]) if meta.get("style_image") else str(resolve_path(cfg.style.image).resolve()),
-            "style_size": int(meta.get("style_size") or cfg.style.size)}
-
-
-def _temporal(cfg: DictConfig) -> dict[str, Any]:
-    """The temporal-consistency weights (stylenet.temporal); absent keys mean off."""
-    return {key: float(_number(cfg, f"loss.{key}", 0.0))
-            for key in ("temporal_weight", "noise_weight", "motion_std", "motion_shift") if key in cfg.loss}
-
-
-def _distill(cfg: DictConfig) -> dict[str, Any]:
-    """``distill_teacher`` (resolved) and ``distill_weight``, after checking the teacher loads and holds
-    every style of the run; nothing without ``distill.teacher``."""
-    teacher = cfg.get("distill", {}).get("teacher")
-    if not teacher:
-        return {}
-    weight = _number(cfg, "distill.weight", 0.0)
-    from .distill import Teacher, TeacherError
-
-    styles = style_list(cfg) or [{"name": cfg.style.name}]
-    if cfg.get("add_style"):
-        raise ConfigError("distill.teacher: not used with add_style (only the new style's norms train)")
-    try:
-        checked = Teacher(str(teacher), [s["name"] for s in styles])
-    except TeacherError as exc:
-        raise ConfigError(f"distill.teacher: {exc}") from None
-    return {"distill_teacher": str(Path(checked.path).resolve()), "distill_weight": float(weight)}
-
-
-def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
-    """Plain keyword arguments for StyleTransferModule from a validated config."""
-    styles = style_list(cfg)
-    added = _added_style(cfg) if cfg.get("add_style") else _fine_tune(cfg) if cfg.get("init_from") else {}
-    return {
-        "style_name": cfg.name,
-        "styles": styles or None,
-        "style_image": str(resolve_path(cfg.style.image).resolve()),
-        "style_size": cfg.style.size,
-        "width": cfg.model.width,
-        "num_res_blocks": cfg.model.num_res_blocks,
-        "architecture": architecture(cfg),
-        "gradient_checkpointing": bool(cfg.model.gradient_checkpointing),
-        "channels_last": bool(cfg.model.channels_last),
-        "compile": bool(cfg.model.compile),
-        "content_layers": OmegaConf.to_container(cfg.loss.content_layers),
-        "style_layers": OmegaConf.to_container(cfg.loss.style_layers),
-        "content_weight": float(cfg.loss.content_weight),
-        # Per-painting multiplier: some paintings need a stronger or weaker pull than the default
-        # (with several styles each entry carries its own, applied per sample).
-        "style_weight": float(cfg.loss.style_weight) * (1.0 if styles else float(cfg.style.weight)),
-        "tv_weight": float(cfg.loss.tv_weight),
-        "vgg_weights": cfg.loss.vgg_weights,
-        "vgg_checkpointing": bool(cfg.loss.gradient_checkpointing),
-        "on_nonfinite": cfg.loss.on_nonfinite,
-        "lr": float(cfg.optim.lr),
-        "betas": tuple(float(b) for b in cfg.optim.betas),
-        "weight_decay": float(cfg.optim.weight_decay),
-        "warmup_steps": int(cfg.optim.warmup_steps),
-        "min_lr_ratio": float(cfg.optim.min_lr_ratio),
-        "image_size": cfg.data.image_size,
-        **_distill(cfg),
-        **_temporal(cfg),
-        **added,  # add_style: the trained model's styles + the new one, its architecture, what trains
-    }
 
 
 def datamodule_kwargs(cfg: DictConfig) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from stylenet.config import ConfigError, module_kwargs
+from stylenet.config import ConfigError
+from stylenet.module_config import module_kwargs
 from stylenet.data import StyleDataModule
 from stylenet.distill import Teacher, TeacherError
 from stylenet.export import read_metadata, save_stylizer, training_metadata

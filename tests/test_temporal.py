@@ -61,7 +61,8 @@ def test_noise_term_and_gradients_reach_the_network():
 
 
 def test_config_passes_the_weights_and_rejects_bad_ones():
-    from stylenet.config import ConfigError, module_kwargs, validate
+    from stylenet.config import ConfigError, validate
+    from stylenet.module_config import module_kwargs
     kwargs = module_kwargs(compose_config(["data=sample", "loss.temporal_weight=100", "loss.noise_weight=10"]))
     assert kwargs["temporal_weight"] == 100.0 and kwargs["noise_weight"] == 10.0 and kwargs["motion_std"] == 8.0
     cfg = compose_config(["data=sample", "loss.temporal_weight=-1"])

@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 from .runner import MAX_FILES, ROOT, EVAL_RESERVE_S, Run
-from .stages import stage_bench_infer, stage_bench_train, stage_env, stage_profile, stage_train
+from .stages import stage_bench_infer, stage_bench_train, stage_env, stage_profile
+from .train_stage import stage_train
 
 STAGES = ("env", "bench-train", "bench-infer", "profile", "train")
 # Share of the whole budget each stage may use (what one leaves goes to the next); train takes the rest.
