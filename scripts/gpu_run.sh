@@ -2,6 +2,7 @@
 # The one command for an air-gapped GPU node (prepare with `make gpu-kit`, carry .gpu/):
 #   bash scripts/gpu_run.sh [--out DIR] [--budget 500] [--stages env,bench-train,bench-infer,profile,train]
 #                           [--train "experiment=zoo"] [--tiny]
+# (--train defaults to the AdaIN decoder on the kit's photos and paintings, else experiment=zoo.)
 # Installs the kit's wheels into a temporary folder (pip --no-index: nothing is downloaded), points the
 # VGG loader at the kit's weights, then runs python -m stylenet.bench.gpu_run (see its docstring).
 set -uo pipefail

@@ -221,3 +221,11 @@ def test_gpu_run_trains_adain_with_held_out_paintings_in_its_evaluation(tmp_path
     assert len(means) == 2 and any(name.startswith("gatys lbfgs 3 it (") for name in means)
     assert (out / "gatys.png").is_file() and len([p for p in out.iterdir() if p.is_file()]) <= MAX_FILES
     assert "content and style within 1.5x of Gatys (300 it) |" in (out / "results.md").read_text()
+
+
+def test_the_train_stage_defaults_to_the_adain_decoder_when_the_kit_has_paintings(tmp_path):
+    from stylenet.bench.gpu_run import ADAIN_TRAIN, ZOO_TRAIN, default_train
+    assert default_train(tmp_path) == ZOO_TRAIN  # no kit paintings (../shared/data/paintings was absent)
+    (tmp_path / ".gpu" / "paintings").mkdir(parents=True)
+    assert default_train(tmp_path) == ADAIN_TRAIN
+    assert "experiment=adain" in ADAIN_TRAIN and "data.paintings=[.gpu/paintings," in ADAIN_TRAIN

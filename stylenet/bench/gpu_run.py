@@ -5,6 +5,9 @@ each stage, so a command killed at its limit still brings numbers back.
     python -m stylenet.bench.gpu_run [--out DIR] [--budget 500] [--stages env,bench-train,bench-infer,profile,train]
                                      [--train "experiment=zoo"] [--tiny]
 
+Without --train the train stage trains what the open issues need on a GPU: the AdaIN decoder (issue #14:
+experiment=adain on the kit's photos and paintings) when the kit has its painting pack, else the zoo.
+
 Output (at most 8 files): results.json (everything), results.md (tables and the targets), log.txt
 (every line printed), and from the train stage <style>.safetensors, evaluation.png, demo.png and
 run.tar.gz (metrics.csv, previews, resolved config, evaluation.json/csv). ``scripts/benchmark.py merge
@@ -30,17 +33,31 @@ MIN_SECONDS = {"env": 2, "bench-train": 20, "bench-infer": 15, "profile": 10, "t
 TINY_MIN_SECONDS = {"env": 1, "bench-train": 5, "bench-infer": 5, "profile": 3, "train": 20}
 
 
+# The train stage's default: issue #14 needs a GPU-trained AdaIN decoder (the bundled one is a CPU budget);
+# the zoo when the kit has no paintings (../shared/data/paintings was absent when it was packed).
+KIT_PAINTINGS = Path(".gpu") / "paintings"
+ADAIN_TRAIN = f"experiment=adain data.root=.gpu/photos data.paintings=[{KIT_PAINTINGS.as_posix()},data/styles]"
+ZOO_TRAIN = "experiment=zoo"
+
+
+def default_train(root: Path = ROOT) -> str:
+    """The train stage's spec when --train is not given: AdaIN with the kit's paintings, else the zoo."""
+    return ADAIN_TRAIN if (root / KIT_PAINTINGS).is_dir() else ZOO_TRAIN
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=os.environ.get("OUT") or "", help="output folder (default $OUT, else outputs/gpu_run)")
     p.add_argument("--budget", type=float, default=500, help="seconds for all stages (one 10-minute command with a margin)")
     p.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, in order: {', '.join(STAGES)}")
-    p.add_argument("--train", default="experiment=zoo",
-                   help="train stage: experiment and overrides (experiment=gpu style=<name> for one painting)")
+    p.add_argument("--train", default=None,
+                   help="train stage: experiment and overrides (experiment=gpu style=<name> for one painting); "
+                        f"default: {ADAIN_TRAIN!r} when {KIT_PAINTINGS} exists, else {ZOO_TRAIN!r}")
     p.add_argument("--tiny", action="store_true", help="tiny sizes on any machine: checks the whole command in ~a minute")
     p.add_argument("--focus", choices=["", "compile"], default="",
                    help="compile: only the torch.compile rows (training NCHW vs channels_last; inference at 1080p and 4K)")
     args = p.parse_args(argv)
+    args.train = args.train or default_train()
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
