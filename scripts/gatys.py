@@ -13,7 +13,7 @@ from stylenet.config import ConfigError, load_loss_settings, resolve_style
 from stylenet.evaluate import EvaluationError, build_loss, load_photos
 from stylenet.gatys import INITS, OPTIMIZERS, GatysError, stylize_by_optimization
 from stylenet.image import save_image
-from stylenet.inference import resolve_device
+from stylenet.device import resolve_device
 
 
 def main(argv=None) -> int:

@@ -16,7 +16,7 @@ from .config import DEFAULT_STYLE_SIZE
 from .evaluate import EvaluationError, build_loss
 from .gatys import stylize_by_optimization
 from .image import contact_sheet, load_image
-from .inference import resolve_device
+from .device import resolve_device
 from .losses import PerceptualLoss
 
 SWEEP_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)  # around the configured weight, half a decade apart

@@ -24,7 +24,8 @@ from .config import find_painting, load_loss_settings, resolve_path
 from .gatys import stylize_by_optimization
 from .batch import expand_inputs
 from .image import UNREADABLE, contact_sheet, load_image, save_image
-from .inference import load_stylizer, resolve_device
+from .device import resolve_device
+from .inference import load_stylizer
 from .losses import SETTINGS, PerceptualLoss
 
 log = logging.getLogger(__name__)

@@ -87,6 +87,18 @@ def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike, **sav
     return Path(path)
 
 
+# ITU-R BT.601 RGB -> YUV (rows: Y, U, V); luminance-only transfer keeps the photo's U and V.
+_RGB_TO_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]])
+
+
+def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """Luminance of ``stylized`` with the chroma (YUV U, V) of ``original``; (N, 3, H, W) in [0, 1]."""
+    m = _RGB_TO_YUV.to(stylized.device, stylized.dtype)
+    y = torch.einsum("ij,njhw->nihw", m[:1], stylized)
+    uv = torch.einsum("ij,njhw->nihw", m[1:], original)
+    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(m), torch.cat([y, uv], 1)).clamp(0, 1)
+
+
 def _fit_text(draw: ImageDraw.ImageDraw, text: str, width: int, font) -> str:
     """``text`` shortened with an ellipsis to fit ``width`` px."""
     if draw.textlength(text, font=font) <= width:

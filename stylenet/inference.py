@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from .image import float_to_pil, pil_to_float
+from .device import available_memory, resolve_device
+from .image import float_to_pil, pil_to_float, preserve_colors
 from .styles import StyleChoice, choose, style_names
 from .models import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
 
@@ -28,48 +29,10 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 # Peak bytes per pixel of an untiled forward, per unit of network width (measured: the decoder's last
 # upsample holds ~5 maps of `width` fp32 channels at full resolution; 6 leaves a margin).
 _BYTES_PER_PIXEL_PER_WIDTH = 6 * 4
-# ITU-R BT.601 RGB -> YUV (rows: Y, U, V); luminance-only transfer keeps the photo's U and V.
-_RGB_TO_YUV = torch.tensor([[0.299, 0.587, 0.114], [-0.14713, -0.28886, 0.436], [0.615, -0.51499, -0.10001]])
 
 
 class ImageTooLargeError(MemoryError):
     """An image would not fit in memory without tiling."""
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` -> cuda, else mps, else cpu; an unavailable device is a clear error."""
-    if str(device) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r}: CUDA is not available on this machine (use --device cpu or auto)")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device {device!r}: MPS is not available on this machine (use --device cpu or auto)")
-    return dev
-
-
-def available_memory(device: torch.device) -> int | None:
-    """Free bytes on ``device`` (None where unknown)."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    if device.type == "cpu":
-        with contextlib.suppress(OSError, ValueError, StopIteration):
-            with open("/proc/meminfo") as f:
-                line = next(l for l in f if l.startswith("MemAvailable:"))
-            return int(line.split()[1]) * 1024
-    return None
-
-
-def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
-    """Luminance of ``stylized`` with the chroma (YUV U, V) of ``original``; (N, 3, H, W) in [0, 1]."""
-    m = _RGB_TO_YUV.to(stylized.device, stylized.dtype)
-    y = torch.einsum("ij,njhw->nihw", m[:1], stylized)
-    uv = torch.einsum("ij,njhw->nihw", m[1:], original)
-    return torch.einsum("ij,njhw->nihw", torch.linalg.inv(m), torch.cat([y, uv], 1)).clamp(0, 1)
 
 
 def _tile_spans(size: int, tile: int, overlap: int, factor: int = DOWNSAMPLE_FACTOR) -> list[tuple[int, int]]:

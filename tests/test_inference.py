@@ -3,7 +3,8 @@ import torch
 from PIL import Image
 
 from stylenet.image import load_image
-from stylenet.inference import ImageTooLargeError, Stylizer, preserve_colors, _RGB_TO_YUV
+from stylenet.image import _RGB_TO_YUV, preserve_colors
+from stylenet.inference import ImageTooLargeError, Stylizer
 from stylenet.models import InstanceNorm, TransformerNet
 
 from conftest import SAMPLE
