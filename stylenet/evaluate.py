@@ -171,11 +171,13 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
     rows: list[list[torch.Tensor]] = [[content] for _, content in photos]
     gatys_done: set[str] = set()
     paintings = [str(find_style_image(s, styles_dir)) for s in ([style] if isinstance(style, str) else style or [])]
-    if len(paintings) > 1 and any(not _is_adain(m) for m in models):
+    adain = [_is_adain(m) for m in models]  # (reads each model file's header once)
+    if len(paintings) > 1 and not all(adain):
         raise EvaluationError("several --style paintings are for arbitrary-style (AdaIN) models; score a feed-forward "
                               "model against one painting (or its own)")
-    if not paintings and any(_is_adain(m) for m in models):  # AdaIN on the other models' own paintings
-        paintings = [str(find_style_image(p, styles_dir)) for p in _own_paintings(models, model_styles)]
+    if not paintings and any(adain):  # AdaIN on the other models' own paintings
+        feed_forward = [m for m, is_adain in zip(models, adain) if not is_adain]
+        paintings = [str(find_style_image(p, styles_dir)) for p in _own_paintings(feed_forward, model_styles)]
         adain_only = paintings
     else:
         adain_only = []
@@ -229,13 +231,13 @@ def _adain_settings(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _own_paintings(models: Sequence[str | os.PathLike], model_styles: Sequence[str] | None) -> list[str]:
-    """The paintings the feed-forward models among ``models`` were trained on (file names), in order, each once."""
+    """The paintings the feed-forward ``models`` were trained on (file names), in order, each once."""
     from .export import find_model, read_metadata
 
     names: list[str] = []
     for model in models:
         path, implied = find_model(model)
-        if path.suffix != ".safetensors" or _is_adain(model):
+        if path.suffix != ".safetensors":
             continue
         meta = read_metadata(path)
         wanted = set(model_styles or ()) | ({implied} if implied else set())

@@ -57,10 +57,6 @@ def _train_rate(run: Run, cfg) -> tuple[float, float, str]:
     return rate, compile_s, source
 
 
-def _is_adain(cfg) -> bool:
-    return cfg.model.get("family") == "adain"
-
-
 def _tiny_adain() -> list[str]:
     return ["data=folder", f"data.root={ROOT / 'data' / 'sample'}", f"data.paintings=[{ROOT / 'data' / 'styles'}]",
             "data.holdout=2", "data.image_size=32", "data.batch_size=2", "data.num_workers=0", "data.val_size=2",
@@ -112,8 +108,10 @@ def _held_out_paintings(cfg, model: Path, count: int) -> list[str]:
 
 
 def stage_train(run: Run, deadline: float, spec: str) -> dict:
+    from ..config import is_adain
+
     overrides = spec.split()
-    if run.tiny and _is_adain(_compose(overrides)):
+    if run.tiny and is_adain(_compose(overrides)):
         overrides += _tiny_adain()
     elif run.tiny:
         overrides += ["data=folder", f"data.root={ROOT / 'data' / 'sample'}", "data.image_size=32", "data.batch_size=2",
@@ -122,7 +120,7 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
                       "trainer.val_check_interval=2", "trainer.log_every_n_steps=1", "checkpoint.every_n_steps=2",
                       "preview.every_n_steps=2", "preview.size=32", "preview.count=2", "trainer.accelerator=cpu"]
     cfg = _compose(overrides)
-    adain = _is_adain(cfg)
+    adain = is_adain(cfg)
     rate, compile_s, source = _adain_rate(cfg) if adain else _train_rate(run, cfg)
     startup_s = 15 if run.tiny else 30  # imports, photo screening, VGG and style targets, Lightning set-up
     budget = deadline - time.monotonic() - EVAL_RESERVE_S - (GATYS_RESERVE_S if adain and not run.tiny else 0)
@@ -171,14 +169,15 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     many = len(cfg.get("styles") or []) > 1  # a column per style: fewer, smaller rows keep the sheet < 16 MiB
     photos = ["--photos", str(ROOT / "data" / "sample"), "--count", "2" if run.tiny else "4" if many else "8",
               "--size", "64" if run.tiny else "512", "--height", "64" if run.tiny else "160" if many else "256"]
+    held_out = _held_out_paintings(cfg, model, 2 if run.tiny else 4) if adain else []
     if adain:  # scored on paintings it never saw
-        photos += ["--style", *_held_out_paintings(cfg, model, 2 if run.tiny else 4)]
+        photos += ["--style", *held_out]
     evaluation = _evaluate(run, model, photos, run.work / "eval", run.out / "evaluation.png",
                            max(10, deadline - time.monotonic()))
     if evaluation:
         out["evaluation"] = evaluation
     if adain:  # issue #14's target: within 1.5x of Gatys's content and style losses on held-out paintings
-        _gatys_comparison(run, out, cfg, model, deadline)
+        _gatys_comparison(run, out, model, held_out[:1] if run.tiny else held_out, deadline)
     else:  # (the demo picture takes a style model; AdaIN's sheet is the evaluation's)
         run_logged(run, [sys.executable, str(ROOT / "scripts" / "demo.py"), "--model", str(model), "--out",
                           str(run.out / "demo.png"), *(["--size", "64", "--height", "64"] if run.tiny else ["--size", "512"])],
@@ -188,9 +187,9 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     return out
 
 
-def _gatys_comparison(run: Run, out: dict, cfg, model: Path, deadline: float) -> None:
+def _gatys_comparison(run: Run, out: dict, model: Path, paintings: list[str], deadline: float) -> None:
     """``scripts/evaluate.py`` with Gatys (300 L-BFGS iterations of the decoder's own objective) on 2
-    unseen photos x 4 held-out paintings at 256 px (the protocol of MODELS.md's CPU table): means into
+    unseen photos x ``paintings`` (4 held out) at 256 px (the protocol of MODELS.md's CPU table): means into
     ``out["gatys_comparison"]``, the sheet as gatys.png. Skipped with a line when time is short."""
     left = deadline - time.monotonic() - 5
     if left < (10 if run.tiny else 30):
@@ -199,7 +198,7 @@ def _gatys_comparison(run: Run, out: dict, cfg, model: Path, deadline: float) ->
     size, count, iterations = ("32", "1", "3") if run.tiny else ("256", "2", "300")
     comparison = _evaluate(run, model, ["--photos", str(ROOT / "data" / "sample"), "--count", count, "--size", size,
                                         "--gatys-iterations", iterations, "--height", "64" if run.tiny else "192",
-                                        "--style", *_held_out_paintings(cfg, model, 1 if run.tiny else 4)],
+                                        "--style", *paintings],
                            run.work / "eval_gatys", run.out / "gatys.png", max(10, left))
     if comparison:
         out["gatys_comparison"] = comparison
