@@ -26,6 +26,18 @@ def register_resolvers() -> None:
 
 register_resolvers()  # Hydra imports this module (hydra.callbacks) before it resolves hydra.run.dir
 
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def compose_train(overrides=()) -> DictConfig:
+    """The train config as train.py would see it, without running Hydra's job (for the GPU run's train
+    stage and the tests). ``hydra.*`` overrides are dropped: they only matter to a job."""
+    from hydra import compose, initialize_config_dir
+
+    register_resolvers()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=[o for o in overrides if not o.startswith("hydra.")])
+
 
 class CheckOutputDir(Callback):
     """Before Hydra creates the run folder: stop with one line if it cannot be created or written

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+
+from stylenet.hydra_callbacks import compose_train as compose_config  # noqa: F401 (tests import it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -44,12 +45,6 @@ def tiny_overrides(photos: Path, run_dir: Path) -> list[str]:
 @pytest.fixture
 def tiny(photos_dir: Path, tmp_path: Path) -> list[str]:
     return tiny_overrides(photos_dir, tmp_path / "run")
-
-
-def compose_config(overrides: list[str] = ()):
-    """The composed train config, as train.py would see it (without running Hydra's job)."""
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose("train", overrides=[o for o in overrides if not o.startswith("hydra.")])
 
 
 def run_train(overrides: list[str], timeout: int = 300) -> subprocess.CompletedProcess:

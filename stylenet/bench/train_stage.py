@@ -14,16 +14,6 @@ from pathlib import Path
 from .runner import EVAL_RESERVE_S, GATYS_RESERVE_S, ROOT, Run, run_logged, size_max_steps
 
 
-def _compose(overrides: list[str]):
-    from hydra import compose, initialize_config_dir
-
-    from ..config import register_resolvers  # ${model_name:...} in conf/train.yaml
-
-    register_resolvers()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose("train", overrides=overrides)
-
-
 def _train_rate(run: Run, cfg) -> tuple[float, float, str]:
     """(images/s, compile seconds, where from) for the run's batch, from the bench-train rows (compiled
     row when the run compiles), capped by the loader's measured rate; a short probe where none fits."""
@@ -109,9 +99,10 @@ def _held_out_paintings(cfg, model: Path, count: int) -> list[str]:
 
 def stage_train(run: Run, deadline: float, spec: str) -> dict:
     from ..config import is_adain
+    from ..hydra_callbacks import compose_train
 
     overrides = spec.split()
-    if run.tiny and is_adain(_compose(overrides)):
+    if run.tiny and is_adain(compose_train(overrides)):
         overrides += _tiny_adain()
     elif run.tiny:
         overrides += ["data=folder", f"data.root={ROOT / 'data' / 'sample'}", "data.image_size=32", "data.batch_size=2",
@@ -119,7 +110,7 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
                       "styles_size=64",
                       "trainer.val_check_interval=2", "trainer.log_every_n_steps=1", "checkpoint.every_n_steps=2",
                       "preview.every_n_steps=2", "preview.size=32", "preview.count=2", "trainer.accelerator=cpu"]
-    cfg = _compose(overrides)
+    cfg = compose_train(overrides)
     adain = is_adain(cfg)
     rate, compile_s, source = _adain_rate(cfg) if adain else _train_rate(run, cfg)
     startup_s = 15 if run.tiny else 30  # imports, photo screening, VGG and style targets, Lightning set-up
