@@ -17,8 +17,8 @@ def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from stylenet.config import ConfigError, check_overrides, validate
-    from stylenet.data import DataError
-    from stylenet.module_base import NonFiniteLossError
+    from stylenet.training.data import DataError
+    from stylenet.training.base import NonFiniteLossError
 
     try:
         check_overrides(list(HydraConfig.get().overrides.task))
@@ -39,7 +39,7 @@ def run(cfg: DictConfig) -> None:
 
     from stylenet.config import build, preview_kwargs
     from stylenet.hardware import describe, resolve_auto
-    from stylenet.training import build_trainer, find_resume_checkpoint, throughput_summary
+    from stylenet.training.trainer import build_trainer, find_resume_checkpoint, throughput_summary
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     for line in describe(resolve_auto(cfg)):  # trainer.precision / model.channels_last / model.compile: auto

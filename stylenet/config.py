@@ -2,7 +2,7 @@
 
 Validation runs before anything heavy (VGG, data loaders, processes) and fails with one line that
 names the key, the bad value and what is allowed. The feed-forward module's arguments are built in
-stylenet.module_config, AdaIN's in stylenet.adain.config.
+stylenet.training.config, AdaIN's in stylenet.adain.config.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, MissingMandatoryValue, OmegaConf
 
-from .data import DATA_KINDS, DECODERS
+from .training.data import DATA_KINDS, DECODERS
 from .hardware import AUTO
 from .hydra_callbacks import register_resolvers
 from .losses import SETTINGS
@@ -192,9 +192,9 @@ def build(cfg: DictConfig) -> tuple[Any, Any]:
     if is_adain(cfg):
         from .adain.config import build_adain
         return build_adain(cfg)
-    from .data import StyleDataModule
-    from .module import StyleTransferModule
-    from .module_config import module_kwargs
+    from .training.data import StyleDataModule
+    from .training.module import StyleTransferModule
+    from .training.config import module_kwargs
     return StyleDataModule(**datamodule_kwargs(cfg)), StyleTransferModule(**module_kwargs(cfg))
 
 

@@ -10,8 +10,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import STYLES  # noqa: E402
 
-from stylenet.data import StyleDataModule  # noqa: E402
-from stylenet.module import StyleTransferModule  # noqa: E402
+from stylenet.training.data import StyleDataModule  # noqa: E402
+from stylenet.training.module import StyleTransferModule  # noqa: E402
 
 
 class Probe(pl.Callback):

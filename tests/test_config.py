@@ -3,7 +3,7 @@ import torch
 from omegaconf import OmegaConf
 
 from stylenet.config import ConfigError, resolve_path, validate
-from stylenet.module_config import module_kwargs
+from stylenet.training.config import module_kwargs
 
 from conftest import ROOT, STYLES, compose_config, run_train
 

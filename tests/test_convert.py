@@ -68,7 +68,7 @@ def test_reduced_precision_weights_are_smaller_and_close(model_file, tmp_path, d
 def test_export_from_lightning_checkpoint_and_unknown_format(tmp_path, photos_dir):
     from test_module import small_module, trainer
 
-    from stylenet.data import StyleDataModule
+    from stylenet.training.data import StyleDataModule
 
     module = small_module(width=4)
     t = trainer(tmp_path, max_steps=1)

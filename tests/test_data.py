@@ -4,7 +4,7 @@ import shutil
 import pytest
 import torch
 
-from stylenet.data import DataError, ImageFileDataset, StyleDataModule, list_images, split_files
+from stylenet.training.data import DataError, ImageFileDataset, StyleDataModule, list_images, split_files
 
 from conftest import SAMPLE, SHARED_DATA
 

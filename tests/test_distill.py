@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from stylenet.config import ConfigError
-from stylenet.module_config import module_kwargs
-from stylenet.data import StyleDataModule
-from stylenet.distill import Teacher, TeacherError
+from stylenet.training.config import module_kwargs
+from stylenet.training.data import StyleDataModule
+from stylenet.training.distill import Teacher, TeacherError
 from stylenet.export import read_metadata, save_stylizer, training_metadata
 from stylenet.models import InstanceNorm, TransformerNet, one_hot
 

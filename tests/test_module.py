@@ -4,8 +4,8 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from stylenet.data import StyleDataModule
-from stylenet.module import StyleTransferModule, warmup_cosine
+from stylenet.training.data import StyleDataModule
+from stylenet.training.module import StyleTransferModule, warmup_cosine
 
 from conftest import STYLES
 
@@ -79,7 +79,7 @@ def test_bf16_mixed_precision_step_runs_on_cpu(tmp_path, photos_dir):
 
 
 def test_progress_bar_shows_every_loss_term_and_images_per_second(tmp_path, photos_dir):
-    from stylenet.training import ThroughputCallback, progress_bar
+    from stylenet.training.trainer import ThroughputCallback, progress_bar
 
     module = small_module()
     dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from stylenet.data import StyleDataModule
-from stylenet.module import NonFiniteLossError
+from stylenet.training.data import StyleDataModule
+from stylenet.training.module import NonFiniteLossError
 
 from conftest import ROOT, tiny_overrides
 
@@ -134,7 +134,7 @@ def test_nonfinite_loss(mode, tmp_path, photos_dir):
 
 
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
-    from stylenet.training import AtomicCheckpointIO
+    from stylenet.training.trainer import AtomicCheckpointIO
 
     io = AtomicCheckpointIO()
     path = tmp_path / "last.ckpt"
@@ -154,7 +154,7 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
 
 
 def test_resume_auto_finds_this_or_the_newest_sibling_run(tmp_path):
-    from stylenet.training import find_resume_checkpoint
+    from stylenet.training.trainer import find_resume_checkpoint
 
     older, newer, fresh = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for run in (older, newer):

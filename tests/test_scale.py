@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from stylenet.losses import PerceptualLoss
-from stylenet.module import StyleTransferModule
+from stylenet.training.module import StyleTransferModule
 from stylenet.models import TransformerNet
 
 from conftest import ROOT, SAMPLE, STYLES

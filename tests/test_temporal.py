@@ -1,9 +1,9 @@
-"""Synthetic motion and the temporal-consistency regulariser (stylenet/video/motion.py, stylenet/temporal.py)."""
+"""Synthetic motion and the temporal-consistency regulariser (stylenet/video/motion.py, stylenet/training/temporal.py)."""
 import pytest
 import torch
 
 from stylenet.models import TransformerNet
-from stylenet.temporal import temporal_terms
+from stylenet.training.temporal import temporal_terms
 from stylenet.video.motion import SyntheticMotion, inside, random_flow, warp
 
 from conftest import compose_config, run_train
@@ -62,7 +62,7 @@ def test_noise_term_and_gradients_reach_the_network():
 
 def test_config_passes_the_weights_and_rejects_bad_ones():
     from stylenet.config import ConfigError, validate
-    from stylenet.module_config import module_kwargs
+    from stylenet.training.config import module_kwargs
     kwargs = module_kwargs(compose_config(["data=sample", "loss.temporal_weight=100", "loss.noise_weight=10"]))
     assert kwargs["temporal_weight"] == 100.0 and kwargs["noise_weight"] == 10.0 and kwargs["motion_std"] == 8.0
     cfg = compose_config(["data=sample", "loss.temporal_weight=-1"])
@@ -135,7 +135,7 @@ def test_dis_flow_recovers_a_known_pan_and_masks_what_left_the_frame(photo):
 
 def test_module_adds_the_terms_to_the_total_for_several_styles_and_validation_is_repeatable():
     from conftest import STYLES
-    from stylenet.module import StyleTransferModule
+    from stylenet.training.module import StyleTransferModule
     styles = [{"name": n, "image": str(STYLES / f"{n}.jpg"), "size": 64, "weight": 1.0} for n in ("wave", "udnie")]
     module = StyleTransferModule(style_name="two", style_image=styles[0]["image"], width=4, num_res_blocks=1,
                                  styles=styles, content_layers={"relu2_2": 1.0}, style_layers={"relu2_2": 1.0},

@@ -11,7 +11,7 @@ import torch
 from ..export import save_stylizer
 from ..image import load_image
 from ..models.adain import ENCODER_LAYER, STYLE_LAYERS, AdaINNet, make_target
-from ..module_base import TrainingModule, eager
+from ..training.base import TrainingModule, eager
 from .loss import AdaINLoss
 
 # conf/loss/adain.yaml's per-layer weights: (437 / mean activation)^2 (see stylenet.adain.loss).

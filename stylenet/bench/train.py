@@ -62,7 +62,7 @@ def _stylenet_step(size: int, batch: int, device: torch.device, width: int, bloc
     """StyleTransferModule's own training computation (targets cached, content features only to
     relu2_2 without a graph, fused AdamW), with the given switches."""
     from ..config import resolve_path
-    from ..module import StyleTransferModule
+    from ..training.module import StyleTransferModule
 
     module = StyleTransferModule(style_name="bench", style_image=str(resolve_path(STYLE_IMAGE)),
                                  style_size=384, width=width, num_res_blocks=blocks, content_layers=CONTENT_LAYERS,
@@ -223,7 +223,7 @@ def bench_loader(root: str, workers: int, batch: int = 32, size: int = 256, seco
                  decoder: str = "torchvision") -> dict:
     """Images/s of the training DataLoader alone (decode, resize, random crop, flip, collate, pinned
     memory where CUDA is present) over the photos under ``root``, after the first batch."""
-    from ..data import StyleDataModule
+    from ..training.data import StyleDataModule
 
     dm = StyleDataModule("folder", root, image_size=size, batch_size=batch, num_workers=workers, val_size=0,
                          decoder=decoder, prefetch_factor=4 if workers else 2)

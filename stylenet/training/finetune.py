@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .models import TransformerNet
+from ..models import TransformerNet
 
 
 def extend_from(net: TransformerNet, trained: TransformerNet) -> None:

@@ -8,15 +8,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .config import (DEFAULT_STYLE_SIZE, ConfigError, _get, _number, architecture, find_painting, resolve_path,
+from ..config import (DEFAULT_STYLE_SIZE, ConfigError, _get, _number, architecture, find_painting, resolve_path,
                      style_list)
-from .models.transformer import DEFAULTS as ARCH_DEFAULTS
+from ..models.transformer import DEFAULTS as ARCH_DEFAULTS
 
 
 def _added_style(cfg: DictConfig) -> dict[str, Any]:
     """``styles``, ``train_styles``, ``init_from`` and the architecture for add_style: the trained
     model's styles (their names and settings from its metadata) plus ``style``, training only the last."""
-    from .export import ModelFileError, find_model, load_transformer
+    from ..export import ModelFileError, find_model, load_transformer
 
     path, _ = find_model(str(_get(cfg, "init_from")))
     try:
@@ -39,7 +39,7 @@ def _fine_tune(cfg: DictConfig) -> dict[str, Any]:
     """``init_from`` without add_style: go on training a trained model (every weight; e.g. to add the
     temporal regulariser). The run takes the model's styles (paintings, sizes, weights) and architecture
     from its metadata, so ``style=``/``model=`` need not repeat them."""
-    from .export import ModelFileError, find_model, load_transformer
+    from ..export import ModelFileError, find_model, load_transformer
 
     path, _ = find_model(str(_get(cfg, "init_from")))
     try:
@@ -55,7 +55,7 @@ def _fine_tune(cfg: DictConfig) -> dict[str, Any]:
                               "(looked in data/styles)")
         return str(found.resolve())
 
-    from .hydra_callbacks import model_name
+    from ..hydra_callbacks import model_name
 
     default_name = cfg.name == model_name(cfg.style.name, cfg.styles)
     if meta.get("styles"):
@@ -72,7 +72,7 @@ def _fine_tune(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _temporal(cfg: DictConfig) -> dict[str, Any]:
-    """The temporal-consistency weights (stylenet.temporal); absent keys mean off."""
+    """The temporal-consistency weights (stylenet.training.temporal); absent keys mean off."""
     return {key: float(_number(cfg, f"loss.{key}", 0.0))
             for key in ("temporal_weight", "noise_weight", "motion_std", "motion_shift") if key in cfg.loss}
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-from .video.motion import SyntheticMotion, inside, warp
+from ..video.motion import SyntheticMotion, inside, warp
 
 # Codec noise for the noise term: an H.264 round trip (crf 18, scripts/stylize_video.py's default) of the
 # first 48 frames of ../shared/data/video/bbb_vfi_test_480p.mp4 changed pixels by 2.2 levels on average,

@@ -16,7 +16,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, Ri
 from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from .atomic import atomic_path
+from ..atomic import atomic_path
 from .previews import PreviewCallback
 
 log = logging.getLogger(__name__)

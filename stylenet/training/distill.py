@@ -11,8 +11,8 @@ import os
 import torch
 from torch import nn
 
-from .export import find_model, load_transformer
-from .models import one_hot
+from ..export import find_model, load_transformer
+from ..models import one_hot
 
 
 class TeacherError(ValueError):

@@ -10,13 +10,13 @@ import torch
 from torchvision.transforms.v2.functional import center_crop, resize
 from torchvision.utils import make_grid
 
-from .image import find_images, float_to_pil, load_image, save_image
-from .module_base import eager
+from ..image import find_images, float_to_pil, load_image, save_image
+from .base import eager
 
 
 class PreviewCallback(pl.Callback):
     """``photos``: a folder or list of files (default: the first ``count`` validation photos, else
-    training photos). The grid is the module's :meth:`~stylenet.module_base.TrainingModule.preview`: the
+    training photos). The grid is the module's :meth:`~stylenet.training.base.TrainingModule.preview`: the
     photos, then one row per style (a multi-style network: photos x styles; AdaIN: held-out paintings).
     Written by rank 0 only."""
 

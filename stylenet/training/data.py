@@ -15,7 +15,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from .image import IMAGE_EXTENSIONS, UNREADABLE, find_images, open_rgb, pil_to_float
+from ..image import IMAGE_EXTENSIONS, UNREADABLE, find_images, open_rgb, pil_to_float
 from .sampling import ResumableSampler
 
 DATA_KINDS = ("coco", "folder")

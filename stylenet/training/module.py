@@ -6,14 +6,14 @@ from pathlib import Path
 import torch
 
 from .distill import Teacher
-from .export import load_transformer, save_stylizer, training_metadata
-from .image import load_image
+from ..export import load_transformer, save_stylizer, training_metadata
+from ..image import load_image
 from .finetune import copy_weights, train_only_styles
-from .losses import PerceptualLoss
-from .models import TransformerNet, one_hot
-from .module_base import NonFiniteLossError, TrainingModule, eager, warmup_cosine  # noqa: F401 (re-exported)
+from ..losses import PerceptualLoss
+from ..models import TransformerNet, one_hot
+from .base import NonFiniteLossError, TrainingModule, eager, warmup_cosine  # noqa: F401 (re-exported)
 from .temporal import temporal_terms
-from .video.motion import MOTION_STD, SHIFT, SyntheticMotion
+from ..video.motion import MOTION_STD, SHIFT, SyntheticMotion
 
 
 class StyleTransferModule(TrainingModule):
@@ -32,7 +32,7 @@ class StyleTransferModule(TrainingModule):
 
     Adding styles to a trained network: ``init_from`` (its exported file or checkpoint) and
     ``train_styles`` (the indices of the new entries of ``styles``): only those styles' norm parameters
-    train, everything else is copied and frozen (:mod:`stylenet.finetune`).
+    train, everything else is copied and frozen (:mod:`stylenet.training.finetune`).
     """
 
     FROZEN_PREFIXES = ("perceptual.", "teacher.")  # the loss's VGG, a distillation teacher
@@ -91,9 +91,9 @@ class StyleTransferModule(TrainingModule):
             style_layers or {"relu1_2": 1.0, "relu2_2": 1.0, "relu3_4": 1.0, "relu4_4": 1.0},
             content_weight, style_weight, tv_weight, vgg_weights, vgg_checkpointing,
         )
-        # Distillation (stylenet.distill): a frozen trained network whose outputs the student also matches.
+        # Distillation (stylenet.training.distill): a frozen trained network whose outputs the student also matches.
         self.teacher = Teacher(distill_teacher, [self.styles[i]["name"] for i in self.trained]) if distill_teacher else None
-        # Temporal consistency (stylenet.temporal): the synthetic second frame's motion.
+        # Temporal consistency (stylenet.training.temporal): the synthetic second frame's motion.
         self.motion = SyntheticMotion(motion_std, motion_shift)
         self._compiled = False
 

@@ -1,5 +1,5 @@
 """TrainingModule: what every stylenet LightningModule shares (the feed-forward networks of
-:mod:`stylenet.module`, the AdaIN decoder of :mod:`stylenet.adain.module`): logging without host-device
+:mod:`stylenet.training.module`, the AdaIN decoder of :mod:`stylenet.adain.module`): logging without host-device
 syncs, non-finite loss handling, fused AdamW with warmup + cosine, checkpoints without the frozen
 networks and with the RNG states."""
 from __future__ import annotations
@@ -54,7 +54,7 @@ class TrainingModule(pl.LightningModule):
         self.nonfinite_message: str | None = None
         self._skipped_seen = 0
         self._health: StepHealth | None = None  # device-side record of non-finite steps
-        # Host floats for the progress bar (stylenet.training.progress_bar), refreshed without a
+        # Host floats for the progress bar (stylenet.training.trainer.progress_bar), refreshed without a
         # per-step host-device sync: every step on a CPU, every log_every_n_steps on an accelerator.
         self.bar_metrics: dict[str, float] = {}
 
