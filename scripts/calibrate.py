@@ -9,10 +9,11 @@ import argparse
 import logging
 import sys
 
-from stylenet.calibrate import SWEEP_FACTORS, sweep_sheet, sweep_style_weights
+from stylenet.quality.calibrate import SWEEP_FACTORS, sweep_sheet, sweep_style_weights
 from stylenet.config import ConfigError, load_loss_settings, resolve_style
-from stylenet.evaluate import EvaluationError, load_photos, write_outputs
-from stylenet.gatys import OPTIMIZERS, GatysError
+from stylenet.quality.evaluate import EvaluationError, load_photos
+from stylenet.quality.report import write_outputs
+from stylenet.quality.gatys import OPTIMIZERS, GatysError
 
 
 def main(argv=None) -> int:

@@ -10,7 +10,7 @@ from stylenet.config import resolve_path
 from stylenet.export import ModelFileError
 from stylenet.export import pretrained_names
 from stylenet.inference import load_stylizer
-from stylenet.pictures import demo_sheet, stack, styles_sheet
+from stylenet.quality.pictures import demo_sheet, stack, styles_sheet
 from stylenet.image import find_images, save_image
 
 # Bundled sample photos (data/sample/CREDITS.csv): a baseball play, a riverbank under a bridge, a batter.

@@ -12,9 +12,10 @@ import argparse
 import logging
 import sys
 
-from stylenet.evaluate import EvaluationError, csv_rows, evaluate, load_photos, report, sheet, write_outputs
+from stylenet.quality.evaluate import EvaluationError, evaluate, load_photos
+from stylenet.quality.report import csv_rows, report, sheet, write_outputs
 from stylenet.export import ModelFileError
-from stylenet.gatys import OPTIMIZERS, GatysError
+from stylenet.quality.gatys import OPTIMIZERS, GatysError
 
 
 def main(argv=None) -> int:

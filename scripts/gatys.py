@@ -10,8 +10,8 @@ import logging
 import sys
 
 from stylenet.config import ConfigError, load_loss_settings, resolve_style
-from stylenet.evaluate import EvaluationError, build_loss, load_photos
-from stylenet.gatys import INITS, OPTIMIZERS, GatysError, stylize_by_optimization
+from stylenet.quality.evaluate import EvaluationError, build_loss, load_photos
+from stylenet.quality.gatys import INITS, OPTIMIZERS, GatysError, stylize_by_optimization
 from stylenet.image import save_image
 from stylenet.device import resolve_device
 

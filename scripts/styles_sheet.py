@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from stylenet.export import ModelFileError
-from stylenet.evaluate import EvaluationError, load_photos
+from stylenet.quality.evaluate import EvaluationError, load_photos
 from stylenet.image import save_image
 from stylenet.inference import load_stylizer
-from stylenet.pictures import styles_sheet
+from stylenet.quality.pictures import styles_sheet
 from stylenet.styles import StyleError, choose
 
 

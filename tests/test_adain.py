@@ -240,7 +240,7 @@ def test_train_adain_end_to_end_and_resume_after_a_kill(photos_dir, tmp_path):
 
 
 def test_evaluate_scores_adain_per_painting_beside_the_zoo(model_file):
-    from stylenet.evaluate import EvaluationError, evaluate, load_photos
+    from stylenet.quality.evaluate import EvaluationError, evaluate, load_photos
 
     photos = load_photos([str(SAMPLE)], 1, 48)
     methods, rows = evaluate([str(model_file)], photos, "cpu", [str(PAINTINGS[0]), str(PAINTINGS[1])],
@@ -267,7 +267,7 @@ def test_evaluate_scores_adain_per_painting_beside_the_zoo(model_file):
 
 def test_the_adain_objective_scores_what_training_minimises(net):
     from stylenet.adain.loss import AdaINLoss, AdaINObjective
-    from stylenet.gatys import stylize_by_optimization
+    from stylenet.quality.gatys import stylize_by_optimization
     from stylenet.models.adain import make_target
 
     layers = dict(compose_config(["loss=adain"]).loss.style_layers)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylenet.calibrate import sweep_style_weights
+from stylenet.quality.calibrate import sweep_style_weights
 from stylenet.config import load_loss_settings
-from stylenet.evaluate import load_photos
+from stylenet.quality.evaluate import load_photos
 from stylenet.export import save_stylizer
 from stylenet.image import load_image
 from stylenet.models import TransformerNet
@@ -122,7 +122,7 @@ def test_calibrate_script_writes_sheet_and_numbers(tmp_path):
 
 
 def test_models_with_the_same_file_name_are_told_apart_by_their_folder():
-    from stylenet.evaluate import _label
+    from stylenet.quality.evaluate import _label
 
     runs = ["runs/light/starry_night.safetensors", "runs/johnson/starry_night.safetensors", "zoo.safetensors"]
     assert [_label(m, runs) for m in runs] == ["light/starry_night.safetensors", "johnson/starry_night.safetensors",

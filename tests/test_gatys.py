@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from stylenet.config import load_loss_settings
-from stylenet.gatys import GatysError, stylize_by_optimization
+from stylenet.quality.gatys import GatysError, stylize_by_optimization
 from stylenet.image import load_image
 from stylenet.losses import PerceptualLoss
 

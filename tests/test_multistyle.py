@@ -231,7 +231,7 @@ def test_add_style_trains_only_the_new_style_s_norms(photos_dir, tmp_path):
 
 
 def test_evaluate_scores_each_style_of_a_multistyle_model_against_its_painting(tmp_path):
-    from stylenet.evaluate import EvaluationError, evaluate, load_photos
+    from stylenet.quality.evaluate import EvaluationError, evaluate, load_photos
 
     _, path = _multi_model(tmp_path)
     photos = load_photos([str(ROOT / "data" / "sample")], 2, 48)
@@ -250,7 +250,7 @@ def test_evaluate_scores_each_style_of_a_multistyle_model_against_its_painting(t
 
 
 def test_a_multistyle_stylizer_without_a_choice_needs_a_style_per_call_and_the_styles_sheet(tmp_path):
-    from stylenet.pictures import styles_sheet
+    from stylenet.quality.pictures import styles_sheet
     net, path = _multi_model(tmp_path)
     stylizer = load_stylizer(path)
     x = torch.rand(3, 16, 16)

@@ -60,7 +60,7 @@ class AdaINObjective(nn.Module):
     """The AdaIN training objective as a scorer with :class:`stylenet.losses.PerceptualLoss`'s interface
     (``set_style``, ``content_targets``, ``forward(output, content | content_features=)`` returning
     ``{"content", "style", "tv", "total"}``), so that ``scripts/evaluate.py`` scores an AdaIN decoder with
-    the loss it was trained on and :mod:`stylenet.gatys` optimises the same loss per photo: the paper's
+    the loss it was trained on and :mod:`stylenet.quality.gatys` optimises the same loss per photo: the paper's
     evaluation (Huang & Belongie 2017, Sec. 7.1: content and style loss of Eq. 11-12 for AdaIN and for
     Gatys et al. optimising them). The content target of a photo is AdaIN(photo's relu4_1, painting's
     relu4_1 statistics), alpha 1. ``settings``: ``style_layers``, ``content_weight``, ``style_weight``,

@@ -28,7 +28,7 @@ import torch
 
 from ..config import load_loss_settings
 from ..convert import export_onnx, onnx_metadata, onnx_runner, onnx_session
-from ..evaluate import _score, build_loss, find_style_image, load_photos
+from ..quality.evaluate import _score, build_loss, find_style_image, load_photos
 from ..export import PRETRAINED, find_model, load_transformer
 from ..inference import Stylizer
 from ..models import one_hot

@@ -4,7 +4,6 @@ by side with their losses, so ``loss.style_weight`` is picked by looking instead
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,12 +11,12 @@ from typing import Any
 import torch
 from PIL import Image
 
-from .config import DEFAULT_STYLE_SIZE
+from ..config import DEFAULT_STYLE_SIZE
 from .evaluate import EvaluationError, build_loss
 from .gatys import stylize_by_optimization
-from .image import contact_sheet, load_image
-from .device import resolve_device
-from .losses import PerceptualLoss
+from ..image import contact_sheet, load_image
+from ..device import resolve_device
+from ..losses import PerceptualLoss
 
 SWEEP_FACTORS = (0.1, 0.3, 1.0, 3.0, 10.0)  # around the configured weight, half a decade apart
 

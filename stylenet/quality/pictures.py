@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from .image import contact_sheet, load_image, open_rgb, resize_longest
-from .inference import Stylizer
+from ..image import contact_sheet, load_image, open_rgb, resize_longest
+from ..inference import Stylizer
 
 
 def demo_sheet(stylizer: Stylizer, style_image: str | os.PathLike, photos: list, height: int = 256,

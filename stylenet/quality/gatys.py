@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .losses import PerceptualLoss
+from ..losses import PerceptualLoss
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise")

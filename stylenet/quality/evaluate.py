@@ -5,50 +5,29 @@ iteration budget, and a labelled contact sheet (rows: photos; columns: content, 
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 
-from .atomic import atomic_path
-from .config import find_painting, load_loss_settings, resolve_path
+from ..batch import expand_inputs
+from ..config import find_painting, load_loss_settings, resolve_path
+from ..device import resolve_device
+from ..image import UNREADABLE, load_image
+from ..inference import load_stylizer
+from ..losses import SETTINGS, PerceptualLoss
 from .gatys import stylize_by_optimization
-from .batch import expand_inputs
-from .image import UNREADABLE, contact_sheet, load_image, save_image
-from .device import resolve_device
-from .inference import load_stylizer
-from .losses import SETTINGS, PerceptualLoss
+from .report import Method
 
 log = logging.getLogger(__name__)
-TERMS = ("content", "style", "tv", "total")
 
 
 class EvaluationError(ValueError):
     """Bad input to an evaluation (the message names it)."""
-
-
-@dataclass
-class Method:
-    """One column of the report: a model, or the Gatys baseline for one style."""
-    name: str
-    kind: str  # "model" | "gatys"
-    style: str
-    style_image: str
-    loss: dict[str, Any]
-    per_image: list[dict[str, Any]] = field(default_factory=list)
-
-    def mean(self) -> dict[str, float]:
-        keys = [*TERMS, "ms"]
-        return {k: sum(r[k] for r in self.per_image) / len(self.per_image) for k in keys} if self.per_image else {}
 
 
 def load_photos(inputs: Sequence[str | os.PathLike], count: int | None, size: int) -> list[tuple[Path, torch.Tensor]]:
@@ -86,7 +65,7 @@ def build_loss(settings: dict[str, Any], style_image: Path, style_size: int, dev
     """The scorer for ``settings``: the perceptual (Gram) loss, or with ``"objective": "adain"`` the AdaIN
     training objective (:class:`stylenet.adain.loss.AdaINObjective`, same interface)."""
     if settings.get("objective") == "adain":
-        from .adain.loss import AdaINObjective
+        from ..adain.loss import AdaINObjective
 
         loss = AdaINObjective(settings).to(device)
     else:
@@ -111,7 +90,7 @@ def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_s
     only these), for an arbitrary-style (AdaIN) model per painting of ``paintings``; a variant is
     ``{"name", "choice", "image", "size", "weight"}`` from the metadata (AdaIN: the painting).
     One ``style`` image for several styles of a model would score them all against one painting: refused."""
-    from .adain.stylizer import STYLE_SIZE, AdaINStylizer
+    from ..adain.stylizer import STYLE_SIZE, AdaINStylizer
 
     for model_path in models:
         stylizer = load_stylizer(model_path, device=str(device))
@@ -232,7 +211,7 @@ def _adain_settings(meta: dict[str, Any]) -> dict[str, Any]:
 
 def _own_paintings(models: Sequence[str | os.PathLike], model_styles: Sequence[str] | None) -> list[str]:
     """The paintings the feed-forward ``models`` were trained on (file names), in order, each once."""
-    from .export import find_model, read_metadata
+    from ..export import find_model, read_metadata
 
     names: list[str] = []
     for model in models:
@@ -248,66 +227,10 @@ def _own_paintings(models: Sequence[str | os.PathLike], model_styles: Sequence[s
 
 
 def _is_adain(model: str | os.PathLike) -> bool:
-    from .export import find_model, read_metadata
+    from ..export import find_model, read_metadata
 
     path, _ = find_model(model)
     try:
         return path.suffix == ".safetensors" and read_metadata(path).get("model", {}).get("family") == "adain"
     except ValueError:
         return False
-
-
-def sheet(methods: list[Method], rows: list[list[torch.Tensor]], photos: list[tuple[Path, torch.Tensor]],
-          height: int = 256) -> Image.Image:
-    """Contact sheet of :func:`evaluate`'s rows: per row a photo, then for each style its painting
-    (before the first method of that style) and the methods' outputs, each captioned with its
-    losses and time."""
-    columns, captions = ["content"], [[p.name] for p, _ in photos]
-    cells: list[list[torch.Tensor]] = [[row[0]] for row in rows]
-    seen: set[str] = set()
-    for m, method in enumerate(methods):
-        if method.style_image not in seen:
-            seen.add(method.style_image)
-            painting = load_image(method.style_image, 512)
-            columns.append(f"style: {method.style}")
-            for row_cells, caption in zip(cells, captions):
-                row_cells.append(painting)
-                caption.append(Path(method.style_image).name)
-        columns.append(method.name)
-        for row_cells, row, caption, r in zip(cells, rows, captions, method.per_image):
-            row_cells.append(row[1 + m])
-            caption.append(f"total {r['total']:.4g}\ncontent {r['content']:.3g}  style {r['style']:.3g}\n{r['ms']:.0f} ms")
-    return contact_sheet(cells, columns, captions, height)
-
-
-def report(methods: list[Method], settings: dict[str, Any]) -> dict[str, Any]:
-    return {"settings": settings,
-            "methods": [{**{k: v for k, v in asdict(m).items() if k != "per_image"}, "mean": m.mean(),
-                         "per_image": m.per_image} for m in methods]}
-
-
-def write_outputs(out_dir: str | os.PathLike, data: dict[str, Any], rows: list[dict[str, Any]],
-                  picture: Image.Image, stem: str) -> list[Path]:
-    """``<stem>.json``, ``<stem>.csv`` (one line per row dict) and ``<stem>.png``, each written atomically."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / f"{stem}.json") as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    with atomic_path(out / f"{stem}.csv") as tmp:
-        tmp.write_text(buffer.getvalue())
-    save_image(picture, out / f"{stem}.png")
-    return [out / f"{stem}.{ext}" for ext in ("json", "csv", "png")]
-
-
-def csv_rows(methods: list[Method]) -> list[dict[str, Any]]:
-    """One line per method and photo, then one ``mean`` line per method."""
-    rows = []
-    for m in methods:
-        for r in [*m.per_image, {"photo": "mean", **m.mean()}]:
-            rows.append({"method": m.name, "style_name": m.style, "photo": r["photo"],
-                         **{k: f"{r[k]:.6g}" for k in (*TERMS, "ms")}})
-    return rows
