@@ -1,7 +1,8 @@
 """Evaluate exported style models on content photos: the training losses (content, style, TV, total;
 same layers, weights and style image as the model was trained with, from its metadata) per photo
 and on average, milliseconds per image, optionally the Gatys optimisation baseline at a fixed
-iteration budget, and a labelled contact sheet (rows: photos; columns: content, style, outputs).
+iteration budget; one :class:`~stylenet.quality.report.Method` per column, written out (labelled
+contact sheet, JSON, CSV) by stylenet.quality.report.
 """
 from __future__ import annotations
 
