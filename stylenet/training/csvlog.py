@@ -1,6 +1,8 @@
 """The CSV logger of conf/logger/csv.yaml: Lightning's CSVLogger, except that a resumed run keeps the
 metrics its folder already holds. Lightning's deletes ``metrics.csv`` when a run starts in a folder that
-has one, so ``resume=auto`` lost every row before the resume."""
+has one, so ``resume=auto`` lost every row before the resume. Its rewrites of the file (a new column,
+e.g. the first validation) replace it in one step: Lightning truncates and rewrites it in place, so a
+kill at that moment left an empty ``metrics.csv``."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import csv
 from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+
+from ..atomic import atomic_path
 
 
 class _KeepingWriter(ExperimentWriter):
@@ -36,10 +40,19 @@ class _KeepingWriter(ExperimentWriter):
             reader = csv.DictReader(file)
             header, rows = list(reader.fieldnames or []), list(reader)
         kept = [r for r in rows if str(r.get("step", "")).isdigit() and int(r["step"]) < step]
-        with self._fs.open(self.metrics_file_path, "w", newline="") as file:
+        self._write_all(header, kept)
+
+    def _rewrite_with_new_header(self, fieldnames: list[str]) -> None:
+        with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+            rows = list(csv.DictReader(file))
+        self._write_all(fieldnames, rows)
+
+    def _write_all(self, header: list[str], rows: list[dict]) -> None:
+        """Replace ``metrics.csv`` atomically with ``header`` and ``rows``."""
+        with atomic_path(self.metrics_file_path) as tmp, open(tmp, "w", newline="") as file:
             writer = csv.DictWriter(file, fieldnames=header)
             writer.writeheader()
-            writer.writerows(kept)
+            writer.writerows(rows)
         self.metrics_keys = sorted(header)
 
 
