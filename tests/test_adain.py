@@ -214,6 +214,25 @@ def test_init_from_goes_on_training_a_trained_decoder(photos_dir, tmp_path, mode
         torch.testing.assert_close(after[key].float(), before[key].float(), rtol=1e-4, atol=1e-6)
 
 
+def test_init_from_holds_out_the_paintings_the_decoder_held_out(net, photos_dir, tmp_path, caplog):
+    # The seeded split depends on the corpus's paths (a GPU node's .gpu/paintings sorts before data/styles):
+    # a decoder trained on goes on holding out its own paintings, found by name.
+    from stylenet.adain.config import build_adain
+
+    seeded, _ = build_adain(compose_config(tiny_adain(photos_dir, tmp_path / "a")))
+    names = sorted({p.name for p in PAINTINGS} - {p.name for p in seeded.held_out})[:2]
+    model = save_stylizer(net, tmp_path / "held.safetensors", style="any painting (AdaIN)", held_out=names)
+    with caplog.at_level("INFO"):
+        data, module = build_adain(compose_config(tiny_adain(photos_dir, tmp_path / "b", f"init_from={model}")))
+    assert [p.name for p in data.held_out] == names and module.hparams.held_out == names
+    assert not set(names) & {p.name for p in data.train_paintings} and "holding out the 2 paintings" in caplog.text
+    # None of them in the corpus: the seeded split, said so.
+    model = save_stylizer(net, tmp_path / "other.safetensors", style="any painting (AdaIN)", held_out=["elsewhere.jpg"])
+    with caplog.at_level("INFO"):
+        data, _ = build_adain(compose_config(tiny_adain(photos_dir, tmp_path / "c", f"init_from={model}")))
+    assert data.held_out == seeded.held_out and "none of the 1 paintings other.safetensors held out" in caplog.text
+
+
 def test_train_adain_end_to_end_and_resume_after_a_kill(photos_dir, tmp_path):
     from test_resume import _popen, _wait_for_step
 

@@ -207,14 +207,17 @@ def test_gpu_kit_fits_the_carry_limit_and_its_wheels_install_offline(tmp_path):
 
 
 def test_gpu_run_trains_adain_with_held_out_paintings_in_its_evaluation(tmp_path):
-    out = tmp_path / "out"
-    proc = _gpu_run(out, "--tiny", "--budget", "100", "--stages", "train", "--train", "experiment=adain")
+    from stylenet.bench.gpu_run import ADAIN_TRAIN
+    from stylenet.export import read_metadata
+    out = tmp_path / "out"  # the GPU run's default spec (--tiny swaps the kit's photos and paintings for data/)
+    proc = _gpu_run(out, "--tiny", "--budget", "100", "--stages", "train", "--train", ADAIN_TRAIN)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     train = json.loads((out / "results.json").read_text())["stages"]["train"]
     assert train["exit_code"] == 0 and train["model"] == "adain.safetensors" and "AdaIN probe" in train["rate_from"]
+    meta = read_metadata(out / "adain.safetensors")  # it went on from the bundled decoder, at its width
+    assert meta["init_from"]["model"] == "adain.safetensors" and train["model_width"] == meta["model"]["decoder_width"] == 128
     assert len(train["evaluation"]["means"]) == 2  # a column per held-out painting
-    from stylenet.export import read_metadata
-    held = read_metadata(out / "adain.safetensors")["held_out"]
+    held = meta["held_out"]
     assert all(any(h.split(".")[0] in name for h in held) for name in train["evaluation"]["means"])
     # Issue #14's target, measured in the same stage: the decoder beside Gatys on a held-out painting.
     means = train["gatys_comparison"]["means"]

@@ -72,11 +72,12 @@ def build_adain(cfg: DictConfig) -> tuple[Any, Any]:
     from .corpus import PaintingDataModule
     from .module import AdaINModule
 
-    data = PaintingDataModule(**datamodule_kwargs(cfg), paintings=[str(resolve_path(str(p))) for p in cfg.data.paintings],
-                              holdout=cfg.data.holdout, scale_range=tuple(cfg.data.scale_range))
     init_from, width = init_decoder(cfg) if cfg.get("init_from") else (None, int(cfg.model.decoder_width))
-    if init_from:
-        _warn_held_out(init_from, data.train_paintings)
+    held = _held_out_names(init_from) if init_from else []
+    data = PaintingDataModule(**datamodule_kwargs(cfg), paintings=[str(resolve_path(str(p))) for p in cfg.data.paintings],
+                              holdout=cfg.data.holdout, scale_range=tuple(cfg.data.scale_range), held_out_names=held)
+    if held:
+        _say_held_out(init_from, held, data)
     module = AdaINModule(
         decoder_width=width,
         init_from=init_from,
@@ -99,18 +100,27 @@ def build_adain(cfg: DictConfig) -> tuple[Any, Any]:
     return data, module
 
 
-def _warn_held_out(init_from: str, train_paintings) -> None:
-    """A decoder that goes on training on paintings its first run held out no longer has them as unseen:
-    say so (they are listed in its metadata's ``held_out``)."""
-    import logging
-
+def _held_out_names(init_from: str) -> list[str]:
+    """The painting file names a decoder held out (its metadata's ``held_out``; none for a checkpoint)."""
     from ..export import read_metadata
 
-    held = set(read_metadata(init_from).get("held_out", [])) if init_from.endswith(".safetensors") else set()
-    seen = sorted(held & {p.name for p in train_paintings})
-    if seen:
-        logging.getLogger(__name__).warning(
-            "init_from: %d of the paintings %s held out (%s...) are in this run's training set: they are no longer "
-            "unseen for the model this run exports (keep data.paintings, data.holdout and seed as they were)",
-            len(seen), Path(init_from).name, ", ".join(seen[:3]))
+    return list(read_metadata(init_from).get("held_out") or []) if init_from.endswith(".safetensors") else []
 
+
+def _say_held_out(init_from: str, names: list[str], data) -> None:
+    """One line on the held-out paintings of a run that goes on training a decoder: its own (found by name,
+    wherever the corpus lies), a seeded split where none is in the corpus, or a warning where the run
+    trains on some of them (they are then no longer unseen for the model it exports)."""
+    import logging
+
+    log, name = logging.getLogger(__name__), Path(init_from).name
+    seen = sorted(set(names) & {p.name for p in data.train_paintings})
+    if seen:
+        log.warning("init_from: %d of the paintings %s held out (%s...) are in this run's training set: they are no "
+                    "longer unseen for the model this run exports", len(seen), name, ", ".join(seen[:3]))
+    elif {p.name for p in data.held_out} <= set(names):
+        log.info("init_from: holding out the %d paintings %s held out (found by name in data.paintings)",
+                 len(data.held_out), name)
+    else:
+        log.info("init_from: none of the %d paintings %s held out is in data.paintings: %d held out by data.holdout",
+                 len(names), name, len(data.held_out))

@@ -97,15 +97,22 @@ class PairDataset(Dataset):
 class PaintingDataModule(StyleDataModule):
     """StyleDataModule's photos, each paired with a painting: training pairs draw from the training
     paintings, validation pairs photo ``i`` with held-out painting ``i mod H``. ``holdout``: a fraction
-    (< 1) or a count of paintings kept out of training (deterministic: ``seed``)."""
+    (< 1) or a count of paintings kept out of training (deterministic: ``seed``). ``held_out_names``: hold
+    out the paintings of these file names instead (a decoder trained on goes on holding out its own,
+    wherever the corpus lies: the seeded split depends on the files' paths); the seeded split where none
+    of them is in the corpus."""
 
     def __init__(self, *args, paintings: list[str], holdout: float = 0.1, scale_range: tuple[float, float] = (1.0, 3.0),
-                 **kwargs):
+                 held_out_names: list[str] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         files = screen_images(list_paintings(paintings), kwargs.get("max_bad_fraction", 0.05))
         if len(files) < 2:
             raise DataError(f"data.paintings: need at least 2 paintings (one to train on, one held out), found {len(files)}")
-        self.train_paintings, self.held_out = split_files(files, holdout, self.seed) if holdout else (files, [])
+        named = [f for f in files if f.name in set(held_out_names or ())]
+        if named and len(named) < len(files):
+            self.train_paintings, self.held_out = [f for f in files if f not in named], named
+        else:
+            self.train_paintings, self.held_out = split_files(files, holdout, self.seed) if holdout else (files, [])
         if not self.held_out:
             raise DataError("data.holdout: holds out no painting; use a fraction (e.g. 0.1) or a count >= 1")
         low, high = scale_range

@@ -55,16 +55,23 @@ def _tiny_adain() -> list[str]:
             "trainer.accelerator=cpu"]
 
 
+def _adain_width(cfg) -> int:
+    """The decoder width an AdaIN run trains: init_from's where it goes on from a trained decoder."""
+    from ..adain.config import init_decoder
+
+    return init_decoder(cfg)[1] if cfg.get("init_from") else int(cfg.model.decoder_width)
+
+
 def _adain_rate(cfg) -> tuple[float, float, str]:
-    """AdaIN's images/s for the run's crop and batch: 3 timed steps of AdaINModule's own computation
-    (eager, bf16 autocast on CUDA; a compiled run is faster, so its schedule ends early, never late)."""
+    """AdaIN's images/s for the run's crop, batch and decoder width: 3 timed steps of AdaINModule's own
+    computation (eager, bf16 autocast on CUDA; a compiled run is faster, so its schedule ends early, never late)."""
     import torch
 
     from ..adain.module import AdaINModule
 
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
-    module = AdaINModule(decoder_width=int(cfg.model.decoder_width)).to(device)
+    module = AdaINModule(decoder_width=_adain_width(cfg)).to(device)
     optimizer = torch.optim.Adam(module.net.parameters(), lr=1e-4)
     size, batch = int(cfg.data.image_size), int(cfg.data.batch_size)
     photos, paintings = torch.rand(batch, 3, size, size, device=device), torch.rand(batch, 3, size, size, device=device)
@@ -122,7 +129,7 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     out: dict = {"spec": spec, "rate_images_per_s": rate, "rate_from": source, "compile_s": compile_s,
                  "budget_s": round(budget, 1), "max_steps": max_steps, "batch": batch, "images": max_steps * batch,
                  "style": str(cfg.name), "image_size": int(cfg.data.image_size),
-                 "model_width": int(cfg.model.decoder_width if adain else cfg.model.width)}
+                 "model_width": _adain_width(cfg) if adain else int(cfg.model.width)}
     run.results["stages"]["train"] = out
     run.say(f"train: {max_steps} steps x {batch} = {max_steps * batch:,} images sized from {rate:.0f} images/s "
             f"({source}), {budget:.0f} s budget")
