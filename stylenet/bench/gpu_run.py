@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from .kit import PAINTING_SIDE
 from .runner import MAX_FILES, ROOT, EVAL_RESERVE_S, Run
 from .stages import stage_bench_infer, stage_bench_train, stage_env, stage_profile
 from .train_stage import stage_train
@@ -39,9 +40,11 @@ TINY_MIN_SECONDS = {"env": 1, "bench-train": 5, "bench-infer": 5, "profile": 3, 
 # found by name) with its recipe (lambda 2, lr 2e-4 for a fine-tune at 256 px): the stage's few minutes
 # (~40% of the budget) buy fewer pairs than the bundled decoder's 78,400, so a decoder from scratch at the
 # paper's lambda 10 would come back worse, and lambda 10 lost the photo at a small budget (docs/QUALITY.md).
+# Painting crops at most PAINTING_SIDE / 256 = 1.25x the 256-px crop: the kit's paintings are 320 px on the
+# shorter side, and the corpus's default scales (up to 3x) would upsample most crops (blurred brush strokes).
 KIT_PAINTINGS = Path(".gpu") / "paintings"
 ADAIN_TRAIN = (f"experiment=adain data.root=.gpu/photos data.paintings=[{KIT_PAINTINGS.as_posix()},data/styles] "
-               "init_from=adain loss.style_weight=2.0 optim.lr=2e-4")
+               f"init_from=adain loss.style_weight=2.0 optim.lr=2e-4 data.scale_range=[1.0,{PAINTING_SIDE / 256:g}]")
 ZOO_TRAIN = "experiment=zoo"
 
 
