@@ -282,13 +282,15 @@ def test_the_bundled_zoo_loads_by_name_by_style_and_through_torch_hub():
     torch.testing.assert_close(hub(x), zoo(x, style="the_scream"))
 
 
-def test_the_bundled_light_zoo_holds_the_same_styles_in_under_a_megabyte():
+@pytest.mark.parametrize("name, full_resolution", [("zoo_light", True), ("zoo_fast", False)])
+def test_the_bundled_light_zoos_hold_the_same_styles_in_under_a_megabyte(name, full_resolution):
     from stylenet.export import PRETRAINED, pretrained_names
-    if "zoo_light" not in pretrained_names():
-        pytest.skip("no light zoo bundled")
-    light, zoo = load_stylizer("zoo_light"), load_stylizer("zoo")
-    assert light.style_names == zoo.style_names and (PRETRAINED / "zoo_light.safetensors").stat().st_size <= 2**20
-    assert light.metadata["model"]["width"] == 8 and light.metadata["style"] == "zoo_light"
+    if name not in pretrained_names():
+        pytest.skip(f"no {name} bundled")
+    light, zoo = load_stylizer(name), load_stylizer("zoo")
+    assert light.style_names == zoo.style_names and (PRETRAINED / f"{name}.safetensors").stat().st_size <= 2**20
+    assert light.metadata["model"]["width"] == 8 and light.metadata["style"] == name
+    assert light.metadata["model"].get("full_resolution", True) is full_resolution  # model=light_fast: no such layer
     assert load_stylizer("wave").metadata["style"] == "zoo"  # a style's name still means the full zoo
     x = torch.rand(3, 40, 48)
     assert (light(x, style="wave") - light(x, style="udnie")).abs().mean() > 1e-3
