@@ -108,9 +108,10 @@ class PaintingDataModule(StyleDataModule):
         files = screen_images(list_paintings(paintings), kwargs.get("max_bad_fraction", 0.05))
         if len(files) < 2:
             raise DataError(f"data.paintings: need at least 2 paintings (one to train on, one held out), found {len(files)}")
-        named = [f for f in files if f.name in set(held_out_names or ())]
+        names = set(held_out_names or ())
+        named = [f for f in files if f.name in names]
         if named and len(named) < len(files):
-            self.train_paintings, self.held_out = [f for f in files if f not in named], named
+            self.train_paintings, self.held_out = [f for f in files if f.name not in names], named
         else:
             self.train_paintings, self.held_out = split_files(files, holdout, self.seed) if holdout else (files, [])
         if not self.held_out:

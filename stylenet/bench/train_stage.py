@@ -62,7 +62,7 @@ def _adain_width(cfg) -> int:
     return init_decoder(cfg)[1] if cfg.get("init_from") else int(cfg.model.decoder_width)
 
 
-def _adain_rate(cfg) -> tuple[float, float, str]:
+def _adain_rate(cfg, width: int) -> tuple[float, float, str]:
     """AdaIN's images/s for the run's crop, batch and decoder width: 3 timed steps of AdaINModule's own
     computation (eager, bf16 autocast on CUDA; a compiled run is faster, so its schedule ends early, never late)."""
     import torch
@@ -71,7 +71,7 @@ def _adain_rate(cfg) -> tuple[float, float, str]:
 
     cuda = torch.cuda.is_available()
     device = torch.device("cuda" if cuda else "cpu")
-    module = AdaINModule(decoder_width=_adain_width(cfg)).to(device)
+    module = AdaINModule(decoder_width=width).to(device)
     optimizer = torch.optim.Adam(module.net.parameters(), lr=1e-4)
     size, batch = int(cfg.data.image_size), int(cfg.data.batch_size)
     photos, paintings = torch.rand(batch, 3, size, size, device=device), torch.rand(batch, 3, size, size, device=device)
@@ -119,7 +119,8 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
                       "preview.every_n_steps=2", "preview.size=32", "preview.count=2", "trainer.accelerator=cpu"]
     cfg = compose_train(overrides)
     adain = is_adain(cfg)
-    rate, compile_s, source = _adain_rate(cfg) if adain else _train_rate(run, cfg)
+    width = _adain_width(cfg) if adain else int(cfg.model.width)  # (init_from's: reads the decoder file once)
+    rate, compile_s, source = _adain_rate(cfg, width) if adain else _train_rate(run, cfg)
     startup_s = 15 if run.tiny else 30  # imports, photo screening, VGG and style targets, Lightning set-up
     budget = deadline - time.monotonic() - EVAL_RESERVE_S - (GATYS_RESERVE_S if adain and not run.tiny else 0)
     batch = int(cfg.data.batch_size)
@@ -129,7 +130,7 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     out: dict = {"spec": spec, "rate_images_per_s": rate, "rate_from": source, "compile_s": compile_s,
                  "budget_s": round(budget, 1), "max_steps": max_steps, "batch": batch, "images": max_steps * batch,
                  "style": str(cfg.name), "image_size": int(cfg.data.image_size),
-                 "model_width": _adain_width(cfg) if adain else int(cfg.model.width)}
+                 "model_width": width}
     run.results["stages"]["train"] = out
     run.say(f"train: {max_steps} steps x {batch} = {max_steps * batch:,} images sized from {rate:.0f} images/s "
             f"({source}), {budget:.0f} s budget")
