@@ -1,5 +1,6 @@
 """AdaIN (stylenet.models.adain, stylenet.adain): the layer, the network, the corpus, training through
 train.py, inference with any painting, ONNX export."""
+import shutil
 import signal
 import subprocess
 import sys
@@ -180,6 +181,25 @@ def test_corpus_holds_paintings_out_and_pairs_are_deterministic(photos_dir):
     assert torch.equal(val[1][1], crops[1])
 
 
+def test_held_out_paintings_do_not_depend_on_where_the_corpus_lies(photos_dir, tmp_path):
+    # The same files, their folder's path sorting before the other folder's or after it (a GPU node's
+    # .gpu/paintings beside data/styles, vs ../shared/data/paintings): the seeded split must not move.
+    styles = tmp_path / "m_styles"
+    styles.mkdir()
+    for painting in PAINTINGS[:4]:
+        shutil.copy(painting, styles / painting.name)
+    held = []
+    for folder in ("a_first", "zz_last"):
+        corpus = tmp_path / folder
+        corpus.mkdir()
+        for i, painting in enumerate(PAINTINGS[4:]):
+            shutil.copy(painting, corpus / f"extra_{i}.jpg")
+        dm = PaintingDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=2,
+                                paintings=[str(corpus), str(styles)], holdout=4)
+        held.append(sorted(p.name for p in dm.held_out))
+    assert held[0] == held[1] and len(held[0]) == 4
+
+
 def test_config_errors_are_one_line(tmp_path, photos_dir):
     from stylenet.config import ConfigError, validate
 
@@ -215,8 +235,8 @@ def test_init_from_goes_on_training_a_trained_decoder(photos_dir, tmp_path, mode
 
 
 def test_init_from_holds_out_the_paintings_the_decoder_held_out(net, photos_dir, tmp_path, caplog):
-    # The seeded split depends on the corpus's paths (a GPU node's .gpu/paintings sorts before data/styles):
-    # a decoder trained on goes on holding out its own paintings, found by name.
+    # A decoder trained on goes on holding out its own paintings, found by name, whatever split chose them
+    # (the bundled decoder's came from the split of sorted paths, before it went by file name).
     from stylenet.adain.config import build_adain
 
     seeded, _ = build_adain(compose_config(tiny_adain(photos_dir, tmp_path / "a")))

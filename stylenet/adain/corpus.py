@@ -97,10 +97,11 @@ class PairDataset(Dataset):
 class PaintingDataModule(StyleDataModule):
     """StyleDataModule's photos, each paired with a painting: training pairs draw from the training
     paintings, validation pairs photo ``i`` with held-out painting ``i mod H``. ``holdout``: a fraction
-    (< 1) or a count of paintings kept out of training (deterministic: ``seed``). ``held_out_names``: hold
-    out the paintings of these file names instead (a decoder trained on goes on holding out its own,
-    wherever the corpus lies: the seeded split depends on the files' paths); the seeded split where none
-    of them is in the corpus."""
+    (< 1) or a count of paintings kept out of training, drawn with ``seed`` from the paintings in file-name
+    order, so the same files give the same split wherever they lie (sorted paths would put data/styles
+    before a GPU node's .gpu/paintings and after ../shared/data/paintings). ``held_out_names``: hold out
+    the paintings of these file names instead (a decoder trained on goes on holding out its own, whatever
+    split chose them); the seeded split where none of them is in the corpus."""
 
     def __init__(self, *args, paintings: list[str], holdout: float = 0.1, scale_range: tuple[float, float] = (1.0, 3.0),
                  held_out_names: list[str] | None = None, **kwargs):
@@ -113,7 +114,8 @@ class PaintingDataModule(StyleDataModule):
         if named and len(named) < len(files):
             self.train_paintings, self.held_out = [f for f in files if f.name not in names], named
         else:
-            self.train_paintings, self.held_out = split_files(files, holdout, self.seed) if holdout else (files, [])
+            by_name = sorted(files, key=lambda f: (f.name, str(f)))
+            self.train_paintings, self.held_out = split_files(by_name, holdout, self.seed) if holdout else (files, [])
         if not self.held_out:
             raise DataError("data.holdout: holds out no painting; use a fraction (e.g. 0.1) or a count >= 1")
         low, high = scale_range
