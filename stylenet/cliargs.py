@@ -1,11 +1,16 @@
 """The command-line options every stylising script shares (scripts/stylize.py for photos,
 scripts/stylize_video.py for video): the model and its style, tiling, colour preservation, strength,
 device, precision, channels_last, compile and backend, and an AdaIN model's style images and alpha; their
-checks; and the Stylizer they describe."""
+checks; the Stylizer they describe; and the run of a script's job with it, a user's mistake one line."""
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
 
+from .export import ModelFileError
 from .inference import PRECISIONS, Stylizer, load_stylizer
 
 
@@ -77,3 +82,15 @@ def open_stylizer(args: argparse.Namespace) -> Stylizer:
 def stylizer_options(args: argparse.Namespace) -> dict:
     """The per-call options of the Stylizer (tiling, colour preservation, strength)."""
     return {"tile": args.tile, "overlap": args.overlap, "preserve_color": args.preserve_color, "strength": args.strength}
+
+
+def run_stylizer(args: argparse.Namespace, job: Callable[[Stylizer], Any], errors: tuple[type, ...] = ()) -> Any:
+    """``job`` run with the Stylizer the options describe, and its result; a user's mistake (a bad model
+    file, a missing input, a bad value, or one of ``errors``) is printed as one line ``error: ...`` and
+    gives None instead of a traceback."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        return job(open_stylizer(args))
+    except (ModelFileError, FileNotFoundError, ValueError, *errors) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None

@@ -6,12 +6,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from .batch import OUTPUT_FORMATS, stylize_paths
-from .cliargs import add_stylizer_args, check_stylizer_args, open_stylizer, stylizer_options
-from .export import ModelFileError
+from .cliargs import add_stylizer_args, check_stylizer_args, run_stylizer, stylizer_options
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -36,15 +34,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        stylizer = open_stylizer(args)
-        summary = stylize_paths(
-            stylizer, args.input, args.output, fmt=args.format, quality=args.quality, max_size=args.max_size,
-            scale=args.scale, overwrite=args.overwrite, batch_size=args.batch_size, progress=not args.quiet,
-            **stylizer_options(args))
-    except (ModelFileError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    summary = run_stylizer(args, lambda stylizer: stylize_paths(
+        stylizer, args.input, args.output, fmt=args.format, quality=args.quality, max_size=args.max_size,
+        scale=args.scale, overwrite=args.overwrite, batch_size=args.batch_size, progress=not args.quiet,
+        **stylizer_options(args)))
+    if summary is None:
         return 2
     print(summary.line())
     for path, why in summary.failed:

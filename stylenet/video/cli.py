@@ -6,11 +6,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from ..cliargs import add_stylizer_args, check_stylizer_args, open_stylizer, stylizer_options
-from ..export import ModelFileError
+from ..cliargs import add_stylizer_args, check_stylizer_args, run_stylizer, stylizer_options
 from .io import VIDEO_CODECS, VideoError
 from .pipeline import stylize_video
 
@@ -36,19 +34,17 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        stylizer = open_stylizer(args)
-        summary = stylize_video(stylizer, args.input, args.output, batch_size=args.batch_size, max_size=args.max_size,
-                                fps=args.fps, crf=args.crf, preset=args.preset, overwrite=args.overwrite,
-                                progress=not args.quiet, **stylizer_options(args))
-    except (ModelFileError, FileNotFoundError, VideoError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        summary = run_stylizer(args, lambda stylizer: stylize_video(
+            stylizer, args.input, args.output, batch_size=args.batch_size, max_size=args.max_size, fps=args.fps,
+            crf=args.crf, preset=args.preset, overwrite=args.overwrite, progress=not args.quiet,
+            **stylizer_options(args)), errors=(VideoError,))
     except KeyboardInterrupt:
         print(f"interrupted: nothing written to {args.output} (a video is only renamed into place when complete)",
               file=sys.stderr)
         return 130
+    if summary is None:
+        return 2
     print(summary.line())
     return 0
 
