@@ -19,11 +19,11 @@ from .training.data import DATA_KINDS, DECODERS
 from .hardware import AUTO
 from .hydra_callbacks import register_resolvers
 from .losses import SETTINGS
+from .paths import PROJECT_ROOT
 from .models.transformer import BLOCKS
 from .models.transformer import DEFAULTS as ARCH_DEFAULTS
 from .vgg import LAYER_NAMES, WEIGHT_SOURCES
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 register_resolvers()  # ${model_name:...} in conf/train.yaml, also for configs composed outside train.py
 
 

@@ -10,6 +10,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from .paths import CONF_DIR
+
 
 def model_name(style_name: str, styles) -> str:
     """``${model_name:${style.name},${styles}}``: the run's and the exported model's name: the style's,
@@ -25,8 +27,6 @@ def register_resolvers() -> None:
 
 
 register_resolvers()  # Hydra imports this module (hydra.callbacks) before it resolves hydra.run.dir
-
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 
 
 def compose_train(overrides=()) -> DictConfig:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import torch
 
-BENCHMARKS_MD = Path(__file__).resolve().parents[2] / "docs" / "BENCHMARKS.md"
+from ..paths import DOCS_DIR
+
+BENCHMARKS_MD = DOCS_DIR / "BENCHMARKS.md"
 
 
 def cpu_name() -> str:

@@ -31,7 +31,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-ROOT = Path(__file__).resolve().parents[2]
+from ..paths import PROJECT_ROOT as ROOT
+
 KIT = ROOT / ".gpu"
 CARRY_LIMIT = 64 * 2**20  # bytes: the checkout plus the carried paths (device tool's limit)
 MARGIN = 2 * 2**20  # room for files a session adds before the run

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from ..atomic import atomic_path
+from ..paths import PROJECT_ROOT as ROOT
 from .report import render_markdown
 
-ROOT = Path(__file__).resolve().parents[2]
 EVAL_RESERVE_S = 30  # after training: evaluate.py + demo picture + packing (GPU; measured on CPU with --tiny)
 # AdaIN also runs Gatys (300 L-BFGS iterations) on 2 photos x 4 held-out paintings at 256 px, issue #14's
 # quality target: 8 optimisations of ~375 VGG passes at 256 px (80 s each on 2 CPU cores; a few s on a GPU).
