@@ -34,12 +34,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    summary = run_stylizer(args, lambda stylizer: stylize_paths(
+    summary, code = run_stylizer(args, lambda stylizer: stylize_paths(
         stylizer, args.input, args.output, fmt=args.format, quality=args.quality, max_size=args.max_size,
         scale=args.scale, overwrite=args.overwrite, batch_size=args.batch_size, progress=not args.quiet,
-        **stylizer_options(args)))
+        **stylizer_options(args)), interrupted=f"the images already in {args.output} are complete (each is renamed "
+                                               "into place when written); run again to do the rest (they are skipped)")
     if summary is None:
-        return 2
+        return code
     print(summary.line())
     for path, why in summary.failed:
         print(f"  failed: {path}: {why}")

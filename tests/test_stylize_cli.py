@@ -100,6 +100,32 @@ def test_script_and_module_entry_points(model, tmp_path):
     assert proc.returncode == 2 and "no such model file" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_ctrl_c_keeps_the_finished_images_and_a_rerun_does_the_rest(model, tmp_path, monkeypatch, capsys):
+    import stylenet.batch
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, photo in enumerate(sorted(SAMPLE.glob("*.jpg"))[:3]):
+        (photos / f"{i}.jpg").write_bytes(photo.read_bytes())
+    out, save, calls = tmp_path / "out", stylenet.batch.save_output, []
+
+    def interrupt_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(stylenet.batch, "save_output", interrupt_the_second)
+    argv = ["--model", str(model), "--input", str(photos), "--output", str(out), "--max-size", "32", "--quiet"]
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.startswith(f"interrupted: the images already in {out} are complete") and "Traceback" not in err
+    assert [p.name for p in out.iterdir()] == ["0.png"] and Image.open(out / "0.png").size[0] == 32
+    monkeypatch.setattr(stylenet.batch, "save_output", save)
+    assert main(argv) == 0 and "done 2, skipped 1" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "2.png"]
+
+
 @pytest.mark.parametrize("case", ["truncated_jpeg", "zero_byte", "text_as_jpg", "decompression_bomb", "cmyk_jpeg",
                                   "png_16bit", "palette_transparency", "grayscale", "one_pixel", "exif_rotated",
                                   "symlink_loop"])

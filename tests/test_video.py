@@ -162,6 +162,19 @@ def test_an_interrupted_run_leaves_no_file_under_the_final_name(clip, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # no temporary left behind
 
 
+def test_ctrl_c_in_the_script_is_one_line_and_exit_130(clip, tmp_path, monkeypatch, capsys):
+    import stylenet.video.cli as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "stylize_video", interrupted)
+    model = save_stylizer(TransformerNet(4, 1), tmp_path / "tiny.safetensors", style="wave")
+    assert cli.main(["--model", str(model), "--input", str(clip), "--output", str(tmp_path / "o.mp4"), "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted: nothing written to") and len(err.strip().splitlines()) == 1
+
+
 def test_bad_inputs_are_one_line(tmp_path, clip):
     (tmp_path / "notes.mp4").write_text("not a video")
     (tmp_path / "empty").mkdir()

@@ -34,17 +34,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        summary = run_stylizer(args, lambda stylizer: stylize_video(
-            stylizer, args.input, args.output, batch_size=args.batch_size, max_size=args.max_size, fps=args.fps,
-            crf=args.crf, preset=args.preset, overwrite=args.overwrite, progress=not args.quiet,
-            **stylizer_options(args)), errors=(VideoError,))
-    except KeyboardInterrupt:
-        print(f"interrupted: nothing written to {args.output} (a video is only renamed into place when complete)",
-              file=sys.stderr)
-        return 130
+    summary, code = run_stylizer(args, lambda stylizer: stylize_video(
+        stylizer, args.input, args.output, batch_size=args.batch_size, max_size=args.max_size, fps=args.fps,
+        crf=args.crf, preset=args.preset, overwrite=args.overwrite, progress=not args.quiet,
+        **stylizer_options(args)), errors=(VideoError,),
+        interrupted=f"nothing written to {args.output} (a video is only renamed into place when complete)")
     if summary is None:
-        return 2
+        return code
     print(summary.line())
     return 0
 
