@@ -38,7 +38,7 @@ TINY_MIN_SECONDS = {"env": 1, "bench-train": 5, "bench-infer": 5, "profile": 3, 
 # the zoo when the kit has no paintings (../shared/data/paintings was absent when it was packed).
 # The decoder goes on from the bundled one (init_from=adain: its width, 128, and its 30 held-out paintings,
 # found by name) with its recipe (lambda 2, lr 2e-4 for a fine-tune at 256 px): the stage's few minutes
-# (~40% of the budget) buy fewer pairs than the bundled decoder's 78,400, so a decoder from scratch at the
+# (~40% of the budget) buy fewer pairs than the bundled decoder's 102,400, so a decoder from scratch at the
 # paper's lambda 10 would come back worse, and lambda 10 lost the photo at a small budget (docs/QUALITY.md).
 # Painting crops at most PAINTING_SIDE / 256 = 1.25x the 256-px crop: the kit's paintings are 320 px on the
 # shorter side, and the corpus's default scales (up to 3x) would upsample most crops (blurred brush strokes).
