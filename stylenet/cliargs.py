@@ -84,12 +84,12 @@ def stylizer_options(args: argparse.Namespace) -> dict:
     return {"tile": args.tile, "overlap": args.overlap, "preserve_color": args.preserve_color, "strength": args.strength}
 
 
-def run_stylizer(args: argparse.Namespace, job: Callable[[Stylizer], Any], errors: tuple[type, ...] = (),
-                 interrupted: str = "") -> tuple[Any, int]:
+def run_stylizer(args: argparse.Namespace, job: Callable[[Stylizer], Any], *, interrupted: str,
+                 errors: tuple[type, ...] = ()) -> tuple[Any, int]:
     """``(result, 0)``: ``job`` run with the Stylizer the options describe. A user's mistake (a bad model
     file, a missing input, a bad value, or one of ``errors``) is one line ``error: ...`` and gives
     ``(None, 2)``; Ctrl+C the line ``interrupted: <interrupted>`` (what was kept) and ``(None, 130)``:
-    no traceback either way."""
+    no traceback either way. Callers return the exit code when it is not 0."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         return job(open_stylizer(args)), 0
@@ -97,5 +97,5 @@ def run_stylizer(args: argparse.Namespace, job: Callable[[Stylizer], Any], error
         print(f"error: {exc}", file=sys.stderr)
         return None, 2
     except KeyboardInterrupt:
-        print(f"interrupted: {interrupted}".rstrip(": "), file=sys.stderr)
+        print(f"interrupted: {interrupted}", file=sys.stderr)
         return None, 130

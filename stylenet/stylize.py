@@ -39,7 +39,7 @@ def main(argv=None) -> int:
         scale=args.scale, overwrite=args.overwrite, batch_size=args.batch_size, progress=not args.quiet,
         **stylizer_options(args)), interrupted=f"the images already in {args.output} are complete (each is renamed "
                                                "into place when written); run again to do the rest (they are skipped)")
-    if summary is None:
+    if code:
         return code
     print(summary.line())
     for path, why in summary.failed:

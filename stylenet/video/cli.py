@@ -39,7 +39,7 @@ def main(argv=None) -> int:
         crf=args.crf, preset=args.preset, overwrite=args.overwrite, progress=not args.quiet,
         **stylizer_options(args)), errors=(VideoError,),
         interrupted=f"nothing written to {args.output} (a video is only renamed into place when complete)")
-    if summary is None:
+    if code:
         return code
     print(summary.line())
     return 0
