@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 
+from stylenet.cliargs import run_guarded
 from stylenet.quality.evaluate import EvaluationError, evaluate, load_photos
 from stylenet.quality.report import csv_rows, report, sheet, write_outputs
 from stylenet.export import ModelFileError
@@ -40,14 +41,17 @@ def main(argv=None) -> int:
     if args.size < 16 or args.count < 0 or args.gatys_iterations < 0 or args.height < 16:
         p.error("--size and --height must be >= 16, --count and --gatys-iterations >= 0")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
+
+    def job():
         photos = load_photos(args.photos, args.count or None, args.size)
-        methods, images = evaluate(args.model, photos, args.device, args.style, args.styles_dir,
-                                   args.gatys_iterations, args.gatys_optimizer, model_styles=args.model_styles,
-                                   adain_loss=args.adain_loss)
-    except (EvaluationError, ModelFileError, GatysError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return photos, *evaluate(args.model, photos, args.device, args.style, args.styles_dir, args.gatys_iterations,
+                                 args.gatys_optimizer, model_styles=args.model_styles, adain_loss=args.adain_loss)
+
+    result, code = run_guarded(job, errors=(EvaluationError, ModelFileError, GatysError, ValueError),
+                               interrupted=f"nothing was written (the report goes to {args.out} at the end)")
+    if code:
+        return code
+    photos, methods, images = result
     settings = {k: getattr(args, k) for k in ("size", "device", "gatys_iterations", "gatys_optimizer", "adain_loss")}
     settings["photos"] = [str(path) for path, _ in photos]
     paths = write_outputs(args.out, report(methods, settings), csv_rows(methods), sheet(methods, images, photos, args.height),

@@ -6,6 +6,7 @@ checking each against the PyTorch model on a real photo:
 import argparse
 import sys
 
+from stylenet.cliargs import run_guarded
 from stylenet.convert import FORMATS, ExportError, export_model
 from stylenet.export import WEIGHT_DTYPES, ModelFileError
 
@@ -18,11 +19,12 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", default="fp32", choices=list(WEIGHT_DTYPES), help="weight precision of the safetensors file")
     p.add_argument("--photo", help="photo for the parity check (default: a bundled sample photo)")
     args = p.parse_args(argv)
-    try:
-        results = export_model(args.model, args.out, args.format, args.dtype, args.photo)
-    except (ModelFileError, ExportError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    results, code = run_guarded(lambda: export_model(args.model, args.out, args.format, args.dtype, args.photo),
+                                errors=(ModelFileError, ExportError, FileNotFoundError),
+                                interrupted=f"each file already in {args.out} is complete (written atomically); "
+                                            "a rerun writes them all again")
+    if code:
+        return code
     for r in results:
         mean = f", mean {r.mean_abs_diff:.2e}" if r.mean_abs_diff is not None else ""
         print(f"{r.format:12s} {r.path}  ({r.path.stat().st_size / 1e6:.2f} MB, max abs diff {r.max_abs_diff:.2e}{mean})")

@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 
+from stylenet.cliargs import run_guarded
 from stylenet.config import ConfigError, load_loss_settings, resolve_style
 from stylenet.quality.evaluate import EvaluationError, build_loss, load_photos
 from stylenet.quality.gatys import INITS, OPTIMIZERS, GatysError, stylize_by_optimization
@@ -39,7 +40,8 @@ def main(argv=None) -> int:
     if args.size < 16 or args.iterations < 1 or (args.style_size is not None and args.style_size < 16):
         p.error("--size and --style-size must be >= 16, --iterations >= 1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
+
+    def job():
         style_image, style_size, style_weight = resolve_style(args.style)
         settings = load_loss_settings(args.loss)
         settings["style_weight"] = float(settings.get("style_weight", 1.0)) * style_weight
@@ -49,11 +51,13 @@ def main(argv=None) -> int:
         device = resolve_device(args.device)
         (_, content), = load_photos([args.content], 1, args.size)
         loss = build_loss(settings, style_image, args.style_size or style_size, device)
-        result = stylize_by_optimization(content.to(device), loss, args.iterations, args.optimizer, args.init,
-                                         args.scales, args.lr, args.seed)
-    except (ConfigError, EvaluationError, GatysError, FloatingPointError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return stylize_by_optimization(content.to(device), loss, args.iterations, args.optimizer, args.init,
+                                       args.scales, args.lr, args.seed)
+
+    result, code = run_guarded(job, errors=(ConfigError, EvaluationError, GatysError, FloatingPointError, ValueError),
+                               interrupted=f"nothing was written ({args.out} is written when the optimisation ends)")
+    if code:
+        return code
     save_image(result.image, args.out)
     terms = "  ".join(f"{k} {v:.4g}" for k, v in result.terms.items())
     print(f"{terms}  ({result.iterations} iterations, {result.evaluations} evaluations, {result.seconds:.1f} s)")

@@ -11,19 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 from tqdm import tqdm
 
-from .atomic import atomic_path
-from .image import (IMAGE_EXTENSIONS, UNREADABLE, composite_on_white, find_images, float_to_pil, open_rgba,
-                    pil_to_float, resize_longest)
+from .image import (ALPHA_SUFFIXES, IMAGE_EXTENSIONS, SAVE_FORMATS, UNREADABLE, InputImage, find_images,
+                    load_input, save_output)
 from .inference import ImageTooLargeError, Stylizer
 
 log = logging.getLogger(__name__)
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
-ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
-_SAVE_FORMAT = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-                ".bmp": "BMP"}
 
 
 @dataclass
@@ -37,12 +32,6 @@ class Summary:
         rate = self.done / self.seconds if self.seconds else 0.0
         return (f"done {self.done}, skipped {self.skipped} (output exists), failed {len(self.failed)} "
                 f"in {self.seconds:.1f}s ({rate:.2f} images/s)")
-
-
-@dataclass
-class InputImage:
-    image: torch.Tensor  # (3, H, W) in [0, 1]
-    alpha: Image.Image | None
 
 
 def expand_inputs(inputs: list[str | Path], exclude: Path | None = None) -> list[tuple[Path, Path]]:
@@ -66,32 +55,9 @@ def expand_inputs(inputs: list[str | Path], exclude: Path | None = None) -> list
     return pairs
 
 
-def load_input(path: Path, max_size: int | None = None, scale: float | None = None, keep_alpha: bool = False) -> InputImage:
-    rgb, alpha = open_rgba(path)
-    if not keep_alpha:  # no alpha in the output: composite on white first
-        rgb, alpha = composite_on_white(rgb, alpha), None
-    if scale:
-        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS)
-    rgb = resize_longest(rgb, max_size) if max_size and max(rgb.size) > max_size else rgb
-    if alpha is not None and alpha.size != rgb.size:
-        alpha = alpha.resize(rgb.size, Image.Resampling.LANCZOS)
-    return InputImage(pil_to_float(rgb), alpha)
-
-
-def save_output(image: torch.Tensor, alpha: Image.Image | None, dst: Path, quality: int = 92) -> Path:
-    out = float_to_pil(image)
-    suffix = dst.suffix.lower()
-    if alpha is not None and suffix in ALPHA_SUFFIXES:
-        out.putalpha(alpha)
-    kwargs = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
-    with atomic_path(dst) as tmp:
-        out.save(tmp, format=_SAVE_FORMAT.get(suffix, "PNG"), **kwargs)
-    return dst
-
-
 def output_path(src: Path, rel: Path, output_dir: Path, fmt: str) -> Path:
     if fmt == "keep":
-        suffix = src.suffix.lower() if src.suffix.lower() in _SAVE_FORMAT else ".png"
+        suffix = src.suffix.lower() if src.suffix.lower() in SAVE_FORMATS else ".png"
     else:
         suffix = OUTPUT_FORMATS[fmt]
     return (output_dir / rel).with_suffix(suffix)

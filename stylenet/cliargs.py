@@ -1,7 +1,8 @@
 """The command-line options every stylising script shares (scripts/stylize.py for photos,
 scripts/stylize_video.py for video): the model and its style, tiling, colour preservation, strength,
 device, precision, channels_last, compile and backend, and an AdaIN model's style images and alpha; their
-checks; the Stylizer they describe; and the run of a script's job with it, a user's mistake one line."""
+checks; the Stylizer they describe; and the run of a script's job (any script's: :func:`run_guarded`), a user's
+mistake or Ctrl+C one line."""
 from __future__ import annotations
 
 import argparse
@@ -84,18 +85,24 @@ def stylizer_options(args: argparse.Namespace) -> dict:
     return {"tile": args.tile, "overlap": args.overlap, "preserve_color": args.preserve_color, "strength": args.strength}
 
 
-def run_stylizer(args: argparse.Namespace, job: Callable[[Stylizer], Any], *, interrupted: str,
-                 errors: tuple[type, ...] = ()) -> tuple[Any, int]:
-    """``(result, 0)``: ``job`` run with the Stylizer the options describe. A user's mistake (a bad model
-    file, a missing input, a bad value, or one of ``errors``) is one line ``error: ...`` and gives
-    ``(None, 2)``; Ctrl+C the line ``interrupted: <interrupted>`` (what was kept) and ``(None, 130)``:
-    no traceback either way. Callers return the exit code when it is not 0."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+def run_guarded(job: Callable[[], Any], *, interrupted: str, errors: tuple[type, ...]) -> tuple[Any, int]:
+    """``(job(), 0)``, or for a user's mistake (one of ``errors``) the one line ``error: ...`` and ``(None, 2)``,
+    or for Ctrl+C the line ``interrupted: <interrupted>`` (what was kept) and ``(None, 130)``: no traceback
+    either way. Every script's job runs through this; callers return the exit code when it is not 0."""
     try:
-        return job(open_stylizer(args)), 0
-    except (ModelFileError, FileNotFoundError, ValueError, *errors) as exc:
+        return job(), 0
+    except errors as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None, 2
     except KeyboardInterrupt:
         print(f"interrupted: {interrupted}", file=sys.stderr)
         return None, 130
+
+
+def run_stylizer(args: argparse.Namespace, job: Callable[[Stylizer], Any], *, interrupted: str,
+                 errors: tuple[type, ...] = ()) -> tuple[Any, int]:
+    """:func:`run_guarded` for ``job`` run with the Stylizer the options describe; a bad model file, a
+    missing input, a bad value or one of ``errors`` is a user's mistake."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    return run_guarded(lambda: job(open_stylizer(args)), interrupted=interrupted,
+                       errors=(ModelFileError, FileNotFoundError, ValueError, *errors))

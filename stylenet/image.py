@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,6 +15,9 @@ from .atomic import atomic_path
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # Errors Pillow raises for files that are not usable images (truncated, empty, not an image, bombs).
 UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # output formats that keep an input's alpha
+SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
+                ".bmp": "BMP"}
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
@@ -152,3 +156,37 @@ def find_images(root: str | os.PathLike) -> list[Path]:
         found += [Path(dirpath) / f for f in filenames
                   if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")]
     return sorted(found)
+
+
+@dataclass
+class InputImage:
+    image: torch.Tensor  # (3, H, W) in [0, 1]
+    alpha: Image.Image | None
+
+
+def load_input(path: Path, max_size: int | None = None, scale: float | None = None, keep_alpha: bool = False) -> InputImage:
+    """One image file to stylise: RGB in [0, 1] scaled by ``scale`` and/or to at most ``max_size`` px a side;
+    its alpha kept apart when ``keep_alpha`` (for an output format with alpha), else composited on white.
+    Raises one of :data:`UNREADABLE` for a file that is not a usable image."""
+    rgb, alpha = open_rgba(path)
+    if not keep_alpha:  # no alpha in the output: composite on white first
+        rgb, alpha = composite_on_white(rgb, alpha), None
+    if scale:
+        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS)
+    rgb = resize_longest(rgb, max_size) if max_size and max(rgb.size) > max_size else rgb
+    if alpha is not None and alpha.size != rgb.size:
+        alpha = alpha.resize(rgb.size, Image.Resampling.LANCZOS)
+    return InputImage(pil_to_float(rgb), alpha)
+
+
+def save_output(image: torch.Tensor, alpha: Image.Image | None, dst: Path, quality: int = 92) -> Path:
+    """Write ``image`` ``(3, H, W)`` in [0, 1] to ``dst`` atomically (format from its suffix, PNG for an unknown
+    one), with ``alpha`` where the format has it; ``quality`` for JPEG/WebP."""
+    out = float_to_pil(image)
+    suffix = dst.suffix.lower()
+    if alpha is not None and suffix in ALPHA_SUFFIXES:
+        out.putalpha(alpha)
+    kwargs = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
+    with atomic_path(dst) as tmp:
+        out.save(tmp, format=SAVE_FORMATS.get(suffix, "PNG"), **kwargs)
+    return dst

@@ -19,7 +19,7 @@ from PIL import Image
 from torch import nn
 
 from .device import available_memory, resolve_device
-from .image import float_to_pil, pil_to_float, preserve_colors
+from .image import ALPHA_SUFFIXES, float_to_pil, load_input, pil_to_float, preserve_colors, save_output
 from .styles import StyleChoice, choose, style_names
 from .models import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
 
@@ -226,9 +226,7 @@ class Stylizer(nn.Module):
     def stylize_file(self, src: str | os.PathLike, dst: str | os.PathLike, max_size: int | None = None,
                      scale: float | None = None, quality: int = 92, **options: Any) -> Path:
         """Stylise one image file into ``dst`` (format from its suffix; alpha kept where the format
-        has it), written atomically. See :mod:`stylenet.batch` for folders."""
-        from .batch import ALPHA_SUFFIXES, load_input, save_output
-
+        has it), written atomically. See :func:`stylenet.batch.stylize_paths` for folders."""
         item = load_input(Path(src), max_size, scale, keep_alpha=Path(dst).suffix.lower() in ALPHA_SUFFIXES)
         return save_output(self(item.image[None], **options)[0], item.alpha, Path(dst), quality)
 
