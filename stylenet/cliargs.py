@@ -30,7 +30,8 @@ def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo") -> None:
     p.add_argument("--preserve-color", action="store_true", help=f"keep the {what}'s colours (luminance-only transfer)")
     p.add_argument("--strength", type=float, default=1.0, help="0..1: blend of stylised and original")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    p.add_argument("--precision", default="fp32", choices=list(PRECISIONS))
+    p.add_argument("--precision", default="fp32", choices=list(PRECISIONS),
+                   help="fp16: GPUs; bf16: GPUs and CPUs with AVX512-BF16 or AMX (elsewhere ~100x slower than fp32)")
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format (PyTorch backend)")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the network (PyTorch backend): the first image of each size compiles for "

@@ -55,6 +55,12 @@ def cpu_flags() -> frozenset[str]:
     return frozenset(line.split(":", 1)[-1].split())
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bf16 instructions at all (AVX512-BF16 or AMX); without them bf16 is emulated,
+    ~100x slower than fp32 (see the module docstring)."""
+    return any(f in cpu_flags() for f in CPU_BF16_FLAGS)
+
+
 def probe(accelerator: str = AUTO) -> Hardware:
     """The hardware that Lightning's ``trainer.accelerator`` (auto, cpu, gpu, cuda, mps) selects here."""
     accelerator = str(accelerator).lower()

@@ -139,3 +139,18 @@ def test_a_failing_compile_falls_back_to_the_eager_network_with_a_warning(caplog
     torch.testing.assert_close(y, Stylizer(net, {"style": "test", "model": net.config()})(x))
     assert "torch.compile failed (InductorError: no C++ compiler found); running the network uncompiled" in caplog.text
     assert stylizer._compiled is None  # said once, not per call
+
+
+@pytest.mark.parametrize("flags, warned", [(frozenset({"avx2", "fma"}), True), (frozenset({"avx2", "avx512_bf16"}), False),
+                                           (frozenset({"amx_bf16"}), False)])
+def test_bf16_on_a_cpu_without_bf16_units_warns(flags, warned, monkeypatch, caplog):
+    import stylenet.hardware
+
+    monkeypatch.setattr(stylenet.hardware, "cpu_flags", lambda: flags)
+    net = TransformerNet(4, 1)
+    Stylizer(net, precision="fp32")
+    assert not caplog.records  # fp32 is never warned about
+    Stylizer(net, precision="bf16")
+    messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert messages == (["bf16 on this CPU (no AVX512-BF16 or AMX) runs ~100x slower than fp32: use --precision fp32"]
+                        if warned else [])

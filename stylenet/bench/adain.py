@@ -20,7 +20,7 @@ def adain_paths(net: AdaINNet, target: torch.Tensor, size: Size, device: torch.d
                 compile: bool = True) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
     """The ways to run ``net`` with the AdaIN ``target`` (``(1, 3, 512)``, :meth:`AdaINNet.target`) on a
     batch of one ``size`` photo, by name; ``compile=False`` leaves out torch.compile (once per shape)."""
-    from ..hardware import CPU_BF16_FLAGS, cpu_flags
+    from ..hardware import cpu_has_bf16
 
     def clamp(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
         return lambda t: fn(t).clamp(0, 1)
@@ -42,7 +42,7 @@ def adain_paths(net: AdaINNet, target: torch.Tensor, size: Size, device: torch.d
             paths[f"{COMPILED} AdaIN fp16 + CUDA graphs"] = torch.compile(
                 clamp(lambda t: half(_cl(t.half()), target)), mode="reduce-overhead", dynamic=False)
     else:
-        if any(f in cpu_flags() for f in CPU_BF16_FLAGS):
+        if cpu_has_bf16():
             paths["AdaIN bf16 autocast (AVX512-BF16/AMX)"] = clamp(lambda t: _autocast(lambda u: net(u, target), t,
                                                                                       torch.bfloat16))
         if compile:

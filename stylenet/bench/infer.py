@@ -73,7 +73,7 @@ def inference_paths(net: TransformerNet, size: Size, device: torch.device, compi
     """The ways stylenet can run ``net`` on a batch of one ``size`` image, by name. ``compile=False``
     leaves out the torch.compile paths (each compiles per input shape). ``tmp``: a folder that lives
     as long as the paths (ONNX files)."""
-    from ..hardware import cpu_flags, CPU_BF16_FLAGS
+    from ..hardware import cpu_has_bf16
 
     example = torch.rand(1, 3, *size, device=device)
     net_cl = _copy(net, device, channels_last=True)
@@ -97,7 +97,7 @@ def inference_paths(net: TransformerNet, size: Size, device: torch.device, compi
             paths[f"{COMPILED} fp16 + CUDA graphs"] = torch.compile(
                 lambda t: half(t.half()), mode="reduce-overhead", dynamic=False)
     else:
-        if any(f in cpu_flags() for f in CPU_BF16_FLAGS):
+        if cpu_has_bf16():
             paths["bf16 autocast (AVX512-BF16/AMX)"] = lambda t: _autocast(net, t, torch.bfloat16)
         if compile:
             paths[f"{COMPILED} fp32 (static shapes)"] = torch.compile(net, dynamic=False)
