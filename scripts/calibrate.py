@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 
+from stylenet.cliargs import run_guarded
 from stylenet.quality.calibrate import SWEEP_FACTORS, sweep_sheet, sweep_style_weights
 from stylenet.config import ConfigError, load_loss_settings, resolve_style
 from stylenet.quality.evaluate import EvaluationError, load_photos
@@ -34,16 +35,20 @@ def main(argv=None) -> int:
     if args.size < 16 or args.count < 1 or args.iterations < 1:
         p.error("--size must be >= 16, --count and --iterations >= 1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
+
+    def job():
         style_image, style_size, style_weight = resolve_style(args.style)
         weights = args.weights or [round(style_weight * f, 6) for f in SWEEP_FACTORS]
         settings = load_loss_settings(args.loss)
         photos = load_photos(args.photos, args.count, args.size)
-        numbers, images = sweep_style_weights(style_image, photos, weights, settings, style_size,
-                                              args.iterations, args.optimizer, args.device)
-    except (ConfigError, EvaluationError, GatysError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return style_image, weights, settings, *sweep_style_weights(
+            style_image, photos, weights, settings, style_size, args.iterations, args.optimizer, args.device)
+
+    result, code = run_guarded(job, errors=(ConfigError, EvaluationError, GatysError, ValueError),
+                               interrupted=f"nothing was written (the sheet goes to {args.out} at the end)")
+    if code:
+        return code
+    style_image, weights, settings, numbers, images = result
     data = {"style": str(style_image), "loss": settings, "weights": weights, "size": args.size,
             "iterations": args.iterations, "optimizer": args.optimizer, "results": numbers}
     paths = write_outputs(args.out, data, numbers, sweep_sheet(numbers, images, style_image, weights, args.height),

@@ -89,7 +89,8 @@ def stylizer_options(args: argparse.Namespace) -> dict:
 def run_guarded(job: Callable[[], Any], *, interrupted: str, errors: tuple[type, ...]) -> tuple[Any, int]:
     """``(job(), 0)``, or for a user's mistake (one of ``errors``) the one line ``error: ...`` and ``(None, 2)``,
     or for Ctrl+C the line ``interrupted: <interrupted>`` (what was kept) and ``(None, 130)``: no traceback
-    either way. Every script's job runs through this; callers return the exit code when it is not 0."""
+    either way. The stylising scripts, export.py, evaluate.py, gatys.py and calibrate.py run their job through this;
+    callers return the exit code when it is not 0."""
     try:
         return job(), 0
     except errors as exc:

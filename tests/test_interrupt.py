@@ -1,4 +1,4 @@
-"""Ctrl+C in the scripts that run for minutes (export, evaluate, Gatys): one line saying what was kept,
+"""Ctrl+C in the scripts that run for minutes (export, evaluate, Gatys, calibrate): one line saying what was kept,
 exit 130, no traceback and no half-written file. (stylize.py and the video script: test_stylize_cli.py,
 test_video.py.)"""
 import importlib.util
@@ -42,11 +42,12 @@ def test_export_keeps_the_files_it_finished(tmp_path, monkeypatch, capsys):
     ("evaluate", "evaluate", ["--model", "starry_night", "--count", "1", "--size", "32"]),
     ("gatys", "stylize_by_optimization", ["--content", str(next(SAMPLE.glob("*.jpg"))), "--style", "wave",
                                           "--size", "32"]),
+    ("calibrate", "sweep_style_weights", ["--style", "wave", "--count", "1", "--size", "32"]),
 ])
-def test_evaluate_and_gatys_write_nothing(name, patched, argv, tmp_path, monkeypatch, capsys):
+def test_evaluate_gatys_and_calibrate_write_nothing(name, patched, argv, tmp_path, monkeypatch, capsys):
     script = load_script(name)
     monkeypatch.setattr(script, patched, interrupt)
-    out = tmp_path / ("eval" if name == "evaluate" else "gatys.png")
+    out = tmp_path / {"evaluate": "eval", "gatys": "gatys.png", "calibrate": "sheet"}[name]
     assert script.main([*argv, "--out", str(out)]) == 130
     err = capsys.readouterr().err
     assert err.startswith("interrupted: nothing was written") and err.count("\n") == 1 and "Traceback" not in err
