@@ -35,15 +35,17 @@ def run(cfg: DictConfig) -> None:
     import lightning.pytorch as pl
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
-    from lightning.pytorch.utilities import rank_zero_info
+    from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
     from stylenet.config import build, preview_kwargs
-    from stylenet.hardware import describe, resolve_auto
+    from stylenet.hardware import describe, resolve_auto, slow_choices
     from stylenet.training.trainer import build_trainer, find_resume_checkpoint, throughput_summary
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     for line in describe(resolve_auto(cfg)):  # trainer.precision / model.channels_last / model.compile: auto
         rank_zero_info(line)
+    for line in slow_choices(cfg):
+        rank_zero_warn(line)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule, module = build(cfg)  # the datamodule lists and screens files: bad paths fail here
     logger = instantiate(cfg.logger) if cfg.get("logger") else False

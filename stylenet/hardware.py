@@ -55,10 +55,10 @@ def cpu_flags() -> frozenset[str]:
     return frozenset(line.split(":", 1)[-1].split())
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has bf16 instructions at all (AVX512-BF16 or AMX); without them bf16 is emulated,
-    ~100x slower than fp32 (see the module docstring)."""
-    return any(f in cpu_flags() for f in CPU_BF16_FLAGS)
+def cpu_has_bf16(flags: frozenset[str] | None = None) -> bool:
+    """Whether this CPU (or one with ``flags``) has bf16 instructions at all (AVX512-BF16 or AMX); without
+    them bf16 is emulated, ~100x slower than fp32 (see the module docstring)."""
+    return any(f in (cpu_flags() if flags is None else flags) for f in CPU_BF16_FLAGS)
 
 
 def probe(accelerator: str = AUTO) -> Hardware:
@@ -122,6 +122,21 @@ def resolve_auto(cfg: Any, hw: Hardware | None = None) -> dict[str, tuple[Any, s
             OmegaConf.update(cfg, key, value, merge=False)
         resolved[key] = (value, why)
     return resolved
+
+
+def slow_choices(cfg: Any, hw: Hardware | None = None) -> list[str]:
+    """Warnings for switches set by hand to a value measured far slower on ``hw`` than ``auto``'s: bf16
+    precision on a CPU without bf16 instructions (an AVX2-only EPYC ran one bf16 convolution ~160x slower)."""
+    from omegaconf import OmegaConf
+
+    precision = str(OmegaConf.select(cfg, "trainer.precision"))
+    if "bf16" not in precision:
+        return []
+    hw = hw or probe(OmegaConf.select(cfg, "trainer.accelerator", default=AUTO))
+    if hw.kind != "cpu" or cpu_has_bf16(hw.cpu_flags):
+        return []
+    return [f"trainer.precision={precision} on a CPU without AVX512-BF16 or AMX: bf16 is emulated there, ~100x "
+            "slower than fp32 (trainer.precision=auto picks 32-true)"]
 
 
 def describe(resolved: dict[str, tuple[Any, str]]) -> list[str]:

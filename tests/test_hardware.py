@@ -1,7 +1,7 @@
 """`auto` precision / channels_last / compile resolve from the hardware, on faked probes."""
 import pytest
 
-from stylenet.hardware import Hardware, auto_compile, auto_precision, describe, probe, resolve_auto
+from stylenet.hardware import Hardware, auto_compile, auto_precision, describe, probe, resolve_auto, slow_choices
 
 from conftest import compose_config
 
@@ -36,6 +36,18 @@ def test_explicit_values_are_kept_and_lines_say_why():
     assert describe(resolve_auto(compose_config([]), SAPPHIRE))[0] == "precision: bf16-mixed (auto: CPU with AMX (amx_bf16))"
     assert describe(resolve_auto(compose_config([]), COOPER))[0].startswith(
         "precision: 32-true (auto: CPU with AVX512-BF16 but no AMX")  # measured slower than fp32 there
+
+
+@pytest.mark.parametrize("precision", ["bf16-mixed", "bf16-true", "32-true", "auto"])
+@pytest.mark.parametrize("hw", [EPYC_AVX2, COOPER, SAPPHIRE, H100])
+def test_bf16_set_by_hand_on_a_cpu_without_bf16_is_warned_about(hw, precision):
+    cfg = compose_config([f"trainer.precision={precision}"])
+    lines = slow_choices(cfg, hw)
+    if hw is EPYC_AVX2 and "bf16" in precision:
+        assert lines == [f"trainer.precision={precision} on a CPU without AVX512-BF16 or AMX: bf16 is emulated there, "
+                         "~100x slower than fp32 (trainer.precision=auto picks 32-true)"]
+    else:
+        assert lines == []
 
 
 def test_probe_follows_the_accelerator_setting():
