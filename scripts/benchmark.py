@@ -15,7 +15,7 @@ import torch
 from stylenet.bench.common import record
 from stylenet.bench.infer import bench_inference, inference_table
 from stylenet.bench.train import bench_loader, run_isolated, train_configs, train_one, train_table
-from stylenet.hardware import cpu_flags, CPU_BF16_FLAGS
+from stylenet.hardware import cpu_has_bf16
 
 MODELS = {"johnson": (32, 5), "johnson_small": (16, 5)}
 
@@ -35,7 +35,7 @@ def device_label() -> str:
     """Which kind of machine a table is for, in its section title: the GPU, or the CPU's bf16 class."""
     if torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return "CPU, AVX512-BF16" if any(f in cpu_flags() for f in CPU_BF16_FLAGS) else "CPU, AVX2 only"
+    return "CPU, AVX512-BF16" if cpu_has_bf16() else "CPU, AVX2 only"
 
 
 def main(argv=None) -> int:
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
         return 0
     if args.what == "train":
         cuda = torch.cuda.is_available()
-        cpu_bf16 = not cuda and any(f in cpu_flags() for f in CPU_BF16_FLAGS)
+        cpu_bf16 = not cuda and cpu_has_bf16()
         rows = []
         for config in train_configs(args.steps, cuda, args.compile, args.mem_size, args.mem_batch, cpu_bf16):
             rows.append(train_one(config) if cuda else run_isolated(config))
