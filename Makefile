@@ -22,7 +22,8 @@ demo: install
 	$(PY) train.py experiment=demo style=$(STYLE)
 	$(PY) scripts/demo.py --model outputs/demo/$(STYLE).safetensors --out outputs/demo/$(STYLE)_demo.png
 
-# Two workers: 12 min 56 s instead of ~20 min serially on a 2-core AVX2 EPYC (2026-11-28); -n 0 for one.
+# Two workers: 12 min 55 s instead of ~20 min serially on a 2-core AVX2 EPYC (2026-11-28); PYTEST_WORKERS=0
+# runs one process.
 PYTEST_WORKERS ?= 2
 test: install
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
