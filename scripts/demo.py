@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from stylenet.cliargs import run_guarded
 from stylenet.config import resolve_path
-from stylenet.export import ModelFileError
-from stylenet.export import pretrained_names
+from stylenet.export import ModelFileError, pretrained_names
 from stylenet.inference import load_stylizer
 from stylenet.quality.pictures import demo_sheet, stack, styles_sheet
 from stylenet.image import find_images, save_image
@@ -27,11 +27,13 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=384,
                    help="longer side of the photos when stylised (3x the demo's 128-px training crops)")
     args = p.parse_args(argv)
-    try:
-        stylizer = load_stylizer(args.model)
-    except ModelFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    result, code = run_guarded(lambda: write_demo(args), errors=(ModelFileError,),
+                               interrupted=f"nothing was written to {args.out}")
+    return code or result
+
+
+def write_demo(args: argparse.Namespace) -> int:
+    stylizer = load_stylizer(args.model)
     photos = args.photos or [p for p in (resolve_path(Path("data/sample") / n) for n in DEFAULT_PHOTOS) if p.is_file()]
     photos = photos or find_images(resolve_path("data/sample"))[:3]
     if len(stylizer.style_names) > 1:  # a multi-style model: its styles on the photos, and one mix
@@ -51,7 +53,6 @@ def main(argv=None) -> int:
     save_image(picture, args.out)
     print(f"wrote {args.out}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

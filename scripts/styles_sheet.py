@@ -5,6 +5,7 @@
 import argparse
 import sys
 
+from stylenet.cliargs import run_guarded
 from stylenet.export import ModelFileError
 from stylenet.quality.evaluate import EvaluationError, load_photos
 from stylenet.image import save_image
@@ -25,22 +26,22 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="PNG or JPEG to write")
     args = p.parse_args(argv)
-    try:
-        stylizer = load_stylizer(args.model, device=args.device)
-        mixes = [tuple(m.split("+", 1)) for m in args.mixes]
-        for pair in [*mixes, *([(s, s) for s in args.styles or []])]:
-            if len(pair) != 2:
-                raise StyleError(f"--mixes: write pairs as a+b, got {'+'.join(pair)!r}")
-            choose({pair[0]: 1, pair[1]: 1}, stylizer.style_names)  # unknown names: one line listing the styles
-        photos = [path for path, _ in load_photos(args.photos, args.count, args.size)]
-        picture = styles_sheet(stylizer, photos, args.styles, mixes, args.height, args.size)
-    except (ModelFileError, EvaluationError, StyleError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    save_image(picture, args.out)
+    result, code = run_guarded(lambda: write_sheet(args), errors=(ModelFileError, EvaluationError, StyleError, ValueError),
+                               interrupted=f"nothing was written to {args.out}")
+    return code or result
+
+
+def write_sheet(args: argparse.Namespace) -> int:
+    stylizer = load_stylizer(args.model, device=args.device)
+    mixes = [tuple(m.split("+", 1)) for m in args.mixes]
+    for pair in [*mixes, *([(s, s) for s in args.styles or []])]:
+        if len(pair) != 2:
+            raise StyleError(f"--mixes: write pairs as a+b, got {'+'.join(pair)!r}")
+        choose({pair[0]: 1, pair[1]: 1}, stylizer.style_names)  # unknown names: one line listing the styles
+    photos = [path for path, _ in load_photos(args.photos, args.count, args.size)]
+    save_image(styles_sheet(stylizer, photos, args.styles, mixes, args.height, args.size), args.out)
     print(f"wrote {args.out}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

