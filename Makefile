@@ -23,10 +23,10 @@ demo: install
 	$(PY) scripts/demo.py --model outputs/demo/$(STYLE).safetensors --out outputs/demo/$(STYLE)_demo.png
 
 # Two workers: 12 min 55 s instead of ~20 min serially on a 2-core AVX2 EPYC (2026-11-28); PYTEST_WORKERS=0
-# runs one process.
+# runs one process. loadgroup: tests marked xdist_group (the web app's: one server, one browser) share a worker.
 PYTEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 train: install
 	$(PY) train.py style=$(STYLE)

@@ -24,6 +24,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 PHOTO = sorted(SAMPLE.glob("*.jpg"))[0]
+# One worker runs this whole module under `make test` (pytest -n 2 --dist loadgroup): one app server and one browser,
+# and the server-log test reads the log of the server the browser tests used.
+pytestmark = pytest.mark.xdist_group("app")
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +134,14 @@ def _href(page) -> str | None:
     return link.first.get_attribute("href") if link.count() else None
 
 
+def _upload_photo(page) -> None:
+    """Put PHOTO in the photo box (clearing what it holds: the box takes one file)."""
+    clear = page.locator("#photo").get_by_role("button", name="Clear")
+    if clear.count():
+        clear.click()
+    page.set_input_files("#photo input[type=file]", str(PHOTO))
+
+
 def _stylise(page) -> Image.Image:
     """Click Stylise and return the new result file (the download link's target once it changes)."""
     before = _href(page)
@@ -151,8 +162,7 @@ def test_browser_bad_upload_shows_a_message_then_a_photo_is_stylised(page, app, 
     for close in page.locator(".toast-close").all():  # dismiss the message (the screenshot below shows a result)
         close.click()
     # The server goes on serving: the next request works.
-    page.locator("#photo").get_by_role("button", name="Clear").click()  # the file box holds one file: clear it
-    page.set_input_files("#photo input[type=file]", str(PHOTO))
+    _upload_photo(page)
     page.locator("#style input").click()
     page.get_by_role("option", name="wave", exact=True).click()
     result = _stylise(page).convert("RGB")
@@ -171,6 +181,7 @@ def test_browser_bad_upload_shows_a_message_then_a_photo_is_stylised(page, app, 
 def test_browser_any_painting_mode(page):
     if not (ROOT / "stylenet" / "pretrained" / "adain.safetensors").is_file():
         pytest.skip("no bundled AdaIN model")
+    _upload_photo(page)  # the page is shared by this module's tests; this one does not rely on an earlier upload
     page.get_by_label("any painting").check()
     page.set_input_files("#painting input[type=file]", str(STYLES / "the_scream.jpg"))
     result = _stylise(page)
