@@ -9,7 +9,7 @@ import argparse
 import logging
 import sys
 
-from stylenet.cliargs import run_guarded
+from stylenet.inference.cliargs import run_guarded
 from stylenet.quality.calibrate import SWEEP_FACTORS, sweep_sheet, sweep_style_weights
 from stylenet.config import ConfigError, load_loss_settings, resolve_style
 from stylenet.quality.evaluate import EvaluationError, load_photos

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from stylenet.cliargs import run_guarded
+from stylenet.inference.cliargs import run_guarded
 from stylenet.config import resolve_path
 from stylenet.export import ModelFileError, pretrained_names
 from stylenet.inference import load_stylizer

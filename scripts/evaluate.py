@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 
-from stylenet.cliargs import run_guarded
+from stylenet.inference.cliargs import run_guarded
 from stylenet.quality.evaluate import EvaluationError, evaluate, load_photos
 from stylenet.quality.report import csv_rows, report, sheet, write_outputs
 from stylenet.export import ModelFileError

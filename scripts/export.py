@@ -6,7 +6,7 @@ checking each against the PyTorch model on a real photo:
 import argparse
 import sys
 
-from stylenet.cliargs import run_guarded
+from stylenet.inference.cliargs import run_guarded
 from stylenet.convert import FORMATS, ExportError, export_model
 from stylenet.export import WEIGHT_DTYPES, ModelFileError
 

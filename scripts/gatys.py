@@ -9,7 +9,7 @@ import argparse
 import logging
 import sys
 
-from stylenet.cliargs import run_guarded
+from stylenet.inference.cliargs import run_guarded
 from stylenet.config import ConfigError, load_loss_settings, resolve_style
 from stylenet.quality.evaluate import EvaluationError, build_loss, load_photos
 from stylenet.quality.gatys import INITS, OPTIMIZERS, GatysError, stylize_by_optimization

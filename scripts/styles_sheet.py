@@ -5,13 +5,13 @@
 import argparse
 import sys
 
-from stylenet.cliargs import run_guarded
+from stylenet.inference.cliargs import run_guarded
 from stylenet.export import ModelFileError
 from stylenet.quality.evaluate import EvaluationError, load_photos
 from stylenet.image import save_image
 from stylenet.inference import load_stylizer
 from stylenet.quality.pictures import styles_sheet
-from stylenet.styles import StyleError, choose
+from stylenet.inference.styles import StyleError, choose
 
 
 def main(argv=None) -> int:

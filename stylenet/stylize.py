@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .batch import OUTPUT_FORMATS, stylize_paths
-from .cliargs import add_stylizer_args, check_stylizer_args, run_stylizer, stylizer_options
+from .inference.batch import OUTPUT_FORMATS, stylize_paths
+from .inference.cliargs import add_stylizer_args, check_stylizer_args, run_stylizer, stylizer_options
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -17,7 +17,7 @@ from stylenet.export import save_stylizer
 from stylenet.image import load_image
 from stylenet.inference import load_stylizer
 from stylenet.models.adain import AdaIN, AdaINNet, AdaINTransfer, mean_std
-from stylenet.styles import StyleError
+from stylenet.inference.styles import StyleError
 
 from conftest import ROOT, SAMPLE, STYLES, compose_config, run_train
 

@@ -4,7 +4,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from stylenet import load_stylizer
-from stylenet.batch import stylize_paths
+from stylenet.inference.batch import stylize_paths
 from stylenet.export import ModelFileError, load_transformer, read_metadata, save_stylizer
 from stylenet.image import load_image
 from stylenet.models import TransformerNet

@@ -80,7 +80,7 @@ def test_pil_in_pil_out_with_alpha_and_input_untouched(stylizer, photo):
 
 
 def test_too_large_without_tiling_is_a_clear_error(stylizer, monkeypatch):
-    import stylenet.inference as inference
+    import stylenet.inference.stylizer as inference
 
     monkeypatch.setattr(inference, "available_memory", lambda device: 1_000_000)
     with pytest.raises(ImageTooLargeError, match="--tile"):

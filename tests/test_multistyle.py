@@ -10,7 +10,7 @@ import torch
 from stylenet.export import load_transformer, read_metadata, save_stylizer
 from stylenet.inference import load_stylizer
 from stylenet.losses import PerceptualLoss
-from stylenet.styles import StyleError, choose, parse_mix
+from stylenet.inference.styles import StyleError, choose, parse_mix
 from stylenet.models import InstanceNorm, TransformerNet, one_hot
 
 from conftest import ROOT, STYLES, run_train, tiny_overrides

@@ -101,13 +101,13 @@ def test_script_and_module_entry_points(model, tmp_path):
 
 
 def test_ctrl_c_keeps_the_finished_images_and_a_rerun_does_the_rest(model, tmp_path, monkeypatch, capsys):
-    import stylenet.batch
+    import stylenet.inference.batch
 
     photos = tmp_path / "photos"
     photos.mkdir()
     for i, photo in enumerate(sorted(SAMPLE.glob("*.jpg"))[:3]):
         (photos / f"{i}.jpg").write_bytes(photo.read_bytes())
-    out, save, calls = tmp_path / "out", stylenet.batch.save_output, []
+    out, save, calls = tmp_path / "out", stylenet.inference.batch.save_output, []
 
     def interrupt_the_second(*args, **kwargs):
         calls.append(1)
@@ -115,13 +115,13 @@ def test_ctrl_c_keeps_the_finished_images_and_a_rerun_does_the_rest(model, tmp_p
             raise KeyboardInterrupt
         return save(*args, **kwargs)
 
-    monkeypatch.setattr(stylenet.batch, "save_output", interrupt_the_second)
+    monkeypatch.setattr(stylenet.inference.batch, "save_output", interrupt_the_second)
     argv = ["--model", str(model), "--input", str(photos), "--output", str(out), "--max-size", "32", "--quiet"]
     assert main(argv) == 130
     err = capsys.readouterr().err
     assert err.startswith(f"interrupted: the images already in {out} are complete") and "Traceback" not in err
     assert [p.name for p in out.iterdir()] == ["0.png"] and Image.open(out / "0.png").size[0] == 32
-    monkeypatch.setattr(stylenet.batch, "save_output", save)
+    monkeypatch.setattr(stylenet.inference.batch, "save_output", save)
     assert main(argv) == 0 and "done 2, skipped 1" in capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["0.png", "1.png", "2.png"]
 

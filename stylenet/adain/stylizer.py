@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..image import UNREADABLE, load_image, pil_to_float
 from ..inference import Stylizer
-from ..styles import StyleChoice, StyleError, parse_mix
+from ..inference.styles import StyleChoice, StyleError, parse_mix
 
 STYLE_SIZE = 512  # longer side of a style image (naoto0804/pytorch-AdaIN test.py --style_size 512)
 StyleImage = Union[str, os.PathLike, Image.Image, torch.Tensor]
@@ -54,7 +54,7 @@ def _as_tensor(image: StyleImage, size: int) -> tuple[torch.Tensor, str]:
 
 def style_spec(style: Any) -> list[tuple[StyleImage, float]]:
     """``(image, weight)`` pairs from: a path, PIL image or tensor; a list of them; a mapping
-    ``{path: weight}``; or a string ``"a.jpg=0.7,b.jpg=0.3"`` (:func:`stylenet.styles.parse_mix`)."""
+    ``{path: weight}``; or a string ``"a.jpg=0.7,b.jpg=0.3"`` (:func:`stylenet.inference.styles.parse_mix`)."""
     if isinstance(style, (Image.Image, torch.Tensor)):
         return [(style, 1.0)]
     if isinstance(style, (str, os.PathLike)):

@@ -17,7 +17,7 @@ import torch
 from .common import record
 from .infer import bench_inference, inference_table
 from .train import bench_loader, loader_table, run_isolated, train_configs, train_one, train_table
-from ..cliargs import run_guarded
+from ..inference.cliargs import run_guarded
 from ..hardware import cpu_has_bf16
 
 MODELS = {"johnson": (32, 5), "johnson_small": (16, 5)}

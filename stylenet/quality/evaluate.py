@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..batch import expand_inputs
+from ..inference.batch import expand_inputs
 from ..config import find_painting, load_loss_settings, resolve_path
 from ..device import resolve_device
 from ..image import UNREADABLE, load_image

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..cliargs import add_stylizer_args, check_stylizer_args, run_stylizer, stylizer_options
+from ..inference.cliargs import add_stylizer_args, check_stylizer_args, run_stylizer, stylizer_options
 from .io import VIDEO_CODECS, VideoError
 from .pipeline import stylize_video
 

@@ -11,8 +11,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .export import ModelFileError
-from .inference import PRECISIONS, Stylizer, load_stylizer
+from ..export import ModelFileError
+from .load import load_stylizer
+from .stylizer import PRECISIONS, Stylizer
 
 
 def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo") -> None:
@@ -58,7 +59,7 @@ def check_stylizer_args(p: argparse.ArgumentParser, args: argparse.Namespace) ->
 def open_stylizer(args: argparse.Namespace) -> Stylizer:
     """The Stylizer the options describe; a multi-style model without ``--style`` is refused (one line,
     a ValueError) before any input is read, and a mix's note is printed."""
-    from .adain.stylizer import AdaINStylizer
+    from ..adain.stylizer import AdaINStylizer
 
     images = args.style_image
     stylizer = load_stylizer(args.model, device=args.device, backend=args.backend, precision=args.precision,

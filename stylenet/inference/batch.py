@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from .image import (ALPHA_SUFFIXES, IMAGE_EXTENSIONS, SAVE_FORMATS, UNREADABLE, InputImage, find_images,
+from ..image import (ALPHA_SUFFIXES, IMAGE_EXTENSIONS, SAVE_FORMATS, UNREADABLE, InputImage, find_images,
                     load_input, save_output)
-from .inference import ImageTooLargeError, Stylizer
+from .stylizer import ImageTooLargeError, Stylizer
 
 log = logging.getLogger(__name__)
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
