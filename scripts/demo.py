@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from stylenet.inference.cliargs import run_guarded
-from stylenet.config import resolve_path
 from stylenet.export import ModelFileError, pretrained_names
 from stylenet.inference import load_stylizer
+from stylenet.paths import resolve_path
 from stylenet.quality.pictures import demo_sheet, stack, styles_sheet
 from stylenet.image import find_images, save_image
 

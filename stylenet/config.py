@@ -7,7 +7,6 @@ stylenet.training.config, AdaIN's in stylenet.adain.config.
 from __future__ import annotations
 
 import math
-import os
 import re
 from numbers import Real
 from pathlib import Path
@@ -19,7 +18,7 @@ from .training.data import DATA_KINDS, DECODERS
 from .hardware import AUTO
 from .hydra_callbacks import register_resolvers
 from .losses import SETTINGS
-from .paths import PROJECT_ROOT
+from .paths import resolve_path
 from .models.transformer import BLOCKS
 from .models.transformer import DEFAULTS as ARCH_DEFAULTS
 from .vgg import LAYER_NAMES, WEIGHT_SOURCES
@@ -34,24 +33,6 @@ PRECISIONS = (AUTO, "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true",
 
 class ConfigError(ValueError):
     """A config value is invalid; the message names the key."""
-
-
-def resolve_path(path: str | Path) -> Path:
-    """A relative path is taken from the current folder, else from the project root (so
-    ``data/styles/...`` works from anywhere)."""
-    p = Path(path).expanduser()
-    if p.is_absolute() or p.exists() or not (PROJECT_ROOT / p).exists():
-        return p
-    return PROJECT_ROOT / p
-
-
-def find_painting(name: str, styles_dir: str | os.PathLike = "data/styles") -> Path | None:
-    """A painting named in model metadata (a file name) or given by the user (a path): the path as given,
-    else the file of that name in ``styles_dir``; None if neither exists."""
-    for candidate in (resolve_path(name), resolve_path(Path(styles_dir) / Path(name).name)):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 # Longer side of a style image given as a bare path: conf/style/*.yaml's size (fast-neural-style's 384

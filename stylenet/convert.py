@@ -16,6 +16,7 @@ from .export import FORMAT, FORMAT_VERSION, decode_metadata, encode_metadata, lo
 from .image import load_image
 from .models import TransformerNet
 from .models.adain import AdaINTransfer
+from .paths import resolve_path
 
 FORMATS = ("safetensors", "torchscript", "onnx", "onnx-fp16", "onnx-int8")
 SUFFIXES = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx",
@@ -105,7 +106,6 @@ def parity_style(net: TransformerNet) -> torch.Tensor | tuple[torch.Tensor, ...]
     """Style weights for parity checks: a mix of every style with unequal weights (None for one style);
     for AdaIN, a bundled painting and alpha 0.8 (the inputs of :class:`AdaINTransfer` after the photo)."""
     if getattr(net, "family", None) == "adain":
-        from .config import resolve_path
         return load_image(resolve_path("data/styles/starry_night.jpg"), 256)[None], torch.tensor([0.8])
     if net.num_styles == 1:
         return None
@@ -196,8 +196,6 @@ def export_onnx_int8(net: TransformerNet, path: str | os.PathLike, calibration: 
 
 
 def calibration_photos(size: int = 256) -> list[torch.Tensor]:
-    from .config import resolve_path
-
     files = sorted(resolve_path("data/sample").glob("*.jpg"))[-CALIBRATION_PHOTOS:]
     return [load_image(f, size)[None] for f in files]
 
@@ -214,7 +212,6 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
     if adain:
         raise ExportError(f"{model_path} is an AdaIN model: it exports to safetensors, onnx and onnx-fp16, not {adain[0]}")
     if photo is None:
-        from .config import resolve_path
         photo = sorted(resolve_path("data/sample").glob("*.jpg"))[0]
     x = load_image(photo, max_size)[None]
     out_dir = Path(out_dir)

@@ -1,8 +1,29 @@
 """Where the project's own files lie: the checkout's root (conf/, data/, docs/, the GPU kit's .gpu/),
 found from this file, so that scripts and configs work from any working directory. One spelling of it
-for the whole package."""
+for the whole package; and how a relative path a user or a config gives is found from any folder."""
+from __future__ import annotations
+
+import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = PROJECT_ROOT / "conf"  # Hydra's config tree (train.py, compose_train)
 DOCS_DIR = PROJECT_ROOT / "docs"
+
+
+def resolve_path(path: str | Path) -> Path:
+    """A relative path is taken from the current folder, else from the project root (so
+    ``data/styles/...`` works from anywhere)."""
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists() or not (PROJECT_ROOT / p).exists():
+        return p
+    return PROJECT_ROOT / p
+
+
+def find_painting(name: str, styles_dir: str | os.PathLike = "data/styles") -> Path | None:
+    """A painting named in model metadata (a file name) or given by the user (a path): the path as given,
+    else the file of that name in ``styles_dir``; None if neither exists."""
+    for candidate in (resolve_path(name), resolve_path(Path(styles_dir) / Path(name).name)):
+        if candidate.is_file():
+            return candidate
+    return None

@@ -2,7 +2,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from stylenet.config import ConfigError, resolve_path, validate
+from stylenet.config import ConfigError, validate
+from stylenet.paths import resolve_path
 from stylenet.training.config import module_kwargs
 
 from conftest import ROOT, STYLES, compose_config, run_train

@@ -2,8 +2,7 @@ import pytest
 import torch
 from PIL import Image
 
-from stylenet.image import load_image
-from stylenet.image import _RGB_TO_YUV, preserve_colors
+from stylenet.image import _RGB_TO_YUV, load_image
 from stylenet.inference import ImageTooLargeError, Stylizer
 from stylenet.models import InstanceNorm, TransformerNet
 

@@ -8,10 +8,11 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ..models.adain import ENCODER_LAYER, STYLE_LAYERS
+from ..paths import resolve_path
 
 
 def validate_adain(cfg: DictConfig) -> None:
-    from ..config import ConfigError, _get, _number, resolve_path
+    from ..config import ConfigError, _get, _number
 
     for key, why in (("styles", "AdaIN takes any painting at run time"), ("add_style", "AdaIN takes any painting"),
                      ("distill.teacher", "distillation is for feed-forward networks")):
@@ -68,7 +69,7 @@ def init_decoder(cfg: DictConfig) -> tuple[str, int]:
 
 def build_adain(cfg: DictConfig) -> tuple[Any, Any]:
     """``(PaintingDataModule, AdaINModule)`` for a validated config."""
-    from ..config import datamodule_kwargs, resolve_path
+    from ..config import datamodule_kwargs
     from .corpus import PaintingDataModule
     from .module import AdaINModule
 

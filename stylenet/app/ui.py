@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..config import resolve_path
+from ..paths import resolve_path
 from .engine import MODES, TILE, VIDEO_SECONDS, VIDEO_SIDE, AppError, Choice, Engine, open_photo, save_result
 
 log = logging.getLogger(__name__)

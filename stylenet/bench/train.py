@@ -12,6 +12,7 @@ import time
 import torch
 
 from ..models import TransformerNet
+from ..paths import resolve_path
 from .common import sync, time_ms
 
 STYLE_LAYERS = {"relu1_2": 0.3, "relu2_2": 1.0, "relu3_3": 0.1, "relu4_3": 5.0}  # conf/loss/johnson.yaml
@@ -23,7 +24,6 @@ def _photos(size: int, batch: int, device: torch.device) -> torch.Tensor:
     """A fixed batch of real photos (bundled sample, repeated if needed), centre-cropped to ``size``."""
     from torchvision.transforms.v2 import CenterCrop, Resize
 
-    from ..config import resolve_path
     from ..image import find_images, load_image
 
     files = find_images(resolve_path("data/sample"))
@@ -35,7 +35,6 @@ def _baseline_step(size: int, batch: int, device: torch.device, width: int, bloc
     """The loop every reference implementation runs (pytorch/examples fast_neural_style): fp32 eager;
     VGG features of the content photo computed through all loss layers; the style image's Gram
     matrices recomputed every batch; Adam (not fused)."""
-    from ..config import resolve_path
     from ..image import load_image
     from ..losses import content_loss, gram_matrix, style_loss
     from ..vgg import VGGFeatures
@@ -61,7 +60,6 @@ def _stylenet_step(size: int, batch: int, device: torch.device, width: int, bloc
                    channels_last: bool = False, compile: bool = False, checkpointing: bool = False):
     """StyleTransferModule's own training computation (targets cached, content features only to
     relu2_2 without a graph, fused AdamW), with the given switches."""
-    from ..config import resolve_path
     from ..training.module import StyleTransferModule
 
     module = StyleTransferModule(style_name="bench", style_image=str(resolve_path(STYLE_IMAGE)),

@@ -11,6 +11,7 @@ import tarfile
 import time
 from pathlib import Path
 
+from ..paths import resolve_path
 from .runner import EVAL_RESERVE_S, GATYS_RESERVE_S, ROOT, Run, run_logged, size_max_steps
 
 
@@ -92,7 +93,6 @@ def _adain_rate(cfg, width: int) -> tuple[float, float, str]:
 
 def _held_out_paintings(cfg, model: Path, count: int) -> list[str]:
     """The first ``count`` paintings an AdaIN model held out (its metadata), found in ``data.paintings``."""
-    from ..config import resolve_path
     from ..export import read_metadata
 
     names = read_metadata(model).get("held_out") or []

@@ -15,12 +15,13 @@ from typing import Any
 
 import torch
 
-from ..inference.batch import expand_inputs
-from ..config import find_painting, load_loss_settings, resolve_path
+from ..config import load_loss_settings
 from ..device import resolve_device
 from ..image import UNREADABLE, load_image
 from ..inference import load_stylizer
+from ..inference.batch import expand_inputs
 from ..losses import SETTINGS, PerceptualLoss
+from ..paths import find_painting, resolve_path
 from .gatys import stylize_by_optimization
 from .report import Method
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import (DEFAULT_STYLE_SIZE, ConfigError, _get, _number, architecture, find_painting, resolve_path,
-                     style_list)
+from ..config import DEFAULT_STYLE_SIZE, ConfigError, _get, _number, architecture, style_list
 from ..models.transformer import DEFAULTS as ARCH_DEFAULTS
+from ..paths import find_painting, resolve_path
 
 
 def _added_style(cfg: DictConfig) -> dict[str, Any]:
