@@ -120,6 +120,8 @@ def test_stylizer_refuses_bad_style_input(model_file, tmp_path):
         load_stylizer(model_file, style=str(bad))
     with pytest.raises(StyleError, match="does not exist"):
         load_stylizer(model_file, style=str(tmp_path / "missing.jpg"))
+    with pytest.raises(StyleError, match="is a folder"):
+        load_stylizer(model_file, style=str(tmp_path))
     stylizer = load_stylizer(model_file)
     with pytest.raises(StyleError, match="needs a style image"):
         stylizer(torch.rand(3, 32, 32))
@@ -217,6 +219,8 @@ def test_config_errors_are_one_line(tmp_path, photos_dir):
     assert proc.returncode == 2 and "data.holdout" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     cfg = compose_config(["experiment=adain"])
     assert cfg.model.family == "adain" and cfg.data.batch_size == 8 and cfg.loss.style_weight == 10.0
+    with pytest.raises(ConfigError, match="run `python train.py experiment=adain`"):  # model=adain alone
+        validate(compose_config(["model=adain"]))
 
 
 def test_init_from_goes_on_training_a_trained_decoder(photos_dir, tmp_path, model_file):

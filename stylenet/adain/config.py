@@ -18,6 +18,10 @@ def validate_adain(cfg: DictConfig) -> None:
                      ("distill.teacher", "distillation is for feed-forward networks")):
         if OmegaConf.select(cfg, key):
             raise ConfigError(f"{key}: not used with model=adain: {why}")
+    if OmegaConf.select(cfg, "data.paintings") is None:  # model=adain alone: the rest of the run is not set up
+        raise ConfigError("data.paintings: model=adain trains on photos x paintings: run `python train.py "
+                          "experiment=adain` (it also picks loss=adain and the painting corpus; override data.root, "
+                          "data.paintings and the rest after it)")
     if OmegaConf.select(cfg, "init_from"):
         init_decoder(cfg)
     width = _number(cfg, "model.decoder_width", 4, integer=True)

@@ -44,6 +44,8 @@ def _as_tensor(image: StyleImage, size: int) -> tuple[torch.Tensor, str]:
             path = resolve_style(path.name)[0]
         except ConfigError:
             pass
+    if path.is_dir():
+        raise StyleError(f"style image {str(path)!r} is a folder: name image files (several are interpolated)")
     if not path.is_file():
         raise StyleError(f"style image {str(path)!r} does not exist")
     try:
