@@ -2,6 +2,8 @@
 checking each against the PyTorch model on a real photo:
     python scripts/export.py --model outputs/demo/checkpoints/last.ckpt --format safetensors onnx --out exported/
     python scripts/export.py --model light.safetensors --format onnx-fp16 onnx-int8 --out exported/   # smaller files
+    python scripts/export.py --model wave --format onnx --out exported/   # one style of the bundled zoo, on its own
+    python scripts/export.py --model zoo --style starry_night=0.7,wave=0.3 --out exported/   # a mix, baked in
 """
 import argparse
 import sys
@@ -9,18 +11,23 @@ import sys
 from stylenet.inference.cliargs import run_guarded
 from stylenet.convert import FORMATS, ExportError, export_model
 from stylenet.export import WEIGHT_DTYPES, ModelFileError
+from stylenet.inference.styles import StyleError
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="Lightning .ckpt or exported .safetensors")
+    p.add_argument("--model", required=True, help="Lightning .ckpt, exported .safetensors, or a bundled model or style "
+                                                 "name (MODELS.md)")
+    p.add_argument("--style", help="a multi-style model's style or mix (starry_night=0.7,wave=0.3): exported as a "
+                                   "one-style model that takes only the photo")
     p.add_argument("--format", nargs="+", default=["safetensors"], choices=FORMATS)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--dtype", default="fp32", choices=list(WEIGHT_DTYPES), help="weight precision of the safetensors file")
     p.add_argument("--photo", help="photo for the parity check (default: a bundled sample photo)")
     args = p.parse_args(argv)
-    results, code = run_guarded(lambda: export_model(args.model, args.out, args.format, args.dtype, args.photo),
-                                errors=(ModelFileError, ExportError, FileNotFoundError),
+    results, code = run_guarded(lambda: export_model(args.model, args.out, args.format, args.dtype, args.photo,
+                                                     style=args.style),
+                                errors=(ModelFileError, ExportError, StyleError, FileNotFoundError),
                                 interrupted=f"each file already in {args.out} is complete (written atomically); "
                                             "a rerun writes them all again")
     if code:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,8 @@ from typing import Any
 import torch
 
 from .atomic import atomic_path
-from .export import FORMAT, FORMAT_VERSION, decode_metadata, encode_metadata, load_transformer, save_stylizer
+from .export import (FORMAT, FORMAT_VERSION, decode_metadata, encode_metadata, find_model, load_transformer, one_style,
+                     save_stylizer)
 from .image import load_image
 from .models import TransformerNet
 from .models.adain import AdaINTransfer
@@ -201,22 +202,31 @@ def calibration_photos(size: int = 256) -> list[torch.Tensor]:
 
 
 def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, formats: Sequence[str] = ("safetensors",),
-                 dtype: str = "fp32", photo: str | os.PathLike | None = None, max_size: int = 512) -> list[ExportResult]:
-    """Export a ``.ckpt`` or ``.safetensors`` model to ``formats`` in ``out_dir`` (named after the
-    style) and check each against the PyTorch model on ``photo`` (default: a bundled photo)."""
+                 dtype: str = "fp32", photo: str | os.PathLike | None = None, max_size: int = 512,
+                 style: str | Mapping[str, float] | None = None) -> list[ExportResult]:
+    """Export a ``.ckpt`` or ``.safetensors`` model (or a bundled name) to ``formats`` in ``out_dir`` (named
+    after the style) and check each against the PyTorch model on ``photo`` (default: a bundled photo).
+    ``style``: a style or mix of a multi-style model, exported as a one-style model (:func:`one_style`);
+    a bundled model's style name as ``model_path`` (``wave``) implies it."""
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise ExportError(f"unknown export format(s) {sorted(unknown)}; choose from {FORMATS}")
-    net, meta = load_transformer(model_path)
-    adain = sorted(set(formats) - {"safetensors", "onnx", "onnx-fp16"}) if getattr(net, "family", None) == "adain" else []
-    if adain:
-        raise ExportError(f"{model_path} is an AdaIN model: it exports to safetensors, onnx and onnx-fp16, not {adain[0]}")
+    path, implied = find_model(model_path)
+    net, meta = load_transformer(path)
+    adain = getattr(net, "family", None) == "adain"
+    if adain and sorted(set(formats) - {"safetensors", "onnx", "onnx-fp16"}):
+        other = sorted(set(formats) - {"safetensors", "onnx", "onnx-fp16"})[0]
+        raise ExportError(f"{model_path} is an AdaIN model: it exports to safetensors, onnx and onnx-fp16, not {other}")
+    style = implied if style is None else style
+    if style is not None:
+        if adain:
+            raise ExportError(f"{model_path} is an AdaIN model: it takes its style image at run time, not a style")
+        net, meta = one_style(net, meta, style, path.name)
     if photo is None:
         photo = sorted(resolve_path("data/sample").glob("*.jpg"))[0]
     x = load_image(photo, max_size)[None]
     out_dir = Path(out_dir)
-    stem = Path(model_path).stem if adain is not None and getattr(net, "family", None) == "adain" \
-        else str(meta.get("style", Path(model_path).stem))
+    stem = Path(path).stem if adain else str(meta.get("style", Path(path).stem))
     style = parity_style(net)  # multi-style: every style in the check, mixed
     results = []
     for fmt in formats:

@@ -99,6 +99,29 @@ def training_metadata(hparams: Mapping[str, Any], steps: int | None) -> dict[str
     return meta
 
 
+def one_style(net: TransformerNet, meta: dict[str, Any], spec: str | Mapping[str, float], source: str
+              ) -> tuple[TransformerNet, dict[str, Any]]:
+    """``(net, metadata)`` of a one-style model cut from a multi-style one: the style or mix ``spec``
+    (``"wave"``, ``"starry_night=0.7,wave=0.3"``: :func:`stylenet.inference.styles.choose`) baked into its norms
+    (:meth:`TransformerNet.with_style`), the metadata of that style, and ``cut_from`` naming ``source`` and the
+    weights. A one-style model comes back as it is (a ``spec`` other than its own style is a StyleError)."""
+    from .inference.styles import choose, style_names
+
+    names = style_names(meta)
+    choice = choose(spec, names)
+    if choice.weights is None:
+        return net, meta
+    picked = {n: round(float(w), 4) for n, w in zip(names, choice.weights.tolist()) if w > 0}
+    out = {k: v for k, v in meta.items() if k not in ("styles", "model")}
+    if len(picked) == 1:
+        (style,) = [s for s in meta["styles"] if s["name"] in picked]
+        out.update(style=style["name"], style_image=style["image"], style_size=style["size"])
+    else:
+        out["style"] = "+".join(f"{n}_{round(w * 100)}" for n, w in picked.items())
+    out["cut_from"] = {"model": source, "styles": picked}
+    return net.with_style(choice.weights), out
+
+
 def _build(path: Path, config: dict, state: dict[str, torch.Tensor]) -> TransformerNet:
     try:
         net = build_network(config)
@@ -182,7 +205,11 @@ def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict[str,
     Raises ModelFileError naming the file and the problem."""
     path = resolve_model(path)
     if not path.is_file():
-        hint = f" (bundled models and styles: {', '.join(bundled_styles())})" if not path.suffix and len(path.parts) == 1 else ""
+        hint = ""
+        if not path.suffix and len(path.parts) == 1:
+            holder, style = find_model(path.name)
+            hint = (f" ({style} is a style of the bundled {holder.stem} model: give {holder.stem} and choose {style})"
+                    if style else f" (bundled models and styles: {', '.join(bundled_styles())})")
         raise ModelFileError(f"{path}: no such model file{hint}")
     if path.suffix == ".ckpt":
         return _load_checkpoint(path)

@@ -150,6 +150,51 @@ def test_onnx_and_torchscript_take_style_weights_and_match(arch, tmp_path):
     torch.testing.assert_close(onnx_stylizer(x[0]), net(x[:1], torch.tensor([[0.0, 0.5, 0.5]]))[0], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("arch", [{}, {"channels": [4, 6, 8], "block": "inverted", "outer_kernel": 3}],
+                         ids=["johnson", "light"])
+def test_a_style_or_a_mix_exports_as_a_one_style_model(arch, tmp_path):
+    from stylenet.convert import ExportError, export_model, onnx_session
+    net, path = _multi_model(tmp_path, **arch)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.rand(2, 3, 36, 52)
+    for spec, weights, stem in [("wave", [0.0, 1.0, 0.0], "wave"),
+                                ("starry_night=0.6,udnie=0.2", [0.75, 0.0, 0.25], "starry_night_75+udnie_25")]:
+        results = export_model(path, tmp_path / "out", ["safetensors", "onnx"], style=spec, max_size=64)
+        assert [r.path.name for r in results] == [f"{stem}.safetensors", f"{stem}.onnx"]
+        one, meta = load_transformer(tmp_path / "out" / f"{stem}.safetensors")
+        assert one.num_styles == 1 and "styles" not in meta and meta["style"] == stem
+        assert meta["cut_from"] == {"model": path.name, "styles": {n: w for n, w in zip(NAMES, weights) if w}}
+        expected = net(x, torch.tensor([weights]))
+        torch.testing.assert_close(one(x), expected, rtol=1e-5, atol=1e-5)
+        session = onnx_session(tmp_path / "out" / f"{stem}.onnx")
+        assert [i.name for i in session.get_inputs()] == ["image"]  # the photo only
+        torch.testing.assert_close(torch.from_numpy(session.run(None, {"image": x.numpy()})[0]), expected,
+                                   rtol=1e-4, atol=1e-4)
+    assert meta.get("style_image") is None and read_metadata(tmp_path / "out" / "wave.safetensors")["style_image"] == "wave.jpg"
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())  # the multi-style net is untouched
+    with pytest.raises(StyleError, match="no style 'nope'"):
+        export_model(path, tmp_path / "bad", style="nope")
+    with pytest.raises(StyleError, match="no style 'udnie'; its styles: wave"):  # a one-style model: its own only
+        export_model(tmp_path / "out" / "wave.safetensors", tmp_path / "bad", style="udnie")
+    with pytest.raises(ExportError, match="style image at run time"):
+        export_model("adain", tmp_path / "bad", style="wave")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_bundled_style_name_exports_that_style_and_load_transformer_says_where_it_is(tmp_path):
+    from stylenet.convert import export_model
+    from stylenet.export import ModelFileError
+    (result,) = export_model("wave", tmp_path, max_size=64)
+    assert result.path.name == "wave.safetensors" and read_metadata(result.path)["cut_from"]["model"] == "zoo.safetensors"
+    x = torch.rand(3, 40, 48)
+    torch.testing.assert_close(load_stylizer(result.path)(x), load_stylizer("zoo", style="wave")(x), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ModelFileError, match="wave is a style of the bundled zoo model"):
+        load_transformer("wave")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), "--model", "zoo", "--style", "nope",
+                           "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    assert proc.returncode == 2 and "no style 'nope'" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
 def test_stylize_cli_style_option_and_errors(tmp_path):
     _, path = _multi_model(tmp_path)
     photo = sorted((ROOT / "data" / "sample").glob("*.jpg"))[0]

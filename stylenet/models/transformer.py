@@ -15,6 +15,7 @@ full-resolution layer at all (a stride-2 first convolution and a sub-pixel last 
 Plain PyTorch: nothing here imports Lightning.
 """
 
+import copy
 from collections.abc import Sequence
 from typing import Optional
 
@@ -115,6 +116,21 @@ class TransformerNet(nn.Module):
     def norm_parameters(self) -> list[nn.Parameter]:
         """The per-style parameters: every instance norm's scale and shift, ``(num_styles, C)`` each."""
         return [p for m in self.modules() if isinstance(m, InstanceNorm) for p in (m.weight, m.bias)]
+
+    def with_style(self, weights: torch.Tensor) -> "TransformerNet":
+        """A one-style copy of this network for the style weights ``(S,)`` (one style, or a mix summing to 1):
+        mixing is linear in the norms' scale and shift (Dumoulin et al. 2017, Sec. 4.2), so the copy computes
+        exactly ``self(x, weights)`` with one input. This network is left as it is."""
+        if weights.shape != (self.num_styles,):
+            raise ValueError(f"style weights must be ({self.num_styles},) for this network, got {tuple(weights.shape)}")
+        net = copy.deepcopy(self)
+        net.num_styles = 1
+        for m in net.modules():
+            if isinstance(m, InstanceNorm):
+                w = weights.to(m.weight)
+                m.weight, m.bias = nn.Parameter((w @ m.weight.detach())[None]), nn.Parameter((w @ m.bias.detach())[None])
+                m.num_styles = 1
+        return net
 
     def forward(self, x: torch.Tensor, style: Optional[torch.Tensor] = None) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != 3:
