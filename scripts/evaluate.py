@@ -1,4 +1,4 @@
-"""Evaluate exported style models on content photos: losses (as in training), ms per image, optional
+r"""Evaluate exported style models on content photos: losses (as in training), ms per image, optional
 Gatys baseline, and a labelled contact sheet:
 
     python scripts/evaluate.py --model outputs/demo/starry_night.safetensors --photos data/sample --count 4 \

@@ -1,4 +1,4 @@
-"""Contact sheet of a multi-style model: photos x styles, and a row of two-style mixes on the first photo.
+r"""Contact sheet of a multi-style model: photos x styles, and a row of two-style mixes on the first photo.
     python scripts/styles_sheet.py --model zoo --photos data/sample --count 4 --mixes starry_night+wave udnie+the_scream \
         --out docs/zoo.png
 """

@@ -292,6 +292,8 @@ def test_evaluate_scores_each_style_of_a_multistyle_model_against_its_painting(t
     with pytest.raises(EvaluationError, match="has 3 styles and --style names one painting"):
         evaluate([path], photos, "cpu", style, progress=False)
     assert [m.style_image for m in evaluate([path], photos, "cpu", style, model_styles=["wave"], progress=False)[0]] == [style]
+    bundled, _ = evaluate(["wave"], photos[:1], "cpu", progress=False)  # a bundled style's name: that style only
+    assert [(m.name, m.style) for m in bundled] == [("wave [wave]", "wave")]
 
 
 def test_a_multistyle_stylizer_without_a_choice_needs_a_style_per_call_and_the_styles_sheet(tmp_path):

@@ -93,6 +93,7 @@ def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_s
     ``{"name", "choice", "image", "size", "weight"}`` from the metadata (AdaIN: the painting).
     One ``style`` image for several styles of a model would score them all against one painting: refused."""
     from ..adain.stylizer import STYLE_SIZE, AdaINStylizer
+    from ..export import find_model
 
     for model_path in models:
         stylizer = load_stylizer(model_path, device=str(device))
@@ -109,7 +110,9 @@ def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_s
             yield model_path, stylizer, {"name": meta.get("style"), "choice": None, "image": meta.get("style_image"),
                                          "size": meta.get("style_size"), "weight": 1.0}
             continue
-        chosen = [s for s in meta["styles"] if not model_styles or s["name"] in model_styles]
+        implied = find_model(model_path)[1]  # a bundled style's name (wave): that style of its model only
+        wanted = set(model_styles or ()) | ({implied} if implied else set())
+        chosen = [s for s in meta["styles"] if not wanted or s["name"] in wanted]
         unknown = sorted(set(model_styles or ()) - {s["name"] for s in meta["styles"]})
         if unknown and len(models) == 1:
             raise EvaluationError(f"{model_path}: no style {unknown[0]!r}; its styles: {', '.join(stylizer.style_names)}")
