@@ -29,6 +29,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--max-size and --scale must be positive")
     if args.batch_size < 1:
         p.error("--batch-size must be >= 1")
+    if not 1 <= args.quality <= 100:
+        p.error("--quality must be between 1 and 100 (JPEG/WebP; 92 by default)")
     return args
 
 

@@ -148,3 +148,14 @@ def test_each_awkward_inference_input(case, model, tmp_path, capsys):
         assert out.size[0] / out.size[1] == pytest.approx(src_size[0] / src_size[1], rel=0.1)
     else:
         assert code == 1 and "failed 1" in printed and name in printed
+
+
+@pytest.mark.parametrize("extra, message", [(["--quality", "500"], "--quality must be between 1 and 100"),
+                                            (["--batch-size", "0"], "--batch-size must be >= 1"),
+                                            (["--tile", "8"], "--tile must be >= 16"),
+                                            (["--strength", "2"], "--strength must be between 0 and 1")])
+def test_bad_options_are_one_line_usage_errors(extra, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--model", "wave", "--input", str(SAMPLE), "--output", str(tmp_path / "out"), *extra])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -175,6 +175,17 @@ def test_ctrl_c_in_the_script_is_one_line_and_exit_130(clip, tmp_path, monkeypat
     assert err.startswith("interrupted: nothing written to") and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("output, extra, message", [("o.mp4", ["--crf", "52"], "--crf must be between 0 and 51 for libx264"),
+                                                    ("o.webm", ["--crf", "64"], "between 0 and 63 for libvpx-vp9"),
+                                                    ("o.mp4", ["--preset", "quick"], "invalid choice: 'quick'")])
+def test_bad_encoder_options_are_usage_errors_before_any_work(output, extra, message, tmp_path, capsys):
+    import stylenet.video.cli as cli
+
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--model", "wave", "--input", str(tmp_path / "missing.mp4"), "--output", str(tmp_path / output), *extra])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
 def test_bad_inputs_are_one_line(tmp_path, clip):
     (tmp_path / "notes.mp4").write_text("not a video")
     (tmp_path / "empty").mkdir()

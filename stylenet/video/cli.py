@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ..inference.cliargs import add_stylizer_args, check_stylizer_args, run_stylizer, stylizer_options
-from .io import VIDEO_CODECS, VideoError
+from .io import CRF_RANGES, VIDEO_CODECS, X264_PRESETS, VideoError
 from .pipeline import stylize_video
 
 
@@ -23,12 +24,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=4, help="frames stylised together")
     p.add_argument("--fps", type=float, default=24.0, help="frame rate of a video made from a folder of frames")
     p.add_argument("--crf", type=int, help="encoder quality (lower is better): default 18 for H.264, 31 for VP9")
-    p.add_argument("--preset", default="fast", help="x264 speed preset (ultrafast ... veryslow)")
+    p.add_argument("--preset", default="fast", choices=X264_PRESETS, metavar="PRESET",
+                   help="x264 speed preset: ultrafast ... veryslow (default fast)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output video")
     args = p.parse_args(argv)
     check_stylizer_args(p, args)
     if args.max_size is not None and args.max_size < 2 or args.batch_size < 1 or args.fps <= 0:
         p.error("--max-size must be >= 2, --batch-size >= 1 and --fps > 0")
+    codec = VIDEO_CODECS.get(Path(args.output).suffix.lower())
+    if codec and args.crf is not None and not CRF_RANGES[codec][0] <= args.crf <= CRF_RANGES[codec][1]:
+        p.error(f"--crf must be between {CRF_RANGES[codec][0]} and {CRF_RANGES[codec][1]} for {codec}")
     return args
 
 

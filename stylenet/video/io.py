@@ -22,6 +22,8 @@ from ..image import find_images, open_rgb
 # "visually lossless" per x264's documentation; VP9 for WebM (constant quality, crf 31 as YouTube-style
 # defaults in FFmpeg's VP9 guide).
 VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".m4v": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9"}
+CRF_RANGES = {"libx264": (0, 51), "libvpx-vp9": (0, 63)}  # x264's --crf (8-bit) and libvpx's --cq-level
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
 AUDIO_FALLBACK = {".mp4": "aac", ".mov": "aac", ".m4v": "aac", ".mkv": "aac", ".webm": "libopus"}
 # Audio codecs each container takes as they are (copied without re-encoding); others are re-encoded.
 AUDIO_COPY = {".mp4": {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}, ".m4v": {"aac", "mp3", "ac3", "eac3", "alac"},
