@@ -206,3 +206,15 @@ def test_engine_stylises_the_start_of_a_video(engine, tmp_path):
     assert (reader.info.width, reader.info.height) == (64, 48)
     assert sum(1 for _ in reader.frames()) == 12
     reader.close()
+
+
+def test_a_port_in_use_is_one_line_before_the_models_load(capsys):
+    from stylenet.app.__main__ import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot serve on 127.0.0.1:{port}: ") and "another --port" in err and err.count("\n") == 1

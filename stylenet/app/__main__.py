@@ -8,7 +8,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the app could not serve on ``host:port`` (in use, not an address of this machine), or None."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: a port in TIME_WAIT is free
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 def main(argv=None) -> int:
@@ -18,6 +30,13 @@ def main(argv=None) -> int:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda, mps")
     args = p.parse_args(argv)
+    if not 1 <= args.port <= 65535:
+        p.error("--port must be between 1 and 65535")
+    problem = port_problem(args.host, args.port)
+    if problem:  # checked before the models load; PORT=... for make app
+        print(f"error: cannot serve on {args.host}:{args.port}: {problem} (another --port, or PORT=... make app; "
+              "--host must be an address of this machine)", file=sys.stderr)
+        return 2
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     from .engine import Engine
