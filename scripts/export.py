@@ -4,6 +4,7 @@ checking each against the PyTorch model on a real photo:
     python scripts/export.py --model light.safetensors --format onnx-fp16 onnx-int8 --out exported/   # smaller files
     python scripts/export.py --model wave --format onnx --out exported/   # one style of the bundled zoo, on its own
     python scripts/export.py --model zoo --style starry_night=0.7,wave=0.3 --out exported/   # a mix, baked in
+    python scripts/export.py --model adain --style painting.jpg --alpha 0.8 --format onnx --out exported/   # any painting
 """
 import argparse
 import sys
@@ -18,15 +19,19 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="Lightning .ckpt, exported .safetensors, or a bundled model or style "
                                                  "name (MODELS.md)")
-    p.add_argument("--style", help="a multi-style model's style or mix (starry_night=0.7,wave=0.3): exported as a "
-                                   "one-style model that takes only the photo")
+    p.add_argument("--style", help="a multi-style model's style or mix (starry_night=0.7,wave=0.3), or for an AdaIN "
+                                   "model a painting (or a.jpg=0.7,b.jpg=0.3): baked in, the file takes only the photo")
+    p.add_argument("--alpha", type=float, default=1.0, help="AdaIN with --style: 0..1 content-style trade-off")
+    p.add_argument("--style-size", type=int, default=512, help="AdaIN with --style: longer side of the painting in px")
     p.add_argument("--format", nargs="+", default=["safetensors"], choices=FORMATS)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--dtype", default="fp32", choices=list(WEIGHT_DTYPES), help="weight precision of the safetensors file")
     p.add_argument("--photo", help="photo for the parity check (default: a bundled sample photo)")
     args = p.parse_args(argv)
+    if not 0 <= args.alpha <= 1 or args.style_size < 16:
+        p.error("--alpha must be between 0 and 1 and --style-size >= 16")
     results, code = run_guarded(lambda: export_model(args.model, args.out, args.format, args.dtype, args.photo,
-                                                     style=args.style),
+                                                     style=args.style, alpha=args.alpha, style_size=args.style_size),
                                 errors=(ModelFileError, ExportError, StyleError, FileNotFoundError),
                                 interrupted=f"each file already in {args.out} is complete (written atomically); "
                                             "a rerun writes them all again")

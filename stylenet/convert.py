@@ -3,6 +3,7 @@ against the PyTorch model on a real photo."""
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -203,30 +204,39 @@ def calibration_photos(size: int = 256) -> list[torch.Tensor]:
 
 def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, formats: Sequence[str] = ("safetensors",),
                  dtype: str = "fp32", photo: str | os.PathLike | None = None, max_size: int = 512,
-                 style: str | Mapping[str, float] | None = None) -> list[ExportResult]:
+                 style: str | Mapping[str, float] | None = None, alpha: float = 1.0,
+                 style_size: int = 512) -> list[ExportResult]:
     """Export a ``.ckpt`` or ``.safetensors`` model (or a bundled name) to ``formats`` in ``out_dir`` (named
     after the style) and check each against the PyTorch model on ``photo`` (default: a bundled photo).
     ``style``: a style or mix of a multi-style model, exported as a one-style model (:func:`one_style`);
-    a bundled model's style name as ``model_path`` (``wave``) implies it."""
+    a bundled model's style name as ``model_path`` (``wave``) implies it. For an AdaIN model, a painting (or a
+    mix of paintings) baked in with ``alpha`` at ``style_size`` px (:func:`stylenet.adain.stylizer.fixed_style`):
+    a photo-only ONNX file."""
     unknown = set(formats) - set(FORMATS)
     if unknown:
         raise ExportError(f"unknown export format(s) {sorted(unknown)}; choose from {FORMATS}")
     path, implied = find_model(model_path)
     net, meta = load_transformer(path)
-    adain = getattr(net, "family", None) == "adain"
-    if adain and sorted(set(formats) - {"safetensors", "onnx", "onnx-fp16"}):
-        other = sorted(set(formats) - {"safetensors", "onnx", "onnx-fp16"})[0]
-        raise ExportError(f"{model_path} is an AdaIN model: it exports to safetensors, onnx and onnx-fp16, not {other}")
     style = implied if style is None else style
-    if style is not None:
-        if adain:
-            raise ExportError(f"{model_path} is an AdaIN model: it takes its style image at run time, not a style")
+    adain = getattr(net, "family", None) == "adain"
+    allowed = ({"onnx", "onnx-fp16"} if style is not None else {"safetensors", "onnx", "onnx-fp16"}) if adain else set(FORMATS)
+    if set(formats) - allowed:
+        baked = "with a style baked in " if style is not None else ""
+        raise ExportError(f"{model_path} is an AdaIN model: {baked}it exports to {', '.join(sorted(allowed))}, not "
+                          f"{sorted(set(formats) - allowed)[0]} (--format)")
+    stem = Path(path).stem if adain else str(meta.get("style", Path(path).stem))
+    if style is not None and adain:  # a painting baked in: a photo-only ONNX file
+        from .adain.stylizer import fixed_style
+
+        net, meta = fixed_style(net, meta, style, alpha, style_size)
+        stem = "adain_" + re.sub(r"[^\w.+-]+", "_", meta["style"]).strip("_")
+    elif style is not None:
         net, meta = one_style(net, meta, style, path.name)
+        stem = meta["style"]
     if photo is None:
         photo = sorted(resolve_path("data/sample").glob("*.jpg"))[0]
     x = load_image(photo, max_size)[None]
     out_dir = Path(out_dir)
-    stem = Path(path).stem if adain else str(meta.get("style", Path(path).stem))
     style = parity_style(net)  # multi-style: every style in the check, mixed
     results = []
     for fmt in formats:
@@ -249,7 +259,7 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
                 export_onnx_int8(net, path, calibration_photos(), {**onnx_meta, "weights_dtype": "int8"})
             diffs = abs_diff(net, onnx_runner(path), x, style)
             diff, tol = diffs.max().item(), TOLERANCE["fp16" if fmt == "onnx-fp16" else "fp32"]
-            if fmt == "onnx-fp16" and getattr(net, "family", None) == "adain":
+            if fmt == "onnx-fp16" and adain:
                 tol = ADAIN_FP16_TOLERANCE
             if fmt == "onnx-int8":
                 mean = diffs.mean().item()

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from stylenet.adain.corpus import PaintingDataModule, PaintingDataset, list_paintings
 from stylenet.adain.stylizer import AdaINStylizer
 from stylenet.convert import export_model
-from stylenet.export import save_stylizer
+from stylenet.export import ModelFileError, save_stylizer
 from stylenet.image import load_image
 from stylenet.inference import load_stylizer
 from stylenet.models.adain import AdaIN, AdaINNet, AdaINTransfer, mean_std
@@ -167,6 +167,32 @@ def test_onnx_export_matches_pytorch_for_any_style_size(model_file, tmp_path):
     torch.testing.assert_close(run(photo, style, alpha), expected, atol=1e-4, rtol=1e-4)
     with pytest.raises(Exception, match="not torchscript"):
         export_model(model_file, tmp_path, ["torchscript"])
+    with pytest.raises(ModelFileError, match="takes the painting as an input.*--style painting.jpg"):
+        load_stylizer(onnx_result.path)  # not a Stylizer that fails at its first image
+
+
+def test_a_painting_baked_in_exports_a_photo_only_onnx_that_stylises_like_the_model(model_file, tmp_path):
+    from stylenet.convert import ExportError, onnx_session
+
+    results = export_model(model_file, tmp_path, ["onnx", "onnx-fp16"], style=str(PAINTINGS[1]), alpha=0.7,
+                           style_size=64, max_size=64)
+    assert [r.path.name for r in results] == [f"adain_{PAINTINGS[1].stem}.onnx", f"adain_{PAINTINGS[1].stem}.fp16.onnx"]
+    assert [i.name for i in onnx_session(results[0].path).get_inputs()] == ["image"]
+    baked = load_stylizer(results[0].path)
+    assert baked.metadata["fixed_style"] == {"alpha": 0.7, "style_size": 64} and baked.style == PAINTINGS[1].stem
+    reference = load_stylizer(model_file, style=str(PAINTINGS[1]), alpha=0.7, style_size=64)
+    for shape in [(3, 45, 61), (3, 10, 12)]:  # odd sizes, and under the encoder's 16-px minimum
+        photo = torch.rand(*shape)
+        torch.testing.assert_close(baked(photo), reference(photo), atol=1e-4, rtol=1e-4)
+    assert baked(torch.rand(3, 80, 96), tile=48, overlap=16).shape == (3, 80, 96)  # tiles at multiples of 8
+    assert baked.downsample == 8 and baked.width == 64
+    mix = export_model(model_file, tmp_path, ["onnx"], style={str(PAINTINGS[0]): 3, str(PAINTINGS[1]): 1}, max_size=64)
+    assert "+" in mix[0].path.name and "0.75" in mix[0].path.name
+    with pytest.raises(ExportError, match="with a style baked in it exports to onnx, onnx-fp16, not safetensors"):
+        export_model(model_file, tmp_path / "bad", ["safetensors"], style=str(PAINTINGS[1]))
+    with pytest.raises(StyleError, match="does not exist"):
+        export_model(model_file, tmp_path / "bad", ["onnx"], style=str(tmp_path / "missing.jpg"))
+    assert not (tmp_path / "bad").exists()
 
 
 def test_corpus_holds_paintings_out_and_pairs_are_deterministic(photos_dir):

@@ -119,3 +119,15 @@ class AdaINStylizer(Stylizer):
             weights[2] = alpha
             choice = replace(choice, weights=weights)
         return super().forward(image, tile, overlap, preserve_color, strength, stats_size, choice)
+
+
+def fixed_style(net, metadata: dict[str, Any], style: Any, alpha: float = 1.0, style_size: int = STYLE_SIZE):
+    """``(AdaINFixedStyle, metadata)``: the AdaIN network with ``style`` (as :func:`style_spec`: a painting, a
+    bundled painting's name, ``"a.jpg=0.7,b.jpg=0.3"``) and ``alpha`` baked in, for a photo-only export; the
+    target is the one :class:`AdaINStylizer` computes, so the export matches ``stylize.py --style-image``."""
+    from ..models.adain import AdaINFixedStyle
+
+    choice = AdaINStylizer(net, metadata, style=style, alpha=alpha, style_size=style_size).choice
+    meta = {**metadata, "style": choice.label, "fixed_style": {"alpha": float(alpha), "style_size": int(style_size)}}
+    return AdaINFixedStyle(net, choice.weights), meta
+

@@ -33,6 +33,11 @@ def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "
             session = onnx_session(path)
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise ModelFileError(f"{path}: not a loadable ONNX model ({str(exc).splitlines()[0]})") from None
+        if "style_image" in [i.name for i in session.get_inputs()]:
+            raise ModelFileError(f"{path.name} is an AdaIN export that takes the painting as an input (for your own "
+                                 "onnxruntime code): stylise with the .safetensors model (--model adain --style-image "
+                                 "...), or bake a painting into a photo-only file: scripts/export.py --model adain "
+                                 "--style painting.jpg --format onnx")
         return Stylizer(None, onnx_metadata(session), precision=precision, session=session, style=style)
     net, meta = load_transformer(path)
     if getattr(net, "family", None) == "adain":

@@ -21,6 +21,7 @@ from .. import hardware
 from ..device import available_memory, resolve_device
 from ..image import ALPHA_SUFFIXES, float_to_pil, load_input, pil_to_float, preserve_colors, save_output
 from ..models import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
+from ..models.adain import DOWNSAMPLE as ADAIN_DOWNSAMPLE, MIN_SIDE as ADAIN_MIN_SIDE
 from .styles import StyleChoice, choose, style_names
 
 _log = logging.getLogger(__name__)
@@ -107,6 +108,13 @@ class Stylizer(nn.Module):
         self._plain = False
         self.metadata = dict(metadata or {})
         self.width = int(self.metadata.get("model", {}).get("width", 32))
+        # The network's downsampling (tile alignment) and smallest input; an ONNX session has no network to ask,
+        # and an AdaIN model's photo-only export (a painting baked in) differs from a Johnson network's.
+        adain_file = net is None and self.metadata.get("model", {}).get("family") == "adain"
+        if adain_file:
+            self.width = 64  # VGG's 64 channels at full resolution (AdaINStylizer's memory estimate)
+        self.downsample = getattr(net, "downsample", ADAIN_DOWNSAMPLE if adain_file else DOWNSAMPLE_FACTOR)
+        self.min_side = ADAIN_MIN_SIDE if adain_file else MIN_SIDE  # (a network pads small inputs itself)
         self.style_names = style_names(self.metadata)
         self.set_style(style)
 
@@ -132,8 +140,8 @@ class Stylizer(nn.Module):
         style = self._style_batch(choice, x.shape[0])
         if self.session is not None:
             h, w = x.shape[-2:]
-            if h < MIN_SIDE or w < MIN_SIDE:  # the ONNX graph expects >= 8 px (see convert.export_onnx)
-                x = F.pad(x, (0, max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h)), mode="replicate")
+            if h < self.min_side or w < self.min_side:  # the graph expects >= 8 px (AdaIN: 16; convert.export_onnx)
+                x = F.pad(x, (0, max(0, self.min_side - w), 0, max(0, self.min_side - h)), mode="replicate")
             feeds = {"image": x.float().cpu().contiguous().numpy()}
             if style is not None:
                 feeds["style_weights"] = style.float().contiguous().numpy()
@@ -175,9 +183,8 @@ class Stylizer(nn.Module):
         self._plain = True
         try:
             with stats if shared else contextlib.nullcontext():
-                factor = getattr(self.net, "downsample", DOWNSAMPLE_FACTOR)
-                for top, bottom in _tile_spans(h, tile, overlap, factor):
-                    for left, right in _tile_spans(w, tile, overlap, factor):
+                for top, bottom in _tile_spans(h, tile, overlap, self.downsample):
+                    for left, right in _tile_spans(w, tile, overlap, self.downsample):
                         y = self._network(x[..., top:bottom, left:right], choice).cpu()
                         mask = _ramp(bottom - top, overlap)[:, None] * _ramp(right - left, overlap)[None, :]
                         out[..., top:bottom, left:right] += y * mask

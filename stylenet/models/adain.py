@@ -175,3 +175,26 @@ class AdaINTransfer(nn.Module):
     def forward(self, image: torch.Tensor, style_image: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         mean, std = mean_std(self.net.encode(style_image)[ENCODER_LAYER])
         return self.net(image, make_target(mean, std, alpha))
+
+
+class AdaINFixedStyle(nn.Module):
+    """``forward(image)`` -> ``(N, 3, H, W)``: ``net`` with one AdaIN ``target`` ``(1, 3, 512)`` (a painting's, or
+    a mix's, statistics and alpha: :meth:`AdaINNet.target`) held as a constant, so the exported graph takes the
+    photo alone (``scripts/export.py --model adain --style painting.jpg``). No ``family``: it exports and
+    runs like a one-style network."""
+
+    num_styles = 1
+    downsample = DOWNSAMPLE
+
+    def __init__(self, net: AdaINNet, target: torch.Tensor):
+        super().__init__()
+        self.net = net
+        self.encoder = net.encoder  # registered here, so an export holds its weights (as AdaINTransfer does)
+        self.register_buffer("target", target.reshape(1, 3, -1).float())
+
+    def config(self) -> dict:
+        return self.net.config()
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net(image, self.target)
+
