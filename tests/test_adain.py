@@ -1,6 +1,7 @@
 """AdaIN (stylenet.models.adain, stylenet.adain): the layer, the network, the corpus, training through
 train.py, inference with any painting, ONNX export."""
 import shutil
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -188,6 +189,15 @@ def test_a_painting_baked_in_exports_a_photo_only_onnx_that_stylises_like_the_mo
     assert baked.downsample == 8 and baked.width == 64
     mix = export_model(model_file, tmp_path, ["onnx"], style={str(PAINTINGS[0]): 3, str(PAINTINGS[1]): 1}, max_size=64)
     assert "+" in mix[0].path.name and "0.75" in mix[0].path.name
+    # evaluate.py scores it like the model on that painting, with AdaIN's objective (no --style needed)
+    from stylenet.quality.evaluate import EvaluationError, evaluate, load_photos
+    photos = load_photos([str(SAMPLE)], 1, 48)
+    scores, _ = evaluate([str(results[0].path), str(model_file)], photos, "cpu", PAINTINGS[1].stem, progress=False)
+    assert [Path(m.style_image).name for m in scores] == [PAINTINGS[1].name] * 2 and scores[0].loss["objective"] == "adain"
+    alone, _ = evaluate([str(results[0].path)], photos, "cpu", progress=False)  # its own painting, from its metadata
+    assert Path(alone[0].style_image).name == PAINTINGS[1].name and {**alone[0].mean(), "ms": 0} == {**scores[0].mean(), "ms": 0}
+    with pytest.raises(EvaluationError, match="a mix of paintings baked in"):
+        evaluate([str(mix[0].path)], photos, "cpu", progress=False)
     with pytest.raises(ExportError, match="with a style baked in it exports to onnx, onnx-fp16, not safetensors"):
         export_model(model_file, tmp_path / "bad", ["safetensors"], style=str(PAINTINGS[1]))
     with pytest.raises(StyleError, match="does not exist"):

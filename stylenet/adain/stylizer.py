@@ -37,6 +37,15 @@ def _as_tensor(image: StyleImage, size: int) -> tuple[torch.Tensor, str]:
             image = image.copy()
             image.thumbnail((size, size), Image.LANCZOS)
         return pil_to_float(image), "image"
+    path = painting_path(image)
+    try:
+        return load_image(path, size), path.stem
+    except UNREADABLE as exc:
+        raise StyleError(f"style image {str(path)!r} is not a readable image ({type(exc).__name__})") from None
+
+
+def painting_path(image: str | os.PathLike) -> Path:
+    """The file of a style image given as a path or as a bundled painting's name (``wave``)."""
     path = Path(image)
     if not path.is_file() and not path.suffix and len(path.parts) == 1:  # a bundled painting's name: wave
         from ..config import ConfigError, resolve_style
@@ -48,10 +57,7 @@ def _as_tensor(image: StyleImage, size: int) -> tuple[torch.Tensor, str]:
         raise StyleError(f"style image {str(path)!r} is a folder: name image files (several are interpolated)")
     if not path.is_file():
         raise StyleError(f"style image {str(path)!r} does not exist")
-    try:
-        return load_image(path, size), path.stem
-    except UNREADABLE as exc:
-        raise StyleError(f"style image {str(path)!r} is not a readable image ({type(exc).__name__})") from None
+    return path
 
 
 def style_spec(style: Any) -> list[tuple[StyleImage, float]]:
@@ -129,5 +135,8 @@ def fixed_style(net, metadata: dict[str, Any], style: Any, alpha: float = 1.0, s
 
     choice = AdaINStylizer(net, metadata, style=style, alpha=alpha, style_size=style_size).choice
     meta = {**metadata, "style": choice.label, "fixed_style": {"alpha": float(alpha), "style_size": int(style_size)}}
+    (first, _), *more = style_spec(style)
+    if not more and isinstance(first, (str, os.PathLike)):  # one painting file: evaluate.py scores against it
+        meta["style_image"] = painting_path(first).name
     return AdaINFixedStyle(net, choice.weights), meta
 

@@ -106,6 +106,14 @@ def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_s
                 yield model_path, stylizer, {"name": Path(painting).stem, "choice": str(painting), "image": str(painting),
                                              "size": STYLE_SIZE, "weight": 1.0, "adain": True}
             continue
+        if "fixed_style" in meta:  # an AdaIN ONNX file with a painting baked in: AdaIN's objective, that painting
+            image = paintings[0] if paintings else meta.get("style_image")
+            if not image:
+                raise EvaluationError(f"{model_path} has a mix of paintings baked in: name the painting to score it "
+                                      "against with --style")
+            yield model_path, stylizer, {"name": meta.get("style"), "choice": None, "image": image, "adain": True,
+                                         "size": meta["fixed_style"].get("style_size", STYLE_SIZE), "weight": 1.0}
+            continue
         if not meta.get("styles"):
             yield model_path, stylizer, {"name": meta.get("style"), "choice": None, "image": meta.get("style_image"),
                                          "size": meta.get("style_size"), "weight": 1.0}
