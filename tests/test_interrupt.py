@@ -23,8 +23,8 @@ def test_export_keeps_the_files_it_finished(tmp_path, monkeypatch, capsys):
     script = load_script("export")
     real = script.export_model
 
-    def first_format_then_ctrl_c(model, out, formats, *args):
-        real(model, out, formats[:1], *args)
+    def first_format_then_ctrl_c(model, out, formats, *args, **kwargs):
+        real(model, out, formats[:1], *args, **kwargs)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(script, "export_model", first_format_then_ctrl_c)
