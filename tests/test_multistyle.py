@@ -150,8 +150,9 @@ def test_onnx_and_torchscript_take_style_weights_and_match(arch, tmp_path):
     torch.testing.assert_close(onnx_stylizer(x[0]), net(x[:1], torch.tensor([[0.0, 0.5, 0.5]]))[0], rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("arch", [{}, {"channels": [4, 6, 8], "block": "inverted", "outer_kernel": 3}],
-                         ids=["johnson", "light"])
+@pytest.mark.parametrize("arch", [{}, {"channels": [4, 6, 8], "block": "inverted", "outer_kernel": 3},
+                                  {"channels": [4, 6], "outer_kernel": 3, "full_resolution": False}],
+                         ids=["johnson", "light", "light_fast"])
 def test_a_style_or_a_mix_exports_as_a_one_style_model(arch, tmp_path):
     from stylenet.convert import export_model, onnx_session
     net, path = _multi_model(tmp_path, **arch)
