@@ -115,7 +115,8 @@ def one_style(net: TransformerNet, meta: dict[str, Any], spec: str | Mapping[str
     out = {k: v for k, v in meta.items() if k not in ("styles", "model")}
     if len(picked) == 1:
         (style,) = [s for s in meta["styles"] if s["name"] in picked]
-        out.update(style=style["name"], style_image=style["image"], style_size=style["size"])
+        out.update(style=style["name"], style_image=style["image"], style_size=style["size"],  # its training settings
+                   style_weight=float(meta.get("style_weight", 1.0)) * float(style.get("weight", 1.0)))
     else:
         out["style"] = "+".join(f"{n}_{round(w * 100)}" for n, w in picked.items())
     out["cut_from"] = {"model": source, "styles": picked}

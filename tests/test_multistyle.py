@@ -173,6 +173,9 @@ def test_a_style_or_a_mix_exports_as_a_one_style_model(arch, tmp_path):
                                    rtol=1e-4, atol=1e-4)
     assert meta.get("style_image") is None and read_metadata(tmp_path / "out" / "wave.safetensors")["style_image"] == "wave.jpg"
     assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())  # the multi-style net is untouched
+    from stylenet.export import one_style  # a style's own weight (evaluate.py's yardstick) goes with it
+    styles = [{"name": n, "image": f"{n}.jpg", "size": 64, "weight": 2.0 if n == "wave" else 1.0} for n in NAMES]
+    assert one_style(net, {"styles": styles, "style_weight": 3.0}, "wave", "m")[1]["style_weight"] == 6.0
     with pytest.raises(StyleError, match="no style 'nope'"):
         export_model(path, tmp_path / "bad", style="nope")
     with pytest.raises(StyleError, match="no style 'udnie'; its styles: wave"):  # a one-style model: its own only
