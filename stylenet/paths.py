@@ -21,15 +21,9 @@ def resolve_path(path: str | Path) -> Path:
 
 
 def find_painting(name: str, styles_dir: str | os.PathLike = "data/styles") -> Path | None:
-    """A painting named in model metadata (a file name) or given by the user (a path, or a bundled painting's
-    name): the path as given, else the file of that name in ``styles_dir`` (with a .jpg/.jpeg/.png/.webp suffix
-    where the name has none); None if neither exists."""
+    """A painting named in model metadata (a file name) or given by the user (a path): the path as given,
+    else the file of that name in ``styles_dir``; None if neither exists."""
     for candidate in (resolve_path(name), resolve_path(Path(styles_dir) / Path(name).name)):
         if candidate.is_file():
             return candidate
-    if not Path(name).suffix:  # a painting's name without its suffix: the_scream -> data/styles/the_scream.jpg
-        for suffix in (".jpg", ".jpeg", ".png", ".webp"):
-            candidate = resolve_path(Path(styles_dir) / f"{Path(name).name}{suffix}")
-            if candidate.is_file():
-                return candidate
     return None

@@ -53,11 +53,18 @@ def load_photos(inputs: Sequence[str | os.PathLike], count: int | None, size: in
 
 
 def find_style_image(name: str, styles_dir: str | os.PathLike = "data/styles") -> Path:
-    """A style image named in model metadata (a file name) or given by the user (a path)."""
+    """A style image named in model metadata (a file name) or given by the user (a path, or a bundled style's
+    name such as ``the_scream``: its conf/style/*.yaml image, as AdaIN's ``--style-image`` takes it)."""
     found = find_painting(name, styles_dir)
     if found is not None:
         return found
-    raise EvaluationError(f"style image {name!r} not found (looked in {styles_dir}); pass it with --style")
+    from ..adain.stylizer import painting_path
+    from ..inference.styles import StyleError
+
+    try:
+        return painting_path(name)
+    except StyleError:
+        raise EvaluationError(f"style image {name!r} not found (looked in {styles_dir}); pass it with --style") from None
 
 
 ADAIN_LOSSES = ("own", "johnson")
