@@ -89,15 +89,16 @@ def export_onnx(net: TransformerNet, path: str | os.PathLike, metadata: dict[str
     return Path(path)
 
 
-def onnx_session(path: str | os.PathLike, threads: int | None = None, provider: str = "CPUExecutionProvider"):
-    """An onnxruntime session for an exported model (CPU unless another installed provider is named)."""
+def onnx_session(path: str | os.PathLike | bytes, threads: int | None = None, provider: str = "CPUExecutionProvider"):
+    """An onnxruntime session for an exported model, a file or its bytes (CPU unless another installed
+    provider is named)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=[provider])
+    return ort.InferenceSession(path if isinstance(path, bytes) else str(path), options, providers=[provider])
 
 
 def onnx_metadata(session) -> dict[str, Any]:

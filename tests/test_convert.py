@@ -1,6 +1,7 @@
 import sys
 
 import onnx
+import onnx.version_converter
 import pytest
 import torch
 
@@ -54,6 +55,49 @@ def test_onnx_has_dynamic_batch_height_width(model_file, tmp_path):
     stylizer = load_stylizer(tmp_path / "wave.onnx")
     for shape in [(1, 3, 64, 64), (3, 3, 37, 50), (2, 3, 5, 3)]:
         assert stylizer(torch.rand(shape)).shape == shape
+
+
+def test_onnx_tiles_share_the_whole_images_statistics_as_pytorch_tiles_do(model_file, tmp_path):
+    from stylenet.convert import onnx_session
+    from stylenet.inference import Stylizer
+
+    net, path = model_file
+    export_model(path, tmp_path, ["onnx", "onnx-fp16"], max_size=64)
+    photo = load_image(sorted(SAMPLE.glob("*.jpg"))[3], 150)
+    tiles = {"tile": 64, "overlap": 16, "stats_size": 96}
+    expected = load_stylizer(path)(photo, **tiles)  # PyTorch: every norm uses the downscaled whole image's statistics
+    for stylizer, tol in ((load_stylizer(tmp_path / "wave.onnx"), 1e-4), (load_stylizer(tmp_path / "wave.fp16.onnx"), 5e-3),
+                          (load_stylizer(path, backend="onnxruntime"), 1e-4)):
+        torch.testing.assert_close(stylizer(photo, **tiles), expected, atol=tol, rtol=0)
+    # A session without its source (a Stylizer built by hand) falls back to each tile's own statistics: not the same.
+    own = Stylizer(None, read_metadata(path), session=onnx_session(tmp_path / "wave.onnx"))(photo, **tiles)
+    assert (own - expected).abs().max() > 1e-2
+
+
+def test_onnx_tile_graphs_record_the_norms_statistics(model_file, tmp_path):
+    from stylenet.convert import onnx_session
+    from stylenet.inference.onnx_tiles import SharedStatsTiles, norm_count
+    from stylenet.models import fixed_norm_stats
+
+    net, path = model_file
+    export_model(path, tmp_path, ["onnx"], max_size=64)
+    model = onnx.load(str(tmp_path / "wave.onnx"))
+    norms = [m for m in net.modules() if isinstance(m, InstanceNorm)]
+    assert norm_count(model) == len(norms)
+    tiles = SharedStatsTiles(model, onnx_session)
+    reference, tile = torch.rand(1, 3, 40, 56), torch.rand(1, 3, 24, 32)
+    stats = tiles.record({"image": reference.numpy()})
+    assert list(stats) == tiles.stat_names and len(stats) == 2 * len(norms)
+    with torch.no_grad(), fixed_norm_stats(net, reference):
+        recorded = [t for m in norms for t in m.stats]  # mean, var of each norm, in the network's order
+        expected = net(tile)
+    for got, want in zip(stats.values(), recorded):
+        torch.testing.assert_close(torch.from_numpy(got), want, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(torch.from_numpy(tiles.run({"image": tile.numpy()}, stats)), expected, atol=1e-4, rtol=0)
+    # From opset 18 ReduceMean takes its axes as an input: a file of another exporter's opset works too.
+    newer = SharedStatsTiles(onnx.version_converter.convert_version(model, 18), onnx_session)
+    stats18 = newer.record({"image": reference.numpy()})
+    torch.testing.assert_close(torch.from_numpy(newer.run({"image": tile.numpy()}, stats18)), expected, atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("dtype, tol", [("fp16", 5e-3), ("bf16", 5e-2)])

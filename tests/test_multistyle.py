@@ -148,6 +148,10 @@ def test_onnx_and_torchscript_take_style_weights_and_match(arch, tmp_path):
     assert [i.name for i in session.get_inputs()] == ["image", "style_weights"]
     onnx_stylizer = load_stylizer(tmp_path / "out" / "multi.onnx", style="wave=1,udnie=1")
     torch.testing.assert_close(onnx_stylizer(x[0]), net(x[:1], torch.tensor([[0.0, 0.5, 0.5]]))[0], rtol=1e-4, atol=1e-4)
+    # Tiles of the file share the whole image's statistics, under the mix, as the PyTorch model's do.
+    big = torch.rand(3, 90, 120)
+    tiled = load_stylizer(path, style="wave=1,udnie=1")(big, tile=48, overlap=16, stats_size=64)
+    torch.testing.assert_close(onnx_stylizer(big, tile=48, overlap=16, stats_size=64), tiled, rtol=0, atol=1e-4)
 
 
 @pytest.mark.parametrize("arch", [{}, {"channels": [4, 6, 8], "block": "inverted", "outer_kernel": 3},

@@ -38,7 +38,7 @@ def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "
                                  "onnxruntime code): stylise with the .safetensors model (--model adain --style-image "
                                  "...), or bake a painting into a photo-only file: scripts/export.py --model adain "
                                  "--style painting.jpg --format onnx")
-        return Stylizer(None, onnx_metadata(session), precision=precision, session=session, style=style)
+        return Stylizer(None, onnx_metadata(session), precision=precision, session=session, style=style, onnx_source=path)
     net, meta = load_transformer(path)
     if getattr(net, "family", None) == "adain":
         from ..adain.stylizer import STYLE_SIZE, AdaINStylizer
@@ -52,7 +52,7 @@ def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "
         with tempfile.TemporaryDirectory(prefix="stylenet-onnx-") as tmp:  # the session holds the model in memory
             onnx_file = Path(tmp) / "model.onnx"
             export_onnx(net, onnx_file, {**meta, "model": net.config()})
-            session = onnx_session(onnx_file)
-        return Stylizer(None, meta, precision=precision, session=session, style=style)
+            session, source = onnx_session(onnx_file), onnx_file.read_bytes()
+        return Stylizer(None, meta, precision=precision, session=session, style=style, onnx_source=source)
     return Stylizer(net, meta, device=device, precision=precision, channels_last=channels_last, style=style,
                     compile=compile)

@@ -23,6 +23,7 @@ from ..image import ALPHA_SUFFIXES, float_to_pil, load_input, pil_to_float, pres
 from ..models import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
 from ..models.adain import DOWNSAMPLE as ADAIN_DOWNSAMPLE, MIN_SIDE as ADAIN_MIN_SIDE
 from .styles import StyleChoice, choose, style_names
+from .tiles import ramp, tile_spans
 
 _log = logging.getLogger(__name__)
 
@@ -36,27 +37,6 @@ class ImageTooLargeError(MemoryError):
     """An image would not fit in memory without tiling."""
 
 
-def _tile_spans(size: int, tile: int, overlap: int, factor: int = DOWNSAMPLE_FACTOR) -> list[tuple[int, int]]:
-    """``(start, end)`` of the tiles along one side. Starts are multiples of ``factor`` (the network's
-    downsampling factor: 4, AdaIN's 8), so every tile sees the same sampling grid as the whole image
-    would; the last tile runs to the end (up to ``factor - 1`` px longer than ``tile``)."""
-    if size <= tile:
-        return [(0, size)]
-    step = max(factor, (tile - overlap) // factor * factor)
-    last = (size - tile) // factor * factor
-    starts = list(range(0, last, step)) + [last]
-    return [(s, min(s + tile, size)) if s != last else (s, size) for s in starts]
-
-
-def _ramp(n: int, overlap: int) -> torch.Tensor:
-    """Blend weights along one tile side: ~0 over the outer quarter of the overlap (where the
-    tile's own border padding shows), rising linearly to 1 at three quarters; never exactly zero."""
-    d = torch.minimum(torch.arange(n), torch.arange(n).flip(0)).float()  # distance to the nearest end
-    if overlap < 2:
-        return torch.ones(n)
-    return ((d + 1 - overlap / 4) / (overlap / 2)).clamp(1e-3, 1.0)
-
-
 class Stylizer(nn.Module):
     """A trained style network ready for inference.
 
@@ -67,7 +47,8 @@ class Stylizer(nn.Module):
     ``strength`` in [0, 1] (blend with the original).
 
     Backends: PyTorch (``net``; ``device``, ``precision``, ``channels_last``, ``compile``) or an
-    onnxruntime ``session`` (CPU, fp32; tiles then use their own statistics). ``compile``: untiled calls
+    onnxruntime ``session`` (CPU, fp32; ``onnx_source``, the file's path or bytes, lets tiles share the whole
+    image's statistics there too: :mod:`stylenet.inference.onnx_tiles`; without it they use their own). ``compile``: untiled calls
     run through ``torch.compile``: the first call at each image size compiles (seconds on a CPU; after
     ``torch._dynamo.config.recompile_limit`` sizes, 8 by default, torch warns and runs eager), so it pays
     for many images of one size, e.g. video frames (docs/BENCHMARKS.md: model=light_fast at 1280x720 on 2
@@ -80,7 +61,8 @@ class Stylizer(nn.Module):
 
     def __init__(self, net: TransformerNet | None, metadata: dict[str, Any] | None = None, device: str = "cpu",
                  precision: str = "fp32", channels_last: bool = False, session=None,
-                 style: str | Mapping[str, float] | None = None, compile: bool = False):
+                 style: str | Mapping[str, float] | None = None, compile: bool = False,
+                 onnx_source: str | os.PathLike | bytes | None = None):
         super().__init__()
         if (net is None) == (session is None):
             raise ValueError("Stylizer needs exactly one of a TransformerNet or an onnxruntime session")
@@ -106,6 +88,7 @@ class Stylizer(nn.Module):
         # in torch 2.14: "TensorReferenceAnalysis has no attribute python_mod").
         object.__setattr__(self, "_compiled", torch.compile(self.net, dynamic=False) if compile else None)
         self._plain = False
+        self._onnx_source, self._onnx_tiles, self._tile_stats = onnx_source, None, None
         self.metadata = dict(metadata or {})
         self.width = int(self.metadata.get("model", {}).get("width", 32))
         # The network's downsampling (tile alignment) and smallest input; an ONNX session has no network to ask,
@@ -145,7 +128,10 @@ class Stylizer(nn.Module):
             feeds = {"image": x.float().cpu().contiguous().numpy()}
             if style is not None:
                 feeds["style_weights"] = style.float().contiguous().numpy()
-            out = self.session.run(None, feeds)[0]
+            if self._tile_stats is not None:  # a tile, with the whole image's norm statistics (_tiled)
+                out = self._onnx_tiles.run(feeds, self._tile_stats)
+            else:
+                out = self.session.run(None, feeds)[0]
             return torch.from_numpy(out)[..., :h, :w].clamp_(0, 1)
         x = x.to(self.device, torch.float32)
         if self.channels_last:
@@ -171,26 +157,41 @@ class Stylizer(nn.Module):
                 f"a {width}x{height} image needs about {need / 2**30:.1f} GiB untiled but only "
                 f"{free / 2**30:.1f} GiB is free on {self.device}; use tiling (--tile 1024)")
 
+    def _shared_onnx_tiles(self):
+        """The record/use sessions for tiles of the ONNX model with shared statistics (built on the first
+        tiled call), or None: no source given, or a graph without instance norms."""
+        if self._onnx_tiles is None and self._onnx_source is not None:
+            from .onnx_tiles import shared_stats_tiles
+
+            self._onnx_tiles, self._onnx_source = shared_stats_tiles(self._onnx_source) or False, None
+        return self._onnx_tiles or None
+
     def _tiled(self, x: torch.Tensor, tile: int, overlap: int, stats_size: int, choice: StyleChoice) -> torch.Tensor:
         n, _, h, w = x.shape
         out = torch.zeros(n, 3, h, w)
         weight = torch.zeros(1, 1, h, w)
         scale = min(1.0, stats_size / max(h, w))
         reference = F.interpolate(x, scale_factor=scale, mode="area") if scale < 1 else x
-        shared = self.net is not None and n == 1
         style = self._style_batch(choice, 1)
-        stats = fixed_norm_stats(self.net, reference.to(self.device), None if style is None else style.to(self.device))
+        stats: contextlib.AbstractContextManager = contextlib.nullcontext()
+        if n == 1 and self.net is not None:
+            stats = fixed_norm_stats(self.net, reference.to(self.device), None if style is None else style.to(self.device))
+        elif n == 1 and self._shared_onnx_tiles() is not None:
+            feeds = {"image": reference.float().cpu().contiguous().numpy()}
+            if style is not None:
+                feeds["style_weights"] = style.float().contiguous().numpy()
+            self._tile_stats = self._onnx_tiles.record(feeds)
         self._plain = True
         try:
-            with stats if shared else contextlib.nullcontext():
-                for top, bottom in _tile_spans(h, tile, overlap, self.downsample):
-                    for left, right in _tile_spans(w, tile, overlap, self.downsample):
+            with stats:
+                for top, bottom in tile_spans(h, tile, overlap, self.downsample):
+                    for left, right in tile_spans(w, tile, overlap, self.downsample):
                         y = self._network(x[..., top:bottom, left:right], choice).cpu()
-                        mask = _ramp(bottom - top, overlap)[:, None] * _ramp(right - left, overlap)[None, :]
+                        mask = ramp(bottom - top, overlap)[:, None] * ramp(right - left, overlap)[None, :]
                         out[..., top:bottom, left:right] += y * mask
                         weight[..., top:bottom, left:right] += mask
         finally:
-            self._plain = False
+            self._plain, self._tile_stats = False, None
         return out / weight
 
     # -- public API ----------------------------------------------------------------------------

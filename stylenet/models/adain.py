@@ -58,16 +58,19 @@ class AdaIN(nn.Module):
         self.stats: Optional[tuple[torch.Tensor, torch.Tensor]] = None
 
     def forward(self, content: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if self.stats_mode == "use" and self.stats is not None:
-            mean_c, std_c = self.stats
-        else:
-            mean_c, std_c = mean_std(content, self.eps)
-            if self.stats_mode == "record":
-                self.stats = (mean_c, std_c)
         target = target.float()
         mean_s, std_s, alpha = target[:, 0], target[:, 1], target[:, 2]
         x = content.float()
-        styled = (x - mean_c[..., None, None]) * (std_s / std_c)[..., None, None] + mean_s[..., None, None]
+        if self.stats_mode == "record":
+            self.stats = mean_std(content, self.eps)
+        if self.stats_mode != "" and self.stats is not None:
+            mean_c, std_c = self.stats
+            normed = (x - mean_c[..., None, None]) / std_c[..., None, None]
+        else:
+            # (x - mean_c) / std_c as an instance norm: the same numbers, and an ONNX export gets an
+            # InstanceNormalization node, whose statistics tiles can share (stylenet.inference.onnx_tiles).
+            normed = F.instance_norm(x, eps=self.eps)
+        styled = normed * std_s[..., None, None] + mean_s[..., None, None]
         alpha = alpha[..., None, None]
         return (alpha * styled + (1 - alpha) * x).to(content.dtype)
 

@@ -1,0 +1,27 @@
+"""Where the tiles of a large image lie and how their overlaps are blended (:meth:`Stylizer._tiled`)."""
+from __future__ import annotations
+
+import torch
+
+from ..models import DOWNSAMPLE_FACTOR
+
+
+def tile_spans(size: int, tile: int, overlap: int, factor: int = DOWNSAMPLE_FACTOR) -> list[tuple[int, int]]:
+    """``(start, end)`` of the tiles along one side. Starts are multiples of ``factor`` (the network's
+    downsampling factor: 4, AdaIN's 8), so every tile sees the same sampling grid as the whole image
+    would; the last tile runs to the end (up to ``factor - 1`` px longer than ``tile``)."""
+    if size <= tile:
+        return [(0, size)]
+    step = max(factor, (tile - overlap) // factor * factor)
+    last = (size - tile) // factor * factor
+    starts = list(range(0, last, step)) + [last]
+    return [(s, min(s + tile, size)) if s != last else (s, size) for s in starts]
+
+
+def ramp(n: int, overlap: int) -> torch.Tensor:
+    """Blend weights along one tile side: ~0 over the outer quarter of the overlap (where the
+    tile's own border padding shows), rising linearly to 1 at three quarters; never exactly zero."""
+    d = torch.minimum(torch.arange(n), torch.arange(n).flip(0)).float()  # distance to the nearest end
+    if overlap < 2:
+        return torch.ones(n)
+    return ((d + 1 - overlap / 4) / (overlap / 2)).clamp(1e-3, 1.0)
