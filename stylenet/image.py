@@ -17,7 +17,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # output formats that keep an input's alpha
 SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-                ".bmp": "BMP"}
+                ".bmp": "BMP", ".gif": "GIF"}
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
@@ -147,14 +147,14 @@ def contact_sheet(cells: Sequence[Sequence[torch.Tensor | Image.Image | None]], 
     return sheet
 
 
-def find_images(root: str | os.PathLike) -> list[Path]:
+def find_images(root: str | os.PathLike, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[Path]:
     """All image files under ``root`` (recursive, symlinked folders not followed), sorted."""
     root = Path(root)
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         found += [Path(dirpath) / f for f in filenames
-                  if f.lower().endswith(IMAGE_EXTENSIONS) and not f.startswith(".")]
+                  if f.lower().endswith(tuple(extensions)) and not f.startswith(".")]
     return sorted(found)
 
 

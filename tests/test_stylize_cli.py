@@ -159,3 +159,64 @@ def test_bad_options_are_one_line_usage_errors(extra, message, tmp_path, capsys)
         main(["--model", "wave", "--input", str(SAMPLE), "--output", str(tmp_path / "out"), *extra])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def _animation(path, frames=5, size=(48, 36), durations=(80, 120, 80, 120, 100), **save):
+    photos = sorted(SAMPLE.glob("*.jpg"))[:frames]
+    images = [Image.open(p).convert("RGB").resize(size) for p in photos]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=list(durations[:frames]), loop=3, **save)
+    return images
+
+
+def test_animated_gif_and_webp_stay_animated_with_their_timing(model, tmp_path, capsys):
+    from stylenet import load_stylizer
+    from stylenet.image import pil_to_float
+
+    src = tmp_path / "in"
+    src.mkdir()
+    _animation(src / "anim.gif")
+    _animation(src / "anim.webp", lossless=True)
+    Image.open(sorted(SAMPLE.glob("*.jpg"))[0]).resize((40, 30)).save(src / "still.gif")  # found in a folder too
+    assert main(["--model", str(model), "--input", str(src), "--output", str(tmp_path / "out"), "--format", "keep",
+                 "--batch-size", "2", "--quiet"]) == 0
+    assert main(["--model", str(model), "--input", str(src / "anim.gif"), "--output", str(tmp_path / "apng"),
+                 "--quiet"]) == 0  # the default, png: an animated PNG
+    for name in ("out/anim.gif", "out/anim.webp", "apng/anim.png"):
+        with Image.open(tmp_path / name) as im:
+            durations = []
+            for i in range(im.n_frames):
+                im.seek(i)
+                im.load()
+                durations.append(im.info["duration"])
+            assert im.n_frames == 5 and durations == [80, 120, 80, 120, 100] and im.info["loop"] == 3, name
+    assert (tmp_path / "out" / "still.gif").is_file()
+    # Each frame of the lossless APNG is the model's output on that frame of the GIF (up to 8-bit rounding).
+    stylizer = load_stylizer(model)
+    with Image.open(src / "anim.gif") as gif, Image.open(tmp_path / "apng" / "anim.png") as apng:
+        for i in (0, 3):
+            gif.seek(i)
+            apng.seek(i)
+            expected = stylizer(pil_to_float(gif.convert("RGB")))
+            assert (pil_to_float(apng.convert("RGB")) - expected).abs().max() <= 1 / 255 + 1e-6
+    # The Python API does the same, and refuses a one-frame format in one line.
+    stylizer.stylize_file(src / "anim.webp", tmp_path / "api.gif")
+    with Image.open(tmp_path / "api.gif") as im:
+        assert im.n_frames == 5
+    with pytest.raises(ValueError, match=r"is animated \(5 frames\) but .jpg holds one frame"):
+        stylizer.stylize_file(src / "anim.gif", tmp_path / "api.jpg")
+
+
+def test_an_animation_into_a_one_frame_format_or_a_broken_one_is_a_failure_not_a_first_frame(model, tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    _animation(src / "anim.gif")
+    data = (src / "anim.gif").read_bytes()
+    (src / "cut.gif").write_bytes(data[: len(data) * 2 // 3])  # frames missing at the end
+    assert main(["--model", str(model), "--input", str(src), "--output", str(tmp_path / "out"), "--format", "jpg",
+                 "--quiet"]) == 1
+    err = capsys.readouterr().out
+    assert "anim.gif: animated (5 frames), but .jpg holds one frame: use --format gif, webp or png" in err
+    assert not (tmp_path / "out" / "anim.jpg").exists()
+    assert main(["--model", str(model), "--input", str(src / "cut.gif"), "--output", str(tmp_path / "gif"),
+                 "--format", "gif", "--quiet"]) == 1
+    assert "cut.gif" in capsys.readouterr().out and not list((tmp_path / "gif").glob("*"))  # nothing half-written

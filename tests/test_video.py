@@ -177,7 +177,8 @@ def test_ctrl_c_in_the_script_is_one_line_and_exit_130(clip, tmp_path, monkeypat
 
 @pytest.mark.parametrize("output, extra, message", [("o.mp4", ["--crf", "52"], "--crf must be between 0 and 51 for libx264"),
                                                     ("o.webm", ["--crf", "64"], "between 0 and 63 for libvpx-vp9"),
-                                                    ("o.mp4", ["--preset", "quick"], "invalid choice: 'quick'")])
+                                                    ("o.mp4", ["--preset", "quick"], "invalid choice: 'quick'"),
+                                                    ("o.gif", ["--crf", "20"], "a .gif has none")])
 def test_bad_encoder_options_are_usage_errors_before_any_work(output, extra, message, tmp_path, capsys):
     import stylenet.video.cli as cli
 
@@ -192,7 +193,7 @@ def test_bad_inputs_are_one_line(tmp_path, clip):
     cases = [(tmp_path / "notes.mp4", tmp_path / "o.mp4", "not a readable video"),
              (tmp_path / "missing.mp4", tmp_path / "o.mp4", "no such file"),
              (tmp_path / "empty", tmp_path / "o.mp4", "no image files"),
-             (clip, tmp_path / "o.gif", "unsupported output")]
+             (clip, tmp_path / "o.avi", "unsupported output; use one of .mp4.*, .gif or a folder")]
     for src, dst, message in cases:
         with pytest.raises(VideoError, match=message):
             stylize_video(identity, src, dst, progress=False)
@@ -284,3 +285,27 @@ def test_a_folder_of_mixed_sizes_keeps_each_frames_size(tmp_path, stylizer):
         got = torch.from_numpy(np.array(Image.open(tmp_path / "out" / f"f{i}.png"))).permute(2, 0, 1).float() / 255
         source = torch.from_numpy(np.array(Image.open(folder / f"f{i}.png"))).permute(2, 0, 1).float() / 255
         assert got.shape == (3, h, w) and (got - stylizer(source)).abs().max() <= 1 / 255 + 1e-6
+
+
+def test_a_clip_to_an_animated_gif_keeps_its_frames_and_timing(clip, tmp_path, stylizer):
+    from PIL import Image, ImageSequence
+
+    summary = stylize_video(stylizer, clip, tmp_path / "clip.gif", batch_size=5, progress=False)
+    with Image.open(tmp_path / "clip.gif") as gif:
+        frames = [(np.asarray(f.convert("RGB")), f.info["duration"]) for f in ImageSequence.Iterator(gif)]
+        assert gif.info["loop"] == 0 and gif.size == (64, 48)
+    durations = [d for _, d in frames]
+    # 24 frames/s in GIF's 10-ms steps: 40 and 50 ms, 2.0 s in all (each frame's end rounded, not its length)
+    assert len(frames) == summary.frames == 48 and set(durations) <= {40, 50} and sum(durations) == 2000
+    assert summary.audio == "dropped (a GIF has no sound)"
+    _, source, _ = decode(clip)
+    expected = (stylizer(torch.from_numpy(source[7]).permute(2, 0, 1).float() / 255) * 255).permute(1, 2, 0).numpy()
+    assert np.abs(frames[7][0].astype(float) - expected).mean() < 8  # 256 colours, dithered, of frame 7's stylisation
+    # Over 50 frames/s, frames under 20 ms after the last kept one are dropped (browsers slow them to 100 ms).
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, img in enumerate(moving_frames(10, 40, 30)):
+        Image.fromarray(img).save(folder / f"f{i:03d}.png")
+    stylize_video(identity, folder, tmp_path / "fast.gif", fps=100, progress=False)
+    with Image.open(tmp_path / "fast.gif") as gif:
+        assert [f.info["duration"] for f in ImageSequence.Iterator(gif)] == [20] * 5

@@ -6,6 +6,7 @@ import glob
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,14 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from ..image import (ALPHA_SUFFIXES, IMAGE_EXTENSIONS, SAVE_FORMATS, UNREADABLE, InputImage, find_images,
-                    load_input, save_output)
+from ..animated import ANIMATED_FORMATS, AnimationWriteError, frame_count, stylize_animation
+from ..image import (ALPHA_SUFFIXES, IMAGE_EXTENSIONS, SAVE_FORMATS, UNREADABLE, InputImage, find_images, load_input,
+                    save_output)
 from .stylizer import ImageTooLargeError, Stylizer
 
 log = logging.getLogger(__name__)
-OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp"}
+OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp", "gif": ".gif"}
+INPUT_EXTENSIONS = (*IMAGE_EXTENSIONS, ".gif")  # (training reads IMAGE_EXTENSIONS: stills only)
 
 
 @dataclass
@@ -41,12 +44,12 @@ def expand_inputs(inputs: list[str | Path], exclude: Path | None = None) -> list
     for item in map(str, inputs):
         path = Path(item)
         if path.is_dir():
-            pairs += [(f, f.relative_to(path)) for f in find_images(path)]
+            pairs += [(f, f.relative_to(path)) for f in find_images(path, INPUT_EXTENSIONS)]
         elif path.is_file():
             pairs.append((path, Path(path.name)))
         elif glob.has_magic(item):
             matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
-            pairs += [(m, Path(m.name)) for m in matches if m.is_file() and m.suffix.lower() in IMAGE_EXTENSIONS]
+            pairs += [(m, Path(m.name)) for m in matches if m.is_file() and m.suffix.lower() in INPUT_EXTENSIONS]
         else:
             raise FileNotFoundError(f"input {item!r} does not exist")
     if exclude is not None:
@@ -104,6 +107,11 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output_dir: str 
             summary.skipped += 1
             bar.update(1)
             continue
+        if src.suffix.lower() in ANIMATED_FORMATS and _animated(src):
+            _one_animation(lambda x: stylizer(x, **options), src, dst, summary, quality=quality, max_size=max_size,
+                           scale=scale, batch_size=batch_size)
+            bar.update(1)
+            continue
         try:
             item = load_input(src, max_size, scale, keep_alpha=dst.suffix.lower() in ALPHA_SUFFIXES)
         except UNREADABLE as exc:
@@ -121,3 +129,31 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output_dir: str 
     bar.close()
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _animated(src: Path) -> bool:
+    try:
+        return frame_count(src) > 1
+    except UNREADABLE:
+        return False  # load_input reports it
+
+
+def _one_animation(stylize: Callable[[torch.Tensor], torch.Tensor], src: Path, dst: Path, summary: Summary,
+                   **kwargs: Any) -> None:
+    """:func:`stylenet.animated.stylize_animation` for one file of a batch run: done, or failed with the reason."""
+    if dst.suffix.lower() not in ANIMATED_FORMATS:
+        summary.failed.append((src, f"animated ({frame_count(src)} frames), but {dst.suffix} holds one frame: use "
+                                    "--format gif, webp or png (APNG), or keep"))
+        return
+    try:
+        frames = stylize_animation(stylize, src, dst, **kwargs)
+    except AnimationWriteError as exc:
+        summary.failed.append((src, str(exc)))
+    except UNREADABLE as exc:
+        log.warning("skipping %s: %s", src, exc)
+        summary.failed.append((src, f"unreadable frame: {exc}"))
+    except ImageTooLargeError as exc:
+        summary.failed.append((src, str(exc)))
+    else:
+        log.info("%s: %d frames -> %s", src, frames, dst)
+        summary.done += 1

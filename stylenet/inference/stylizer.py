@@ -18,6 +18,7 @@ from PIL import Image
 from torch import nn
 
 from .. import hardware
+from ..animated import ANIMATED_FORMATS, frame_count, stylize_animation
 from ..device import available_memory, resolve_device
 from ..image import ALPHA_SUFFIXES, float_to_pil, load_input, pil_to_float, preserve_colors, save_output
 from ..models import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
@@ -237,7 +238,14 @@ class Stylizer(nn.Module):
     def stylize_file(self, src: str | os.PathLike, dst: str | os.PathLike, max_size: int | None = None,
                      scale: float | None = None, quality: int = 92, **options: Any) -> Path:
         """Stylise one image file into ``dst`` (format from its suffix; alpha kept where the format
-        has it), written atomically. See :func:`stylenet.batch.stylize_paths` for folders."""
+        has it), written atomically; an animated GIF, WebP or PNG into an animated ``dst`` (.gif, .webp,
+        .png), frame by frame. See :func:`stylenet.inference.batch.stylize_paths` for folders."""
+        if Path(src).suffix.lower() in ANIMATED_FORMATS and (frames := frame_count(src)) > 1:
+            if Path(dst).suffix.lower() not in ANIMATED_FORMATS:
+                raise ValueError(f"{src} is animated ({frames} frames) but {Path(dst).suffix or dst} holds one frame: "
+                                 f"write {', '.join(ANIMATED_FORMATS)}")
+            stylize_animation(lambda x: self(x, **options), src, dst, quality=quality, max_size=max_size, scale=scale)
+            return Path(dst)
         item = load_input(Path(src), max_size, scale, keep_alpha=Path(dst).suffix.lower() in ALPHA_SUFFIXES)
         return save_output(self(item.image[None], **options)[0], item.alpha, Path(dst), quality)
 

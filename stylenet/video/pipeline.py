@@ -2,7 +2,7 @@
 frames/s and the time of each stage (``scripts/stylize_video.py``).
 
 Inputs: a video file (anything FFmpeg reads) or a folder of frames (image files in name order).
-Outputs: a video file (``.mp4``, ``.mov``, ``.m4v``, ``.mkv``: H.264; ``.webm``: VP9), written under a
+Outputs: a video file (``.mp4``, ``.mov``, ``.m4v``, ``.mkv``: H.264; ``.webm``: VP9; ``.gif``), written under a
 temporary name and renamed at the end (an interrupted run leaves nothing under the final name), or a
 folder of PNG frames (each written atomically). The frame rate, timing, size (unless ``max_size``),
 colour range and matrix, rotation and audio (copied, or re-encoded where the container cannot hold it)
@@ -26,7 +26,8 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path
 from ..image import save_image
-from .io import VIDEO_CODECS, VideoError, VideoInfo, VideoReader, VideoWriter, frame_folder, read_frame, to_rgb
+from .io import (VIDEO_CODECS, GifWriter, VideoError, VideoInfo, VideoReader, VideoWriter, frame_folder, read_frame,
+                 to_rgb)
 
 
 @dataclass
@@ -102,9 +103,10 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     ``max_frames``: stop after that many frames (a preview, or a benchmark).
     Raises :class:`VideoError` (one line) for unreadable inputs and unsupported outputs."""
     src, dst = Path(src), Path(dst)
-    video_out = dst.suffix.lower() in VIDEO_CODECS
+    gif = dst.suffix.lower() == ".gif"
+    video_out = dst.suffix.lower() in VIDEO_CODECS or gif
     if dst.suffix and not video_out and not dst.is_dir():
-        raise VideoError(f"{dst}: unsupported output; use one of {', '.join(VIDEO_CODECS)} or a folder for PNG frames")
+        raise VideoError(f"{dst}: unsupported output; use one of {', '.join(VIDEO_CODECS)}, .gif or a folder for PNG frames")
     if video_out and dst.exists() and not overwrite:
         raise VideoError(f"{dst}: exists; pass --overwrite to replace it")
     if batch_size < 1:
@@ -120,15 +122,17 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     else:
         reader = VideoReader(src)
         info = reader.info
-    summary.size = output_size(info.width, info.height, max_size, even=video_out)
+    summary.size = output_size(info.width, info.height, max_size, even=video_out and not gif)
     bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, dynamic_ncols=True,
                desc=f"{src.name} -> {dst.name}")
     try:
         if video_out:
             with atomic_path(dst) as tmp:
-                writer = VideoWriter(tmp, dst.suffix.lower(), info, *summary.size,
-                                     audio_template=reader.audio if reader else None, crf=crf, preset=preset)
-                summary.audio = ("none" if writer.audio_in is None else
+                writer = GifWriter(tmp, info) if gif else VideoWriter(
+                    tmp, dst.suffix.lower(), info, *summary.size, audio_template=reader.audio if reader else None,
+                    crf=crf, preset=preset)
+                summary.audio = ("dropped (a GIF has no sound)" if gif and reader and reader.audio else
+                                 "none" if writer.audio_in is None else
                                  f"copied ({writer.audio_in.codec_context.name})" if writer.copy_audio else
                                  f"re-encoded {writer.audio_in.codec_context.name} to {writer.audio_out.codec_context.name}")
                 try:
