@@ -22,7 +22,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Flags for a sandboxed root process on a machine without a network (see the env notes): no background
 # connections, no first-run work.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+                 "--disable-component-update", "--disable-sync",
+                 # Chromium's own test camera (a green frame with a turning disc), allowed without asking: the Live tab.
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 PHOTO = sorted(SAMPLE.glob("*.jpg"))[0]
 # One worker runs this whole module under `make test` (pytest -n 2 --dist loadgroup): one app server and one browser,
 # and the server-log test reads the log of the server the browser tests used.
@@ -70,6 +72,45 @@ def test_engine_styles_mixes_and_full_resolution(engine, tmp_path):
         engine.video(not_video, Choice(style="wave"))
 
 
+def test_engine_live_frames_use_the_light_zoo_and_never_wait(engine):
+    from stylenet import load_stylizer
+    from stylenet.app.engine import LIVE_SIDE
+    from stylenet.image import float_to_pil, pil_to_float
+
+    frame = Image.open(PHOTO).convert("RGB")
+    out = engine.live_frame(frame, Choice(style="wave"))
+    assert max(out.size) == LIVE_SIDE and engine.live.metadata["model"]["full_resolution"] is False  # zoo_fast
+    small = frame.copy()
+    small.thumbnail((LIVE_SIDE, LIVE_SIDE), Image.LANCZOS)
+    expected = float_to_pil(load_stylizer("zoo_fast", style="wave")(pil_to_float(small)))
+    assert np.abs(np.asarray(out, float) - np.asarray(expected, float)).max() <= 1
+    assert engine.live_frame(None, Choice(style="wave")) is None  # the camera has not sent a frame yet
+    with engine._lock:  # a photo or a video is being stylised: the frame is dropped, not queued
+        assert engine.live_frame(frame, Choice(style="wave")) is None
+    with pytest.raises(AppError, match="Choose a style"):
+        engine.live_frame(frame, Choice(style="nope"))
+
+
+def test_engine_encodes_a_painting_once_and_a_new_upload_again(engine, tmp_path):
+    if engine.adain is None:
+        pytest.skip("no bundled AdaIN model")
+    photo = Image.open(PHOTO).convert("RGB")
+    scream, wave = STYLES / "the_scream.jpg", tmp_path / "wave.jpg"
+    wave.write_bytes((STYLES / "wave.jpg").read_bytes())
+    first = engine.live_frame(photo, Choice(mode="any painting", painting=str(scream)))
+    target = engine._painting[1]
+    again = engine.live_frame(photo, Choice(mode="any painting", painting=str(scream), alpha=0.5))
+    assert engine._painting[1] is target  # the same upload: its statistics are not computed again
+    other = engine.live_frame(photo, Choice(mode="any painting", painting=str(wave)))
+    assert engine._painting[1] is not target
+    arr = lambda im: np.asarray(im, float)
+    assert np.abs(arr(first) - arr(again)).mean() > 1 and np.abs(arr(first) - arr(other)).mean() > 5
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a painting")
+    with pytest.raises(AppError, match="painting broken.jpg is not an image"):
+        engine.live_frame(photo, Choice(mode="any painting", painting=str(broken)))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -111,7 +152,7 @@ def page(app):
     external: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, permissions=["camera"])
 
         def offline(route):  # the network is blocked: anything not on this machine is refused, and noted
             if route.request.url.startswith(("http://127.0.0.1", "http://localhost", "data:", "blob:")):
@@ -186,6 +227,29 @@ def test_browser_any_painting_mode(page):
     page.set_input_files("#painting input[type=file]", str(STYLES / "the_scream.jpg"))
     result = _stylise(page)
     assert result.size == Image.open(PHOTO).size
+    assert page.external == []
+
+
+def test_browser_live_tab_stylises_the_webcam_as_it_streams(page):
+    from stylenet.app.engine import LIVE_SIDE
+
+    page.get_by_label("zoo style").check()
+    page.get_by_role("tab", name="Live").click()
+    page.get_by_text("Click to Access Webcam").click()
+    page.locator("#camera button", has_text="Record").click()
+    seen: list[str] = []
+    deadline = time.time() + 120
+    while len(seen) < 3:  # the stream goes on: new frames keep coming
+        assert time.time() < deadline, f"{len(seen)} live frames within 120 s"
+        src = page.locator("#live-out img").first.get_attribute("src") if page.locator("#live-out img").count() else None
+        if src and src not in seen:
+            seen.append(src)
+        page.wait_for_timeout(100)
+    page.locator("#camera button", has_text="Stop").click()
+    frame = np.asarray(Image.open(BytesIO(page.request.get(seen[-1]).body())).convert("RGB"), float)
+    assert max(frame.shape[:2]) == LIVE_SIDE  # the test camera's 640x480, at 320 px
+    # The test camera is all green (the background 0,128,0 and a brighter disc): a stylised frame is not.
+    assert frame[..., 0].mean() > 40 and frame[..., 2].mean() > 40, frame.mean((0, 1))
     assert page.external == []
 
 

@@ -1,5 +1,5 @@
 """What the web app does, free of web code: open and check uploads, stylise a photo with a zoo style, a
-mix of two or any painting (AdaIN), a gallery of every zoo style, a short video. Every bad input raises
+mix of two or any painting (AdaIN), a gallery of every zoo style, a short video, webcam frames. Every bad input raises
 :class:`AppError` with a message fit to show in the page; one job runs at a time (the models are shared).
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageOps
 
-from ..image import UNREADABLE, composite_on_white, pil_to_float, save_image
+from ..image import UNREADABLE, composite_on_white, float_to_pil, pil_to_float, save_image
 from ..inference import ImageTooLargeError, load_stylizer
 
 MAX_PIXELS = 40_000_000  # uploads above 40 MP are refused: minutes of tiled work on a 2-core CPU
@@ -21,6 +21,7 @@ TILE = 1024  # photos with a longer side above this are stylised in tiles (bound
 GALLERY_SIDE = 512  # the gallery's images: every style on a preview of the photo
 VIDEO_SECONDS = 10  # the first 10 s of an uploaded video are stylised
 VIDEO_SIDE = 720  # ... at most 720 px on the longer side
+LIVE_SIDE = 320  # webcam frames are stylised at most 320 px on the longer side (zoo_fast: real time on 2 CPU cores)
 MODES = ("zoo style", "mix two styles", "any painting")
 
 
@@ -71,10 +72,14 @@ def open_photo(path: str | Path | None, what: str = "photo") -> Image.Image:
 
 
 class Engine:
-    """The bundled zoo (10 styles) and AdaIN (any painting) models on ``device``, one job at a time."""
+    """The bundled zoo (10 styles) and AdaIN (any painting) models on ``device``, one job at a time; webcam
+    frames go through ``live`` (the fastest network holding the zoo's styles, else the zoo itself)."""
 
-    def __init__(self, device: str = "auto", zoo: str = "zoo", adain: str | None = "adain"):
+    def __init__(self, device: str = "auto", zoo: str = "zoo", adain: str | None = "adain", live: str | None = "zoo_fast"):
         self.zoo = load_stylizer(zoo, device=device)
+        self.live = load_stylizer(live, device=device) if live else self.zoo
+        if list(self.live.style_names) != list(self.zoo.style_names):
+            self.live = self.zoo
         self.adain = None
         if adain:
             try:
@@ -84,42 +89,56 @@ class Engine:
         self.styles = list(self.zoo.style_names)
         self.device = str(self.zoo.device)
         self._lock = threading.Lock()
+        self._painting: tuple[str | None, object] = (None, None)  # the last painting and its AdaIN target
 
-    def _stylizer(self, choice: Choice):
+    def _stylizer(self, choice: Choice, live: bool = False):
         """The stylizer and per-call style for a choice (AppError for an incomplete one)."""
+        zoo = self.live if live else self.zoo
         if choice.mode == "any painting":
             if self.adain is None:
                 raise AppError("No AdaIN model is installed, so any-painting mode is off.")
             if not choice.painting:
                 raise AppError("Upload a painting to use as the style.")
-            open_photo(choice.painting, "painting")  # a clear message for a bad painting
-            return self.adain, {"style": choice.painting, "alpha": float(choice.alpha)}
+            if self._painting[0] != choice.painting:  # its statistics once per upload, not once per webcam frame
+                open_photo(choice.painting, "painting")  # a clear message for a bad painting
+                self._painting = (choice.painting, self.adain._choose(choice.painting))
+            return self.adain, {"style": self._painting[1], "alpha": float(choice.alpha)}
         if choice.style not in self.styles:
             raise AppError(f"Choose a style ({', '.join(self.styles)}).")
         if choice.mode == "mix two styles":
             if choice.style_b not in self.styles:
                 raise AppError("Choose the second style of the mix.")
             if choice.style_b == choice.style:
-                return self.zoo, {"style": choice.style}
-            return self.zoo, {"style": {choice.style: 1.0 - float(choice.mix), choice.style_b: float(choice.mix)}}
-        return self.zoo, {"style": choice.style}
+                return zoo, {"style": choice.style}
+            return zoo, {"style": {choice.style: 1.0 - float(choice.mix), choice.style_b: float(choice.mix)}}
+        return zoo, {"style": choice.style}
 
     def stylize(self, photo: Image.Image, choice: Choice, max_side: int | None = None) -> Image.Image:
         """``photo`` stylised at its full resolution (tiles above TILE px), or with the longer side
         ``max_side`` at most."""
-        stylizer, style = self._stylizer(choice)
+        return self._run(photo, choice, max_side, live=False)
+
+    def live_frame(self, frame: Image.Image | None, choice: Choice) -> Image.Image | None:
+        """A webcam frame stylised at LIVE_SIDE px at most with the live network; None (the frame is dropped,
+        the page keeps the last one) when there is no frame yet or another job is running."""
+        return None if frame is None else self._run(frame.convert("RGB"), choice, LIVE_SIDE, live=True)
+
+    def _run(self, photo: Image.Image, choice: Choice, max_side: int | None, live: bool) -> Image.Image | None:
+        stylizer, style = self._stylizer(choice, live)
         if max_side and max(photo.size) > max_side:
             photo = photo.copy()
             photo.thumbnail((max_side, max_side), Image.LANCZOS)
         x = pil_to_float(photo)
         tile = TILE if max(x.shape[-2:]) > TILE else None
-        with self._lock:
-            try:
-                y = stylizer(x, tile=tile, strength=float(choice.strength), preserve_color=bool(choice.preserve_color),
-                             **style)
-            except (ImageTooLargeError, MemoryError, torch.OutOfMemoryError):
-                raise AppError("This image does not fit in memory here; try a smaller one.") from None
-        from ..image import float_to_pil
+        if not self._lock.acquire(blocking=not live):  # a live frame never waits for a photo or a video
+            return None
+        try:
+            y = stylizer(x, tile=tile, strength=float(choice.strength), preserve_color=bool(choice.preserve_color),
+                         **style)
+        except (ImageTooLargeError, MemoryError, torch.OutOfMemoryError):
+            raise AppError("This image does not fit in memory here; try a smaller one.") from None
+        finally:
+            self._lock.release()
         return float_to_pil(y)
 
     def gallery(self, photo: Image.Image, choice: Choice) -> list[tuple[Image.Image, str]]:

@@ -1,6 +1,7 @@
 """The Gradio page: a Photo tab (upload or a bundled photo; a zoo style, a mix of two, or any painting;
-strength, colours, full resolution; download), a Gallery tab (every zoo style on the photo) and a Video
-tab. Every handler turns a bad input into a message in the page (``gr.Error``), never a stack trace."""
+strength, colours, full resolution; download), a Gallery tab (every zoo style on the photo), a Video tab
+and a Live tab (the webcam, stylised as it streams). Every handler turns a bad input into a message in the
+page (``gr.Error``), never a stack trace."""
 from __future__ import annotations
 
 import functools
@@ -12,11 +13,13 @@ from pathlib import Path
 import gradio as gr
 
 from ..paths import resolve_path
-from .engine import MODES, TILE, VIDEO_SECONDS, VIDEO_SIDE, AppError, Choice, Engine, open_photo, save_result
+from .engine import (LIVE_SIDE, MODES, TILE, VIDEO_SECONDS, VIDEO_SIDE, AppError, Choice, Engine, open_photo,
+                     save_result)
 
 log = logging.getLogger(__name__)
 SAMPLES = sorted(resolve_path("data/sample").glob("*.jpg"))[:8]  # bundled COCO photos (data/sample/CREDITS.csv)
 # System fonts only: the default theme's fonts come from Google Fonts, which an offline machine cannot reach.
+LIVE_MINUTES = 10
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
@@ -71,8 +74,13 @@ def build(engine: Engine) -> gr.Blocks:
     def video(upload, *picked):
         return str(engine.video(upload, choice(*picked), work / f"{int(time.time() * 1000)}"))
 
+    @guarded
+    def live(frame, *picked):
+        out = engine.live_frame(frame, choice(*picked))
+        return gr.skip() if out is None else out
+
     def show_mode(mode):
-        zoo, mix, paint = mode == MODES[0], mode == MODES[1], mode == MODES[2]
+        mix, paint = mode == MODES[1], mode == MODES[2]
         return (gr.update(visible=not paint), gr.update(visible=mix), gr.update(visible=mix),
                 gr.update(visible=paint), gr.update(visible=paint))
 
@@ -111,9 +119,18 @@ def build(engine: Engine) -> gr.Blocks:
                                    type="filepath", elem_id="clip")
                     go_video = gr.Button("Stylise the video", elem_id="video-go")
                     out_video = gr.Video(label="Stylised video", interactive=False, elem_id="video-out")
+                with gr.Tab("Live"):
+                    camera = gr.Image(sources=["webcam"], streaming=True, type="pil", label="Webcam (start it below)",
+                                      elem_id="camera")
+                    live_out = gr.Image(label=f"Live ({LIVE_SIDE} px, the light zoo)", type="pil", interactive=False,
+                                        elem_id="live-out")
         picked = [mode, style, style_b, mix, painting, alpha, strength, preserve]
         mode.change(show_mode, mode, [style, style_b, mix, painting, alpha])
         go.click(stylise, [upload, bundled, full, *picked], [result, download, note], concurrency_limit=1)
         show_all.click(gallery, [upload, bundled, *picked], shelf, concurrency_limit=1)
         go_video.click(video, [clip, *picked], out_video, concurrency_limit=1)
+        # The page sends a frame every 0.1 s unless the last one is still on its way (Gradio's webcam waits: no
+        # backlog, no growing lag); LIVE_MINUTES per start, so one open page does not hold the server for ever.
+        camera.stream(live, [camera, *picked], live_out, stream_every=0.1, time_limit=LIVE_MINUTES * 60,
+                      concurrency_limit=1)
     return page

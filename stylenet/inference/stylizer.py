@@ -48,8 +48,8 @@ class Stylizer(nn.Module):
     ``strength`` in [0, 1] (blend with the original).
 
     Backends: PyTorch (``net``; ``device``, ``precision``, ``channels_last``, ``compile``) or an
-    onnxruntime ``session`` (CPU, fp32; ``onnx_source``, the file's path or bytes, lets tiles share the whole
-    image's statistics there too: :mod:`stylenet.inference.onnx_tiles`; without it they use their own). ``compile``: untiled calls
+    onnxruntime ``session`` (CPU, fp32; with ``onnx_source``, the file's path or bytes, tiles share the
+    image's statistics as well: :mod:`.onnx_tiles`; without, each its own). ``compile``: untiled calls
     run through ``torch.compile``: the first call at each image size compiles (seconds on a CPU; after
     ``torch._dynamo.config.recompile_limit`` sizes, 8 by default, torch warns and runs eager), so it pays
     for many images of one size, e.g. video frames (docs/BENCHMARKS.md: model=light_fast at 1280x720 on 2
