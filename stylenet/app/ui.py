@@ -86,7 +86,7 @@ def build(engine: Engine) -> gr.Blocks:
 
     with gr.Blocks(title="stylenet", analytics_enabled=False) as page:
         gr.Markdown("## stylenet: neural style transfer\nUpload a photo (or pick a bundled one), choose a style of the "
-                    "zoo, mix two, or upload any painting, then **Stylise**.")
+                    "zoo, mix two, or upload any painting, then **Stylise** (or open **Live** for your webcam).")
         with gr.Row():
             with gr.Column():
                 upload = gr.File(label="Photo", type="filepath", elem_id="photo")
