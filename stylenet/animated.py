@@ -76,19 +76,19 @@ class AnimationWriter:
         self.format, self.loop, self.quality = ANIMATED_FORMATS[suffix], loop, quality
         self.frames: list[Image.Image] = []
         self.durations: list[int] = []
-        self._elapsed = 0.0  # ms, for GIF's 10-ms steps
+        self._elapsed = 0.0  # ms: where the last frame ends
 
     def add(self, rgb: np.ndarray, duration_ms: float) -> None:
         """One frame: uint8 RGB ``(H, W, 3)``, shown for ``duration_ms``."""
         frame = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
         if self.format == "GIF":
             frame = frame.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG)
-            # GIF counts in 10 ms: round where each frame ends, not each duration, so 30 frames/s plays
-            # 30, 40, 30, ... ms and keeps time (rounding every 33.3 ms down would play 11% fast).
-            start, self._elapsed = self._elapsed, self._elapsed + duration_ms
-            duration_ms = round(self._elapsed, -1) - round(start, -1)
+        # Durations are whole ms (GIF: 10 ms): round where each frame ends, not each duration, so 30 frames/s
+        # in a GIF plays 30, 40, 30, ... ms and keeps time (every 33.3 ms rounded down would play 11% fast).
+        step = 10 if self.format == "GIF" else 1
+        start, self._elapsed = self._elapsed, self._elapsed + duration_ms
         self.frames.append(frame)
-        self.durations.append(max(1, round(duration_ms)))
+        self.durations.append(max(1, round(self._elapsed / step) * step - round(start / step) * step))
 
     def close(self) -> Path:
         if not self.frames:

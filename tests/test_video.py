@@ -193,7 +193,7 @@ def test_bad_inputs_are_one_line(tmp_path, clip):
     cases = [(tmp_path / "notes.mp4", tmp_path / "o.mp4", "not a readable video"),
              (tmp_path / "missing.mp4", tmp_path / "o.mp4", "no such file"),
              (tmp_path / "empty", tmp_path / "o.mp4", "no image files"),
-             (clip, tmp_path / "o.avi", "unsupported output; use one of .mp4.*, .gif or a folder")]
+             (clip, tmp_path / "o.avi", "unsupported output; use one of .mp4.*, .gif, .webp or a folder")]
     for src, dst, message in cases:
         with pytest.raises(VideoError, match=message):
             stylize_video(identity, src, dst, progress=False)
@@ -298,6 +298,12 @@ def test_a_clip_to_an_animated_gif_keeps_its_frames_and_timing(clip, tmp_path, s
     # 24 frames/s in GIF's 10-ms steps: 40 and 50 ms, 2.0 s in all (each frame's end rounded, not its length)
     assert len(frames) == summary.frames == 48 and set(durations) <= {40, 50} and sum(durations) == 2000
     assert summary.audio == "dropped (a GIF has no sound)"
+    stylize_video(stylizer, clip, tmp_path / "clip.webp", batch_size=5, progress=False)  # animated WebP: the same timing
+    with Image.open(tmp_path / "clip.webp") as webp:
+        assert webp.n_frames == 48 and webp.size == (64, 48)
+        webp.seek(47)
+        webp.load()
+        assert webp.info["timestamp"] + webp.info["duration"] == 2000
     _, source, _ = decode(clip)
     expected = (stylizer(torch.from_numpy(source[7]).permute(2, 0, 1).float() / 255) * 255).permute(1, 2, 0).numpy()
     assert np.abs(frames[7][0].astype(float) - expected).mean() < 8  # 256 colours, dithered, of frame 7's stylisation

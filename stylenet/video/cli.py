@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..inference.cliargs import add_stylizer_args, check_stylizer_args, run_stylizer, stylizer_options
-from .io import CRF_RANGES, VIDEO_CODECS, X264_PRESETS, VideoError
+from .io import ANIMATED_SUFFIXES, CRF_RANGES, VIDEO_CODECS, X264_PRESETS, VideoError
 from .pipeline import stylize_video
 
 
@@ -19,8 +19,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_stylizer_args(p, "frames")
     p.add_argument("--input", required=True, help="a video file, or a folder of frames (image files in name order)")
     p.add_argument("--output", required=True,
-                   help=f"a video file ({', '.join(VIDEO_CODECS)}), an animated .gif (no sound; frames "
-                        "quantised to 256 colours each) or a folder for PNG frames")
+                   help=f"a video file ({', '.join(VIDEO_CODECS)}), an animated .gif (256 colours a frame) or "
+                        ".webp (no sound in either) or a folder for PNG frames")
     p.add_argument("--max-size", type=int, help="shrink frames so the longer side is at most this many px")
     p.add_argument("--batch-size", type=int, default=4, help="frames stylised together")
     p.add_argument("--fps", type=float, default=24.0, help="frame rate of a video made from a folder of frames")
@@ -33,8 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.max_size is not None and args.max_size < 2 or args.batch_size < 1 or args.fps <= 0:
         p.error("--max-size must be >= 2, --batch-size >= 1 and --fps > 0")
     codec = VIDEO_CODECS.get(Path(args.output).suffix.lower())
-    if Path(args.output).suffix.lower() == ".gif" and args.crf is not None:
-        p.error("--crf sets the H.264/VP9 encoder's quality: a .gif has none")
+    if Path(args.output).suffix.lower() in ANIMATED_SUFFIXES and args.crf is not None:
+        p.error(f"--crf sets the H.264/VP9 encoder's quality: a {Path(args.output).suffix} has none")
     if codec and args.crf is not None and not CRF_RANGES[codec][0] <= args.crf <= CRF_RANGES[codec][1]:
         p.error(f"--crf must be between {CRF_RANGES[codec][0]} and {CRF_RANGES[codec][1]} for {codec}")
     return args

@@ -193,11 +193,14 @@ class VideoWriter:
         self.container.close()
 
 
-class GifWriter:
-    """:class:`VideoWriter`'s interface writing an animated GIF (:class:`stylenet.animated.AnimationWriter`):
-    each frame lasts until the next one's timestamp (the last as long as the one before, or 1/fps). A GIF
-    has no sound, and browsers slow frames under 20 ms to 100 ms: from a clip over 50 frames/s, a frame
-    that comes less than 20 ms after the last kept one is dropped."""
+ANIMATED_SUFFIXES = (".gif", ".webp")  # animated images a clip can become (stylenet.animated)
+
+
+class AnimatedWriter:
+    """:class:`VideoWriter`'s interface writing an animated GIF or WebP (:class:`stylenet.animated.AnimationWriter`,
+    by the path's suffix): each frame lasts until the next one's timestamp (the last as long as the one before,
+    or 1/fps). No sound; browsers slow GIF frames under 20 ms to 100 ms: from a clip over 50 frames/s, a frame
+    that comes less than 20 ms after the last kept one is dropped (in WebP too, to keep one rule)."""
 
     MIN_FRAME_S = 0.02
     audio_in = audio_out = None

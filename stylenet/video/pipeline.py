@@ -2,7 +2,8 @@
 frames/s and the time of each stage (``scripts/stylize_video.py``).
 
 Inputs: a video file (anything FFmpeg reads) or a folder of frames (image files in name order).
-Outputs: a video file (``.mp4``, ``.mov``, ``.m4v``, ``.mkv``: H.264; ``.webm``: VP9; ``.gif``), written under a
+Outputs: a video file (``.mp4``, ``.mov``, ``.m4v``, ``.mkv``: H.264; ``.webm``: VP9), an animated ``.gif`` or
+``.webp``, written under a
 temporary name and renamed at the end (an interrupted run leaves nothing under the final name), or a
 folder of PNG frames (each written atomically). The frame rate, timing, size (unless ``max_size``),
 colour range and matrix, rotation and audio (copied, or re-encoded where the container cannot hold it)
@@ -26,7 +27,7 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path
 from ..image import save_image
-from .io import (VIDEO_CODECS, GifWriter, VideoError, VideoInfo, VideoReader, VideoWriter, frame_folder, read_frame,
+from .io import (ANIMATED_SUFFIXES, VIDEO_CODECS, AnimatedWriter, VideoError, VideoInfo, VideoReader, VideoWriter, frame_folder, read_frame,
                  to_rgb)
 
 
@@ -103,10 +104,11 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     ``max_frames``: stop after that many frames (a preview, or a benchmark).
     Raises :class:`VideoError` (one line) for unreadable inputs and unsupported outputs."""
     src, dst = Path(src), Path(dst)
-    gif = dst.suffix.lower() == ".gif"
-    video_out = dst.suffix.lower() in VIDEO_CODECS or gif
+    animated = dst.suffix.lower() in ANIMATED_SUFFIXES
+    video_out = dst.suffix.lower() in VIDEO_CODECS or animated
     if dst.suffix and not video_out and not dst.is_dir():
-        raise VideoError(f"{dst}: unsupported output; use one of {', '.join(VIDEO_CODECS)}, .gif or a folder for PNG frames")
+        raise VideoError(f"{dst}: unsupported output; use one of {', '.join((*VIDEO_CODECS, *ANIMATED_SUFFIXES))} "
+                         "or a folder for PNG frames")
     if video_out and dst.exists() and not overwrite:
         raise VideoError(f"{dst}: exists; pass --overwrite to replace it")
     if batch_size < 1:
@@ -122,16 +124,17 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     else:
         reader = VideoReader(src)
         info = reader.info
-    summary.size = output_size(info.width, info.height, max_size, even=video_out and not gif)
+    summary.size = output_size(info.width, info.height, max_size, even=video_out and not animated)
     bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, dynamic_ncols=True,
                desc=f"{src.name} -> {dst.name}")
     try:
         if video_out:
             with atomic_path(dst) as tmp:
-                writer = GifWriter(tmp, info) if gif else VideoWriter(
+                writer = AnimatedWriter(tmp, info) if animated else VideoWriter(
                     tmp, dst.suffix.lower(), info, *summary.size, audio_template=reader.audio if reader else None,
                     crf=crf, preset=preset)
-                summary.audio = ("dropped (a GIF has no sound)" if gif and reader and reader.audio else
+                silent = animated and reader and reader.audio
+                summary.audio = (f"dropped (a {dst.suffix[1:].upper()} has no sound)" if silent else
                                  "none" if writer.audio_in is None else
                                  f"copied ({writer.audio_in.codec_context.name})" if writer.copy_audio else
                                  f"re-encoded {writer.audio_in.codec_context.name} to {writer.audio_out.codec_context.name}")
