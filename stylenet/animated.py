@@ -16,7 +16,7 @@ import torch
 from PIL import Image, ImageSequence
 
 from .atomic import atomic_path
-from .image import composite_on_white, float_to_pil, pil_to_float, resize_longest
+from .image import composite_on_white, float_to_pil, gif_palette, pil_to_float, resize_longest
 
 # Output formats Pillow writes with several frames (PNG: APNG), by suffix.
 ANIMATED_FORMATS = {".gif": "GIF", ".webp": "WEBP", ".png": "PNG"}
@@ -82,7 +82,7 @@ class AnimationWriter:
         """One frame: uint8 RGB ``(H, W, 3)``, shown for ``duration_ms``."""
         frame = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
         if self.format == "GIF":
-            frame = frame.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG)
+            frame = gif_palette(frame)
         # Durations are whole ms (GIF: 10 ms): round where each frame ends, not each duration, so 30 frames/s
         # in a GIF plays 30, 40, 30, ... ms and keeps time (every 33.3 ms rounded down would play 11% fast).
         step = 10 if self.format == "GIF" else 1

@@ -179,6 +179,12 @@ def load_input(path: Path, max_size: int | None = None, scale: float | None = No
     return InputImage(pil_to_float(rgb), alpha)
 
 
+def gif_palette(rgb: Image.Image) -> Image.Image:
+    """An RGB image in GIF's 256 colours: its own palette (fast octree) with Floyd-Steinberg dithering, so a
+    stylised image's gradients do not band (timings beside other methods: :class:`stylenet.animated.AnimationWriter`)."""
+    return rgb.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG)
+
+
 def save_output(image: torch.Tensor, alpha: Image.Image | None, dst: Path, quality: int = 92) -> Path:
     """Write ``image`` ``(3, H, W)`` in [0, 1] to ``dst`` atomically (format from its suffix, PNG for an unknown
     one), with ``alpha`` where the format has it; ``quality`` for JPEG/WebP."""
@@ -186,6 +192,8 @@ def save_output(image: torch.Tensor, alpha: Image.Image | None, dst: Path, quali
     suffix = dst.suffix.lower()
     if alpha is not None and suffix in ALPHA_SUFFIXES:
         out.putalpha(alpha)
+    if suffix == ".gif":
+        out = gif_palette(out)
     kwargs = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
     with atomic_path(dst) as tmp:
         out.save(tmp, format=SAVE_FORMATS.get(suffix, "PNG"), **kwargs)

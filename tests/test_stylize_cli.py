@@ -170,7 +170,7 @@ def _animation(path, frames=5, size=(48, 36), durations=(80, 120, 80, 120, 100),
 
 def test_animated_gif_and_webp_stay_animated_with_their_timing(model, tmp_path, capsys):
     from stylenet import load_stylizer
-    from stylenet.image import pil_to_float
+    from stylenet.image import float_to_pil, pil_to_float
 
     src = tmp_path / "in"
     src.mkdir()
@@ -189,9 +189,11 @@ def test_animated_gif_and_webp_stay_animated_with_their_timing(model, tmp_path, 
                 im.load()
                 durations.append(im.info["duration"])
             assert im.n_frames == 5 and durations == [80, 120, 80, 120, 100] and im.info["loop"] == 3, name
-    assert (tmp_path / "out" / "still.gif").is_file()
-    # Each frame of the lossless APNG is the model's output on that frame of the GIF (up to 8-bit rounding).
     stylizer = load_stylizer(model)
+    with Image.open(tmp_path / "out" / "still.gif") as still, Image.open(src / "still.gif") as original:
+        expected = np.asarray(float_to_pil(stylizer(pil_to_float(original.convert("RGB")))), float)
+        assert still.mode == "P" and np.abs(np.asarray(still.convert("RGB"), float) - expected).mean() < 8  # 256 colours
+    # Each frame of the lossless APNG is the model's output on that frame of the GIF (up to 8-bit rounding).
     with Image.open(src / "anim.gif") as gif, Image.open(tmp_path / "apng" / "anim.png") as apng:
         for i in (0, 3):
             gif.seek(i)
