@@ -1,6 +1,7 @@
 """What the web app does, free of web code: open and check uploads, stylise a photo with a zoo style, a
-mix of two or any painting (AdaIN), a gallery of every zoo style, a short video, webcam frames. Every bad input raises
-:class:`AppError` with a message fit to show in the page; one job runs at a time (the models are shared).
+mix of two or any painting (AdaIN), a gallery of every zoo style, a short video, webcam frames. Every bad
+input raises :class:`AppError` with a message fit to show in the page; one job runs at a time (the models are
+shared).
 """
 from __future__ import annotations
 
@@ -75,9 +76,13 @@ class Engine:
     """The bundled zoo (10 styles) and AdaIN (any painting) models on ``device``, one job at a time; webcam
     frames go through ``live`` (the fastest network holding the zoo's styles, else the zoo itself)."""
 
-    def __init__(self, device: str = "auto", zoo: str = "zoo", adain: str | None = "adain", live: str | None = "zoo_fast"):
+    def __init__(self, device: str = "auto", zoo: str = "zoo", adain: str | None = "adain",
+                 live: str | None = "zoo_fast"):
         self.zoo = load_stylizer(zoo, device=device)
-        self.live = load_stylizer(live, device=device) if live else self.zoo
+        try:
+            self.live = load_stylizer(live, device=device) if live else self.zoo
+        except ValueError:  # no such model: the zoo serves the webcam too
+            self.live = self.zoo
         if list(self.live.style_names) != list(self.zoo.style_names):
             self.live = self.zoo
         self.adain = None

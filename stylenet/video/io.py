@@ -224,7 +224,7 @@ class AnimatedWriter:
             self.writer.add(self.pending[0], self.last_s * 1000)
         self.pending = (rgb, t)
 
-    def write_audio(self, packet) -> None:  # no sound in a GIF
+    def write_audio(self, packet) -> None:  # no sound in a GIF or WebP
         pass
 
     def close(self) -> None:

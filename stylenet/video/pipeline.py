@@ -2,10 +2,9 @@
 frames/s and the time of each stage (``scripts/stylize_video.py``).
 
 Inputs: a video file (anything FFmpeg reads) or a folder of frames (image files in name order).
-Outputs: a video file (``.mp4``, ``.mov``, ``.m4v``, ``.mkv``: H.264; ``.webm``: VP9), an animated ``.gif`` or
-``.webp``, written under a
-temporary name and renamed at the end (an interrupted run leaves nothing under the final name), or a
-folder of PNG frames (each written atomically). The frame rate, timing, size (unless ``max_size``),
+Outputs: a video file (``.mp4``, ``.mov``, ``.m4v``, ``.mkv``: H.264; ``.webm``: VP9) or an animated ``.gif``
+or ``.webp``, written under a temporary name and renamed at the end (an interrupted run leaves nothing under
+the final name), or a folder of PNG frames (each written atomically). The frame rate, timing, size (unless ``max_size``),
 colour range and matrix, rotation and audio (copied, or re-encoded where the container cannot hold it)
 of a clip are kept.
 """
@@ -27,8 +26,8 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path
 from ..image import save_image
-from .io import (ANIMATED_SUFFIXES, VIDEO_CODECS, AnimatedWriter, VideoError, VideoInfo, VideoReader, VideoWriter, frame_folder, read_frame,
-                 to_rgb)
+from .io import (ANIMATED_SUFFIXES, VIDEO_CODECS, AnimatedWriter, VideoError, VideoInfo, VideoReader, VideoWriter,
+                 frame_folder, read_frame, to_rgb)
 
 
 @dataclass
