@@ -347,3 +347,65 @@ def test_the_bundled_light_zoos_hold_the_same_styles_in_under_a_megabyte(name, f
     assert load_stylizer("wave").metadata["style"] == "zoo"  # a style's name still means the full zoo
     x = torch.rand(3, 40, 48)
     assert (light(x, style="wave") - light(x, style="udnie")).abs().mean() > 1e-3
+
+
+@pytest.mark.parametrize("arch", [{}, {"channels": [4, 6, 8], "block": "inverted", "outer_kernel": 3},
+                                  {"channels": [4, 6], "outer_kernel": 3, "full_resolution": False}],
+                         ids=["johnson", "light", "light_fast"])
+def test_a_style_map_places_styles_per_pixel(arch, tmp_path):
+    net, _ = _multi_model(tmp_path, **arch)
+    x = torch.rand(2, 3, 37, 50)  # odd sizes: the map is padded as the image is
+    weights = torch.tensor([0.2, 0.3, 0.5])
+    constant = weights[None, :, None, None].expand(1, 3, 37, 50)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x, constant), net(x, weights), atol=1e-5, rtol=0)  # a uniform map is a mix
+        scripted = torch.jit.script(net)  # the exported TorchScript takes a map too
+        torch.testing.assert_close(scripted(x, constant.contiguous()), net(x, weights), atol=1e-5, rtol=0)
+        halves = torch.zeros(1, 3, 37, 50)
+        halves[:, 0, :, :25], halves[:, 2, :, 25:] = 1, 1
+        y, a, b = net(x, halves), net(x, one_hot(0, 3)), net(x, one_hot(2, 3))
+    left, right = (slice(None), slice(None), slice(None), slice(0, 10)), (slice(None),) * 3 + (slice(-10, None),)
+    assert (y - a)[left].abs().mean() < (y - b)[left].abs().mean()  # the first style on the left,
+    assert (y - b)[right].abs().mean() < (y - a)[right].abs().mean()  # the second on the right
+    with pytest.raises(ValueError, match="a style map must be"):
+        net(x, constant[..., :20])
+
+
+def test_a_style_mask_through_the_stylizer_and_the_script(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from stylenet.convert import export_model
+    from stylenet.stylize import main
+
+    net, path = _multi_model(tmp_path)
+    stylizer = load_stylizer(path)
+    photo = torch.rand(3, 60, 90)
+    black, white = torch.zeros(60, 90), torch.ones(30, 45)  # a mask of another size is resized to the photo's
+    with torch.no_grad():
+        first, second = net(photo[None], one_hot(2, 3))[0], net(photo[None], one_hot(0, 3))[0]
+    torch.testing.assert_close(stylizer(photo, style="udnie,starry_night", mask=black), first, atol=1e-5, rtol=0)
+    torch.testing.assert_close(stylizer(photo, style="udnie,starry_night", mask=white), second, atol=1e-5, rtol=0)
+    ramp = torch.linspace(0, 1, 90).expand(60, 90)
+    whole = stylizer(photo, style="udnie,starry_night", mask=ramp)
+    tiled = stylizer(photo, style="udnie,starry_night", mask=ramp, tile=40, overlap=8, stats_size=10_000)
+    assert (tiled - whole).abs().mean() < 0.01  # each tile gets its part of the map
+    with pytest.raises(StyleError, match="give exactly two"):
+        stylizer(photo, style="udnie", mask=black)
+    export_model(path, tmp_path / "out", ["onnx"], max_size=64)
+    with pytest.raises(StyleError, match="needs the PyTorch model"):
+        load_stylizer(tmp_path / "out" / "multi.onnx", style="wave,udnie")(photo, mask=black)
+    # The script: --style-mask with --style first,second; a bad mask or model is one line before any work.
+    Image.fromarray((ramp.numpy() * 255).astype("uint8")).save(tmp_path / "mask.png")
+    Image.fromarray((photo.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(tmp_path / "photo.png")
+    assert main(["--model", str(path), "--style", "udnie,starry_night", "--style-mask", str(tmp_path / "mask.png"),
+                 "--input", str(tmp_path / "photo.png"), "--output", str(tmp_path / "styled"), "--quiet"]) == 0
+    assert "normalised" not in capsys.readouterr().out  # a mask's two styles are not a mix
+    got = np.asarray(Image.open(tmp_path / "styled" / "photo.png"), float)
+    expected = stylizer(Image.open(tmp_path / "photo.png"), style="udnie,starry_night", mask=Image.open(tmp_path / "mask.png"))
+    assert np.abs(got - np.asarray(expected, float)).max() <= 1  # the same picture, up to 8-bit rounding
+    for extra, message in ((["--style", "udnie"], "give exactly two"),
+                           (["--style", "udnie,wave", "--backend", "onnxruntime"], "cannot take one")):
+        code = main(["--model", str(path), *extra, "--style-mask", str(tmp_path / "mask.png"), "--input",
+                     str(tmp_path / "photo.png"), "--output", str(tmp_path / "bad"), "--quiet"])
+        assert code == 2 and message in capsys.readouterr().err and not (tmp_path / "bad").exists()

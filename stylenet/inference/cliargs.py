@@ -20,6 +20,9 @@ def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo") -> None:
     p.add_argument("--model", required=True, help=".safetensors, Lightning .ckpt or .onnx model, or a bundled model or "
                                                  "style name (MODELS.md: starry_night, zoo, wave, ...)")
     p.add_argument("--style", help="a multi-style model's style, or a mix: starry_night=0.7,wave=0.3 (weights normalised)")
+    p.add_argument("--style-mask", metavar="MASK",
+                   help=f"a greyscale image placing two styles of a multi-style model (--style first,second): the first "
+                        f"where it is black, the second where white, mixed where grey (resized to each {what})")
     p.add_argument("--style-image", nargs="+", metavar="IMAGE",
                    help="AdaIN models (--model adain): any painting(s) as the style; several are interpolated")
     p.add_argument("--style-weights", nargs="+", type=float, metavar="W",
@@ -77,14 +80,42 @@ def open_stylizer(args: argparse.Namespace) -> Stylizer:
         stylizer.set_style(dict(zip(images, args.style_weights or [1.0] * len(images))) if len(images) > 1 else images[0])
     if stylizer.choice is None:
         stylizer._choose(None)
-    if stylizer.choice.note:
+    if args.style_mask:
+        args.mask_image = _style_mask(args, stylizer, adain)
+    elif stylizer.choice.note:
         print(stylizer.choice.note)
     return stylizer
 
 
+def _style_mask(args: argparse.Namespace, stylizer: Stylizer, adain: bool):
+    """The ``--style-mask`` image, checked against the model and ``--style`` before any input is read."""
+    from PIL import Image
+
+    from ..image import UNREADABLE
+    from .styles import masked
+
+    path = args.style_mask
+    if adain or stylizer.net is None:
+        raise ValueError("--style-mask places two styles of a multi-style model (.safetensors, e.g. --model zoo; "
+                         f"not an AdaIN or ONNX one): {args.model}"
+                         f"{' with --backend ' + args.backend if args.backend != 'torch' else ''} cannot take one")
+    try:
+        with Image.open(path) as img:
+            mask = img.convert("L")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"--style-mask {path}: no such file") from None
+    except UNREADABLE as exc:
+        raise ValueError(f"--style-mask {path}: not a readable image ({type(exc).__name__})") from None
+    masked(stylizer.choice, mask, stylizer.style_names, (1, 1))  # two styles given? (one line if not)
+    return mask
+
+
 def stylizer_options(args: argparse.Namespace) -> dict:
     """The per-call options of the Stylizer (tiling, colour preservation, strength)."""
-    return {"tile": args.tile, "overlap": args.overlap, "preserve_color": args.preserve_color, "strength": args.strength}
+    options = {"tile": args.tile, "overlap": args.overlap, "preserve_color": args.preserve_color, "strength": args.strength}
+    if getattr(args, "mask_image", None) is not None:  # set by open_stylizer for --style-mask
+        options["mask"] = args.mask_image
+    return options
 
 
 def run_guarded(job: Callable[[], Any], *, interrupted: str, errors: tuple[type, ...]) -> tuple[Any, int]:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from PIL import Image
+from torchvision.transforms.functional import pil_to_tensor
 
 
 class StyleError(ValueError):
@@ -60,6 +63,7 @@ class StyleChoice:
     weights: torch.Tensor | None
     label: str
     note: str | None = None
+    order: tuple[int, ...] = ()  # the chosen styles' indices, in the order given (a mask's first and second)
 
 
 def choose(spec: str | Mapping[str, float] | None, names: list[str]) -> StyleChoice:
@@ -85,4 +89,37 @@ def choose(spec: str | Mapping[str, float] | None, names: list[str]) -> StyleCho
     note = None
     if len(chosen) > 1 and abs(total - 1.0) > 1e-6:
         note = f"style weights normalised to sum to 1 (they summed to {total:g}): {label}"
-    return StyleChoice(weights, label, note)
+    return StyleChoice(weights, label, note, tuple(names.index(n) for n, _ in chosen))
+
+
+def masked(choice: StyleChoice | None, mask: torch.Tensor | Image.Image, names: list[str],
+           size: tuple[int, int]) -> StyleChoice:
+    """Spatial control: ``choice``'s two styles placed by ``mask`` (a greyscale image, or a tensor ``(H, W)`` /
+    ``(1, H, W)`` in [0, 1], resized to ``size`` ``(h, w)``): black pixels get the first style given, white
+    ones the second, grey a mix. The result's weights are a map ``(S, h, w)`` for the network's norms."""
+    if len(names) < 2:
+        raise StyleError(f"a style mask places two styles, and this model holds one ({names[0]}): use a multi-style "
+                         "model (e.g. --model zoo)")
+    if choice is None or choice.weights is None or len(choice.order) != 2:
+        raise StyleError("a style mask places two styles of a multi-style model: give exactly two (e.g. --style "
+                         f"{names[0]},{names[-1]}: the first where the mask is black, the second where it is white)")
+    if isinstance(mask, Image.Image):
+        mask = pil_to_tensor(mask.convert("L")).float() / 255
+    mask = torch.as_tensor(mask).float()
+    if mask.dim() == 2:
+        mask = mask[None]
+    if mask.dim() != 3 or mask.shape[0] != 1 or not 0 <= float(mask.min()) <= float(mask.max()) <= 1:
+        raise StyleError(f"a style mask is one greyscale channel in [0, 1], got shape {tuple(mask.shape)}")
+    if tuple(mask.shape[-2:]) != tuple(size):
+        mask = F.interpolate(mask[None], size=size, mode="bilinear", align_corners=False)[0].clamp(0, 1)
+    first, second = (torch.zeros(len(names)).index_fill_(0, torch.tensor([i]), 1.0) for i in choice.order)
+    weights = first[:, None, None] * (1 - mask) + second[:, None, None] * mask
+    a, b = (names[i] for i in choice.order)
+    return StyleChoice(weights, f"{a} | {b} (masked)", order=choice.order)
+
+
+def crop(choice: StyleChoice, top: int, bottom: int, left: int, right: int) -> StyleChoice:
+    """The part of a masked choice over one tile (any other choice as it is)."""
+    if choice.weights is None or choice.weights.dim() != 3:
+        return choice
+    return replace(choice, weights=choice.weights[:, top:bottom, left:right])

@@ -23,8 +23,8 @@ from ..device import available_memory, resolve_device
 from ..image import ALPHA_SUFFIXES, float_to_pil, load_input, pil_to_float, preserve_colors, save_output
 from ..models import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
 from ..models.adain import DOWNSAMPLE as ADAIN_DOWNSAMPLE, MIN_SIDE as ADAIN_MIN_SIDE
-from .styles import StyleChoice, choose, style_names
-from .tiles import ramp, tile_spans
+from .styles import StyleChoice, StyleError, choose, crop, masked, style_names
+from .tiles import blend_tiles
 
 _log = logging.getLogger(__name__)
 
@@ -36,6 +36,14 @@ _BYTES_PER_PIXEL_PER_WIDTH = 6 * 4
 
 class ImageTooLargeError(MemoryError):
     """An image would not fit in memory without tiling."""
+
+
+def _feeds(x: torch.Tensor, style: torch.Tensor | None) -> dict:
+    """An ONNX model's inputs: the image batch, and a multi-style model's style weights."""
+    feeds = {"image": x.float().cpu().contiguous().numpy()}
+    if style is not None:
+        feeds["style_weights"] = style.float().contiguous().numpy()
+    return feeds
 
 
 class Stylizer(nn.Module):
@@ -57,7 +65,8 @@ class Stylizer(nn.Module):
 
     Multi-style models: ``style`` picks one of ``style_names`` or a mix (``"starry_night=0.7,wave=0.3"``
     or a dict; weights normalised, see :mod:`stylenet.styles`), for every call or per call
-    (``stylizer(image, style="wave")``).
+    (``stylizer(image, style="wave")``); with ``mask`` (a greyscale image or ``(H, W)`` tensor in [0, 1]) two
+    styles go where it is black and white (``stylizer(image, style="wave,udnie", mask=m)``, :func:`.styles.masked`).
     """
 
     def __init__(self, net: TransformerNet | None, metadata: dict[str, Any] | None = None, device: str = "cpu",
@@ -126,9 +135,7 @@ class Stylizer(nn.Module):
             h, w = x.shape[-2:]
             if h < self.min_side or w < self.min_side:  # the graph expects >= 8 px (AdaIN: 16; convert.export_onnx)
                 x = F.pad(x, (0, max(0, self.min_side - w), 0, max(0, self.min_side - h)), mode="replicate")
-            feeds = {"image": x.float().cpu().contiguous().numpy()}
-            if style is not None:
-                feeds["style_weights"] = style.float().contiguous().numpy()
+            feeds = _feeds(x, style)
             if self._tile_stats is not None:  # a tile, with the whole image's norm statistics (_tiled)
                 out = self._onnx_tiles.run(feeds, self._tile_stats)
             else:
@@ -169,36 +176,28 @@ class Stylizer(nn.Module):
 
     def _tiled(self, x: torch.Tensor, tile: int, overlap: int, stats_size: int, choice: StyleChoice) -> torch.Tensor:
         n, _, h, w = x.shape
-        out = torch.zeros(n, 3, h, w)
-        weight = torch.zeros(1, 1, h, w)
         scale = min(1.0, stats_size / max(h, w))
         reference = F.interpolate(x, scale_factor=scale, mode="area") if scale < 1 else x
         style = self._style_batch(choice, 1)
+        if style is not None and style.dim() == 4:  # a style map, downscaled as the image is
+            style = F.interpolate(style, size=reference.shape[-2:], mode="area")
         stats: contextlib.AbstractContextManager = contextlib.nullcontext()
         if n == 1 and self.net is not None:
             stats = fixed_norm_stats(self.net, reference.to(self.device), None if style is None else style.to(self.device))
         elif n == 1 and self._shared_onnx_tiles() is not None:
-            feeds = {"image": reference.float().cpu().contiguous().numpy()}
-            if style is not None:
-                feeds["style_weights"] = style.float().contiguous().numpy()
-            self._tile_stats = self._onnx_tiles.record(feeds)
+            self._tile_stats = self._onnx_tiles.record(_feeds(reference, style))
         self._plain = True
         try:
-            with stats:
-                for top, bottom in tile_spans(h, tile, overlap, self.downsample):
-                    for left, right in tile_spans(w, tile, overlap, self.downsample):
-                        y = self._network(x[..., top:bottom, left:right], choice).cpu()
-                        mask = ramp(bottom - top, overlap)[:, None] * ramp(right - left, overlap)[None, :]
-                        out[..., top:bottom, left:right] += y * mask
-                        weight[..., top:bottom, left:right] += mask
+            with stats:  # each tile with its part of a style map (styles.crop)
+                return blend_tiles(lambda t, b, l, r: self._network(x[..., t:b, l:r], crop(choice, t, b, l, r)).cpu(),
+                                   x.shape, tile, overlap, self.downsample)
         finally:
             self._plain, self._tile_stats = False, None
-        return out / weight
 
     # -- public API ----------------------------------------------------------------------------
     def forward(self, image: torch.Tensor | Image.Image, tile: int | None = None, overlap: int = 64,
                 preserve_color: bool = False, strength: float = 1.0, stats_size: int = 1024,
-                style: str | Mapping[str, float] | None = None):
+                style: str | Mapping[str, float] | None = None, mask: torch.Tensor | Image.Image | None = None):
         choice = self._choose(style) if style is not None or self.choice is None else self.choice
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
@@ -206,7 +205,8 @@ class Stylizer(nn.Module):
             raise ValueError(f"overlap must be in [0, tile/2), got overlap={overlap}, tile={tile}")
         if isinstance(image, Image.Image):
             alpha = image.getchannel("A") if image.mode == "RGBA" else None
-            y = self(pil_to_float(image.convert("RGB")), tile, overlap, preserve_color, strength, stats_size, style)
+            y = self(pil_to_float(image.convert("RGB")), tile, overlap, preserve_color, strength, stats_size, style,
+                     mask)
             result = float_to_pil(y)
             if alpha is not None:
                 result.putalpha(alpha)
@@ -218,6 +218,11 @@ class Stylizer(nn.Module):
         src_device = x.device
         x = x.cpu()
         h, w = x.shape[-2:]
+        if mask is not None:  # spatial control: the choice's two styles placed by the mask (styles.masked)
+            if self.net is None:
+                raise StyleError("a style mask needs the PyTorch model (.safetensors): an ONNX file takes style "
+                                 "weights")
+            choice = masked(choice, mask, self.style_names, (h, w))
         if strength == 0.0:
             y = x.clone()
         elif tile and max(h, w) > tile:

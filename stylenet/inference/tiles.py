@@ -1,6 +1,8 @@
 """Where the tiles of a large image lie and how their overlaps are blended (:meth:`Stylizer._tiled`)."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from ..models import DOWNSAMPLE_FACTOR
@@ -25,3 +27,17 @@ def ramp(n: int, overlap: int) -> torch.Tensor:
     if overlap < 2:
         return torch.ones(n)
     return ((d + 1 - overlap / 4) / (overlap / 2)).clamp(1e-3, 1.0)
+
+
+def blend_tiles(run: Callable[[int, int, int, int], torch.Tensor], shape: torch.Size, tile: int, overlap: int,
+                factor: int = DOWNSAMPLE_FACTOR) -> torch.Tensor:
+    """The ``(N, 3, H, W)`` image (``shape`` the input's) made of ``run(top, bottom, left, right)``, each tile's
+    output ``(N, 3, bottom - top, right - left)``, blended across the overlaps (:func:`ramp`)."""
+    n, _, h, w = shape
+    out, weight = torch.zeros(n, 3, h, w), torch.zeros(1, 1, h, w)
+    for top, bottom in tile_spans(h, tile, overlap, factor):
+        for left, right in tile_spans(w, tile, overlap, factor):
+            mask = ramp(bottom - top, overlap)[:, None] * ramp(right - left, overlap)[None, :]
+            out[..., top:bottom, left:right] += run(top, bottom, left, right) * mask
+            weight[..., top:bottom, left:right] += mask
+    return out / weight

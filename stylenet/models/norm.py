@@ -17,7 +17,10 @@ class InstanceNorm(nn.Module):
 
     ``weight`` and ``bias`` are ``(num_styles, C)``. ``forward(x, style)``: ``style`` is ``(N, S)``
     mixing weights (a one-hot row selects a style; rows are used as given, so callers normalise them)
-    or None for a one-style network. Mixing interpolates the scale and shift, as in the paper.
+    or None for a one-style network. Mixing interpolates the scale and shift, as in the paper. ``style``
+    may also be a map ``(N, S, H, W)`` of weights per pixel at the network's input resolution (spatial
+    control: one style here, another there, blended across a mask's edges), averaged down to each layer's
+    resolution.
 
     Statistics can be recorded once and reused: tiled inference of a large image records every
     layer's per-channel mean and variance on a whole (downscaled) copy first, then runs each tile with
@@ -40,24 +43,33 @@ class InstanceNorm(nn.Module):
                 state_dict[key] = state_dict[key].unsqueeze(0)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def affine(self, style: Optional[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scale and shift: ``(C,)`` for a one-style network without ``style``, else ``(N, C)``."""
+    def affine(self, style: Optional[torch.Tensor], size: Optional[list[int]] = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scale and shift: ``(C,)`` for a one-style network without ``style``, ``(N, C)`` for style weights,
+        ``(N, C, h, w)`` for a style map (averaged down to ``size`` ``[h, w]``)."""
         if style is None:
             if self.num_styles != 1:
                 raise ValueError("this network holds several styles: pass style weights")
             return self.weight[0], self.bias[0]
         style = style.to(self.weight.dtype)
+        if style.dim() == 4:
+            if size is not None:
+                style = F.adaptive_avg_pool2d(style, size)
+            return (torch.einsum("nshw,sc->nchw", style, self.weight),
+                    torch.einsum("nshw,sc->nchw", style, self.bias))
         return style @ self.weight, style @ self.bias
 
     def forward(self, x: torch.Tensor, style: Optional[torch.Tensor] = None) -> torch.Tensor:
-        scale, shift = self.affine(style)
+        scale, shift = self.affine(style, [x.shape[2], x.shape[3]])
         if self.stats_mode != "":
             return self._fixed_stats(x, scale, shift)
-        if x.dtype == torch.float32 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        if (x.dtype == torch.float32 and scale.dim() < 4 and not x.is_contiguous()
+                and x.is_contiguous(memory_format=torch.channels_last)):
             return self._channels_last_norm(x, scale, shift)
         if scale.dim() == 1:
             return F.instance_norm(x, weight=scale, bias=shift, eps=self.eps)
         y = F.instance_norm(x, eps=self.eps)
+        if scale.dim() == 4:
+            return y * scale.to(y.dtype) + shift.to(y.dtype)
         return y * scale[:, :, None, None].to(y.dtype) + shift[:, :, None, None].to(y.dtype)
 
     def _channels_last_norm(self, x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -77,6 +89,8 @@ class InstanceNorm(nn.Module):
             self.stats = (x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), unbiased=False, keepdim=True))
         mean, var = self.stats
         y = (x - mean) * torch.rsqrt(var + self.eps)
+        if scale.dim() == 4:  # a style map
+            return y * scale + shift
         c = self.num_features
         return y * scale.reshape(-1, c, 1, 1) + shift.reshape(-1, c, 1, 1)
 

@@ -59,9 +59,9 @@ class TransformerNet(nn.Module):
 
     ``forward(x, style=None)`` maps a float RGB batch ``(N, 3, H, W)`` in [0, 1] to a stylised batch
     of the same shape, values in (0, 1) (the paper's scaled tanh, written as a sigmoid). ``style``:
-    ``(N, S)`` or ``(S,)`` style weights (one-hot: one style; several non-zero: a mix), required when
-    the network holds several styles. Any H, W >= 1 work: the input is reflection-padded to a
-    multiple of 4 (at least 8) and the output cropped back.
+    ``(N, S)`` or ``(S,)`` style weights (one-hot: one style; several non-zero: a mix), or a map ``(N, S,
+    H, W)`` of them per pixel (spatial control), required when the network holds several styles. Any H, W
+    >= 1 work: the input is reflection-padded to a multiple of 4 (at least 8) and the output cropped back.
     """
 
     def __init__(self, width: int = 32, num_res_blocks: int = 5, gradient_checkpointing: bool = False,
@@ -135,21 +135,23 @@ class TransformerNet(nn.Module):
     def forward(self, x: torch.Tensor, style: Optional[torch.Tensor] = None) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError("TransformerNet expects an (N, 3, H, W) RGB batch")
+        h, w = x.shape[2], x.shape[3]
         if style is not None:
             if style.dim() == 1:
                 style = style.unsqueeze(0)
-            if style.dim() != 2 or style.shape[1] != self.num_styles:
+            if style.dim() == 4:  # a style map: weights per pixel (see InstanceNorm)
+                if style.shape[1] != self.num_styles or style.shape[2] != h or style.shape[3] != w:
+                    raise ValueError(f"a style map must be (N, {self.num_styles}, {h}, {w}) for this network and input")
+                style = style.expand(x.shape[0], self.num_styles, h, w)
+            elif style.dim() != 2 or style.shape[1] != self.num_styles:
                 raise ValueError(f"style weights must be (N, {self.num_styles}) for this network")
-            style = style.expand(x.shape[0], self.num_styles)
+            else:
+                style = style.expand(x.shape[0], self.num_styles)
         elif self.num_styles != 1:
             raise ValueError(f"this network holds {self.num_styles} styles: pass style weights (N, {self.num_styles})")
-        h, w = x.shape[2], x.shape[3]
-        if h < self.min_side or w < self.min_side:
-            # Reflection needs pad < size; replicate covers tiny images (e.g. 1x1).
-            x = F.pad(x, (0, max(0, self.min_side - w), 0, max(0, self.min_side - h)), mode="replicate")
-        # Always padded (possibly by 0) rather than branched on, so that exported graphs
-        # (TorchScript, ONNX) keep a dynamic height and width.
-        x = F.pad(x, (0, (-x.shape[3]) % self.factor, 0, (-x.shape[2]) % self.factor), mode="reflect")
+        x = self._pad(x)
+        if style is not None and style.dim() == 4:
+            style = self._pad(style)  # padded as the image is, so the map stays on its pixels
         if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
             y = self._checkpointed(x, style)
         else:
@@ -161,6 +163,15 @@ class TransformerNet(nn.Module):
             for layer in self.decoder:
                 y = layer(y, style)
         return torch.sigmoid(y)[:, :, :h, :w]
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[2], x.shape[3]
+        if h < self.min_side or w < self.min_side:
+            # Reflection needs pad < size; replicate covers tiny images (e.g. 1x1).
+            x = F.pad(x, (0, max(0, self.min_side - w), 0, max(0, self.min_side - h)), mode="replicate")
+        # Always padded (possibly by 0) rather than branched on, so that exported graphs
+        # (TorchScript, ONNX) keep a dynamic height and width.
+        return F.pad(x, (0, (-x.shape[3]) % self.factor, 0, (-x.shape[2]) % self.factor), mode="reflect")
 
     @torch.jit.unused
     def _checkpointed(self, x: torch.Tensor, style: Optional[torch.Tensor]) -> torch.Tensor:
