@@ -60,6 +60,14 @@ def test_engine_styles_mixes_and_full_resolution(engine, tmp_path):
     assert np.abs(np.asarray(mixed, float) - np.asarray(out, float)).mean() > 1
     small = engine.stylize(photo, Choice(style="wave"), max_side=100)
     assert max(small.size) == 100
+    mask = tmp_path / "mask.png"
+    Image.new("L", photo.size, 255).save(mask)  # all white: the second style everywhere
+    placed = engine.stylize(photo, Choice(mode="mix two styles", style="wave", style_b="udnie", mask=str(mask)))
+    udnie = engine.stylize(photo, Choice(style="udnie"))
+    assert np.abs(np.asarray(placed, float) - np.asarray(udnie, float)).max() <= 1
+    (tmp_path / "notes.png").write_text("not a mask")
+    with pytest.raises(AppError, match="mask notes.png is not an image"):
+        engine.stylize(photo, Choice(mode="mix two styles", style="wave", style_b="udnie", mask=str(tmp_path / "notes.png")))
     shelf = engine.gallery(photo, Choice(strength=0.5))
     assert [name for _, name in shelf] == engine.styles and all(max(im.size) <= 512 for im, _ in shelf)
     with pytest.raises(AppError, match="Choose a style"):
@@ -270,6 +278,12 @@ def test_engine_stylises_the_start_of_a_video(engine, tmp_path):
     assert (reader.info.width, reader.info.height) == (64, 48)
     assert sum(1 for _ in reader.frames()) == 12
     reader.close()
+    mask = tmp_path / "mask.png"
+    Image.new("L", (8, 8), 255).save(mask)  # any size (resized to the frames); white: the second style, udnie
+    masked = engine.video(clip, Choice(mode="mix two styles", style="wave", style_b="udnie", mask=str(mask),
+                                       strength=0.8), tmp_path / "masked")
+    first = lambda path: next(iter(VideoReader(path).frames())).to_ndarray(format="rgb24").astype(float)
+    assert np.abs(first(masked) - first(out)).mean() < 1  # as udnie alone: the mask reached the frames
 
 
 def test_a_port_in_use_is_one_line_before_the_models_load(capsys):

@@ -34,7 +34,7 @@ class AppError(ValueError):
 class Choice:
     """What the user picked: ``mode`` one of MODES; ``style``/``style_b``/``mix`` (the weight of
     ``style_b``) for the zoo; ``painting`` (a file) and ``alpha`` for AdaIN; ``strength`` and
-    ``preserve_color`` for every mode."""
+    ``preserve_color`` for every mode; ``mask`` (a file) places the mix's two styles instead of ``mix``."""
     mode: str = MODES[0]
     style: str | None = None
     style_b: str | None = None
@@ -43,6 +43,7 @@ class Choice:
     alpha: float = 1.0
     strength: float = 1.0
     preserve_color: bool = False
+    mask: str | None = None
 
 
 def open_photo(path: str | Path | None, what: str = "photo") -> Image.Image:
@@ -115,6 +116,8 @@ class Engine:
                 raise AppError("Choose the second style of the mix.")
             if choice.style_b == choice.style:
                 return zoo, {"style": choice.style}
+            if choice.mask:  # spatial control: the mask places the two styles (stylenet.inference.styles.masked)
+                return zoo, {"style": f"{choice.style},{choice.style_b}", "mask": open_photo(choice.mask, "mask")}
             return zoo, {"style": {choice.style: 1.0 - float(choice.mix), choice.style_b: float(choice.mix)}}
         return zoo, {"style": choice.style}
 
@@ -172,7 +175,7 @@ class Engine:
                 stylizer.alpha = style["alpha"]
                 stylizer.set_style(style["style"])
             else:
-                options["style"] = style["style"]
+                options.update(style)  # the style, and a mix's mask
             try:
                 stylize_video(stylizer, path, out, max_size=VIDEO_SIDE, max_frames=max(1, round(fps * VIDEO_SECONDS)),
                               overwrite=True, progress=False, batch_size=2, **options)
