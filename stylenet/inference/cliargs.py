@@ -106,7 +106,8 @@ def _style_mask(args: argparse.Namespace, stylizer: Stylizer, adain: bool):
         raise FileNotFoundError(f"--style-mask {path}: no such file") from None
     except UNREADABLE as exc:
         raise ValueError(f"--style-mask {path}: not a readable image ({type(exc).__name__})") from None
-    masked(stylizer.choice, mask, stylizer.style_names, (1, 1))  # two styles given? (one line if not)
+    # Two styles given? (one line if not); the progress bar then names the placement, not a 50/50 mix.
+    stylizer.style = masked(stylizer.choice, mask, stylizer.style_names, (1, 1)).label
     return mask
 
 
