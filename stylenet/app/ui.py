@@ -18,8 +18,8 @@ from .engine import (LIVE_SIDE, MODES, TILE, VIDEO_SECONDS, VIDEO_SIDE, AppError
 
 log = logging.getLogger(__name__)
 SAMPLES = sorted(resolve_path("data/sample").glob("*.jpg"))[:8]  # bundled COCO photos (data/sample/CREDITS.csv)
+LIVE_MINUTES = 10  # webcam streaming per start: one open page does not hold the server for ever
 # System fonts only: the default theme's fonts come from Google Fonts, which an offline machine cannot reach.
-LIVE_MINUTES = 10
 THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
@@ -124,15 +124,14 @@ def build(engine: Engine) -> gr.Blocks:
                 with gr.Tab("Live"):
                     camera = gr.Image(sources=["webcam"], streaming=True, type="pil", label="Webcam (start it below)",
                                       elem_id="camera")
-                    live_out = gr.Image(label=f"Live ({LIVE_SIDE} px, the light zoo)", type="pil", interactive=False,
-                                        elem_id="live-out")
+                    live_out = gr.Image(label=f"Live ({LIVE_SIDE} px)", type="pil", interactive=False, elem_id="live-out")
         picked = [mode, style, style_b, mix, mask, painting, alpha, strength, preserve]
         mode.change(show_mode, mode, [style, style_b, mix, mask, painting, alpha])
         go.click(stylise, [upload, bundled, full, *picked], [result, download, note], concurrency_limit=1)
         show_all.click(gallery, [upload, bundled, *picked], shelf, concurrency_limit=1)
         go_video.click(video, [clip, *picked], out_video, concurrency_limit=1)
         # The page sends a frame every 0.1 s unless the last one is still on its way (Gradio's webcam waits: no
-        # backlog, no growing lag); LIVE_MINUTES per start, so one open page does not hold the server for ever.
+        # backlog, no growing lag), for LIVE_MINUTES per start.
         camera.stream(live, [camera, *picked], live_out, stream_every=0.1, time_limit=LIVE_MINUTES * 60,
                       concurrency_limit=1)
     return page
