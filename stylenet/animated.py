@@ -16,7 +16,7 @@ import torch
 from PIL import Image, ImageSequence
 
 from .atomic import atomic_path
-from .image import composite_on_white, float_to_pil, gif_palette, pil_to_float, resize_longest
+from .image import composite_on_white, float_to_pil, gif_palette, pil_to_float, resize_input
 
 # Output formats Pillow writes with several frames (PNG: APNG), by suffix.
 ANIMATED_FORMATS = {".gif": "GIF", ".webp": "WEBP", ".png": "PNG"}
@@ -41,12 +41,7 @@ def read_frames(path: str | os.PathLike, max_size: int | None = None,
             rgba = frame.convert("RGBA")  # loads the frame: WebP sets its duration only then
             duration = int(frame.info.get("duration") or DEFAULT_DURATION_MS)
             rgb = composite_on_white(rgba.convert("RGB"), rgba.getchannel("A"))
-            if scale:
-                rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))),
-                                 Image.Resampling.LANCZOS)
-            if max_size and max(rgb.size) > max_size:
-                rgb = resize_longest(rgb, max_size)
-            yield pil_to_float(rgb), duration
+            yield pil_to_float(resize_input(rgb, max_size, scale)), duration
 
 
 def loop_count(path: str | os.PathLike) -> int:
@@ -78,9 +73,9 @@ class AnimationWriter:
         self.durations: list[int] = []
         self._elapsed = 0.0  # ms: where the last frame ends
 
-    def add(self, rgb: np.ndarray, duration_ms: float) -> None:
-        """One frame: uint8 RGB ``(H, W, 3)``, shown for ``duration_ms``."""
-        frame = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+    def add(self, rgb: np.ndarray | Image.Image, duration_ms: float) -> None:
+        """One frame: uint8 RGB ``(H, W, 3)`` (a video's) or an RGB image, shown for ``duration_ms``."""
+        frame = rgb if isinstance(rgb, Image.Image) else Image.fromarray(np.ascontiguousarray(rgb), "RGB")
         if self.format == "GIF":
             frame = gif_palette(frame)
         # Durations are whole ms (GIF: 10 ms): round where each frame ends, not each duration, so 30 frames/s
@@ -115,7 +110,7 @@ def stylize_animation(stylize: Callable[[torch.Tensor], torch.Tensor], src: str 
 
     def flush() -> None:
         for (_, duration), out in zip(batch, stylize(torch.stack([f for f, _ in batch]))):
-            writer.add(np.asarray(float_to_pil(out)), duration)
+            writer.add(float_to_pil(out), duration)
         batch.clear()
 
     for frame, duration in read_frames(src, max_size, scale):

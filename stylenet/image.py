@@ -164,6 +164,14 @@ class InputImage:
     alpha: Image.Image | None
 
 
+def resize_input(rgb: Image.Image, max_size: int | None = None, scale: float | None = None) -> Image.Image:
+    """An input image scaled by ``scale`` and/or shrunk to at most ``max_size`` px a side (stylize.py's --scale
+    and --max-size), for stills and animation frames alike."""
+    if scale:
+        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS)
+    return resize_longest(rgb, max_size) if max_size and max(rgb.size) > max_size else rgb
+
+
 def load_input(path: Path, max_size: int | None = None, scale: float | None = None, keep_alpha: bool = False) -> InputImage:
     """One image file to stylise: RGB in [0, 1] scaled by ``scale`` and/or to at most ``max_size`` px a side;
     its alpha kept apart when ``keep_alpha`` (for an output format with alpha), else composited on white.
@@ -171,9 +179,7 @@ def load_input(path: Path, max_size: int | None = None, scale: float | None = No
     rgb, alpha = open_rgba(path)
     if not keep_alpha:  # no alpha in the output: composite on white first
         rgb, alpha = composite_on_white(rgb, alpha), None
-    if scale:
-        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS)
-    rgb = resize_longest(rgb, max_size) if max_size and max(rgb.size) > max_size else rgb
+    rgb = resize_input(rgb, max_size, scale)
     if alpha is not None and alpha.size != rgb.size:
         alpha = alpha.resize(rgb.size, Image.Resampling.LANCZOS)
     return InputImage(pil_to_float(rgb), alpha)

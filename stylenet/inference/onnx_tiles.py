@@ -13,8 +13,9 @@ any ONNX file, exported by this version or an earlier one, by rewriting its grap
   eps)``, ``b = bias - mean * a``, with ``mean`` and ``var`` as graph inputs ``(1, C, 1, 1)`` (float32).
 
 Both compute in float32 whatever the file's dtype (an ``onnx-fp16`` file's activations are cast, and the
-result cast back). An AdaIN file normalises with its own operators, not ``InstanceNormalization``: it has
-no node to rewrite and its tiles keep their own statistics (:func:`norm_count` is 0).
+result cast back). A baked-painting AdaIN file has one such node (its AdaIN layer normalises with
+``F.instance_norm``); one exported before that change normalised with its own operators: it has no node
+to rewrite and its tiles keep their own statistics (:func:`norm_count` is 0).
 """
 from __future__ import annotations
 
@@ -43,10 +44,6 @@ def norm_count(model: onnx.ModelProto) -> int:
     return sum(n.op_type == _NORM for n in model.graph.node)
 
 
-def _constants(opset: int) -> list[onnx.TensorProto]:
-    shape = numpy_helper.from_array(np.array([1, -1, 1, 1], dtype=np.int64), "stylenet_tiles_shape")
-    axes = numpy_helper.from_array(np.array([2, 3], dtype=np.int64), "stylenet_tiles_axes_hw")
-    return [shape, axes] if opset >= 18 else [shape]
 
 
 def record_graph(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
@@ -65,7 +62,9 @@ def record_graph(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
         nodes += _reduce_mean(f"{p}_rm_var", f"{p}_d2", var, opset)
         names += [mean, var]
     out.graph.node.extend(nodes)
-    out.graph.initializer.extend(_constants(opset)[1:])
+    if opset >= 18:  # ReduceMean's axes, an input from opset 18 (_reduce_mean)
+        axes = np.array([2, 3], dtype=np.int64)
+        out.graph.initializer.append(numpy_helper.from_array(axes, "stylenet_tiles_axes_hw"))
     out.graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in names)
     return out, names
 
@@ -105,7 +104,8 @@ def use_graph(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
             helper.make_node("CastLike", [f"{p}_y", x], [node.output[0]], name=f"{p}_cast_back"),
         ])
         names += [mean, var]
-    out.graph.initializer.extend(_constants(_opset(model))[:1])
+    shape = np.array([1, -1, 1, 1], dtype=np.int64)  # (C,) scale and bias -> (1, C, 1, 1)
+    out.graph.initializer.append(numpy_helper.from_array(shape, "stylenet_tiles_shape"))
     out.graph.input.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, None, 1, 1]) for n in names)
     return out, names
 
