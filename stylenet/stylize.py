@@ -3,6 +3,7 @@
     python -m stylenet.stylize --model starry_night.safetensors --input photos/ --output out/
     python -m stylenet.stylize --model zoo --style starry_night=0.7,wave=0.3 --input photos/ --output out/
     python -m stylenet.stylize --model zoo --style wave,starry_night --style-mask sky.png --input photo.jpg --output out/
+    python -m stylenet.stylize --model adain --style-image a.jpg b.jpg --style-mask sky.png --input photo.jpg --output out/
     python -m stylenet.stylize --model zoo_fast --style udnie --input cat.gif --output out/ --format gif   # stays animated
 """
 from __future__ import annotations

@@ -153,6 +153,68 @@ def test_cli_any_painting_and_one_line_errors(model_file, tmp_path):
     assert zoo.returncode == 2 and "for AdaIN models" in zoo.stderr
 
 
+def test_adain_regions_give_each_region_its_own_styles_mean_and_std():
+    torch.manual_seed(0)
+    content = torch.randn(1, 16, 12, 10) * 3 + 1
+    content[..., :, 5:] = content[..., :, 5:] * 0.2 - 4  # the two halves' content statistics differ
+    (ma, sa), (mb, sb) = mean_std(torch.rand(1, 16, 5, 6) * 5), mean_std(torch.rand(1, 16, 7, 4) * 2 + 3)
+    ta, tb = (torch.stack([m, s, torch.ones_like(m)], 1) for m, s in ((ma, sa), (mb, sb)))
+    regions = torch.zeros(1, 2, 12, 10)
+    regions[:, 0, :, :5], regions[:, 1, :, 5:] = 1, 1
+    out = AdaIN()(content, torch.stack([ta, tb], 1), regions)
+    for half, (m, s) in ((slice(0, 5), (ma, sa)), (slice(5, 10), (mb, sb))):  # each half normalised with its own
+        mean_o, std_o = mean_std(out[..., half])  # statistics, then given its style's (paper Sec. 7.3)
+        torch.testing.assert_close(mean_o, m, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(std_o, s, atol=1e-3, rtol=1e-3)
+    whole = torch.zeros(1, 2, 12, 10)
+    whole[:, 0] = 1  # one region over everything: plain AdaIN
+    torch.testing.assert_close(AdaIN()(content, torch.stack([ta, tb], 1), whole), AdaIN()(content, ta), atol=1e-5, rtol=0)
+
+
+def test_a_style_mask_places_two_paintings(model_file, tmp_path, capsys):
+    import numpy as np
+
+    from stylenet.stylize import main
+
+    photo = load_image(sorted(SAMPLE.glob("*.jpg"))[3], 96)
+    h, w = photo.shape[-2:]
+    a, b = str(PAINTINGS[0]), str(PAINTINGS[1])
+    stylizer = load_stylizer(model_file)
+    black, white = torch.zeros(h, w), torch.ones(h // 2, w // 2)  # a mask of another size is resized
+    torch.testing.assert_close(stylizer(photo, style=[a, b], mask=black), stylizer(photo, style=a), atol=1e-5, rtol=0)
+    torch.testing.assert_close(stylizer(photo, style=[a, b], mask=white), stylizer(photo, style=b), atol=1e-5, rtol=0)
+    half = torch.zeros(h, w)
+    half[:, w // 2:] = 1
+    placed, alone_a, alone_b = (stylizer(photo, style=s, mask=m) for s, m in (([a, b], half), (a, None), (b, None)))
+    left, right = (..., slice(0, w // 4)), (..., slice(-w // 4, None))
+    assert (placed - alone_a)[left].abs().mean() < (placed - alone_b)[left].abs().mean()  # the first painting left,
+    assert (placed - alone_b)[right].abs().mean() < (placed - alone_a)[right].abs().mean()  # the second right
+    ramp = torch.linspace(0, 1, w).expand(h, w)
+    whole = stylizer(photo, style=[a, b], mask=ramp)
+    assert (stylizer(photo, style=[a, b], mask=ramp, tile=64, overlap=16) - whole).abs().mean() < 0.05  # as unmasked tiles
+    reconstruction = stylizer(photo, style=[a, b], mask=ramp, alpha=0.0)  # alpha reaches both paintings
+    torch.testing.assert_close(reconstruction, stylizer(photo, style=a, alpha=0.0), atol=1e-5, rtol=0)
+    with pytest.raises(StyleError, match="give exactly two"):
+        stylizer(photo, style=a, mask=black)
+    # The script: two --style-image and --style-mask, as the API; mistakes are one line before any work.
+    Image.fromarray((ramp.numpy() * 255).astype("uint8")).save(tmp_path / "mask.png")
+    Image.fromarray((photo.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(tmp_path / "photo.png")
+    common = ["--model", str(model_file), "--input", str(tmp_path / "photo.png"), "--quiet"]
+    assert main([*common, "--style-image", a, b, "--style-mask", str(tmp_path / "mask.png"),
+                 "--output", str(tmp_path / "styled")]) == 0
+    assert "normalised" not in capsys.readouterr().out  # placed, not mixed
+    got = np.asarray(Image.open(tmp_path / "styled" / "photo.png"), float)
+    expected = stylizer(Image.open(tmp_path / "photo.png"), style=[a, b], mask=Image.open(tmp_path / "mask.png"))
+    assert np.abs(got - np.asarray(expected, float)).max() <= 1
+    mask = ["--style-mask", str(tmp_path / "mask.png"), "--output", str(tmp_path / "bad")]
+    assert main([*common, "--style-image", a, *mask]) == 2
+    assert "give exactly two" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # argparse's usage error
+        main([*common, "--style-image", a, b, "--style-weights", "1", "2", *mask])
+    assert usage.value.code == 2 and "give one or the other" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_onnx_export_matches_pytorch_for_any_style_size(model_file, tmp_path):
     (onnx_result,) = export_model(model_file, tmp_path, ["onnx"])
     assert onnx_result.max_abs_diff <= 1e-4

@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..image import UNREADABLE, load_image, pil_to_float
 from ..inference import Stylizer
-from ..inference.styles import StyleChoice, StyleError, parse_mix
+from ..inference.styles import StyleChoice, StyleError, masked, parse_mix
 
 STYLE_SIZE = 512  # longer side of a style image (naoto0804/pytorch-AdaIN test.py --style_size 512)
 StyleImage = Union[str, os.PathLike, Image.Image, torch.Tensor]
@@ -78,9 +78,10 @@ def style_spec(style: Any) -> list[tuple[StyleImage, float]]:
 
 class AdaINStylizer(Stylizer):
     """``AdaINStylizer(net, metadata, style=..., alpha=1.0, style_size=512, ...)``; ``stylizer(photo,
-    style=..., alpha=...)`` as :class:`~stylenet.inference.Stylizer`. ``style``: see :func:`style_spec`
+    style=..., alpha=..., mask=...)`` as :class:`~stylenet.inference.Stylizer`. ``style``: see :func:`style_spec`
     (several images with weights interpolate their statistics, Huang & Belongie Sec. 7.2); ``alpha`` in
-    [0, 1] trades content for style in feature space (Sec. 7.2; ``strength`` blends pixels instead).
+    [0, 1] trades content for style in feature space (Sec. 7.2; ``strength`` blends pixels instead);
+    ``mask`` places two style images instead (Sec. 7.3: black the first, white the second, :meth:`masked`).
     The onnxruntime backend is not offered for AdaIN (export ONNX with scripts/export.py)."""
 
     def __init__(self, net, metadata: dict[str, Any] | None = None, *, alpha: float = 1.0,
@@ -107,24 +108,47 @@ class AdaINStylizer(Stylizer):
         weights = [w for _, w in pairs]
         if any(not w >= 0 for w in weights) or sum(weights) <= 0:
             raise StyleError(f"style image weights must be >= 0 and not all 0, got {weights}")
-        target = self.net.target(list(images), weights, self.alpha)[0].cpu()
+        # Each image's own target (what a mask places), and their interpolation (AdaINNet.target: the
+        # weighted mean of the statistics; alpha is the same in every row).
+        targets = [self.net.target([image], alpha=self.alpha)[0].cpu() for image in images]
         total = sum(weights)
+        target = _with_alpha(sum(t * (w / total) for t, w in zip(targets, weights)), self.alpha)
         label = " + ".join(f"{name} {w / total:.2f}" for name, w in zip(labels, weights)) if len(pairs) > 1 else labels[0]
         note = f"style weights normalised to sum to 1: {label}" if len(pairs) > 1 and abs(total - 1) > 1e-6 else None
-        return StyleChoice(target, label, note)
+        return StyleChoice(target, label, note, tuple(zip(labels, targets)))
+
+    def masked(self, choice: StyleChoice | None, mask, size: tuple[int, int]) -> StyleChoice:
+        """Two style images placed by ``mask``: the first where it is black, the second where white, each region
+        normalised with its own content statistics (Huang & Belongie Sec. 7.3; :class:`~stylenet.models.adain.AdaIN`)."""
+        return masked(choice, mask, size, "a style mask places two style images: give exactly two (--style-image "
+                      "first.jpg second.jpg: the first where the mask is black, the second where it is white)")
+
+    def _net_inputs(self, choice: StyleChoice, n: int) -> tuple[torch.Tensor, ...]:
+        """The AdaIN target ``(n, 3, 512)``, or with a mask's regions the two targets ``(n, 2, 3, 512)`` and the
+        regions ``(n, 2, h, w)``."""
+        if choice.regions is None:
+            return (choice.weights.expand(n, *choice.weights.shape),)
+        return choice.weights.expand(n, *choice.weights.shape), choice.regions.expand(n, *choice.regions.shape)
 
     def forward(self, image, tile: int | None = None, overlap: int = 64, preserve_color: bool = False,
-                strength: float = 1.0, stats_size: int = 1024, style: Any = None, alpha: float | None = None):
+                strength: float = 1.0, stats_size: int = 1024, style: Any = None, mask=None,
+                alpha: float | None = None):  # the base class's order, then alpha (its PIL path calls back by position)
         choice = self._choose(style) if style is not None else self.choice
         if alpha is not None:
             if not 0.0 <= alpha <= 1.0:
                 raise ValueError(f"alpha must be in [0, 1], got {alpha}")
             if choice is None:
                 choice = self._choose(None)
-            weights = choice.weights.clone()
-            weights[2] = alpha
-            choice = replace(choice, weights=weights)
-        return super().forward(image, tile, overlap, preserve_color, strength, stats_size, choice)
+            choice = replace(choice, weights=_with_alpha(choice.weights, alpha),
+                             parts=tuple((name, _with_alpha(t, alpha)) for name, t in choice.parts))
+        return super().forward(image, tile, overlap, preserve_color, strength, stats_size, choice, mask)
+
+
+def _with_alpha(target: torch.Tensor, alpha: float) -> torch.Tensor:
+    """An AdaIN target ``(..., 3, C)`` with its alpha row set to ``alpha``."""
+    target = target.clone()
+    target[..., 2, :] = alpha
+    return target
 
 
 def fixed_style(net, metadata: dict[str, Any], style: Any, alpha: float = 1.0, style_size: int = STYLE_SIZE):

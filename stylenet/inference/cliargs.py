@@ -21,8 +21,9 @@ def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo") -> None:
                                                  "style name (MODELS.md: starry_night, zoo, wave, ...)")
     p.add_argument("--style", help="a multi-style model's style, or a mix: starry_night=0.7,wave=0.3 (weights normalised)")
     p.add_argument("--style-mask", metavar="MASK",
-                   help=f"a greyscale image placing two styles of a multi-style model (--style first,second): the first "
-                        f"where it is black, the second where white, mixed where grey (resized to each {what})")
+                   help=f"a greyscale image placing two styles (--style first,second of a multi-style model, or AdaIN's "
+                        f"--style-image first.jpg second.jpg): the first where it is black, the second where white, "
+                        f"mixed where grey (resized to each {what})")
     p.add_argument("--style-image", nargs="+", metavar="IMAGE",
                    help="AdaIN models (--model adain): any painting(s) as the style; several are interpolated")
     p.add_argument("--style-weights", nargs="+", type=float, metavar="W",
@@ -53,6 +54,8 @@ def check_stylizer_args(p: argparse.ArgumentParser, args: argparse.Namespace) ->
         p.error("--alpha must be between 0 and 1")
     if args.style_weights is not None and len(args.style_weights) != len(args.style_image or ()):
         p.error("--style-weights needs one weight per --style-image")
+    if args.style_weights is not None and args.style_mask:
+        p.error("--style-weights mixes style images; --style-mask places them: give one or the other")
     if args.style_weights is not None and (min(args.style_weights) < 0 or sum(args.style_weights) <= 0):
         p.error("--style-weights must be >= 0 and not all 0")
     if args.style_size < 16:
@@ -81,23 +84,22 @@ def open_stylizer(args: argparse.Namespace) -> Stylizer:
     if stylizer.choice is None:
         stylizer._choose(None)
     if args.style_mask:
-        args.mask_image = _style_mask(args, stylizer, adain)
+        args.mask_image = _style_mask(args, stylizer)
     elif stylizer.choice.note:
         print(stylizer.choice.note)
     return stylizer
 
 
-def _style_mask(args: argparse.Namespace, stylizer: Stylizer, adain: bool):
+def _style_mask(args: argparse.Namespace, stylizer: Stylizer):
     """The ``--style-mask`` image, checked against the model and ``--style`` before any input is read."""
     from PIL import Image
 
     from ..image import UNREADABLE
-    from .styles import masked
 
     path = args.style_mask
-    if adain or stylizer.net is None:
-        raise ValueError("--style-mask places two styles of a multi-style model (.safetensors, e.g. --model zoo; "
-                         f"not an AdaIN or ONNX one): {args.model}"
+    if stylizer.net is None:
+        raise ValueError("--style-mask places two styles of a multi-style or AdaIN model (.safetensors, e.g. --model zoo; "
+                         f"not an ONNX one): {args.model}"
                          f"{' with --backend ' + args.backend if args.backend != 'torch' else ''} cannot take one")
     try:
         with Image.open(path) as img:
@@ -107,7 +109,7 @@ def _style_mask(args: argparse.Namespace, stylizer: Stylizer, adain: bool):
     except UNREADABLE as exc:
         raise ValueError(f"--style-mask {path}: not a readable image ({type(exc).__name__})") from None
     # Two styles given? (one line if not); the progress bar then names the placement, not a 50/50 mix.
-    stylizer.style = masked(stylizer.choice, mask, stylizer.style_names, (1, 1)).label
+    stylizer.style = stylizer.masked(stylizer.choice, mask, (1, 1)).label
     return mask
 
 

@@ -58,12 +58,17 @@ def parse_mix(spec: str | Mapping[str, float] | None) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class StyleChoice:
-    """``weights``: ``(S,)`` for the network (None for a single-style model); ``label`` names the choice
-    (``wave``, ``starry_night 0.70 + wave 0.30``); ``note`` says if the weights were normalised."""
+    """``weights``: the network's style input: ``(S,)`` weights of a multi-style network (None for a
+    single-style one), an AdaIN target ``(3, C)`` (:mod:`stylenet.adain.stylizer`); with ``regions``, one
+    such row per region, ``(K, S)`` / ``(K, 3, C)``. ``label`` names the choice (``wave``, ``starry_night
+    0.70 + wave 0.30``); ``note`` says if the weights were normalised. ``parts``: each chosen style's name
+    and own input, in the order given (what a mask places: :func:`masked`); ``regions``: ``(K, h, w)``
+    weights per pixel of the rows of ``weights`` (a mask's placement, summing to 1 at every pixel)."""
     weights: torch.Tensor | None
     label: str
     note: str | None = None
-    order: tuple[int, ...] = ()  # the chosen styles' indices, in the order given (a mask's first and second)
+    parts: tuple[tuple[str, torch.Tensor], ...] = ()
+    regions: torch.Tensor | None = None
 
 
 def choose(spec: str | Mapping[str, float] | None, names: list[str]) -> StyleChoice:
@@ -89,20 +94,18 @@ def choose(spec: str | Mapping[str, float] | None, names: list[str]) -> StyleCho
     note = None
     if len(chosen) > 1 and abs(total - 1.0) > 1e-6:
         note = f"style weights normalised to sum to 1 (they summed to {total:g}): {label}"
-    return StyleChoice(weights, label, note, tuple(names.index(n) for n, _ in chosen))
+    parts = tuple((n, torch.zeros(len(names)).index_fill_(0, torch.tensor([names.index(n)]), 1.0)) for n, _ in chosen)
+    return StyleChoice(weights, label, note, parts)
 
 
-def masked(choice: StyleChoice | None, mask: torch.Tensor | Image.Image, names: list[str],
-           size: tuple[int, int]) -> StyleChoice:
-    """Spatial control: ``choice``'s two styles placed by ``mask`` (a greyscale image, or a tensor ``(H, W)`` /
-    ``(1, H, W)`` in [0, 1], resized to ``size`` ``(h, w)``): black pixels get the first style given, white
-    ones the second, grey a mix. The result's weights are a map ``(S, h, w)`` for the network's norms."""
-    if len(names) < 2:
-        raise StyleError(f"a style mask places two styles, and this model holds one ({names[0]}): use a multi-style "
-                         "model (e.g. --model zoo)")
-    if choice is None or choice.weights is None or len(choice.order) != 2:
-        raise StyleError("a style mask places two styles of a multi-style model: give exactly two (e.g. --style "
-                         f"{names[0]},{names[-1]}: the first where the mask is black, the second where it is white)")
+def masked(choice: StyleChoice | None, mask: torch.Tensor | Image.Image, size: tuple[int, int], usage: str) -> StyleChoice:
+    """Spatial control: ``choice``'s two styles (its ``parts``) placed by ``mask`` (a greyscale image, or a tensor
+    ``(H, W)`` / ``(1, H, W)`` in [0, 1], resized to ``size`` ``(h, w)``): black pixels get the first style
+    given, white ones the second, grey a mix. The result's ``weights`` are the two styles' inputs and its
+    ``regions`` ``(2, h, w)`` the mask and its complement; ``usage`` is the error for a choice of other
+    than two styles (it names the model's way of giving two)."""
+    if choice is None or len(choice.parts) != 2:
+        raise StyleError(usage)
     if isinstance(mask, Image.Image):
         mask = pil_to_tensor(mask.convert("L")).float() / 255
     mask = torch.as_tensor(mask).float()
@@ -112,14 +115,13 @@ def masked(choice: StyleChoice | None, mask: torch.Tensor | Image.Image, names: 
         raise StyleError(f"a style mask is one greyscale channel in [0, 1], got shape {tuple(mask.shape)}")
     if tuple(mask.shape[-2:]) != tuple(size):
         mask = F.interpolate(mask[None], size=size, mode="bilinear", align_corners=False)[0].clamp(0, 1)
-    first, second = (torch.zeros(len(names)).index_fill_(0, torch.tensor([i]), 1.0) for i in choice.order)
-    weights = first[:, None, None] * (1 - mask) + second[:, None, None] * mask
-    a, b = (names[i] for i in choice.order)
-    return StyleChoice(weights, f"{a} | {b} (masked)", order=choice.order)
+    (a, first), (b, second) = choice.parts
+    return StyleChoice(torch.stack([first, second]), f"{a} | {b} (masked)", parts=choice.parts,
+                       regions=torch.cat([1 - mask, mask]))
 
 
 def crop(choice: StyleChoice, top: int, bottom: int, left: int, right: int) -> StyleChoice:
     """The part of a masked choice over one tile (any other choice as it is)."""
-    if choice.weights is None or choice.weights.dim() != 3:
+    if choice.regions is None:
         return choice
-    return replace(choice, weights=choice.weights[:, top:bottom, left:right])
+    return replace(choice, regions=choice.regions[:, top:bottom, left:right])

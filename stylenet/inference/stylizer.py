@@ -10,6 +10,7 @@ import logging
 import os
 from pathlib import Path
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -38,7 +39,7 @@ class ImageTooLargeError(MemoryError):
     """An image would not fit in memory without tiling."""
 
 
-def _feeds(x: torch.Tensor, style: torch.Tensor | None) -> dict:
+def _feeds(x: torch.Tensor, style: torch.Tensor | None = None) -> dict:
     """An ONNX model's inputs: the image batch, and a multi-style model's style weights."""
     feeds = {"image": x.float().cpu().contiguous().numpy()}
     if style is not None:
@@ -125,17 +126,31 @@ class Stylizer(nn.Module):
         """A call's style argument as the network's style input (:mod:`stylenet.styles`)."""
         return style if isinstance(style, StyleChoice) else choose(style, self.style_names)
 
-    def _style_batch(self, choice: StyleChoice, n: int) -> torch.Tensor | None:
-        return None if choice.weights is None else choice.weights.expand(n, *choice.weights.shape)
+    def masked(self, choice: StyleChoice | None, mask: torch.Tensor | Image.Image, size: tuple[int, int]) -> StyleChoice:
+        """``choice``'s two styles placed by ``mask`` over an image of ``size`` ``(h, w)`` (:func:`.styles.masked`)."""
+        names = self.style_names
+        if len(names) < 2:
+            raise StyleError(f"a style mask places two styles, and this model holds one ({names[0]}): use a multi-style "
+                             "model (e.g. --model zoo)")
+        return masked(choice, mask, size, "a style mask places two styles of a multi-style model: give exactly two (e.g. "
+                      f"--style {names[0]},{names[-1]}: the first where the mask is black, the second where it is white)")
+
+    def _net_inputs(self, choice: StyleChoice, n: int) -> tuple[torch.Tensor | None, ...]:
+        """The network's inputs after the image, for a batch of ``n``: a multi-style network's weights ``(n, S)``,
+        or with a mask's regions the map ``(n, S, h, w)`` they make (its instance norms take maps)."""
+        weights = choice.weights
+        if weights is not None and choice.regions is not None:
+            weights = torch.einsum("ks,khw->shw", weights, choice.regions)
+        return (None if weights is None else weights.expand(n, *weights.shape),)
 
     # -- the network on one batch -----------------------------------------------------------
     def _network(self, x: torch.Tensor, choice: StyleChoice) -> torch.Tensor:
-        style = self._style_batch(choice, x.shape[0])
+        inputs = self._net_inputs(choice, x.shape[0])
         if self.session is not None:
             h, w = x.shape[-2:]
             if h < self.min_side or w < self.min_side:  # the graph expects >= 8 px (AdaIN: 16; convert.export_onnx)
                 x = F.pad(x, (0, max(0, self.min_side - w), 0, max(0, self.min_side - h)), mode="replicate")
-            feeds = _feeds(x, style)
+            feeds = _feeds(x, *inputs)
             if self._tile_stats is not None:  # a tile, with the whole image's norm statistics (_tiled)
                 out = self._onnx_tiles.run(feeds, self._tile_stats)
             else:
@@ -145,16 +160,16 @@ class Stylizer(nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         dtype = PRECISIONS[self.precision]
-        style = None if style is None else style.to(self.device)
+        inputs = tuple(None if t is None else t.to(self.device) for t in inputs)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype, enabled=dtype != torch.float32):
             if self._compiled is not None and not self._plain:
                 try:
-                    return self._compiled(x, style).float().clamp_(0, 1)
+                    return self._compiled(x, *inputs).float().clamp_(0, 1)
                 except Exception as exc:  # noqa: BLE001 - e.g. no C++ compiler for inductor: eager still works
                     _log.warning("torch.compile failed (%s); running the network uncompiled",
                                  str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
                     object.__setattr__(self, "_compiled", None)
-            return self.net(x, style).float().clamp_(0, 1)
+            return self.net(x, *inputs).float().clamp_(0, 1)
 
     def check_fits(self, height: int, width: int, batch: int = 1) -> None:
         """Raise ImageTooLargeError if an untiled forward would not fit in free memory."""
@@ -178,17 +193,19 @@ class Stylizer(nn.Module):
         n, _, h, w = x.shape
         scale = min(1.0, stats_size / max(h, w))
         reference = F.interpolate(x, scale_factor=scale, mode="area") if scale < 1 else x
-        style = self._style_batch(choice, 1)
-        if style is not None and style.dim() == 4:  # a style map, downscaled as the image is
-            style = F.interpolate(style, size=reference.shape[-2:], mode="area")
+        whole = choice
+        if choice.regions is not None:  # a mask's regions, downscaled as the image is
+            whole = replace(choice, regions=F.interpolate(choice.regions[None], size=reference.shape[-2:], mode="area")[0])
+        inputs = self._net_inputs(whole, 1)
         stats: contextlib.AbstractContextManager = contextlib.nullcontext()
         if n == 1 and self.net is not None:
-            stats = fixed_norm_stats(self.net, reference.to(self.device), None if style is None else style.to(self.device))
+            stats = fixed_norm_stats(self.net, reference.to(self.device),
+                                     *(None if t is None else t.to(self.device) for t in inputs))
         elif n == 1 and self._shared_onnx_tiles() is not None:
-            self._tile_stats = self._onnx_tiles.record(_feeds(reference, style))
+            self._tile_stats = self._onnx_tiles.record(_feeds(reference, *inputs))
         self._plain = True
         try:
-            with stats:  # each tile with its part of a style map (styles.crop)
+            with stats:  # each tile with its part of a mask's regions (styles.crop)
                 return blend_tiles(lambda t, b, l, r: self._network(x[..., t:b, l:r], crop(choice, t, b, l, r)).cpu(),
                                    x.shape, tile, overlap, self.downsample)
         finally:
@@ -222,7 +239,7 @@ class Stylizer(nn.Module):
             if self.net is None:
                 raise StyleError("a style mask needs the PyTorch model (.safetensors): an ONNX file takes style "
                                  "weights")
-            choice = masked(choice, mask, self.style_names, (h, w))
+            choice = self.masked(choice, mask, (h, w))
         if strength == 0.0:
             y = x.clone()
         elif tile and max(h, w) > tile:

@@ -36,6 +36,19 @@ def mean_std(features: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, to
     return mean, (var + eps).sqrt()
 
 
+def region_mean_std(features: torch.Tensor, regions: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-region :func:`mean_std`: ``regions`` ``(N, K, H, W)`` weights per pixel (a mask's regions at the
+    features' resolution); each ``(N, K, C)``, the weighted mean and std of ``features`` over each region
+    (Huang & Belongie Sec. 7.3: the content statistics of each region). Two passes, in fp32; a region of no
+    weight gets mean 0 and std sqrt(eps) (its pixels are weighted 0 anyway)."""
+    x, r = features.float(), regions.float()
+    total = r.sum(dim=(2, 3)).clamp_min(1e-8)[..., None]  # (N, K, 1)
+    mean = torch.einsum("nkhw,nchw->nkc", r, x) / total
+    var = torch.stack([torch.einsum("nhw,nchw->nc", r[:, k], (x - mean[:, k, :, None, None]).square())
+                       for k in range(r.shape[1])], dim=1) / total
+    return mean, (var + eps).sqrt()
+
+
 def make_target(mean: torch.Tensor, std: torch.Tensor, alpha: float | torch.Tensor = 1.0) -> torch.Tensor:
     """The AdaIN target ``(N, 3, C)`` from style means and stds ``(N, C)`` and alpha (a number, or a tensor
     broadcast to ``(N, C)``): the rows :class:`AdaIN` reads."""
@@ -48,6 +61,11 @@ class AdaIN(nn.Module):
     style mean, style std and alpha (one value repeated over C): ``alpha * (std_s * (x - mean_c) / std_c +
     mean_s) + (1 - alpha) * x`` (Huang & Belongie Eq. 8 and Sec. 7.2, content-style trade-off).
 
+    ``forward(content, target, regions)``: spatial control (Sec. 7.3): ``target`` ``(N, K, 3, C)``, one per
+    region, ``regions`` ``(N, K, H, W)`` weights per pixel summing to 1; each region is normalised with its
+    own content statistics (:func:`region_mean_std`) and given its style's, and the K results are blended
+    by the weights (a binary mask: AdaIN per region, as xunhuang1995/AdaIN-style test.lua ``-mask``).
+
     Tiled inference records the content statistics of a whole (downscaled) image once and reuses them
     for every tile (``stats_mode`` "record"/"use", see :func:`stylenet.models.norm.fixed_norm_stats`)."""
 
@@ -57,7 +75,9 @@ class AdaIN(nn.Module):
         self.stats_mode = ""
         self.stats: Optional[tuple[torch.Tensor, torch.Tensor]] = None
 
-    def forward(self, content: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, content: torch.Tensor, target: torch.Tensor, regions: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if regions is not None:
+            return self._regions(content, target.float(), regions.float())
         target = target.float()
         mean_s, std_s, alpha = target[:, 0], target[:, 1], target[:, 2]
         x = content.float()
@@ -73,6 +93,18 @@ class AdaIN(nn.Module):
         styled = normed * std_s[..., None, None] + mean_s[..., None, None]
         alpha = alpha[..., None, None]
         return (alpha * styled + (1 - alpha) * x).to(content.dtype)
+
+    def _regions(self, content: torch.Tensor, target: torch.Tensor, regions: torch.Tensor) -> torch.Tensor:
+        x = content.float()
+        if self.stats_mode == "record":
+            self.stats = region_mean_std(content, regions, self.eps)
+        mean_c, std_c = self.stats if self.stats_mode != "" and self.stats is not None else region_mean_std(x, regions, self.eps)
+        out = torch.zeros_like(x)
+        for k in range(regions.shape[1]):
+            mean_s, std_s, alpha = (target[:, k, i, :, None, None] for i in range(3))
+            styled = (x - mean_c[:, k, :, None, None]) / std_c[:, k, :, None, None] * std_s + mean_s
+            out += regions[:, k, None] * (alpha * styled + (1 - alpha) * x)
+        return out.to(content.dtype)
 
 
 def _conv(cin: int, cout: int, relu: bool = True) -> list[nn.Module]:
@@ -100,10 +132,22 @@ class Decoder(nn.Sequential):
         self.width = width
 
 
+def _pad(image: torch.Tensor) -> torch.Tensor:
+    """``image`` (or a map of its size) padded, replicating its edges, to at least MIN_SIDE a side (the decoder's
+    reflection padding needs 2x2 maps at 1/8 resolution) and to a multiple of DOWNSAMPLE."""
+    h, w = image.shape[2], image.shape[3]
+    if h < MIN_SIDE or w < MIN_SIDE:
+        image = F.pad(image, (0, max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h)), mode="replicate")
+    # Always padded (possibly by 0), not branched on, so an exported graph keeps a dynamic height and width.
+    return F.pad(image, (0, (-image.shape[3]) % DOWNSAMPLE, 0, (-image.shape[2]) % DOWNSAMPLE), mode="replicate")
+
+
 class AdaINNet(nn.Module):
     """Encoder (frozen VGG-19 to relu4_1), AdaIN, decoder. ``forward(image, target)``: ``image`` float RGB
     ``(N, 3, H, W)`` in [0, 1], any H and W (padded to a multiple of 8 inside, cropped back);
     ``target`` ``(N, 3, 512)`` from :meth:`target` (style statistics and alpha). Returns ``(N, 3, H, W)``.
+    Spatial control: ``forward(image, targets, regions)`` with ``targets`` ``(N, K, 3, 512)`` and ``regions``
+    ``(N, K, H, W)`` (a mask's regions at the image's resolution, summing to 1 per pixel; see :class:`AdaIN`).
 
     Only the decoder is a submodule: ``state_dict()`` and ``parameters()`` hold the decoder alone (a few
     MB to ship and train); the encoder is rebuilt from the bundled VGG weights and follows the network
@@ -154,14 +198,17 @@ class AdaINNet(nn.Module):
             mean, std = mean + m * (w / total), std + s * (w / total)
         return make_target(mean, std, alpha)
 
-    def forward(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, target: torch.Tensor, regions: Optional[torch.Tensor] = None) -> torch.Tensor:
         h, w = image.shape[2], image.shape[3]
-        if h < MIN_SIDE or w < MIN_SIDE:  # the decoder's reflection padding needs 2x2 maps at 1/8 resolution
-            image = F.pad(image, (0, max(0, MIN_SIDE - w), 0, max(0, MIN_SIDE - h)), mode="replicate")
-        # Always padded (possibly by 0), not branched on, so an exported graph keeps a dynamic height and width.
-        image = F.pad(image, (0, (-image.shape[3]) % DOWNSAMPLE, 0, (-image.shape[2]) % DOWNSAMPLE), mode="replicate")
+        image = _pad(image)
         features = self.encode(image)[ENCODER_LAYER]
-        out = self.decoder(self.adain(features, target.expand(image.shape[0], -1, -1)))
+        if regions is None:
+            out = self.decoder(self.adain(features, target.expand(image.shape[0], -1, -1)))
+        else:
+            if regions.shape[-2:] != (h, w):
+                raise ValueError(f"regions must be (N, K, {h}, {w}) like the image, got {tuple(regions.shape)}")
+            regions = F.adaptive_avg_pool2d(_pad(regions.to(features.dtype)), features.shape[-2:])
+            out = self.decoder(self.adain(features, target.expand(image.shape[0], -1, -1, -1), regions))
         return out[..., :h, :w]
 
 

@@ -96,16 +96,16 @@ class InstanceNorm(nn.Module):
 
 
 @contextlib.contextmanager
-def fixed_norm_stats(net: nn.Module, reference: torch.Tensor, style: Optional[torch.Tensor] = None) -> Iterator[None]:
+def fixed_norm_stats(net: nn.Module, reference: torch.Tensor, *inputs: Optional[torch.Tensor]) -> Iterator[None]:
     """Inside this block every InstanceNorm (and AdaIN layer) of ``net`` uses the statistics of ``reference``
-    ``(1, 3, H, W)`` (e.g. a downscaled copy of the whole image), stylised with ``style``, instead of
-    its own input's."""
+    ``(1, 3, H, W)`` (e.g. a downscaled copy of the whole image), stylised with the network's other
+    ``inputs`` (a style, or an AdaIN target and regions), instead of its own input's."""
     norms = [m for m in net.modules() if hasattr(m, "stats_mode")]  # InstanceNorm, and AdaIN (models.adain)
     try:
         for m in norms:
             m.stats_mode = "record"
         with torch.no_grad():
-            net(reference, style)
+            net(reference, *inputs)
         for m in norms:
             m.stats_mode = "use"
         yield
