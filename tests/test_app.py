@@ -117,6 +117,18 @@ def test_engine_encodes_a_painting_once_and_a_new_upload_again(engine, tmp_path)
     broken.write_bytes(b"not a painting")
     with pytest.raises(AppError, match="painting broken.jpg is not an image"):
         engine.live_frame(photo, Choice(mode="any painting", painting=str(broken)))
+    # A second painting: mixed evenly, or placed by a mask (all white: the second painting everywhere).
+    mask = tmp_path / "mask.png"
+    Image.new("L", (8, 8), 255).save(mask)
+    both = dict(mode="any painting", painting=str(scream), painting_b=str(wave))
+    placed = engine.stylize(photo, Choice(**both, mask=str(mask)), max_side=160)
+    alone = engine.stylize(photo, Choice(mode="any painting", painting=str(wave)), max_side=160)
+    mixed = engine.stylize(photo, Choice(**both), max_side=160)
+    assert np.abs(arr(placed) - arr(alone)).max() <= 1 and np.abs(arr(mixed) - arr(alone)).mean() > 1
+    with pytest.raises(AppError, match="second painting for the mask"):
+        engine.stylize(photo, Choice(mode="any painting", painting=str(scream), mask=str(mask)))
+    with pytest.raises(AppError, match="second painting broken.jpg is not an image"):
+        engine.stylize(photo, Choice(mode="any painting", painting=str(scream), painting_b=str(broken)))
 
 
 def _free_port() -> int:
@@ -284,6 +296,10 @@ def test_engine_stylises_the_start_of_a_video(engine, tmp_path):
                                        strength=0.8), tmp_path / "masked")
     first = lambda path: next(iter(VideoReader(path).frames())).to_ndarray(format="rgb24").astype(float)
     assert np.abs(first(masked) - first(out)).mean() < 1  # as udnie alone: the mask reached the frames
+    if engine.adain is not None:  # a painting's alpha reaches the frames (it was lost once: the cached style won)
+        painting = dict(mode="any painting", painting=str(STYLES / "wave.jpg"))
+        full, weak = (engine.video(clip, Choice(**painting, alpha=a), tmp_path / f"alpha{a}") for a in (1.0, 0.2))
+        assert np.abs(first(full) - first(weak)).mean() > 5
 
 
 def test_a_port_in_use_is_one_line_before_the_models_load(capsys):

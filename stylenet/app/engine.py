@@ -33,8 +33,9 @@ class AppError(ValueError):
 @dataclass
 class Choice:
     """What the user picked: ``mode`` one of MODES; ``style``/``style_b``/``mix`` (the weight of
-    ``style_b``) for the zoo; ``painting`` (a file) and ``alpha`` for AdaIN; ``strength`` and
-    ``preserve_color`` for every mode; ``mask`` (a file) places the mix's two styles instead of ``mix``."""
+    ``style_b``) for the zoo; ``painting`` (a file) and ``alpha`` for AdaIN, and ``painting_b`` a second one
+    (mixed evenly with the first); ``strength`` and ``preserve_color`` for every mode; ``mask`` (a file) places
+    the two styles (or paintings) instead of mixing them."""
     mode: str = MODES[0]
     style: str | None = None
     style_b: str | None = None
@@ -44,6 +45,7 @@ class Choice:
     strength: float = 1.0
     preserve_color: bool = False
     mask: str | None = None
+    painting_b: str | None = None
 
 
 def open_photo(path: str | Path | None, what: str = "photo") -> Image.Image:
@@ -95,7 +97,7 @@ class Engine:
         self.styles = list(self.zoo.style_names)
         self.device = str(self.zoo.device)
         self._lock = threading.Lock()
-        self._painting: tuple[str | None, object] = (None, None)  # the last painting and its AdaIN target
+        self._painting: tuple[tuple, object] = ((), None)  # the last paintings and their AdaIN choice
 
     def _stylizer(self, choice: Choice, live: bool = False):
         """The stylizer and per-call style for a choice (AppError for an incomplete one)."""
@@ -105,10 +107,17 @@ class Engine:
                 raise AppError("No AdaIN model is installed, so any-painting mode is off.")
             if not choice.painting:
                 raise AppError("Upload a painting to use as the style.")
-            if self._painting[0] != choice.painting:  # its statistics once per upload, not once per webcam frame
-                open_photo(choice.painting, "painting")  # a clear message for a bad painting
-                self._painting = (choice.painting, self.adain._choose(choice.painting))
-            return self.adain, {"style": self._painting[1], "alpha": float(choice.alpha)}
+            paintings = tuple(p for p in (choice.painting, choice.painting_b) if p)
+            if choice.mask and len(paintings) < 2:
+                raise AppError("Upload a second painting for the mask to place (or remove the mask).")
+            if self._painting[0] != paintings:  # their statistics once per upload, not once per webcam frame
+                for painting, what in zip(paintings, ("painting", "second painting")):
+                    open_photo(painting, what)  # a clear message for a bad painting
+                self._painting = (paintings, self.adain._choose(list(paintings)))
+            style = {"style": self._painting[1], "alpha": float(choice.alpha)}
+            if choice.mask:  # spatial control: each painting on its region (Huang & Belongie Sec. 7.3)
+                style["mask"] = open_photo(choice.mask, "mask")
+            return self.adain, style
         if choice.style not in self.styles:
             raise AppError(f"Choose a style ({', '.join(self.styles)}).")
         if choice.mode == "mix two styles":
@@ -170,12 +179,8 @@ class Engine:
             raise AppError(f"Cannot read this video: {str(exc).split(': ', 1)[-1]}.") from None
         out = Path(out_dir or tempfile.mkdtemp(prefix="stylenet-app-")) / f"{Path(path).stem}_stylised.mp4"
         options = {"strength": float(choice.strength), "preserve_color": bool(choice.preserve_color)}
+        options.update(style)  # the style (AdaIN: the paintings' statistics, computed once), alpha, a mask
         with self._lock:
-            if "alpha" in style:  # AdaIN: the painting is encoded once for the whole clip
-                stylizer.alpha = style["alpha"]
-                stylizer.set_style(style["style"])
-            else:
-                options.update(style)  # the style, and a mix's mask
             try:
                 stylize_video(stylizer, path, out, max_size=VIDEO_SIDE, max_frames=max(1, round(fps * VIDEO_SECONDS)),
                               overwrite=True, progress=False, batch_size=2, **options)

@@ -51,8 +51,9 @@ def build(engine: Engine) -> gr.Blocks:
     styles = engine.styles
     work = Path(tempfile.mkdtemp(prefix="stylenet-app-"))
 
-    def choice(mode, style, style_b, mix, mask, painting, alpha, strength, preserve) -> Choice:
-        return Choice(mode, style, style_b, float(mix), painting, float(alpha), float(strength), bool(preserve), mask)
+    def choice(mode, style, style_b, mix, mask, painting, painting_b, alpha, strength, preserve) -> Choice:
+        return Choice(mode, style, style_b, float(mix), painting, float(alpha), float(strength), bool(preserve), mask,
+                      painting_b)
 
     @guarded
     def stylise(upload, bundled, full, *picked):
@@ -81,8 +82,8 @@ def build(engine: Engine) -> gr.Blocks:
 
     def show_mode(mode):
         mix, paint = mode == MODES[1], mode == MODES[2]
-        return (gr.update(visible=not paint), gr.update(visible=mix), gr.update(visible=mix), gr.update(visible=mix),
-                gr.update(visible=paint), gr.update(visible=paint))
+        return (gr.update(visible=not paint), gr.update(visible=mix), gr.update(visible=mix),
+                gr.update(visible=mix or paint), gr.update(visible=paint), gr.update(visible=paint), gr.update(visible=paint))
 
     with gr.Blocks(title="stylenet", analytics_enabled=False) as page:
         gr.Markdown("## stylenet: neural style transfer\nUpload a photo (or pick a bundled one), choose a style of the "
@@ -98,9 +99,11 @@ def build(engine: Engine) -> gr.Blocks:
                                       visible=False, elem_id="style-b")
                 mix = gr.Slider(0, 1, 0.5, step=0.05, label="Mix (weight of the second style)", visible=False,
                                 elem_id="mix")
+                painting = gr.File(label="Painting (any image)", type="filepath", visible=False, elem_id="painting")
+                painting_b = gr.File(label="Second painting (optional): mixed evenly, or placed by a mask",
+                                     type="filepath", visible=False, elem_id="painting-b")
                 mask = gr.File(label="Mask (optional): the first style where black, the second where white",
                                type="filepath", visible=False, elem_id="mask")
-                painting = gr.File(label="Painting (any image)", type="filepath", visible=False, elem_id="painting")
                 alpha = gr.Slider(0, 1, 1.0, step=0.05, label="Alpha (painting: content-style trade-off)",
                                   visible=False, elem_id="alpha")
                 strength = gr.Slider(0, 1, 1.0, step=0.05, label="Strength (blend with the photo)", elem_id="strength")
@@ -125,8 +128,8 @@ def build(engine: Engine) -> gr.Blocks:
                     camera = gr.Image(sources=["webcam"], streaming=True, type="pil", label="Webcam (start it below)",
                                       elem_id="camera")
                     live_out = gr.Image(label=f"Live ({LIVE_SIDE} px)", type="pil", interactive=False, elem_id="live-out")
-        picked = [mode, style, style_b, mix, mask, painting, alpha, strength, preserve]
-        mode.change(show_mode, mode, [style, style_b, mix, mask, painting, alpha])
+        picked = [mode, style, style_b, mix, mask, painting, painting_b, alpha, strength, preserve]
+        mode.change(show_mode, mode, [style, style_b, mix, mask, painting, painting_b, alpha])
         go.click(stylise, [upload, bundled, full, *picked], [result, download, note], concurrency_limit=1)
         show_all.click(gallery, [upload, bundled, *picked], shelf, concurrency_limit=1)
         go_video.click(video, [clip, *picked], out_video, concurrency_limit=1)
