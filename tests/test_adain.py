@@ -132,12 +132,14 @@ def test_stylizer_refuses_bad_style_input(model_file, tmp_path):
         load_stylizer(model_file, backend="onnxruntime")
 
 
-def test_cli_any_painting_and_one_line_errors(model_file, tmp_path):
+def test_cli_any_painting_and_one_line_errors(model_file, tmp_path, capsys):
+    from stylenet.stylize import main
+
     photo = sorted(SAMPLE.glob("*.jpg"))[0]
-    cmd = [sys.executable, str(ROOT / "scripts" / "stylize.py"), "--model", str(model_file), "--input", str(photo),
-           "--quiet", "--max-size", "64"]
-    ok = subprocess.run([*cmd, "--output", str(tmp_path / "out"), "--style-image", str(PAINTINGS[0]), str(PAINTINGS[1]),
-                         "--style-weights", "3", "1", "--alpha", "0.6", "--preserve-color"], capture_output=True, text=True)
+    args = ["--model", str(model_file), "--input", str(photo), "--quiet", "--max-size", "64", "--style-size", "64"]
+    ok = subprocess.run([sys.executable, str(ROOT / "scripts" / "stylize.py"), *args, "--output", str(tmp_path / "out"),
+                         "--style-image", str(PAINTINGS[0]), str(PAINTINGS[1]), "--style-weights", "3", "1",
+                         "--alpha", "0.6", "--preserve-color"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "style weights normalised" in ok.stdout
     assert max(Image.open(tmp_path / "out" / f"{photo.stem}.png").size) == 64
@@ -146,11 +148,12 @@ def test_cli_any_painting_and_one_line_errors(model_file, tmp_path):
     for extra, message in [(["--style-image", str(bad)], "is not a readable image"),
                            ([], "needs a style image"),
                            (["--style", "wave"], "not --style")]:
-        proc = subprocess.run([*cmd, "--output", str(tmp_path / "x"), *extra], capture_output=True, text=True)
-        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-    zoo = subprocess.run([*cmd[:3], "zoo", *cmd[4:], "--output", str(tmp_path / "y"), "--style-image", str(PAINTINGS[0])],
-                         capture_output=True, text=True)
-    assert zoo.returncode == 2 and "for AdaIN models" in zoo.stderr
+        assert main([*args, "--output", str(tmp_path / "x"), *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+    zoo = ["--model", "zoo", *args[2:], "--output", str(tmp_path / "y"), "--style-image", str(PAINTINGS[0])]
+    assert main(zoo) == 2 and "for AdaIN models" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
 def test_adain_regions_give_each_region_its_own_styles_mean_and_std():
@@ -179,7 +182,7 @@ def test_a_style_mask_places_two_paintings(model_file, tmp_path, capsys):
     photo = load_image(sorted(SAMPLE.glob("*.jpg"))[3], 96)
     h, w = photo.shape[-2:]
     a, b = str(PAINTINGS[0]), str(PAINTINGS[1])
-    stylizer = load_stylizer(model_file)
+    stylizer = load_stylizer(model_file, style_size=64)  # small paintings: each call encodes its style images
     black, white = torch.zeros(h, w), torch.ones(h // 2, w // 2)  # a mask of another size is resized
     torch.testing.assert_close(stylizer(photo, style=[a, b], mask=black), stylizer(photo, style=a), atol=1e-5, rtol=0)
     torch.testing.assert_close(stylizer(photo, style=[a, b], mask=white), stylizer(photo, style=b), atol=1e-5, rtol=0)
@@ -199,7 +202,7 @@ def test_a_style_mask_places_two_paintings(model_file, tmp_path, capsys):
     # The script: two --style-image and --style-mask, as the API; mistakes are one line before any work.
     Image.fromarray((ramp.numpy() * 255).astype("uint8")).save(tmp_path / "mask.png")
     Image.fromarray((photo.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(tmp_path / "photo.png")
-    common = ["--model", str(model_file), "--input", str(tmp_path / "photo.png"), "--quiet"]
+    common = ["--model", str(model_file), "--input", str(tmp_path / "photo.png"), "--quiet", "--style-size", "64"]
     assert main([*common, "--style-image", a, b, "--style-mask", str(tmp_path / "mask.png"),
                  "--output", str(tmp_path / "styled")]) == 0
     assert "normalised" not in capsys.readouterr().out  # placed, not mixed
