@@ -371,6 +371,20 @@ def test_a_style_map_places_styles_per_pixel(arch, tmp_path):
         net(x, constant[..., :20])
 
 
+def test_a_mask_gives_each_of_k_styles_its_grey_level_and_blends_neighbours():
+    from stylenet.inference.styles import choose, masked
+
+    choice = choose("udnie,wave,starry_night", NAMES)
+    ramp = torch.tensor([[0.0, 0.25, 0.5, 0.75, 1.0]])
+    regions = masked(choice, ramp, (1, 5), "usage").regions
+    expected = torch.tensor([[1, 0.5, 0, 0, 0], [0, 0.5, 1, 0.5, 0], [0, 0, 0, 0.5, 1]])  # udnie, wave, starry_night
+    torch.testing.assert_close(regions[:, 0], expected)
+    two = masked(choose("wave,udnie", NAMES), ramp, (1, 5), "usage").regions
+    torch.testing.assert_close(two[:, 0], torch.stack([1 - ramp[0], ramp[0]]))  # two styles: the mask and 1 - mask
+    with pytest.raises(StyleError, match="usage"):
+        masked(choose("wave", NAMES), ramp, (1, 5), "usage")
+
+
 def test_a_style_mask_through_the_stylizer_and_the_script(tmp_path, capsys):
     import numpy as np
     from PIL import Image
@@ -386,11 +400,15 @@ def test_a_style_mask_through_the_stylizer_and_the_script(tmp_path, capsys):
         first, second = net(photo[None], one_hot(2, 3))[0], net(photo[None], one_hot(0, 3))[0]
     torch.testing.assert_close(stylizer(photo, style="udnie,starry_night", mask=black), first, atol=1e-5, rtol=0)
     torch.testing.assert_close(stylizer(photo, style="udnie,starry_night", mask=white), second, atol=1e-5, rtol=0)
+    with torch.no_grad():  # three styles: the middle one at mid-grey (levels 0, 1/2, 1)
+        middle = net(photo[None], one_hot(1, 3))[0]
+    grey = torch.full((60, 90), 0.5)
+    torch.testing.assert_close(stylizer(photo, style="udnie,wave,starry_night", mask=grey), middle, atol=1e-5, rtol=0)
     ramp = torch.linspace(0, 1, 90).expand(60, 90)
     whole = stylizer(photo, style="udnie,starry_night", mask=ramp)
     tiled = stylizer(photo, style="udnie,starry_night", mask=ramp, tile=40, overlap=8, stats_size=10_000)
     assert (tiled - whole).abs().mean() < 0.01  # each tile gets its part of the map
-    with pytest.raises(StyleError, match="give exactly two"):
+    with pytest.raises(StyleError, match="two or more"):
         stylizer(photo, style="udnie", mask=black)
     export_model(path, tmp_path / "out", ["onnx"], max_size=64)
     with pytest.raises(StyleError, match="needs the PyTorch model"):
@@ -404,7 +422,7 @@ def test_a_style_mask_through_the_stylizer_and_the_script(tmp_path, capsys):
     got = np.asarray(Image.open(tmp_path / "styled" / "photo.png"), float)
     expected = stylizer(Image.open(tmp_path / "photo.png"), style="udnie,starry_night", mask=Image.open(tmp_path / "mask.png"))
     assert np.abs(got - np.asarray(expected, float)).max() <= 1  # the same picture, up to 8-bit rounding
-    for extra, message in ((["--style", "udnie"], "give exactly two"),
+    for extra, message in ((["--style", "udnie"], "two or more"),
                            (["--style", "udnie,wave", "--backend", "onnxruntime"], "cannot take one")):
         code = main(["--model", str(path), *extra, "--style-mask", str(tmp_path / "mask.png"), "--input",
                      str(tmp_path / "photo.png"), "--output", str(tmp_path / "bad"), "--quiet"])

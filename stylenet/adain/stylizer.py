@@ -81,7 +81,7 @@ class AdaINStylizer(Stylizer):
     style=..., alpha=..., mask=...)`` as :class:`~stylenet.inference.Stylizer`. ``style``: see :func:`style_spec`
     (several images with weights interpolate their statistics, Huang & Belongie Sec. 7.2); ``alpha`` in
     [0, 1] trades content for style in feature space (Sec. 7.2; ``strength`` blends pixels instead);
-    ``mask`` places two style images instead (Sec. 7.3: black the first, white the second, :meth:`masked`).
+    ``mask`` places the style images instead (Sec. 7.3: black the first, white the last, :meth:`masked`).
     The onnxruntime backend is not offered for AdaIN (export ONNX with scripts/export.py)."""
 
     def __init__(self, net, metadata: dict[str, Any] | None = None, *, alpha: float = 1.0,
@@ -118,14 +118,15 @@ class AdaINStylizer(Stylizer):
         return StyleChoice(target, label, note, tuple(zip(labels, targets)))
 
     def masked(self, choice: StyleChoice | None, mask, size: tuple[int, int]) -> StyleChoice:
-        """Two style images placed by ``mask``: the first where it is black, the second where white, each region
-        normalised with its own content statistics (Huang & Belongie Sec. 7.3; :class:`~stylenet.models.adain.AdaIN`)."""
-        return masked(choice, mask, size, "a style mask places two style images: give exactly two (--style-image "
-                      "first.jpg second.jpg: the first where the mask is black, the second where it is white)")
+        """Style images placed by ``mask`` (:func:`~stylenet.inference.styles.masked`: the first where it is black,
+        the last where white), each region normalised with its own content statistics (Huang & Belongie Sec. 7.3;
+        :class:`~stylenet.models.adain.AdaIN`)."""
+        return masked(choice, mask, size, "a style mask places two or more style images (--style-image first.jpg "
+                      "second.jpg: the first where the mask is black, the last where it is white)")
 
     def _net_inputs(self, choice: StyleChoice, n: int) -> tuple[torch.Tensor, ...]:
-        """The AdaIN target ``(n, 3, 512)``, or with a mask's regions the two targets ``(n, 2, 3, 512)`` and the
-        regions ``(n, 2, h, w)``."""
+        """The AdaIN target ``(n, 3, 512)``, or with a mask's K regions their targets ``(n, K, 3, 512)`` and the
+        regions ``(n, K, h, w)``."""
         if choice.regions is None:
             return (choice.weights.expand(n, *choice.weights.shape),)
         return choice.weights.expand(n, *choice.weights.shape), choice.regions.expand(n, *choice.regions.shape)

@@ -21,9 +21,9 @@ def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo") -> None:
                                                  "style name (MODELS.md: starry_night, zoo, wave, ...)")
     p.add_argument("--style", help="a multi-style model's style, or a mix: starry_night=0.7,wave=0.3 (weights normalised)")
     p.add_argument("--style-mask", metavar="MASK",
-                   help=f"a greyscale image placing two styles (--style first,second of a multi-style model, or AdaIN's "
+                   help=f"a greyscale image placing styles (--style first,second of a multi-style model, or AdaIN's "
                         f"--style-image first.jpg second.jpg): the first where it is black, the second where white, "
-                        f"mixed where grey (resized to each {what})")
+                        f"mixed where grey; with three or more, the k-th of K at grey level k/(K-1) (resized to each {what})")
     p.add_argument("--style-image", nargs="+", metavar="IMAGE",
                    help="AdaIN models (--model adain): any painting(s) as the style; several are interpolated")
     p.add_argument("--style-weights", nargs="+", type=float, metavar="W",
@@ -98,7 +98,7 @@ def _style_mask(args: argparse.Namespace, stylizer: Stylizer):
 
     path = args.style_mask
     if stylizer.net is None:
-        raise ValueError("--style-mask places two styles of a multi-style or AdaIN model (.safetensors, e.g. --model zoo; "
+        raise ValueError("--style-mask places the styles of a multi-style or AdaIN model (.safetensors, e.g. --model zoo; "
                          f"not an ONNX one): {args.model}"
                          f"{' with --backend ' + args.backend if args.backend != 'torch' else ''} cannot take one")
     try:
@@ -108,7 +108,7 @@ def _style_mask(args: argparse.Namespace, stylizer: Stylizer):
         raise FileNotFoundError(f"--style-mask {path}: no such file") from None
     except UNREADABLE as exc:
         raise ValueError(f"--style-mask {path}: not a readable image ({type(exc).__name__})") from None
-    # Two styles given? (one line if not); the progress bar then names the placement, not a 50/50 mix.
+    # Two or more styles given? (one line if not); the progress bar then names the placement, not a mix.
     stylizer.style = stylizer.masked(stylizer.choice, mask, (1, 1)).label
     return mask
 

@@ -99,12 +99,14 @@ def choose(spec: str | Mapping[str, float] | None, names: list[str]) -> StyleCho
 
 
 def masked(choice: StyleChoice | None, mask: torch.Tensor | Image.Image, size: tuple[int, int], usage: str) -> StyleChoice:
-    """Spatial control: ``choice``'s two styles (its ``parts``) placed by ``mask`` (a greyscale image, or a tensor
-    ``(H, W)`` / ``(1, H, W)`` in [0, 1], resized to ``size`` ``(h, w)``): black pixels get the first style
-    given, white ones the second, grey a mix. The result's ``weights`` are the two styles' inputs and its
-    ``regions`` ``(2, h, w)`` the mask and its complement; ``usage`` is the error for a choice of other
-    than two styles (it names the model's way of giving two)."""
-    if choice is None or len(choice.parts) != 2:
+    """Spatial control: ``choice``'s styles (its ``parts``, two or more) placed by ``mask`` (a greyscale image,
+    or a tensor ``(H, W)`` / ``(1, H, W)`` in [0, 1], resized to ``size`` ``(h, w)``): black pixels get the
+    first style given, white ones the last, and with K styles the k-th goes where the grey level is k/(K-1)
+    (two: black and white; three: black, mid-grey, white); levels between blend the two nearest styles.
+    The result's ``weights`` are the styles' own inputs and its ``regions`` ``(K, h, w)`` their weights per
+    pixel (summing to 1); ``usage`` is the error for fewer than two styles (it names the model's way of
+    giving them)."""
+    if choice is None or len(choice.parts) < 2:
         raise StyleError(usage)
     if isinstance(mask, Image.Image):
         mask = pil_to_tensor(mask.convert("L")).float() / 255
@@ -115,9 +117,11 @@ def masked(choice: StyleChoice | None, mask: torch.Tensor | Image.Image, size: t
         raise StyleError(f"a style mask is one greyscale channel in [0, 1], got shape {tuple(mask.shape)}")
     if tuple(mask.shape[-2:]) != tuple(size):
         mask = F.interpolate(mask[None], size=size, mode="bilinear", align_corners=False)[0].clamp(0, 1)
-    (a, first), (b, second) = choice.parts
-    return StyleChoice(torch.stack([first, second]), f"{a} | {b} (masked)", parts=choice.parts,
-                       regions=torch.cat([1 - mask, mask]))
+    k = len(choice.parts)
+    levels = torch.arange(k, dtype=torch.float32)[:, None, None] / (k - 1)
+    regions = (1 - (mask - levels).abs() * (k - 1)).clamp(min=0)  # hat functions: 1 at its level, 0 at the next
+    names, inputs = zip(*choice.parts)
+    return StyleChoice(torch.stack(inputs), f"{' | '.join(names)} (masked)", parts=choice.parts, regions=regions)
 
 
 def crop(choice: StyleChoice, top: int, bottom: int, left: int, right: int) -> StyleChoice:

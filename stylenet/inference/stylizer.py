@@ -127,13 +127,13 @@ class Stylizer(nn.Module):
         return style if isinstance(style, StyleChoice) else choose(style, self.style_names)
 
     def masked(self, choice: StyleChoice | None, mask: torch.Tensor | Image.Image, size: tuple[int, int]) -> StyleChoice:
-        """``choice``'s two styles placed by ``mask`` over an image of ``size`` ``(h, w)`` (:func:`.styles.masked`)."""
+        """``choice``'s styles placed by ``mask`` over an image of ``size`` ``(h, w)`` (:func:`.styles.masked`)."""
         names = self.style_names
         if len(names) < 2:
             raise StyleError(f"a style mask places two styles, and this model holds one ({names[0]}): use a multi-style "
                              "model (e.g. --model zoo)")
-        return masked(choice, mask, size, "a style mask places two styles of a multi-style model: give exactly two (e.g. "
-                      f"--style {names[0]},{names[-1]}: the first where the mask is black, the second where it is white)")
+        return masked(choice, mask, size, "a style mask places two or more styles of a multi-style model (e.g. --style "
+                      f"{names[0]},{names[-1]}: the first where the mask is black, the last where it is white)")
 
     def _net_inputs(self, choice: StyleChoice, n: int) -> tuple[torch.Tensor | None, ...]:
         """The network's inputs after the image, for a batch of ``n``: a multi-style network's weights ``(n, S)``,
@@ -235,7 +235,7 @@ class Stylizer(nn.Module):
         src_device = x.device
         x = x.cpu()
         h, w = x.shape[-2:]
-        if mask is not None:  # spatial control: the choice's two styles placed by the mask (styles.masked)
+        if mask is not None:  # spatial control: the choice's styles placed by the mask (styles.masked)
             if self.net is None:
                 raise StyleError("a style mask needs the PyTorch model (.safetensors): an ONNX file takes style "
                                  "weights")
