@@ -249,7 +249,7 @@ def test_real_clip_starts_where_asked_and_needs_two_frames(clip):
         real_clip(clip, 4, 64, start=47)
 
 
-def test_tiles_and_a_style_mix_of_a_multi_style_model(clip, tmp_path):
+def _two_style_stylizer():
     torch.manual_seed(0)
     net = TransformerNet(4, 1, num_styles=2)
     for m in net.modules():
@@ -257,7 +257,11 @@ def test_tiles_and_a_style_mix_of_a_multi_style_model(clip, tmp_path):
             torch.nn.init.normal_(m.weight, 1.0, 0.5)
     meta = {"styles": [{"name": "wave", "image": "wave.jpg", "size": 64, "weight": 1.0},
                        {"name": "udnie", "image": "udnie.jpg", "size": 64, "weight": 1.0}], "model": net.config()}
-    stylizer = Stylizer(net, meta)
+    return Stylizer(net, meta)
+
+
+def test_tiles_and_a_style_mix_of_a_multi_style_model(clip, tmp_path):
+    stylizer = _two_style_stylizer()
     summary = stylize_video(stylizer, clip, tmp_path / "mix.mp4", max_frames=8, progress=False, tile=32, overlap=8,
                             style="wave=0.5,udnie=0.5")
     _, frames, _ = decode(tmp_path / "mix.mp4")
@@ -270,6 +274,45 @@ def test_tiles_and_a_style_mix_of_a_multi_style_model(clip, tmp_path):
     with pytest.raises(ValueError):  # a multi-style model needs a style: one line from the stylizer
         stylize_video(stylizer, clip, tmp_path / "none.mp4", max_frames=4, progress=False)
     assert not (tmp_path / "none.mp4").exists()
+
+
+def test_a_mask_clip_places_the_styles_frame_by_frame(clip, tmp_path, capsys):
+    from PIL import Image
+
+    from stylenet.video.cli import main
+    from stylenet.video.masks import MaskClip
+
+    stylizer = _two_style_stylizer()
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    levels = [0, 255, 255, 0, 255, 0]  # black: wave, white: udnie; frame by frame
+    for i, level in enumerate(levels):
+        Image.new("L", (16, 12) if i else (32, 24), level).save(masks / f"m{i:02d}.png")  # any sizes: resized
+    mask = MaskClip(masks)
+    stylize_video(stylizer, clip, tmp_path / "out", max_frames=6, progress=False, batch_size=4, style="wave,udnie",
+                  mask=mask)  # batches of 4 and 2: the masks stay in step
+    mask.close()
+    _, source, _ = decode(clip)
+    got = [np.asarray(Image.open(p), float) for p in sorted((tmp_path / "out").glob("*.png"))]
+    for frame, level, out in zip(source, levels, got):
+        x = torch.from_numpy(frame).permute(2, 0, 1).float() / 255
+        near = {name: np.abs(stylizer(x, style=name).permute(1, 2, 0).numpy() * 255 - out).mean() for name in ("wave", "udnie")}
+        assert near["udnie" if level else "wave"] < 1 < near["wave" if level else "udnie"], near
+    short = MaskClip(masks)  # 6 masks for an 8-frame run: one line, and no video
+    with pytest.raises(VideoError, match="the mask clip ends after 6 frames"):
+        stylize_video(stylizer, clip, tmp_path / "short.mp4", max_frames=8, progress=False, style="wave,udnie", mask=short)
+    short.close()
+    assert not (tmp_path / "short.mp4").exists()
+    with pytest.raises(ValueError, match="3 masks for 2 images"):
+        stylizer(torch.rand(2, 3, 16, 16), style="wave,udnie", mask=torch.zeros(3, 1, 16, 16))
+    # The script: a mask video (here the clip itself, by brightness) is read in step; a broken one is one line.
+    saved = save_stylizer(stylizer.net, tmp_path / "two.safetensors", styles=stylizer.metadata["styles"])
+    args = ["--model", str(saved), "--style", "wave,udnie", "--input", str(clip), "--quiet"]
+    assert main([*args, "--style-mask", str(clip), "--output", str(tmp_path / "masked.mp4")]) == 0
+    assert len(decode(tmp_path / "masked.mp4")[1]) == 48
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    assert main([*args, "--style-mask", str(tmp_path / "broken.mp4"), "--output", str(tmp_path / "bad.mp4")]) == 2
+    assert "broken.mp4" in capsys.readouterr().err and not (tmp_path / "bad.mp4").exists()
 
 
 def test_a_folder_of_mixed_sizes_keeps_each_frames_size(tmp_path, stylizer):

@@ -129,7 +129,8 @@ class AdaINStylizer(Stylizer):
         regions ``(n, K, h, w)``."""
         if choice.regions is None:
             return (choice.weights.expand(n, *choice.weights.shape),)
-        return choice.weights.expand(n, *choice.weights.shape), choice.regions.expand(n, *choice.regions.shape)
+        regions = choice.regions if choice.regions.dim() == 4 else choice.regions.expand(n, *choice.regions.shape)
+        return choice.weights.expand(n, *choice.weights.shape), regions
 
     def forward(self, image, tile: int | None = None, overlap: int = 64, preserve_color: bool = False,
                 strength: float = 1.0, stats_size: int = 1024, style: Any = None, mask=None,

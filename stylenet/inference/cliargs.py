@@ -16,14 +16,16 @@ from .load import load_stylizer
 from .stylizer import PRECISIONS, Stylizer
 
 
-def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo") -> None:
+def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo", mask_clips: bool = False) -> None:
+    """The shared options; ``what`` names an input (photo, frame); ``mask_clips``: --style-mask takes a clip too."""
     p.add_argument("--model", required=True, help=".safetensors, Lightning .ckpt or .onnx model, or a bundled model or "
                                                  "style name (MODELS.md: starry_night, zoo, wave, ...)")
     p.add_argument("--style", help="a multi-style model's style, or a mix: starry_night=0.7,wave=0.3 (weights normalised)")
     p.add_argument("--style-mask", metavar="MASK",
                    help=f"a greyscale image placing styles (--style first,second of a multi-style model, or AdaIN's "
                         f"--style-image first.jpg second.jpg): the first where it is black, the second where white, "
-                        f"mixed where grey; with three or more, the k-th of K at grey level k/(K-1) (resized to each {what})")
+                        f"mixed where grey; with three or more, the k-th of K at grey level k/(K-1) (resized to each {what})"
+                        + ("; or a video or folder of frames: a mask per frame, in step" if mask_clips else ""))
     p.add_argument("--style-image", nargs="+", metavar="IMAGE",
                    help="AdaIN models (--model adain): any painting(s) as the style; several are interpolated")
     p.add_argument("--style-weights", nargs="+", type=float, metavar="W",
@@ -62,9 +64,10 @@ def check_stylizer_args(p: argparse.ArgumentParser, args: argparse.Namespace) ->
         p.error("--style-size must be >= 16")
 
 
-def open_stylizer(args: argparse.Namespace) -> Stylizer:
+def open_stylizer(args: argparse.Namespace, open_mask: Callable[[str], Any] | None = None) -> Stylizer:
     """The Stylizer the options describe; a multi-style model without ``--style`` is refused (one line,
-    a ValueError) before any input is read, and a mix's note is printed."""
+    a ValueError) before any input is read, and a mix's note is printed. ``--style-mask`` is opened as an
+    image, or by ``open_mask`` (the video script's: a mask clip too) into ``args.mask_image``."""
     from ..adain.stylizer import AdaINStylizer
 
     images = args.style_image
@@ -84,33 +87,39 @@ def open_stylizer(args: argparse.Namespace) -> Stylizer:
     if stylizer.choice is None:
         stylizer._choose(None)
     if args.style_mask:
-        args.mask_image = _style_mask(args, stylizer)
+        args.mask_image = _style_mask(args, stylizer, open_mask or open_mask_image)
     elif stylizer.choice.note:
         print(stylizer.choice.note)
     return stylizer
 
 
-def _style_mask(args: argparse.Namespace, stylizer: Stylizer):
-    """The ``--style-mask`` image, checked against the model and ``--style`` before any input is read."""
+def open_mask_image(path: str):
+    """A ``--style-mask`` image as greyscale (one line for a missing or unreadable file)."""
     from PIL import Image
 
     from ..image import UNREADABLE
+
+    try:
+        with Image.open(path) as img:
+            return img.convert("L")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"--style-mask {path}: no such file") from None
+    except UNREADABLE as exc:
+        raise ValueError(f"--style-mask {path}: not a readable image ({type(exc).__name__})") from None
+
+
+def _style_mask(args: argparse.Namespace, stylizer: Stylizer, open_mask: Callable[[str], Any]):
+    """The ``--style-mask``, checked against the model and ``--style`` before any input is read."""
+    import torch
 
     path = args.style_mask
     if stylizer.net is None:
         raise ValueError("--style-mask places the styles of a multi-style or AdaIN model (.safetensors, e.g. --model zoo; "
                          f"not an ONNX one): {args.model}"
                          f"{' with --backend ' + args.backend if args.backend != 'torch' else ''} cannot take one")
-    try:
-        with Image.open(path) as img:
-            mask = img.convert("L")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"--style-mask {path}: no such file") from None
-    except UNREADABLE as exc:
-        raise ValueError(f"--style-mask {path}: not a readable image ({type(exc).__name__})") from None
     # Two or more styles given? (one line if not); the progress bar then names the placement, not a mix.
-    stylizer.style = stylizer.masked(stylizer.choice, mask, (1, 1)).label
-    return mask
+    stylizer.style = stylizer.masked(stylizer.choice, torch.zeros(1, 1), (1, 1)).label
+    return open_mask(path)
 
 
 def stylizer_options(args: argparse.Namespace) -> dict:
@@ -137,9 +146,9 @@ def run_guarded(job: Callable[[], Any], *, interrupted: str, errors: tuple[type,
 
 
 def run_stylizer(args: argparse.Namespace, job: Callable[[Stylizer], Any], *, interrupted: str,
-                 errors: tuple[type, ...] = ()) -> tuple[Any, int]:
-    """:func:`run_guarded` for ``job`` run with the Stylizer the options describe; a bad model file, a
-    missing input, a bad value or one of ``errors`` is a user's mistake."""
+                 errors: tuple[type, ...] = (), open_mask: Callable[[str], Any] | None = None) -> tuple[Any, int]:
+    """:func:`run_guarded` for ``job`` run with the Stylizer the options describe (``open_mask``: see
+    :func:`open_stylizer`); a bad model file, a missing input, a bad value or one of ``errors`` is a user's mistake."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    return run_guarded(lambda: job(open_stylizer(args)), interrupted=interrupted,
+    return run_guarded(lambda: job(open_stylizer(args, open_mask)), interrupted=interrupted,
                        errors=(ModelFileError, FileNotFoundError, ValueError, *errors))

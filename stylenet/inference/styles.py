@@ -100,11 +100,12 @@ def choose(spec: str | Mapping[str, float] | None, names: list[str]) -> StyleCho
 
 def masked(choice: StyleChoice | None, mask: torch.Tensor | Image.Image, size: tuple[int, int], usage: str) -> StyleChoice:
     """Spatial control: ``choice``'s styles (its ``parts``, two or more) placed by ``mask`` (a greyscale image,
-    or a tensor ``(H, W)`` / ``(1, H, W)`` in [0, 1], resized to ``size`` ``(h, w)``): black pixels get the
+    or a tensor ``(H, W)`` / ``(1, H, W)`` in [0, 1], or ``(N, 1, H, W)``, one per image of a batch (a mask clip's
+    frames); resized to ``size`` ``(h, w)``): black pixels get the
     first style given, white ones the last, and with K styles the k-th goes where the grey level is k/(K-1)
     (two: black and white; three: black, mid-grey, white); levels between blend the two nearest styles.
-    The result's ``weights`` are the styles' own inputs and its ``regions`` ``(K, h, w)`` their weights per
-    pixel (summing to 1); ``usage`` is the error for fewer than two styles (it names the model's way of
+    The result's ``weights`` are the styles' own inputs and its ``regions`` ``(K, h, w)`` (``(N, K, h, w)``) their
+    weights per pixel (summing to 1); ``usage`` is the error for fewer than two styles (it names the model's way of
     giving them)."""
     if choice is None or len(choice.parts) < 2:
         raise StyleError(usage)
@@ -113,12 +114,14 @@ def masked(choice: StyleChoice | None, mask: torch.Tensor | Image.Image, size: t
     mask = torch.as_tensor(mask).float()
     if mask.dim() == 2:
         mask = mask[None]
-    if mask.dim() != 3 or mask.shape[0] != 1 or not 0 <= float(mask.min()) <= float(mask.max()) <= 1:
+    if mask.dim() not in (3, 4) or mask.shape[-3] != 1 or not 0 <= float(mask.min()) <= float(mask.max()) <= 1:
         raise StyleError(f"a style mask is one greyscale channel in [0, 1], got shape {tuple(mask.shape)}")
     if tuple(mask.shape[-2:]) != tuple(size):
-        mask = F.interpolate(mask[None], size=size, mode="bilinear", align_corners=False)[0].clamp(0, 1)
+        batch = mask if mask.dim() == 4 else mask[None]
+        mask = F.interpolate(batch, size=size, mode="bilinear", align_corners=False).clamp(0, 1).reshape(
+            *mask.shape[:-2], *size)
     k = len(choice.parts)
-    levels = torch.arange(k, dtype=torch.float32)[:, None, None] / (k - 1)
+    levels = torch.arange(k, dtype=torch.float32)[:, None, None] / (k - 1)  # against (1, h, w) or (N, 1, h, w)
     regions = (1 - (mask - levels).abs() * (k - 1)).clamp(min=0)  # hat functions: 1 at its level, 0 at the next
     names, inputs = zip(*choice.parts)
     return StyleChoice(torch.stack(inputs), f"{' | '.join(names)} (masked)", parts=choice.parts, regions=regions)
@@ -128,4 +131,4 @@ def crop(choice: StyleChoice, top: int, bottom: int, left: int, right: int) -> S
     """The part of a masked choice over one tile (any other choice as it is)."""
     if choice.regions is None:
         return choice
-    return replace(choice, regions=choice.regions[:, top:bottom, left:right])
+    return replace(choice, regions=choice.regions[..., top:bottom, left:right])

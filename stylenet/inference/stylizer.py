@@ -140,7 +140,8 @@ class Stylizer(nn.Module):
         or with a mask's regions the map ``(n, S, h, w)`` they make (its instance norms take maps)."""
         weights = choice.weights
         if weights is not None and choice.regions is not None:
-            weights = torch.einsum("ks,khw->shw", weights, choice.regions)
+            weights = torch.einsum("ks,...khw->...shw", weights, choice.regions)
+            return (weights if weights.dim() == 4 else weights.expand(n, *weights.shape),)  # a mask per image: (n, ...)
         return (None if weights is None else weights.expand(n, *weights.shape),)
 
     # -- the network on one batch -----------------------------------------------------------
@@ -195,7 +196,8 @@ class Stylizer(nn.Module):
         reference = F.interpolate(x, scale_factor=scale, mode="area") if scale < 1 else x
         whole = choice
         if choice.regions is not None:  # a mask's regions, downscaled as the image is
-            whole = replace(choice, regions=F.interpolate(choice.regions[None], size=reference.shape[-2:], mode="area")[0])
+            regions = choice.regions if choice.regions.dim() == 4 else choice.regions[None]
+            whole = replace(choice, regions=F.interpolate(regions[:1], size=reference.shape[-2:], mode="area")[0])
         inputs = self._net_inputs(whole, 1)
         stats: contextlib.AbstractContextManager = contextlib.nullcontext()
         if n == 1 and self.net is not None:
@@ -239,6 +241,8 @@ class Stylizer(nn.Module):
             if self.net is None:
                 raise StyleError("a style mask needs the PyTorch model (.safetensors): an ONNX file takes style "
                                  "weights")
+            if isinstance(mask, torch.Tensor) and mask.dim() == 4 and mask.shape[0] != x.shape[0]:
+                raise StyleError(f"{mask.shape[0]} masks for {x.shape[0]} images: give one mask, or one per image")
             choice = self.masked(choice, mask, (h, w))
         if strength == 0.0:
             y = x.clone()

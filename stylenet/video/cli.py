@@ -2,6 +2,7 @@
 
     python -m stylenet.video.cli --model wave --input clip.mp4 --output clip_wave.mp4
     python -m stylenet.video.cli --model zoo_light --style starry_night --input frames/ --output styled/ --compile
+    python -m stylenet.video.cli --model zoo --style wave,udnie --style-mask matte.mp4 --input clip.mp4 --output out.mp4
 """
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..inference.cliargs import add_stylizer_args, check_stylizer_args, run_stylizer, stylizer_options
+from ..image import IMAGE_EXTENSIONS
+from ..inference.cliargs import add_stylizer_args, check_stylizer_args, open_mask_image, run_stylizer, stylizer_options
 from .io import ANIMATED_SUFFIXES, CRF_RANGES, VIDEO_CODECS, X264_PRESETS, VideoError
+from .masks import MaskClip
 from .pipeline import stylize_video
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="stylize_video", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_stylizer_args(p, "frames")
+    add_stylizer_args(p, "frame", mask_clips=True)
     p.add_argument("--input", required=True, help="a video file, or a folder of frames (image files in name order)")
     p.add_argument("--output", required=True,
                    help=f"a video file ({', '.join(VIDEO_CODECS)}), an animated .gif (256 colours a frame) or "
@@ -40,13 +43,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def open_mask(path: str):
+    """``--style-mask``: an image (one mask for every frame), or a video or a folder of frames (a mask per frame)."""
+    if Path(path).suffix.lower() in (*IMAGE_EXTENSIONS, ".gif"):
+        return open_mask_image(path)
+    return MaskClip(path)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    summary, code = run_stylizer(args, lambda stylizer: stylize_video(
-        stylizer, args.input, args.output, batch_size=args.batch_size, max_size=args.max_size, fps=args.fps,
-        crf=args.crf, preset=args.preset, overwrite=args.overwrite, progress=not args.quiet,
-        **stylizer_options(args)), errors=(VideoError,),
-        interrupted=f"nothing written to {args.output} (a video is only renamed into place when complete)")
+    try:
+        summary, code = run_stylizer(args, lambda stylizer: stylize_video(
+            stylizer, args.input, args.output, batch_size=args.batch_size, max_size=args.max_size, fps=args.fps,
+            crf=args.crf, preset=args.preset, overwrite=args.overwrite, progress=not args.quiet,
+            **stylizer_options(args)), errors=(VideoError,), open_mask=open_mask,
+            interrupted=f"nothing written to {args.output} (a video is only renamed into place when complete)")
+    finally:
+        if isinstance(getattr(args, "mask_image", None), MaskClip):
+            args.mask_image.close()
     if code:
         return code
     print(summary.line())

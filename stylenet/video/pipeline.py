@@ -28,6 +28,7 @@ from ..atomic import atomic_path
 from ..image import save_image
 from .io import (ANIMATED_SUFFIXES, VIDEO_CODECS, AnimatedWriter, VideoError, VideoInfo, VideoReader, VideoWriter,
                  frame_folder, read_frame, to_rgb)
+from .masks import MaskClip
 
 
 @dataclass
@@ -82,7 +83,10 @@ class _Batcher:
         w, h = self.size(x.shape[3], x.shape[2])
         if (x.shape[3], x.shape[2]) != (w, h):
             x = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
-        y = self.stylizer(x, **self.options)
+        options = self.options
+        if isinstance(options.get("mask"), MaskClip):  # a mask per frame, in step with the clip
+            options = {**options, "mask": options["mask"].take(x.shape[0])}
+        y = self.stylizer(x, **options)
         out = list(y.mul(255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
         self.summary.stages["stylise"] += time.perf_counter() - start
         start = time.perf_counter()
@@ -99,7 +103,8 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
                   **options) -> VideoSummary:
     """Stylise ``src`` (a clip or a folder of frames) into ``dst`` (a video file by its suffix, else a
     folder of PNG frames). ``options`` go to the stylizer per batch (``tile``, ``overlap``,
-    ``preserve_color``, ``strength``, ``style``). ``fps``: the frame rate of a video made from a folder.
+    ``preserve_color``, ``strength``, ``style``, ``mask``: an image for every frame, or a :class:`.masks.MaskClip`,
+    a mask per frame). ``fps``: the frame rate of a video made from a folder.
     ``max_frames``: stop after that many frames (a preview, or a benchmark).
     Raises :class:`VideoError` (one line) for unreadable inputs and unsupported outputs."""
     src, dst = Path(src), Path(dst)
