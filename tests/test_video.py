@@ -305,6 +305,9 @@ def test_a_mask_clip_places_the_styles_frame_by_frame(clip, tmp_path, capsys):
     assert not (tmp_path / "short.mp4").exists()
     with pytest.raises(ValueError, match="3 masks for 2 images"):
         stylizer(torch.rand(2, 3, 16, 16), style="wave,udnie", mask=torch.zeros(3, 1, 16, 16))
+    pair = torch.rand(2, 3, 16, 16)  # one (1, 1, H, W) mask serves a whole batch
+    torch.testing.assert_close(stylizer(pair, style="wave,udnie", mask=torch.ones(1, 1, 16, 16)), stylizer(pair, style="udnie"),
+                               atol=1e-5, rtol=0)
     # The script: a mask video (here the clip itself, by brightness) is read in step; a broken one is one line.
     saved = save_stylizer(stylizer.net, tmp_path / "two.safetensors", styles=stylizer.metadata["styles"])
     args = ["--model", str(saved), "--style", "wave,udnie", "--input", str(clip), "--quiet"]

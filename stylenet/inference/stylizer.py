@@ -242,7 +242,9 @@ class Stylizer(nn.Module):
                 raise StyleError("a style mask needs the PyTorch model (.safetensors): an ONNX file takes style "
                                  "weights")
             if isinstance(mask, torch.Tensor) and mask.dim() == 4 and mask.shape[0] != x.shape[0]:
-                raise StyleError(f"{mask.shape[0]} masks for {x.shape[0]} images: give one mask, or one per image")
+                if mask.shape[0] != 1:
+                    raise StyleError(f"{mask.shape[0]} masks for {x.shape[0]} images: give one mask, or one per image")
+                mask = mask[0]  # one mask for every image
             choice = self.masked(choice, mask, (h, w))
         if strength == 0.0:
             y = x.clone()
