@@ -296,6 +296,28 @@ def test_engine_stylises_the_start_of_a_video(engine, tmp_path):
                                        strength=0.8), tmp_path / "masked")
     first = lambda path: next(iter(VideoReader(path).frames())).to_ndarray(format="rgb24").astype(float)
     assert np.abs(first(masked) - first(out)).mean() < 1  # as udnie alone: the mask reached the frames
+    # A mask video: a mask per frame (here black, then white: wave, then udnie).
+    from test_video import av
+
+    mask_clip = tmp_path / "mask.mp4"
+    with av.open(str(mask_clip), "w") as container:
+        stream = container.add_stream("libx264", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+        for level in [0] * 6 + [255] * 6:
+            frame = av.VideoFrame.from_ndarray(np.full((16, 16, 3), level, np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    per_frame = engine.video(clip, Choice(mode="mix two styles", style="wave", style_b="udnie", mask=str(mask_clip),
+                                          strength=0.8), tmp_path / "per_frame")
+    wave = engine.video(clip, Choice(style="wave", strength=0.8), tmp_path / "wave")
+    frames = lambda path: [f.to_ndarray(format="rgb24").astype(float) for f in VideoReader(path).frames()]
+    got, as_wave, as_udnie = frames(per_frame), frames(wave), frames(out)
+    near = lambda i, a, b: np.abs(got[i] - a[i]).mean() * 3 < np.abs(got[i] - b[i]).mean()  # (up to the codec)
+    assert near(1, as_wave, as_udnie) and near(9, as_udnie, as_wave), [
+        np.abs(got[i] - a[i]).mean() for i in (1, 9) for a in (as_wave, as_udnie)]  # black: wave; white: udnie
+    with pytest.raises(AppError, match="a mask video works in the Video tab"):
+        engine.stylize(Image.open(PHOTO).convert("RGB"), Choice(mode="mix two styles", style="wave", style_b="udnie",
+                                                                 mask=str(mask_clip)))
     if engine.adain is not None:  # a painting's alpha reaches the frames (it was lost once: the cached style won)
         painting = dict(mode="any painting", painting=str(STYLES / "wave.jpg"))
         full, weak = (engine.video(clip, Choice(**painting, alpha=a), tmp_path / f"alpha{a}") for a in (1.0, 0.2))

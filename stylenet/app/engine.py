@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageOps
 
-from ..image import UNREADABLE, composite_on_white, float_to_pil, pil_to_float, save_image
+from ..image import IMAGE_EXTENSIONS, UNREADABLE, composite_on_white, float_to_pil, pil_to_float, save_image
 from ..inference import ImageTooLargeError, load_stylizer
 
 MAX_PIXELS = 40_000_000  # uploads above 40 MP are refused: minutes of tiled work on a 2-core CPU
@@ -99,8 +99,9 @@ class Engine:
         self._lock = threading.Lock()
         self._painting: tuple[tuple, object] = ((), None)  # the last paintings and their AdaIN choice
 
-    def _stylizer(self, choice: Choice, live: bool = False):
-        """The stylizer and per-call style for a choice (AppError for an incomplete one)."""
+    def _stylizer(self, choice: Choice, live: bool = False, clip: bool = False):
+        """The stylizer and per-call style for a choice (AppError for an incomplete one); ``clip``: for a video,
+        whose mask may be a mask clip (a mask per frame)."""
         zoo = self.live if live else self.zoo
         if choice.mode == "any painting":
             if self.adain is None:
@@ -116,7 +117,7 @@ class Engine:
                 self._painting = (paintings, self.adain._choose(list(paintings)))
             style = {"style": self._painting[1], "alpha": float(choice.alpha)}
             if choice.mask:  # spatial control: each painting on its region (Huang & Belongie Sec. 7.3)
-                style["mask"] = open_photo(choice.mask, "mask")
+                style["mask"] = self._mask(choice.mask, clip)
             return self.adain, style
         if choice.style not in self.styles:
             raise AppError(f"Choose a style ({', '.join(self.styles)}).")
@@ -126,9 +127,24 @@ class Engine:
             if choice.style_b == choice.style:
                 return zoo, {"style": choice.style}
             if choice.mask:  # spatial control: the mask places the two styles (stylenet.inference.styles.masked)
-                return zoo, {"style": f"{choice.style},{choice.style_b}", "mask": open_photo(choice.mask, "mask")}
+                return zoo, {"style": f"{choice.style},{choice.style_b}", "mask": self._mask(choice.mask, clip)}
             return zoo, {"style": {choice.style: 1.0 - float(choice.mix), choice.style_b: float(choice.mix)}}
         return zoo, {"style": choice.style}
+
+    @staticmethod
+    def _mask(path: str, clip: bool):
+        """An uploaded mask: an image, or for a video a video file too (a mask per frame: MaskClip)."""
+        if Path(path).suffix.lower() in (*IMAGE_EXTENSIONS, ".gif") or not Path(path).suffix:
+            return open_photo(path, "mask")
+        if not clip:
+            raise AppError(f"The mask {Path(path).name} is not an image (a mask video works in the Video tab).")
+        from ..video.masks import MaskClip
+        from ..video.io import VideoError
+
+        try:
+            return MaskClip(path)
+        except VideoError as exc:
+            raise AppError(f"Cannot read the mask video: {str(exc).split(': ', 1)[-1]}.") from None
 
     def stylize(self, photo: Image.Image, choice: Choice, max_side: int | None = None) -> Image.Image:
         """``photo`` stylised at its full resolution (tiles above TILE px), or with the longer side
@@ -164,13 +180,21 @@ class Engine:
                               GALLERY_SIDE), name) for name in self.styles]
 
     def video(self, path: str | Path | None, choice: Choice, out_dir: str | Path | None = None) -> Path:
-        """The first VIDEO_SECONDS of a clip stylised (longer side VIDEO_SIDE at most) into an MP4."""
+        """The first VIDEO_SECONDS of a clip stylised (longer side VIDEO_SIDE at most) into an MP4; a mask may be
+        a video (a mask per frame)."""
+        if not path:
+            raise AppError("Upload a video first.")
+        stylizer, style = self._stylizer(choice, clip=True)
+        try:
+            return self._video(path, stylizer, style, choice, out_dir)
+        finally:
+            if hasattr(style.get("mask"), "close"):  # a mask clip
+                style["mask"].close()
+
+    def _video(self, path, stylizer, style: dict, choice: Choice, out_dir) -> Path:
         from ..video.io import VideoError, VideoReader
         from ..video.pipeline import stylize_video
 
-        if not path:
-            raise AppError("Upload a video first.")
-        stylizer, style = self._stylizer(choice)
         try:
             reader = VideoReader(path)
             fps = float(reader.info.fps or 25)

@@ -102,7 +102,8 @@ def build(engine: Engine) -> gr.Blocks:
                 painting = gr.File(label="Painting (any image)", type="filepath", visible=False, elem_id="painting")
                 painting_b = gr.File(label="Second painting (optional): mixed evenly, or placed by a mask",
                                      type="filepath", visible=False, elem_id="painting-b")
-                mask = gr.File(label="Mask (optional): the first style where black, the second where white",
+                mask = gr.File(label="Mask (optional): the first style where black, the second where white "
+                                     "(for a video, a mask video too: a mask per frame)",
                                type="filepath", visible=False, elem_id="mask")
                 alpha = gr.Slider(0, 1, 1.0, step=0.05, label="Alpha (painting: content-style trade-off)",
                                   visible=False, elem_id="alpha")
