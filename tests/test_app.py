@@ -65,6 +65,9 @@ def test_engine_styles_mixes_and_full_resolution(engine, tmp_path):
     placed = engine.stylize(photo, Choice(mode="mix two styles", style="wave", style_b="udnie", mask=str(mask)))
     udnie = engine.stylize(photo, Choice(style="udnie"))
     assert np.abs(np.asarray(placed, float) - np.asarray(udnie, float)).max() <= 1
+    opened = engine._still_mask[1]
+    engine.live_frame(photo, Choice(mode="mix two styles", style="wave", style_b="udnie", mask=str(mask)))
+    assert engine._still_mask[1] is opened  # the same upload: not opened again for every webcam frame
     (tmp_path / "notes.png").write_text("not a mask")
     with pytest.raises(AppError, match="mask notes.png is not an image"):
         engine.stylize(photo, Choice(mode="mix two styles", style="wave", style_b="udnie", mask=str(tmp_path / "notes.png")))

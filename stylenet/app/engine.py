@@ -98,6 +98,7 @@ class Engine:
         self.device = str(self.zoo.device)
         self._lock = threading.Lock()
         self._painting: tuple[tuple, object] = ((), None)  # the last paintings and their AdaIN choice
+        self._still_mask: tuple[str | None, Image.Image | None] = (None, None)  # the last mask image, opened once
 
     def _stylizer(self, choice: Choice, live: bool = False, clip: bool = False):
         """The stylizer and per-call style for a choice (AppError for an incomplete one); ``clip``: for a video,
@@ -131,11 +132,13 @@ class Engine:
             return zoo, {"style": {choice.style: 1.0 - float(choice.mix), choice.style_b: float(choice.mix)}}
         return zoo, {"style": choice.style}
 
-    @staticmethod
-    def _mask(path: str, clip: bool):
-        """An uploaded mask: an image, or for a video a video file too (a mask per frame: MaskClip)."""
+    def _mask(self, path: str, clip: bool):
+        """An uploaded mask: an image (opened once per upload, not per webcam frame), or for a video a video
+        file too (a mask per frame: MaskClip)."""
         if Path(path).suffix.lower() in (*IMAGE_EXTENSIONS, ".gif") or not Path(path).suffix:
-            return open_photo(path, "mask")
+            if self._still_mask[0] != path:
+                self._still_mask = (path, open_photo(path, "mask"))
+            return self._still_mask[1]
         if not clip:
             raise AppError(f"The mask {Path(path).name} is not an image (a mask video works in the Video tab).")
         from ..video.masks import MaskClip
