@@ -4,20 +4,22 @@
     python -m stylenet.stylize --model zoo --style starry_night=0.7,wave=0.3 --input photos/ --output out/
     python -m stylenet.stylize --model zoo --style wave,starry_night --style-mask sky.png --input photo.jpg --output out/
     python -m stylenet.stylize --model adain --style-image a.jpg b.jpg --style-mask sky.png --input photo.jpg --output out/
+    python -m stylenet.stylize --model zoo --style wave,udnie --style-mask masks/ --input photos/ --output out/  # a mask each
     python -m stylenet.stylize --model zoo_fast --style udnie --input cat.gif --output out/ --format gif   # stays animated
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from .inference.batch import OUTPUT_FORMATS, stylize_paths
-from .inference.cliargs import add_stylizer_args, check_stylizer_args, run_stylizer, stylizer_options
+from .inference.batch import OUTPUT_FORMATS, MaskFolder, stylize_paths
+from .inference.cliargs import add_stylizer_args, check_stylizer_args, open_mask_image, run_stylizer, stylizer_options
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="stylize", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_stylizer_args(p, "photo")
+    add_stylizer_args(p, "photo", mask_folders=True)
     p.add_argument("--input", required=True, nargs="+", help="image files, folders (recursive) or globs")
     p.add_argument("--output", required=True, help="output folder; the input tree is mirrored there")
     p.add_argument("--format", default="png", choices=["keep", *OUTPUT_FORMATS], help="output format (keep: as input)")
@@ -37,12 +39,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def open_mask(path: str):
+    """``--style-mask``: an image (one mask for every photo), or a folder of masks (one per photo, by its path)."""
+    return MaskFolder(path) if Path(path).is_dir() else open_mask_image(path)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     summary, code = run_stylizer(args, lambda stylizer: stylize_paths(
         stylizer, args.input, args.output, fmt=args.format, quality=args.quality, max_size=args.max_size,
         scale=args.scale, overwrite=args.overwrite, batch_size=args.batch_size, progress=not args.quiet,
-        **stylizer_options(args)), interrupted=f"the images already in {args.output} are complete (each is renamed "
+        **stylizer_options(args)), open_mask=open_mask, interrupted=f"the images already in {args.output} are complete (each is renamed "
                                                "into place when written); run again to do the rest (they are skipped)")
     if code:
         return code

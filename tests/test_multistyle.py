@@ -422,6 +422,21 @@ def test_a_style_mask_through_the_stylizer_and_the_script(tmp_path, capsys):
     got = np.asarray(Image.open(tmp_path / "styled" / "photo.png"), float)
     expected = stylizer(Image.open(tmp_path / "photo.png"), style="udnie,starry_night", mask=Image.open(tmp_path / "mask.png"))
     assert np.abs(got - np.asarray(expected, float)).max() <= 1  # the same picture, up to 8-bit rounding
+    # A folder of masks: one per photo, found by its path relative to the input (any image suffix).
+    photos, masks = tmp_path / "photos", tmp_path / "masks"
+    (photos / "sub").mkdir(parents=True)
+    (masks / "sub").mkdir(parents=True)
+    for name in ("a", "sub/b", "c"):
+        Image.open(tmp_path / "photo.png").save(photos / f"{name}.png")
+    Image.new("L", (9, 6), 0).save(masks / "a.jpg")  # black: udnie (the first)
+    Image.new("L", (90, 60), 255).save(masks / "sub" / "b.png")  # white: starry_night; c.png has no mask
+    code = main(["--model", str(path), "--style", "udnie,starry_night", "--style-mask", str(masks), "--input",
+                 str(photos), "--output", str(tmp_path / "each"), "--batch-size", "2", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 1 and "failed 1" in out and "c.png: no mask for it" in out  # the others are done
+    alone = {s: np.asarray(stylizer(Image.open(tmp_path / "photo.png"), style=s), float) for s in ("udnie", "starry_night")}
+    for name, style in (("a", "udnie"), ("sub/b", "starry_night")):
+        assert np.abs(np.asarray(Image.open(tmp_path / "each" / f"{name}.png"), float) - alone[style]).max() <= 1
     for extra, message in ((["--style", "udnie"], "two or more"),
                            (["--style", "udnie,wave", "--backend", "onnxruntime"], "cannot take one")):
         code = main(["--model", str(path), *extra, "--style-mask", str(tmp_path / "mask.png"), "--input",

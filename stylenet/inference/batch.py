@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from torchvision.transforms.functional import pil_to_tensor
 from tqdm import tqdm
 
 from ..animated import ANIMATED_FORMATS, AnimationWriteError, frame_count, stylize_animation
@@ -58,6 +60,25 @@ def expand_inputs(inputs: list[str | Path], exclude: Path | None = None) -> list
     return pairs
 
 
+class MaskFolder:
+    """``--style-mask masks/`` for a batch: a mask per photo, the image file at the photo's path relative to its
+    input root (``masks/city/a.png`` for ``photos/city/a.jpg``; any image suffix), as a greyscale image."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def open(self, rel: Path):
+        """The mask for the photo at ``rel``; FileNotFoundError or Pillow's error when it is missing or unreadable."""
+        from PIL import Image
+
+        stem = self.root / rel.with_suffix("")
+        found = [p for p in sorted(stem.parent.glob(glob.escape(stem.name) + ".*")) if p.suffix.lower() in IMAGE_EXTENSIONS]
+        if not found:
+            raise FileNotFoundError(f"no mask for it ({stem}.png or another image suffix)")
+        with Image.open(found[0]) as img:
+            return img.convert("L")
+
+
 def output_path(src: Path, rel: Path, output_dir: Path, fmt: str) -> Path:
     if fmt == "keep":
         suffix = src.suffix.lower() if src.suffix.lower() in SAVE_FORMATS else ".png"
@@ -70,26 +91,29 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output_dir: str 
                   quality: int = 92, max_size: int | None = None, scale: float | None = None, overwrite: bool = False,
                   batch_size: int = 1, progress: bool = True, **options: Any) -> Summary:
     """Stylise every input into ``output_dir``. Same-size images are batched (``batch_size``);
-    unreadable files are logged, counted in the summary and skipped; the run goes on."""
+    unreadable files are logged, counted in the summary and skipped; the run goes on. ``mask`` (in ``options``)
+    may be a :class:`MaskFolder`: each photo gets its own (a photo without one fails, with the reason)."""
     output_dir = Path(output_dir)
     summary = Summary()
     start = time.perf_counter()
     pairs = expand_inputs(inputs, exclude=output_dir)
     tile = options.get("tile")
-    pending: dict[tuple, list[tuple[Path, Path, InputImage]]] = defaultdict(list)
+    masks = options.pop("mask") if isinstance(options.get("mask"), MaskFolder) else None
+    pending: dict[tuple, list[tuple[Path, Path, InputImage, Any]]] = defaultdict(list)
     bar = tqdm(total=len(pairs), desc=f"stylize {stylizer.style}", unit="img", disable=not progress)
 
     def flush(key: tuple) -> None:
         group = pending.pop(key, [])
         if not group:
             return
+        per_photo = {} if masks is None else {"mask": torch.stack([mask for *_, mask in group])}  # (N, 1, H, W)
         try:
-            outputs = stylizer(torch.stack([item.image for _, _, item in group]), **options)
+            outputs = stylizer(torch.stack([item.image for _, _, item, _ in group]), **options, **per_photo)
         except ImageTooLargeError as exc:
-            summary.failed += [(src, str(exc)) for src, _, _ in group]
+            summary.failed += [(src, str(exc)) for src, *_ in group]
             bar.update(len(group))
             return
-        for (src, dst, item), out in zip(group, outputs):
+        for (src, dst, item, _), out in zip(group, outputs):
             try:
                 save_output(out, item.alpha, dst, quality)
                 summary.done += 1
@@ -107,9 +131,17 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output_dir: str 
             summary.skipped += 1
             bar.update(1)
             continue
-        if src.suffix.lower() in ANIMATED_FORMATS and _animated(src):
-            _one_animation(lambda x: stylizer(x, **options), src, dst, summary, quality=quality, max_size=max_size,
-                           scale=scale, batch_size=batch_size)
+        mask = None
+        if masks is not None:
+            try:
+                mask = masks.open(rel)
+            except (FileNotFoundError, *UNREADABLE) as exc:
+                summary.failed.append((src, str(exc) if isinstance(exc, FileNotFoundError) else f"unreadable mask: {exc}"))
+                bar.update(1)
+                continue
+        if src.suffix.lower() in ANIMATED_FORMATS and _animated(src):  # (its mask, if any, on every frame)
+            _one_animation(lambda x: stylizer(x, **options, **({} if mask is None else {"mask": mask})), src, dst,
+                           summary, quality=quality, max_size=max_size, scale=scale, batch_size=batch_size)
             bar.update(1)
             continue
         try:
@@ -121,7 +153,10 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output_dir: str 
             continue
         h, w = item.image.shape[-2:]
         key = (h, w, item.alpha is not None)
-        pending[key].append((src, dst, item))
+        if mask is not None:  # at the photo's size, to stack with the batch's others
+            mask = F.interpolate(pil_to_tensor(mask)[None].float() / 255, size=(h, w), mode="bilinear",
+                                 align_corners=False)[0].clamp(0, 1)
+        pending[key].append((src, dst, item, mask))
         if len(pending[key]) >= batch_size or (tile and max(h, w) > tile):
             flush(key)
     for key in list(pending):

@@ -16,8 +16,10 @@ from .load import load_stylizer
 from .stylizer import PRECISIONS, Stylizer
 
 
-def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo", mask_clips: bool = False) -> None:
-    """The shared options; ``what`` names an input (photo, frame); ``mask_clips``: --style-mask takes a clip too."""
+def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo", mask_clips: bool = False,
+                      mask_folders: bool = False) -> None:
+    """The shared options; ``what`` names an input (photo, frame); ``mask_clips`` / ``mask_folders``: --style-mask
+    takes a clip (video) / a folder of masks, one per photo (stylize.py), too."""
     p.add_argument("--model", required=True, help=".safetensors, Lightning .ckpt or .onnx model, or a bundled model or "
                                                  "style name (MODELS.md: starry_night, zoo, wave, ...)")
     p.add_argument("--style", help="a multi-style model's style, or a mix: starry_night=0.7,wave=0.3 (weights normalised)")
@@ -25,7 +27,9 @@ def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo", mask_clip
                    help=f"a greyscale image placing styles (--style first,second of a multi-style model, or AdaIN's "
                         f"--style-image first.jpg second.jpg): the first where it is black, the second where white, "
                         f"mixed where grey; with three or more, the k-th of K at grey level k/(K-1) (resized to each {what})"
-                        + ("; or a video or folder of frames: a mask per frame, in step" if mask_clips else ""))
+                        + ("; or a video or folder of frames: a mask per frame, in step" if mask_clips else "")
+                        + ("; or a folder: a mask per photo, at its path relative to the input (any image suffix)"
+                           if mask_folders else ""))
     p.add_argument("--style-image", nargs="+", metavar="IMAGE",
                    help="AdaIN models (--model adain): any painting(s) as the style; several are interpolated")
     p.add_argument("--style-weights", nargs="+", type=float, metavar="W",
