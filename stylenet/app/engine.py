@@ -141,8 +141,8 @@ class Engine:
             return self._still_mask[1]
         if not clip:
             raise AppError(f"The mask {Path(path).name} is not an image (a mask video works in the Video tab).")
-        from ..video.masks import MaskClip
         from ..video.io import VideoError
+        from ..video.masks import MaskClip
 
         try:
             return MaskClip(path)
