@@ -52,7 +52,7 @@ class InstanceNorm(nn.Module):
             return self.weight[0], self.bias[0]
         style = style.to(self.weight.dtype)
         if style.dim() == 4:
-            if size is not None:
+            if size is not None and (style.shape[2] != size[0] or style.shape[3] != size[1]):
                 style = F.adaptive_avg_pool2d(style, size)
             return (torch.einsum("nshw,sc->nchw", style, self.weight),
                     torch.einsum("nshw,sc->nchw", style, self.bias))

@@ -158,8 +158,11 @@ class TransformerNet(nn.Module):
             y = x
             for layer in self.encoder:
                 y = layer(y, style)
+            block_style = style
+            if style is not None and style.dim() == 4:  # a map averaged down once for every block (one resolution)
+                block_style = F.adaptive_avg_pool2d(style, [y.shape[2], y.shape[3]])
             for block in self.res_blocks:
-                y = block(y, style)
+                y = block(y, block_style)
             for layer in self.decoder:
                 y = layer(y, style)
         return torch.sigmoid(y)[:, :, :h, :w]
