@@ -26,7 +26,8 @@ def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo", mask_clip
     p.add_argument("--style-mask", metavar="MASK",
                    help=f"a greyscale image placing styles (--style first,second of a multi-style model, or AdaIN's "
                         f"--style-image first.jpg second.jpg): the first where it is black, the second where white, "
-                        f"mixed where grey; with three or more, the k-th of K at grey level k/(K-1) (resized to each {what})"
+                        f"mixed where grey; three or more go at evenly spaced grey levels, black the first, white the "
+                        f"last (resized to each {what})"
                         + ("; or a video or folder of frames: a mask per frame, in step" if mask_clips else "")
                         + ("; or a folder: a mask per photo, at its path relative to the input (any image suffix)"
                            if mask_folders else ""))
