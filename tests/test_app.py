@@ -242,14 +242,23 @@ def test_browser_bad_upload_shows_a_message_then_a_photo_is_stylised(page, app, 
     assert "Traceback" not in page.content()
 
 
-def test_browser_any_painting_mode(page):
+def test_browser_any_painting_mode(page, tmp_path):
     if not (ROOT / "stylenet" / "pretrained" / "adain.safetensors").is_file():
         pytest.skip("no bundled AdaIN model")
+    from stylenet import load_stylizer
+
     _upload_photo(page)  # the page is shared by this module's tests; this one does not rely on an earlier upload
     page.get_by_label("any painting").check()
     page.set_input_files("#painting input[type=file]", str(STYLES / "the_scream.jpg"))
     result = _stylise(page)
     assert result.size == Image.open(PHOTO).size
+    # A second painting placed by an all-white mask: the second painting everywhere (the fields are wired).
+    Image.new("L", (8, 8), 255).save(tmp_path / "white.png")
+    page.set_input_files("#painting-b input[type=file]", str(STYLES / "wave.jpg"))
+    page.set_input_files("#mask input[type=file]", str(tmp_path / "white.png"))
+    placed = np.asarray(_stylise(page).convert("RGB"), float)
+    wave = np.asarray(load_stylizer("adain", style=str(STYLES / "wave.jpg"))(Image.open(PHOTO).convert("RGB")), float)
+    assert np.abs(placed - wave).mean() < 1 < np.abs(placed - np.asarray(result.convert("RGB"), float)).mean()
     assert page.external == []
 
 
