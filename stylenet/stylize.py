@@ -49,8 +49,9 @@ def main(argv=None) -> int:
     summary, code = run_stylizer(args, lambda stylizer: stylize_paths(
         stylizer, args.input, args.output, fmt=args.format, quality=args.quality, max_size=args.max_size,
         scale=args.scale, overwrite=args.overwrite, batch_size=args.batch_size, progress=not args.quiet,
-        **stylizer_options(args)), open_mask=open_mask, interrupted=f"the images already in {args.output} are complete (each is renamed "
-                                               "into place when written); run again to do the rest (they are skipped)")
+        **stylizer_options(args)), open_mask=open_mask,
+        interrupted=f"the images already in {args.output} are complete (each is renamed into place when written); run "
+                    "again to do the rest (they are skipped)")
     if code:
         return code
     print(summary.line())

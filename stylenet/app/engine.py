@@ -14,8 +14,9 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageOps
 
-from ..image import IMAGE_EXTENSIONS, UNREADABLE, composite_on_white, float_to_pil, pil_to_float, save_image
+from ..image import UNREADABLE, composite_on_white, float_to_pil, pil_to_float, save_image
 from ..inference import ImageTooLargeError, load_stylizer
+from ..inference.batch import INPUT_EXTENSIONS
 
 MAX_PIXELS = 40_000_000  # uploads above 40 MP are refused: minutes of tiled work on a 2-core CPU
 TILE = 1024  # photos with a longer side above this are stylised in tiles (bounded memory, full resolution)
@@ -135,7 +136,7 @@ class Engine:
     def _mask(self, path: str, clip: bool):
         """An uploaded mask: an image (opened once per upload, not per webcam frame), or for a video a video
         file too (a mask per frame: MaskClip)."""
-        if Path(path).suffix.lower() in (*IMAGE_EXTENSIONS, ".gif") or not Path(path).suffix:
+        if Path(path).suffix.lower() in INPUT_EXTENSIONS or not Path(path).suffix:
             if self._still_mask[0] != path:
                 self._still_mask = (path, open_photo(path, "mask"))
             return self._still_mask[1]

@@ -44,8 +44,6 @@ def norm_count(model: onnx.ModelProto) -> int:
     return sum(n.op_type == _NORM for n in model.graph.node)
 
 
-
-
 def record_graph(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[str]]:
     """A copy of ``model`` that also outputs each norm's input mean and variance (float32, ``(N, C, 1, 1)``),
     and those outputs' names, in node order (mean, var, mean, var, ...)."""

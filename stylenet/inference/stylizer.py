@@ -66,8 +66,9 @@ class Stylizer(nn.Module):
 
     Multi-style models: ``style`` picks one of ``style_names`` or a mix (``"starry_night=0.7,wave=0.3"``
     or a dict; weights normalised, see :mod:`stylenet.styles`), for every call or per call
-    (``stylizer(image, style="wave")``); with ``mask`` (a greyscale image or ``(H, W)`` tensor in [0, 1]) two
-    styles go where it is black and white (``stylizer(image, style="wave,udnie", mask=m)``, :func:`.styles.masked`).
+    (``stylizer(image, style="wave")``); with ``mask`` (a greyscale image or ``(H, W)`` tensor in [0, 1], or
+    ``(N, 1, H, W)``, one per image) the styles given go where it is black, white, and grey levels between
+    (``stylizer(image, style="wave,udnie", mask=m)``, :func:`.styles.masked`).
     """
 
     def __init__(self, net: TransformerNet | None, metadata: dict[str, Any] | None = None, device: str = "cpu",

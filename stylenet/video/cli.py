@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..image import IMAGE_EXTENSIONS
+from ..inference.batch import INPUT_EXTENSIONS
 from ..inference.cliargs import add_stylizer_args, check_stylizer_args, open_mask_image, run_stylizer, stylizer_options
 from .io import ANIMATED_SUFFIXES, CRF_RANGES, VIDEO_CODECS, X264_PRESETS, VideoError
 from .masks import MaskClip
@@ -45,7 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def open_mask(path: str):
     """``--style-mask``: an image (one mask for every frame), or a video or a folder of frames (a mask per frame)."""
-    if Path(path).suffix.lower() in (*IMAGE_EXTENSIONS, ".gif"):
+    if Path(path).suffix.lower() in INPUT_EXTENSIONS:
         return open_mask_image(path)
     return MaskClip(path)
 
