@@ -20,7 +20,7 @@ from stylenet.inference import load_stylizer
 from stylenet.models.adain import AdaIN, AdaINNet, AdaINTransfer, mean_std
 from stylenet.inference.styles import StyleError
 
-from conftest import ROOT, SAMPLE, STYLES, compose_config, run_train
+from conftest import ROOT, SAMPLE, STYLES, compose_config, run_train, train_in_process
 
 PAINTINGS = sorted(STYLES.glob("*.jpg"))
 
@@ -320,7 +320,7 @@ def test_config_errors_are_one_line(tmp_path, photos_dir):
                            (["model.decoder_width=6"], "model.decoder_width")]:
         with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
             validate(compose_config(tiny_adain(photos_dir, tmp_path / "bad", *extra)))
-    proc = run_train(tiny_adain(photos_dir, tmp_path / "bad", "data.holdout=0"))  # through train.py: one line
+    proc = train_in_process(tiny_adain(photos_dir, tmp_path / "bad", "data.holdout=0"))  # through train.py: one line
     assert proc.returncode == 2 and "data.holdout" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     cfg = compose_config(["experiment=adain"])
     assert cfg.model.family == "adain" and cfg.data.batch_size == 8 and cfg.loss.style_weight == 10.0

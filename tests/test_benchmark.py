@@ -38,8 +38,6 @@ def test_training_benchmark_configurations_run_and_tabulate():
 
 def test_model_comparison_rows_with_losses_and_the_peer_where_installed(tmp_path):
     import importlib.util
-    import subprocess
-    import sys
 
     import torch
 
@@ -47,7 +45,7 @@ def test_model_comparison_rows_with_losses_and_the_peer_where_installed(tmp_path
     from stylenet.export import save_stylizer
     from stylenet.models import TransformerNet
 
-    from conftest import ROOT
+    from conftest import ROOT, run_here
 
     torch.manual_seed(0)
     arch = {"outer_kernel": 5, "full_resolution": False}  # model=light_fast's layout
@@ -72,8 +70,7 @@ def test_model_comparison_rows_with_losses_and_the_peer_where_installed(tmp_path
     table = compare_table(entries).splitlines()
     assert len(table) == 2 + len(entries) and "52x40 ms" in table[0]
     assert ("x) |" in table[2]) == bool(peers)  # speed relative to the peer's network
-    bad = subprocess.run([sys.executable, "scripts/benchmark.py", "infer", "--compare", "nope.safetensors", "--no-record"],
-                         cwd=ROOT, capture_output=True, text=True)
+    bad = run_here(ROOT / "scripts" / "benchmark.py", ["infer", "--compare", "nope.safetensors", "--no-record"])
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
 
 

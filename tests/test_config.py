@@ -6,7 +6,7 @@ from stylenet.config import ConfigError, validate
 from stylenet.paths import resolve_path
 from stylenet.training.config import module_kwargs
 
-from conftest import ROOT, STYLES, compose_config, run_train
+from conftest import ROOT, STYLES, compose_config, run_train, train_in_process
 
 STYLE_NAMES = sorted(p.stem for p in (ROOT / "conf" / "style").glob("*.yaml"))
 
@@ -98,7 +98,7 @@ def test_module_kwargs_are_plain_values_and_apply_style_weight():
 
 
 def test_cli_bad_value_is_one_line_error_before_training(tmp_path):
-    proc = run_train(["data=sample", "loss.style_weight=-2", f"hydra.run.dir={tmp_path}"], timeout=120)
+    proc = train_in_process(["data=sample", "loss.style_weight=-2", f"hydra.run.dir={tmp_path}"])
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == "error: loss.style_weight: must be >= 0.0, got -2"
     assert "Traceback" not in proc.stderr
@@ -111,7 +111,7 @@ def test_cli_missing_coco_points_to_readme_and_sample(tmp_path):
 
 
 def test_cli_unknown_style_lists_choices(tmp_path):
-    proc = run_train(["style=mona_lisa", f"hydra.run.dir={tmp_path}"], timeout=120)
+    proc = train_in_process(["style=mona_lisa", f"hydra.run.dir={tmp_path}"])
     assert proc.returncode != 0
     assert "mona_lisa" in proc.stderr and "starry_night" in proc.stderr and "the_scream" in proc.stderr
 
@@ -119,6 +119,6 @@ def test_cli_unknown_style_lists_choices(tmp_path):
 def test_cli_unwritable_run_dir_is_one_line_error(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    proc = run_train(["data=sample", f"hydra.run.dir={blocker}/run"], timeout=120)
+    proc = train_in_process(["data=sample", f"hydra.run.dir={blocker}/run"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error: hydra.run.dir: cannot write to")

@@ -14,7 +14,7 @@ from stylenet.export import save_stylizer
 from stylenet.image import load_image
 from stylenet.models import TransformerNet
 
-from conftest import ROOT, SAMPLE, STYLES
+from conftest import ROOT, SAMPLE, STYLES, run_here
 
 LOSS = {"content_layers": {"relu2_2": 1.0}, "style_layers": {"relu1_2": 0.3, "relu2_2": 1.0}, "content_weight": 1.0,
         "style_weight": 1.0, "tv_weight": 0.0, "vgg_weights": "caffe"}
@@ -80,7 +80,7 @@ def test_evaluate_bad_inputs_are_one_line_errors(tmp_path):
     for args, message in [(["--model", tmp_path / "junk.safetensors"], "junk.safetensors"),
                           (["--model", a, "--style", tmp_path / "missing.jpg"], "missing.jpg"),
                           (["--model", a, "--photos", tmp_path / "nowhere"], "nowhere")]:
-        proc = run("evaluate.py", *args, "--size", 32, "--out", tmp_path / "eval")
+        proc = run_here(ROOT / "scripts" / "evaluate.py", [*args, "--size", 32, "--out", tmp_path / "eval"])
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
@@ -117,7 +117,7 @@ def test_calibrate_script_writes_sheet_and_numbers(tmp_path):
     content = max(scaled_width(load_image(p, 32)) for p in photos)
     style = scaled_width(load_image(STYLES / "starry_night.jpg", 512))
     check_sheet(tmp_path / "cal" / "calibration.png", [content, style, content, content], 2)
-    proc = run("calibrate.py", "--style", "starry_night", "--weights", 0, "--out", tmp_path / "cal")
+    proc = run_here(ROOT / "scripts" / "calibrate.py", ["--style", "starry_night", "--weights", 0, "--out", tmp_path / "cal"])
     assert proc.returncode == 2 and "positive" in proc.stderr
 
 

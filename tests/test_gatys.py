@@ -9,7 +9,7 @@ from stylenet.quality.gatys import GatysError, stylize_by_optimization
 from stylenet.image import load_image
 from stylenet.losses import PerceptualLoss
 
-from conftest import ROOT, SAMPLE, STYLES
+from conftest import ROOT, SAMPLE, STYLES, run_here
 
 
 @pytest.fixture(scope="module")
@@ -72,5 +72,5 @@ def test_script_writes_the_image_and_reports_bad_input(tmp_path):
     proc = subprocess.run([*cmd, "--style", "starry_night", "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "total" in proc.stdout and load_image(out).shape[-2:] == load_image(photo, 32).shape[-2:]
-    proc = subprocess.run([*cmd, "--style", "no_such_painting", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    proc = run_here(cmd[1], [*cmd[2:], "--style", "no_such_painting", "--out", str(out)])
     assert proc.returncode == 2 and "no_such_painting" in proc.stderr and "Traceback" not in proc.stderr

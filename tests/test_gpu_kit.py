@@ -11,7 +11,7 @@ import torch
 from stylenet.bench.runner import MAX_FILES, size_max_steps
 from stylenet.bench.report import merge_results, render_markdown, targets
 
-from conftest import ROOT, SHARED_DATA
+from conftest import ROOT, SHARED_DATA, run_here
 
 MiB = 2**20
 
@@ -118,8 +118,7 @@ def test_targets_are_judged_from_the_rows():
 def test_merge_rejects_a_file_that_is_not_results(tmp_path):
     bad = tmp_path / "results.json"
     bad.write_text("{}")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), "merge", str(bad)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = run_here(ROOT / "scripts" / "benchmark.py", ["merge", bad])
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
 
 

@@ -13,7 +13,7 @@ from stylenet.losses import PerceptualLoss
 from stylenet.inference.styles import StyleError, choose, parse_mix
 from stylenet.models import InstanceNorm, TransformerNet, one_hot
 
-from conftest import ROOT, STYLES, run_train, tiny_overrides
+from conftest import ROOT, STYLES, run_here, run_train, tiny_overrides, train_in_process
 
 NAMES = ["starry_night", "wave", "udnie"]
 
@@ -196,8 +196,7 @@ def test_a_bundled_style_name_exports_that_style_and_load_transformer_says_where
     torch.testing.assert_close(load_stylizer(result.path)(x), load_stylizer("zoo", style="wave")(x), rtol=1e-5, atol=1e-5)
     with pytest.raises(ModelFileError, match="wave is a style of the bundled zoo model"):
         load_transformer("wave")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "export.py"), "--model", "zoo", "--style", "nope",
-                           "--out", str(tmp_path / "x")], capture_output=True, text=True)
+    proc = run_here(ROOT / "scripts" / "export.py", ["--model", "zoo", "--style", "nope", "--out", tmp_path / "x"])
     assert proc.returncode == 2 and "no style 'nope'" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 
 
@@ -206,9 +205,8 @@ def test_stylize_cli_style_option_and_errors(tmp_path):
     photo = sorted((ROOT / "data" / "sample").glob("*.jpg"))[0]
 
     def stylize(*args):
-        return subprocess.run([sys.executable, "-m", "stylenet.stylize", "--model", str(path), "--input", str(photo),
-                               "--output", str(tmp_path / "out"), "--quiet", *args], capture_output=True, text=True,
-                              cwd=ROOT, timeout=120)
+        return run_here(ROOT / "scripts" / "stylize.py", ["--model", path, "--input", photo, "--output", tmp_path / "out",
+                                                          "--quiet", *args])
     ok = stylize("--style", "wave=2,udnie=2")
     assert ok.returncode == 0 and "normalised" in ok.stdout and "done 1" in ok.stdout
     for args, message in ((["--style", "scream"], "its styles: starry_night, wave, udnie"), ([], "holds 3 styles")):
@@ -237,7 +235,7 @@ def test_tiny_multistyle_run_through_hydra(photos_dir, tmp_path):
     from PIL import Image
     grid = Image.open(sorted((run / "previews").glob("*.png"))[-1])
     assert grid.height > 3.5 * (32 + 4)  # photos, then one row per style
-    bad = run_train([*overrides, "style=[wave,udnie]"], timeout=120)
+    bad = train_in_process([*overrides, "style=[wave,udnie]"])
     assert bad.returncode == 2 and "styles=[wave,udnie]" in bad.stderr
 
 
@@ -277,7 +275,7 @@ def test_add_style_trains_only_the_new_style_s_norms(photos_dir, tmp_path):
     torch.testing.assert_close(grown(x, one_hot(1, 3)), net(x, one_hot(1, 2)))  # wave stylises exactly as before
     for args, message in ((["init_from=nowhere.safetensors"], "init_from: "), (["init_from=" + str(base), "style=wave"],
                           "already one of")):
-        bad = run_train(["experiment=add_style", *overrides, "style=udnie", *args], timeout=120)
+        bad = train_in_process(["experiment=add_style", *overrides, "style=udnie", *args])
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr[-2000:]
 
 

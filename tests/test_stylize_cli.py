@@ -10,7 +10,7 @@ from stylenet.export import save_stylizer
 from stylenet.stylize import main
 from stylenet.models import TransformerNet
 
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, run_here
 
 
 @pytest.fixture
@@ -94,8 +94,8 @@ def test_script_and_module_entry_points(model, tmp_path):
         proc = subprocess.run([*cmd, "--model", str(model), "--input", str(photo), "--output", str(tmp_path / "x"),
                                "--max-size", "32", "--quiet", "--overwrite"], capture_output=True, text=True, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "stylenet.stylize", "--model", str(tmp_path / "nope.safetensors"),
-                           "--input", str(photo), "--output", str(tmp_path / "x")], capture_output=True, text=True, cwd=ROOT)
+    proc = run_here(ROOT / "scripts" / "stylize.py", ["--model", tmp_path / "nope.safetensors", "--input", photo,
+                                                      "--output", tmp_path / "x"])
     assert proc.returncode == 2 and "no such model file" in proc.stderr and "Traceback" not in proc.stderr
 
 

@@ -6,7 +6,7 @@ from stylenet.models import TransformerNet
 from stylenet.training.temporal import temporal_terms
 from stylenet.video.motion import SyntheticMotion, inside, random_flow, warp
 
-from conftest import compose_config, run_train
+from conftest import compose_config, run_train, train_in_process
 
 
 def test_warp_is_exact_for_an_integer_shift_and_inside_marks_the_invented_border():
@@ -78,7 +78,7 @@ def test_fine_tuning_a_trained_model_with_the_temporal_term(tiny, tmp_path):
     start = save_stylizer(TransformerNet(4, 1), tmp_path / "wave.safetensors", style="wave", style_image="wave.jpg",
                           style_size=64)
     run = tmp_path / "run"
-    wrong = run_train([*tiny, f"init_from={start}", "loss.temporal_weight=1000"])
+    wrong = train_in_process([*tiny, f"init_from={start}", "loss.temporal_weight=1000"])
     assert wrong.returncode != 0 and "holds the style 'wave': pass style=wave" in wrong.stderr
     proc = run_train([*[o for o in tiny if o != "logger=none"], f"init_from={start}", "style=wave",
                       "loss.temporal_weight=1000", "loss.noise_weight=100"])

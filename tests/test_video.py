@@ -16,7 +16,7 @@ from stylenet.models import InstanceNorm, TransformerNet  # noqa: E402
 from stylenet.video import VideoError, VideoReader, stylize_video  # noqa: E402
 from stylenet.video.io import to_rgb  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, run_here  # noqa: E402
 
 
 def moving_frames(n: int, width: int, height: int) -> list[np.ndarray]:
@@ -212,7 +212,8 @@ def test_the_script_end_to_end_and_its_errors(tmp_path, clip):
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert "48 frames 64x48" in ok.stdout and "audio: copied (aac)" in ok.stdout
     (tmp_path / "bad.mp4").write_text("nope")
-    bad = run("--input", str(tmp_path / "bad.mp4"), "--output", str(tmp_path / "o.mp4"), "--quiet")
+    bad = run_here(ROOT / "scripts" / "stylize_video.py", ["--model", model, "--input", tmp_path / "bad.mp4",
+                                                           "--output", tmp_path / "o.mp4", "--quiet"])
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1
 
