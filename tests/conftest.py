@@ -7,6 +7,7 @@ import logging
 import os
 import runpy
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -62,13 +63,15 @@ def run_here(script: str | Path, args=()) -> subprocess.CompletedProcess:
     """A script run as ``__main__`` in this process, from the checkout's root, its output captured: for
     one-line errors and other short runs, without the ~9 s a fresh interpreter spends importing torch and
     Lightning. Returns what ``subprocess.run`` does (SystemExit's code, the output);
-    ``sys.argv``, ``os.environ`` and the root logger (Hydra configures it) are put back. Every script keeps
+    ``sys.argv``, the working folder, ``os.environ``, the root logger (Hydra configures it) and the SIGINT and
+    SIGTERM handlers are put back. Every script keeps
     at least one test that runs it in a real subprocess, as a user would."""
     argv = [str(script), *map(str, args)]
     out, err, code = io.StringIO(), io.StringIO(), 0
     saved_argv, environ = sys.argv, dict(os.environ)
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     sys.argv, cwd = argv, os.getcwd()
     os.chdir(ROOT)
     try:
@@ -81,11 +84,16 @@ def run_here(script: str | Path, args=()) -> subprocess.CompletedProcess:
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(environ)
+        for handler in set(root.handlers) - set(handlers):  # Hydra's: the console and the run's train.log
+            handler.close()
         root.handlers[:] = handlers
         root.setLevel(level)
+        for signum, handler in signals.items():
+            signal.signal(signum, handler)
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def train_in_process(overrides: list[str]) -> subprocess.CompletedProcess:
-    """``train.py`` with these overrides in this process (``run_here``): for runs that stop at a bad config."""
+    """``train.py`` with these overrides in this process (``run_here``): for runs that stop at a bad config,
+    and tiny runs whose process does not matter (the uninterrupted twin of a run that gets killed)."""
     return run_here(ROOT / "train.py", overrides)

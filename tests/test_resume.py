@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from stylenet.training.data import StyleDataModule
 from stylenet.training.module import NonFiniteLossError
 
-from conftest import ROOT, tiny_overrides
+from conftest import ROOT, tiny_overrides, train_in_process
 
 
 def _popen(overrides):
@@ -54,8 +54,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(styles, photos_dir, tm
     (killed at step 4-9 of 10) would train other styles than the uninterrupted run and part from it."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     name = f"{len(ZOO)}_styles" if styles else "starry_night"
-    proc = subprocess.run([sys.executable, str(ROOT / "train.py"), *_config(photos_dir, straight, *styles)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = train_in_process(_config(photos_dir, straight, *styles))
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     proc = _popen(_config(photos_dir, killed, "checkpoint.every_n_steps=1", *styles))
@@ -63,9 +62,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(styles, photos_dir, tm
     proc.send_signal(signal.SIGKILL)  # no chance to clean up
     proc.wait(timeout=60)
     assert reached < 10
-    resumed = subprocess.run([sys.executable, str(ROOT / "train.py"),
-                              *_config(photos_dir, killed, "resume=auto", *styles)],
-                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    resumed = train_in_process(_config(photos_dir, killed, "resume=auto", *styles))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
     a = load_file(straight / f"{name}.safetensors")
@@ -94,9 +91,7 @@ def test_signal_saves_a_checkpoint_and_resume_finishes(signum, photos_dir, tmp_p
     assert "checkpoint saved to" in err + out
     saved = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"]
     assert 3 <= saved < 1000
-    proc = subprocess.run([sys.executable, str(ROOT / "train.py"),
-                           *_config(photos_dir, run, f"trainer.max_steps={saved + 2}", "resume=auto")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = train_in_process(_config(photos_dir, run, f"trainer.max_steps={saved + 2}", "resume=auto"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     resumed = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["global_step"] == saved + 2 and resumed["rng_states"]["torch"].dtype == torch.uint8
@@ -171,13 +166,32 @@ def test_after_a_resume_the_periodic_checkpoint_still_writes_last_ckpt(photos_di
     """A run whose last.ckpt came from elsewhere (the end-of-run save, or the signal handler's) used to
     get its periodic checkpoints as last-v1.ckpt, so a crash then resumed from the stale last.ckpt."""
     run = tmp_path / "run"
-    first = subprocess.run([sys.executable, str(ROOT / "train.py"),
-                            *_config(photos_dir, run, "trainer.max_steps=2", "checkpoint.every_n_steps=1000")],
-                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    first = train_in_process(_config(photos_dir, run, "trainer.max_steps=2", "checkpoint.every_n_steps=1000"))
     assert first.returncode == 0, first.stderr[-3000:]
-    second = subprocess.run([sys.executable, str(ROOT / "train.py"),
-                             *_config(photos_dir, run, "trainer.max_steps=5", "checkpoint.every_n_steps=1", "resume=auto")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    second = train_in_process(_config(photos_dir, run, "trainer.max_steps=5", "checkpoint.every_n_steps=1", "resume=auto"))
     assert second.returncode == 0, second.stderr[-3000:]
     names = sorted(p.name for p in (run / "checkpoints").glob("last*.ckpt"))
     assert names == ["last.ckpt"], names
+
+
+def test_the_ctrl_c_handler_is_the_caller_s_again_after_training(tmp_path):
+    from types import SimpleNamespace
+
+    from stylenet.training.trainer import PreemptionCheckpoint
+
+    def mine(signum, frame):
+        pass
+
+    previous = signal.signal(signal.SIGINT, mine)
+    try:
+        trainer = SimpleNamespace(_signal_connector=SimpleNamespace(received_sigterm=False))
+        callback = PreemptionCheckpoint(tmp_path / "last.ckpt")
+        callback.on_train_start(trainer, None)
+        assert signal.getsignal(signal.SIGINT) is not mine  # during training: a first Ctrl+C saves and stops
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+        assert trainer._signal_connector.received_sigterm and signal.getsignal(signal.SIGINT) is mine  # second: abort
+        callback.on_train_start(trainer, None)
+        callback.teardown(trainer, None, "fit")
+        assert signal.getsignal(signal.SIGINT) is mine  # after it: the caller's own
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -197,7 +197,9 @@ def bench_paths(sizes: Iterable[int | Size], build: Callable[[Size, bool], dict[
                 failed.append(name)
         paths = {k: v for k, v in paths.items() if k not in failed}
         pixels = size[0] * size[1]
-        reps = max(3, repeats * 256 * 256 // pixels) if device.type == "cpu" else max(10, min(50, int(2e9 / pixels / 10)))
+        # CPU: `repeats` rounds at 256x256, more for smaller images (at most 50: a median of 50 is steady enough)
+        reps = (min(50, max(3, repeats * 256 * 256 // pixels)) if device.type == "cpu"
+                else max(10, min(50, int(2e9 / pixels / 10))))
         times: dict[str, list[float]] = {name: [] for name in paths}
         for rep in range(reps):
             if rep and deadline is not None and time.monotonic() > deadline:

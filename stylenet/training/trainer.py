@@ -33,7 +33,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 class PreemptionCheckpoint(pl.Callback):
     """SIGTERM (preemption, `kill`) or a first Ctrl+C: finish the current step, write last.ckpt and
-    stop. A second Ctrl+C aborts at once."""
+    stop. A second Ctrl+C aborts at once. The Ctrl+C handler lives from the training's start to its end
+    (the caller's own is put back: a notebook or a test running ``fit`` keeps its Ctrl+C)."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -46,6 +47,11 @@ class PreemptionCheckpoint(pl.Callback):
                 trainer._signal_connector.received_sigterm = True  # Lightning's own graceful stop
                 signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
             self._previous = signal.signal(signal.SIGINT, on_sigint)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self._previous is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, SIGTERMException):
