@@ -367,7 +367,7 @@ def test_train_adain_end_to_end_and_resume_after_a_kill(photos_dir, tmp_path):
 
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     config = lambda run, *extra: tiny_adain(photos_dir, run, "trainer.max_steps=8", "trainer.val_check_interval=4", *extra)  # noqa: E731
-    proc = run_train(config(straight))
+    proc = train_in_process(config(straight))  # only the killed run needs a process of its own
     assert proc.returncode == 0, proc.stderr[-3000:]
     model = straight / "adain.safetensors"
     assert sorted(p.name for p in (straight / "previews").glob("*.png"))  # photos x held-out paintings
@@ -380,7 +380,7 @@ def test_train_adain_end_to_end_and_resume_after_a_kill(photos_dir, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
     assert reached < 8
-    resumed = run_train(config(killed, "resume=auto"))
+    resumed = train_in_process(config(killed, "resume=auto"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     a, b = load_file(model), load_file(killed / "adain.safetensors")
     for key in a:
