@@ -48,7 +48,8 @@ def test_gpu_run_tiny_runs_every_stage_within_budget_and_file_limits(tmp_path):
     stages = results["stages"]
     assert stages["env"]["torch"] == torch.__version__
     train_rows = stages["bench-train"]["rows"]
-    assert {r["path"] for r in train_rows} >= {"baseline", "stylenet fp32", "stylenet bf16-mixed"}
+    assert {r["path"] for r in train_rows} >= {"baseline", "stylenet fp32", "stylenet bf16-mixed",
+                                               "stylenet bf16, checkpointing", "stylenet bf16, no checkpointing"}
     assert all(r["images_per_s"] > 0 for r in train_rows) and stages["bench-train"]["loader"][0]["images_per_s"] > 0
     infer_rows = stages["bench-infer"]["rows"]
     measured = {tuple(r["size"]) for r in infer_rows}  # a busy machine may run out of the stage's share:
