@@ -1,8 +1,8 @@
 """Validate a composed Hydra config and build the objects train.py needs from it.
 
 Validation runs before anything heavy (VGG, data loaders, processes) and fails with one line that
-names the key, the bad value and what is allowed. The feed-forward module's arguments are built in
-stylenet.training.config, AdaIN's in stylenet.adain.config.
+names the key, the bad value and what is allowed. Each network family validates its own keys and builds
+its module's arguments: the feed-forward one in stylenet.training.config, AdaIN in stylenet.adain.config.
 """
 from __future__ import annotations
 
@@ -12,23 +12,16 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, ListConfig, MissingMandatoryValue, OmegaConf
+from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
 from .training.data import DATA_KINDS, DECODERS
-from .hardware import AUTO
+from .hardware import AUTO, PRECISIONS
 from .hydra_callbacks import register_resolvers
 from .losses import SETTINGS
 from .paths import resolve_path
-from .models.transformer import BLOCKS
-from .models.transformer import DEFAULTS as ARCH_DEFAULTS
 from .vgg import LAYER_NAMES, WEIGHT_SOURCES
 
 register_resolvers()  # ${model_name:...} in conf/train.yaml, also for configs composed outside train.py
-
-
-# Lightning's precision names (lightning.fabric.connector._PRECISION_INPUT_STR) plus stylenet's auto.
-PRECISIONS = (AUTO, "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
-              "transformer-engine", "transformer-engine-float16", "32", "16", "bf16", "64")
 
 
 class ConfigError(ValueError):
@@ -65,7 +58,8 @@ def load_loss_settings(path: str | Path = "conf/loss/johnson.yaml") -> dict[str,
 _ABSENT = object()
 
 
-def _get(cfg: DictConfig, key: str) -> Any:
+def value_at(cfg: DictConfig, key: str) -> Any:
+    """``cfg``'s value at the dotted ``key``; a missing or ``???`` value is a ConfigError naming it."""
     try:
         value = OmegaConf.select(cfg, key, throw_on_missing=True, default=_ABSENT)
     except MissingMandatoryValue:
@@ -75,9 +69,11 @@ def _get(cfg: DictConfig, key: str) -> Any:
     return value
 
 
-def _number(cfg: DictConfig, key: str, minimum: float, integer: bool = False, maximum: float | None = None,
-            strict: bool = False) -> float:
-    value = _get(cfg, key)
+def number_at(cfg: DictConfig, key: str, minimum: float, integer: bool = False, maximum: float | None = None,
+              strict: bool = False) -> float:
+    """The number at ``key``, checked: an int where ``integer``, finite, ``>= minimum`` (``>`` where
+    ``strict``) and ``<= maximum``; anything else is a one-line ConfigError naming the key."""
+    value = value_at(cfg, key)
     ok_type = isinstance(value, int) if integer else isinstance(value, Real)
     if isinstance(value, bool) or not ok_type or not math.isfinite(value):
         raise ConfigError(f"{key}: expected {'an integer' if integer else 'a finite number'}, got {value!r}")
@@ -87,43 +83,15 @@ def _number(cfg: DictConfig, key: str, minimum: float, integer: bool = False, ma
     return value
 
 
-def architecture(cfg: DictConfig) -> dict:
-    """The light family's network knobs (conf/model/light.yaml) that differ from Johnson's network,
-    validated: ``model.channels`` (3 channel counts, 2 without full-resolution layers, or null),
-    ``model.block``, ``model.expansion``, ``model.outer_kernel``, ``model.full_resolution``; configs without
-    them (conf/model/johnson*.yaml) mean the defaults."""
-    model = cfg.model
-    arch = {k: model.get(k, default) for k, default in ARCH_DEFAULTS.items()}
-    if not isinstance(arch["full_resolution"], bool):
-        raise ConfigError(f"model.full_resolution: expected true or false, got {arch['full_resolution']!r}")
-    channels = arch["channels"]
-    if channels is not None:
-        channels = list(channels) if isinstance(channels, (ListConfig, list, tuple)) else channels
-        count, levels = (3, "full, 1/2, 1/4 resolution") if arch["full_resolution"] else (2, "1/2, 1/4 resolution")
-        if (not isinstance(channels, list) or len(channels) != count
-                or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels)):
-            raise ConfigError(f"model.channels: expected {count} channel counts [{levels}] >= 1, or null, "
-                              f"got {arch['channels']!r}")
-        arch["channels"] = channels
-    if arch["block"] not in BLOCKS:
-        raise ConfigError(f"model.block: must be one of {', '.join(BLOCKS)}, got {arch['block']!r}")
-    if "expansion" in model:
-        _number(cfg, "model.expansion", 1, integer=True)
-    kernel = arch["outer_kernel"]
-    if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
-        raise ConfigError(f"model.outer_kernel: expected an odd number >= 1, got {kernel!r}")
-    return {k: v for k, v in arch.items() if v != ARCH_DEFAULTS[k]}
-
-
 def _layers(cfg: DictConfig, key: str) -> dict[str, float]:
-    layers = _get(cfg, key)
+    layers = value_at(cfg, key)
     if not isinstance(layers, DictConfig) or not layers:
         raise ConfigError(f"{key}: expected a non-empty mapping {{vgg_layer: weight}}, got {layers!r}")
     for name in layers:
         if name not in LAYER_NAMES:
             relus = ", ".join(n for n in LAYER_NAMES if n.startswith("relu"))
             raise ConfigError(f"{key}.{name}: not a VGG-19 layer; use one of {relus} (or conv*/pool*)")
-        _number(cfg, f"{key}.{name}", 0.0)
+        number_at(cfg, f"{key}.{name}", 0.0)
     return {str(k): float(v) for k, v in layers.items()}
 
 
@@ -138,7 +106,7 @@ def check_overrides(overrides: list[str]) -> None:
 def style_list(cfg: DictConfig) -> list[dict[str, Any]]:
     """The entries of ``styles`` as ``{"name", "image", "size", "weight"}`` (image resolved), or [] for a
     single-style run."""
-    styles = _get(cfg, "styles") or []
+    styles = value_at(cfg, "styles") or []
     if isinstance(styles, str) or not all(isinstance(s, str) for s in styles):
         raise ConfigError(f"styles: expected a list of conf/style names or image paths, e.g. styles=[wave,udnie], "
                           f"got {styles!r}")
@@ -181,7 +149,7 @@ def build(cfg: DictConfig) -> tuple[Any, Any]:
 
 def validate(cfg: DictConfig) -> None:
     """Raise ConfigError (one line, naming the key) for the first invalid value in ``cfg``."""
-    name = _get(cfg, "style.name")
+    name = value_at(cfg, "style.name")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ConfigError(f"style.name: use letters, digits, '_', '-' or '.' (it names the exported file), got {name!r}")
     for style in style_list(cfg):
@@ -190,75 +158,74 @@ def validate(cfg: DictConfig) -> None:
     if cfg.get("add_style"):
         if cfg.get("styles"):
             raise ConfigError("styles: add_style adds the one painting in `style`; leave styles empty")
-        if not _get(cfg, "init_from"):
+        if not value_at(cfg, "init_from"):
             raise ConfigError("init_from: add_style needs the trained model to extend (a file or a bundled name)")
-        if float(_get(cfg, "optim.weight_decay")) != 0:
+        if float(value_at(cfg, "optim.weight_decay")) != 0:
             raise ConfigError("optim.weight_decay: must be 0 with add_style (decay would move the frozen weights)")
-    name = _get(cfg, "name")
+    name = value_at(cfg, "name")
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.+-]+", name):
         raise ConfigError(f"name: use letters, digits, '_', '-', '+' or '.' (it names the exported file), got {name!r}")
-    image = resolve_path(str(_get(cfg, "style.image")))
+    image = resolve_path(str(value_at(cfg, "style.image")))
     if not image.is_file():
         raise ConfigError(f"style.image: file {str(image)!r} does not exist")
-    _number(cfg, "style.size", 32, integer=True)
-    _number(cfg, "style.weight", 0.0)
+    number_at(cfg, "style.size", 32, integer=True)
+    number_at(cfg, "style.weight", 0.0)
 
-    if _get(cfg, "data.kind") not in DATA_KINDS:
+    if value_at(cfg, "data.kind") not in DATA_KINDS:
         raise ConfigError(f"data.kind: must be one of {DATA_KINDS}, got {cfg.data.kind!r}")
-    _get(cfg, "data.root")
-    _number(cfg, "data.image_size", 32, integer=True)
-    _number(cfg, "data.batch_size", 1, integer=True)
-    _number(cfg, "data.num_workers", 0, integer=True)
-    _number(cfg, "data.val_size", 0.0)
+    value_at(cfg, "data.root")
+    number_at(cfg, "data.image_size", 32, integer=True)
+    number_at(cfg, "data.batch_size", 1, integer=True)
+    number_at(cfg, "data.num_workers", 0, integer=True)
+    number_at(cfg, "data.val_size", 0.0)
 
-    if is_adain(cfg):
+    if is_adain(cfg):  # the family's own keys (model.*, its data and loss), beside each family's module arguments
         from .adain.config import validate_adain
         validate_adain(cfg)
     else:
-        _number(cfg, "model.width", 1, integer=True)
-        _number(cfg, "model.num_res_blocks", 0, integer=True)
-        architecture(cfg)
+        from .training.config import validate_feedforward
+        validate_feedforward(cfg)
     for key in ("model.gradient_checkpointing", "loss.gradient_checkpointing"):
-        if not isinstance(_get(cfg, key), bool):
-            raise ConfigError(f"{key}: expected true or false, got {_get(cfg, key)!r}")
+        if not isinstance(value_at(cfg, key), bool):
+            raise ConfigError(f"{key}: expected true or false, got {value_at(cfg, key)!r}")
     for key in ("model.channels_last", "model.compile"):
-        if not isinstance(_get(cfg, key), bool) and _get(cfg, key) != AUTO:
-            raise ConfigError(f"{key}: expected true, false or auto, got {_get(cfg, key)!r}")
-    precision = str(_get(cfg, "trainer.precision"))
+        if not isinstance(value_at(cfg, key), bool) and value_at(cfg, key) != AUTO:
+            raise ConfigError(f"{key}: expected true, false or auto, got {value_at(cfg, key)!r}")
+    precision = str(value_at(cfg, "trainer.precision"))
     if precision not in PRECISIONS:
         raise ConfigError(f"trainer.precision: must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if _get(cfg, "data.decoder") not in DECODERS:
+    if value_at(cfg, "data.decoder") not in DECODERS:
         raise ConfigError(f"data.decoder: must be one of {DECODERS}, got {cfg.data.decoder!r}")
-    _number(cfg, "data.prefetch_factor", 1, integer=True)
-    _number(cfg, "data.max_bad_fraction", 0.0, maximum=1.0)
+    number_at(cfg, "data.prefetch_factor", 1, integer=True)
+    number_at(cfg, "data.max_bad_fraction", 0.0, maximum=1.0)
 
     _layers(cfg, "loss.content_layers")
     _layers(cfg, "loss.style_layers")
     for key in ("loss.content_weight", "loss.style_weight", "loss.tv_weight"):
-        _number(cfg, key, 0.0)
-    if _get(cfg, "loss.on_nonfinite") not in ("stop", "skip"):
+        number_at(cfg, key, 0.0)
+    if value_at(cfg, "loss.on_nonfinite") not in ("stop", "skip"):
         raise ConfigError(f"loss.on_nonfinite: must be stop or skip, got {cfg.loss.on_nonfinite!r}")
-    resume = _get(cfg, "resume")
+    resume = value_at(cfg, "resume")
     if resume is not None and resume != "auto" and not Path(str(resume)).is_file():
         raise ConfigError(f"resume: must be auto or an existing checkpoint file, got {resume!r}")
-    if _get(cfg, "loss.vgg_weights") not in WEIGHT_SOURCES:
+    if value_at(cfg, "loss.vgg_weights") not in WEIGHT_SOURCES:
         raise ConfigError(f"loss.vgg_weights: must be one of {WEIGHT_SOURCES}, got {cfg.loss.vgg_weights!r}")
 
-    _number(cfg, "optim.lr", 0.0, strict=True)
-    _number(cfg, "optim.weight_decay", 0.0)
-    _number(cfg, "optim.warmup_steps", 0, integer=True)
-    _number(cfg, "optim.min_lr_ratio", 0.0, maximum=1.0)
-    betas = _get(cfg, "optim.betas")
+    number_at(cfg, "optim.lr", 0.0, strict=True)
+    number_at(cfg, "optim.weight_decay", 0.0)
+    number_at(cfg, "optim.warmup_steps", 0, integer=True)
+    number_at(cfg, "optim.min_lr_ratio", 0.0, maximum=1.0)
+    betas = value_at(cfg, "optim.betas")
     if len(betas) != 2 or not all(isinstance(b, Real) and 0 <= b < 1 for b in betas):
         raise ConfigError(f"optim.betas: expected two numbers in [0, 1), got {list(betas)!r}")
-    _number(cfg, "checkpoint.every_n_steps", 1, integer=True)
-    _number(cfg, "preview.every_n_steps", 0, integer=True)
-    _number(cfg, "preview.count", 1, integer=True)
-    _number(cfg, "preview.size", 32, integer=True)
-    photos = _get(cfg, "preview.photos")
+    number_at(cfg, "checkpoint.every_n_steps", 1, integer=True)
+    number_at(cfg, "preview.every_n_steps", 0, integer=True)
+    number_at(cfg, "preview.count", 1, integer=True)
+    number_at(cfg, "preview.size", 32, integer=True)
+    photos = value_at(cfg, "preview.photos")
     if photos is not None and not resolve_path(str(photos)).is_dir():
         raise ConfigError(f"preview.photos: folder {str(photos)!r} does not exist")
-    max_steps = _get(cfg, "trainer.max_steps")
+    max_steps = value_at(cfg, "trainer.max_steps")
     if not isinstance(max_steps, int) or (max_steps < 1 and max_steps != -1):
         raise ConfigError(f"trainer.max_steps: expected a positive integer (or -1 to use max_epochs), got {max_steps!r}")
 

@@ -27,6 +27,9 @@ from typing import Any
 import torch
 
 AUTO = "auto"
+# Lightning's precision names (lightning.fabric.connector._PRECISION_INPUT_STR) plus stylenet's auto.
+PRECISIONS = (AUTO, "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
+              "transformer-engine", "transformer-engine-float16", "32", "16", "bf16", "64")
 # CPU flags (as in /proc/cpuinfo) for bf16 arithmetic; only AMX made auto pick bf16 (see above).
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 CPU_FAST_BF16_FLAGS = ("amx_bf16",)

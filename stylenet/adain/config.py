@@ -12,7 +12,7 @@ from ..paths import resolve_path
 
 
 def validate_adain(cfg: DictConfig) -> None:
-    from ..config import ConfigError, _get, _number
+    from ..config import ConfigError, number_at, value_at
 
     for key, why in (("styles", "AdaIN takes any painting at run time"), ("add_style", "AdaIN takes any painting"),
                      ("distill.teacher", "distillation is for feed-forward networks")):
@@ -24,27 +24,27 @@ def validate_adain(cfg: DictConfig) -> None:
                           "data.paintings and the rest after it)")
     if OmegaConf.select(cfg, "init_from"):
         init_decoder(cfg)
-    width = _number(cfg, "model.decoder_width", 4, integer=True)
+    width = number_at(cfg, "model.decoder_width", 4, integer=True)
     if width % 4:
         raise ConfigError(f"model.decoder_width: must be a multiple of 4, got {width}")
-    content = _get(cfg, "loss.content_layers")
+    content = value_at(cfg, "loss.content_layers")
     if list(content) != [ENCODER_LAYER]:
         raise ConfigError(f"loss.content_layers: AdaIN's content loss is at the encoder's output; use "
                           f"{{{ENCODER_LAYER}: 1.0}}, got {OmegaConf.to_container(content)!r}")
-    extra = sorted(set(_get(cfg, "loss.style_layers")) - set(STYLE_LAYERS))
+    extra = sorted(set(value_at(cfg, "loss.style_layers")) - set(STYLE_LAYERS))
     if extra:
         raise ConfigError(f"loss.style_layers: {extra[0]} is not one of the encoder's layers ({', '.join(STYLE_LAYERS)})")
-    paintings = _get(cfg, "data.paintings")
+    paintings = value_at(cfg, "data.paintings")
     if isinstance(paintings, str) or not isinstance(paintings, (ListConfig, list)) or not paintings:
         raise ConfigError(f"data.paintings: expected a list of folders or images, got {paintings!r}")
     for source in paintings:
         if not resolve_path(str(source)).exists():
             raise ConfigError(f"data.paintings: {str(source)!r} does not exist (the corpus: ../shared/data/paintings "
                               "beside the checkout, or any folder of paintings)")
-    holdout = _number(cfg, "data.holdout", 0.0, strict=True)
+    holdout = number_at(cfg, "data.holdout", 0.0, strict=True)
     if holdout >= 1 and not isinstance(holdout, int):
         raise ConfigError(f"data.holdout: a fraction < 1 or a whole count, got {holdout!r}")
-    scale = _get(cfg, "data.scale_range")
+    scale = value_at(cfg, "data.scale_range")
     if len(scale) != 2 or not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scale) \
             or not 0 < scale[0] <= scale[1]:
         raise ConfigError(f"data.scale_range: expected [low, high] with 0 < low <= high, got {list(scale)!r}")
@@ -54,20 +54,20 @@ def init_decoder(cfg: DictConfig) -> tuple[str, int]:
     """``init_from`` with model=adain: the trained AdaIN decoder to go on training (a file or ``adain``, the
     bundled one) as ``(resolved path, its decoder width)``; the run takes that width whatever
     ``model.decoder_width`` says. A feed-forward model or other VGG weights: a one-line error."""
-    from ..config import ConfigError, _get
+    from ..config import ConfigError, value_at
     from ..export import ModelFileError, find_model, load_transformer
 
     try:
-        path, _ = find_model(str(_get(cfg, "init_from")))
+        path, _ = find_model(str(value_at(cfg, "init_from")))
         net, _ = load_transformer(path)
     except (ModelFileError, ValueError, OSError) as exc:
         raise ConfigError(f"init_from: {exc}") from None
     if getattr(net, "family", None) != "adain":
         raise ConfigError(f"init_from: {path.name} is a feed-forward network, not an AdaIN decoder (model=adain "
                           "goes on training AdaIN decoders, e.g. init_from=adain, the bundled one)")
-    if net.vgg_weights != _get(cfg, "loss.vgg_weights"):
+    if net.vgg_weights != value_at(cfg, "loss.vgg_weights"):
         raise ConfigError(f"init_from: {path.name} was trained on the {net.vgg_weights} VGG weights, not "
-                          f"loss.vgg_weights={_get(cfg, 'loss.vgg_weights')}")
+                          f"loss.vgg_weights={value_at(cfg, 'loss.vgg_weights')}")
     return str(path.resolve()), net.decoder_width
 
 

@@ -1,16 +1,54 @@
 """StyleTransferModule's keyword arguments from a validated config (the feed-forward family: one style,
 several, add_style, fine-tuning with init_from, distillation, the temporal regulariser). AdaIN's are
-built in stylenet.adain.config; validation and the data module's arguments stay in stylenet.config."""
+built in stylenet.adain.config), and validation of the family's own keys (model.width, model.num_res_blocks, the
+light family's knobs); the keys every run has, and the data module's arguments, are in stylenet.config."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from ..config import DEFAULT_STYLE_SIZE, ConfigError, _get, _number, architecture, style_list
+from ..config import DEFAULT_STYLE_SIZE, ConfigError, number_at, style_list, value_at
+from ..models.transformer import BLOCKS
 from ..models.transformer import DEFAULTS as ARCH_DEFAULTS
 from ..paths import find_painting, resolve_path
+
+
+def validate_feedforward(cfg: DictConfig) -> None:
+    """The feed-forward family's model keys (stylenet.config.validate calls it for model=johnson*/light*)."""
+    number_at(cfg, "model.width", 1, integer=True)
+    number_at(cfg, "model.num_res_blocks", 0, integer=True)
+    architecture(cfg)
+
+
+def architecture(cfg: DictConfig) -> dict:
+    """The light family's network knobs (conf/model/light.yaml) that differ from Johnson's network,
+    validated: ``model.channels`` (3 channel counts, 2 without full-resolution layers, or null),
+    ``model.block``, ``model.expansion``, ``model.outer_kernel``, ``model.full_resolution``; configs without
+    them (conf/model/johnson*.yaml) mean the defaults."""
+    model = cfg.model
+    arch = {k: model.get(k, default) for k, default in ARCH_DEFAULTS.items()}
+    if not isinstance(arch["full_resolution"], bool):
+        raise ConfigError(f"model.full_resolution: expected true or false, got {arch['full_resolution']!r}")
+    channels = arch["channels"]
+    if channels is not None:
+        channels = list(channels) if isinstance(channels, (ListConfig, list, tuple)) else channels
+        count, levels = (3, "full, 1/2, 1/4 resolution") if arch["full_resolution"] else (2, "1/2, 1/4 resolution")
+        if (not isinstance(channels, list) or len(channels) != count
+                or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels)):
+            raise ConfigError(f"model.channels: expected {count} channel counts [{levels}] >= 1, or null, "
+                              f"got {arch['channels']!r}")
+        arch["channels"] = channels
+    if arch["block"] not in BLOCKS:
+        raise ConfigError(f"model.block: must be one of {', '.join(BLOCKS)}, got {arch['block']!r}")
+    if "expansion" in model:
+        number_at(cfg, "model.expansion", 1, integer=True)
+    kernel = arch["outer_kernel"]
+    if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
+        raise ConfigError(f"model.outer_kernel: expected an odd number >= 1, got {kernel!r}")
+    return {k: v for k, v in arch.items() if v != ARCH_DEFAULTS[k]}
+
 
 
 def _added_style(cfg: DictConfig) -> dict[str, Any]:
@@ -18,7 +56,7 @@ def _added_style(cfg: DictConfig) -> dict[str, Any]:
     model's styles (their names and settings from its metadata) plus ``style``, training only the last."""
     from ..export import ModelFileError, find_model, load_transformer
 
-    path, _ = find_model(str(_get(cfg, "init_from")))
+    path, _ = find_model(str(value_at(cfg, "init_from")))
     try:
         net, meta = load_transformer(path)
     except ModelFileError as exc:
@@ -41,7 +79,7 @@ def _fine_tune(cfg: DictConfig) -> dict[str, Any]:
     from its metadata, so ``style=``/``model=`` need not repeat them."""
     from ..export import ModelFileError, find_model, load_transformer
 
-    path, _ = find_model(str(_get(cfg, "init_from")))
+    path, _ = find_model(str(value_at(cfg, "init_from")))
     try:
         net, meta = load_transformer(path)
     except ModelFileError as exc:
@@ -73,7 +111,7 @@ def _fine_tune(cfg: DictConfig) -> dict[str, Any]:
 
 def _temporal(cfg: DictConfig) -> dict[str, Any]:
     """The temporal-consistency weights (stylenet.training.temporal); absent keys mean off."""
-    return {key: float(_number(cfg, f"loss.{key}", 0.0))
+    return {key: float(number_at(cfg, f"loss.{key}", 0.0))
             for key in ("temporal_weight", "noise_weight", "motion_std", "motion_shift") if key in cfg.loss}
 
 
@@ -83,7 +121,7 @@ def _distill(cfg: DictConfig) -> dict[str, Any]:
     teacher = cfg.get("distill", {}).get("teacher")
     if not teacher:
         return {}
-    weight = _number(cfg, "distill.weight", 0.0)
+    weight = number_at(cfg, "distill.weight", 0.0)
     from .distill import Teacher, TeacherError
 
     styles = style_list(cfg) or [{"name": cfg.style.name}]
