@@ -56,7 +56,7 @@ def run(cfg: DictConfig) -> None:
     if throughput_summary(trainer):
         rank_zero_info(throughput_summary(trainer))
     if not trainer.fast_dev_run:  # the final step, also off the every_n_steps grid (all ranks call, rank 0 writes)
-        trainer.save_checkpoint(out_dir / "checkpoints" / "last.ckpt")
+        trainer.save_checkpoint(out_dir / "checkpoints" / "last.ckpt", weights_only=False)  # all of it: resumable
     module.raise_if_nonfinite(out_dir / "checkpoints" / "last.ckpt")
 
     if cfg.export.enabled and trainer.is_global_zero:

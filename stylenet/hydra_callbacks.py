@@ -1,6 +1,7 @@
 """Hydra callbacks (configured under hydra.callbacks in conf/train.yaml) and the config's resolvers."""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -55,3 +56,17 @@ class CheckOutputDir(Callback):
         if not os.access(path, os.W_OK):
             print(f"error: hydra.run.dir: {str(path)!r} is not writable", file=sys.stderr)
             sys.exit(2)
+
+
+class LogOnce(Callback):
+    """Lightning's messages once, in Hydra's format, on the console and in the run's train.log. The
+    ``lightning`` package gives its logger a console handler of its own and lets it propagate, so under
+    Hydra's root handlers every line (``Trainer.fit stopped``, the auto switches...) was printed twice."""
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:  # after Hydra configured logging
+        if logging.getLogger().handlers:
+            import lightning  # noqa: F401 - its import adds the handler (train.py imports it next anyway)
+
+            lightning = logging.getLogger("lightning")
+            for handler in [h for h in lightning.handlers if type(h) is logging.StreamHandler]:
+                lightning.removeHandler(handler)

@@ -63,14 +63,14 @@ def run_here(script: str | Path, args=()) -> subprocess.CompletedProcess:
     """A script run as ``__main__`` in this process, from the checkout's root, its output captured: for
     one-line errors and other short runs, without the ~9 s a fresh interpreter spends importing torch and
     Lightning. Returns what ``subprocess.run`` does (SystemExit's code, the output);
-    ``sys.argv``, the working folder, ``os.environ``, the root logger (Hydra configures it) and the SIGINT and
-    SIGTERM handlers are put back. Every script keeps
+    ``sys.argv``, the working folder, ``os.environ``, the root and ``lightning`` loggers' handlers (Hydra and
+    train.py change them) and the SIGINT and SIGTERM handlers are put back. Every script keeps
     at least one test that runs it in a real subprocess, as a user would."""
     argv = [str(script), *map(str, args)]
     out, err, code = io.StringIO(), io.StringIO(), 0
     saved_argv, environ = sys.argv, dict(os.environ)
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    root, lightning = logging.getLogger(), logging.getLogger("lightning")
+    handlers, level, lightning_handlers = root.handlers[:], root.level, lightning.handlers[:]
     signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     sys.argv, cwd = argv, os.getcwd()
     os.chdir(ROOT)
@@ -88,6 +88,7 @@ def run_here(script: str | Path, args=()) -> subprocess.CompletedProcess:
             handler.close()
         root.handlers[:] = handlers
         root.setLevel(level)
+        lightning.handlers[:] = lightning_handlers  # train.py's LogOnce takes Lightning's own console handler away
         for signum, handler in signals.items():
             signal.signal(signum, handler)
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())

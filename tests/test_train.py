@@ -39,10 +39,14 @@ def test_short_run_writes_checkpoint_export_and_logs(photos_dir, tmp_path):
     assert meta["model"] == {"width": 4, "num_res_blocks": 1}
     y = load_stylizer(run / "the_scream.safetensors")(torch.rand(3, 20, 30))
     assert y.shape == (3, 20, 30)
-    # The auto switches are resolved for this machine and said once at the start, with the reason.
+    # The auto switches are resolved for this machine and said once at the start, with the reason: once (Lightning's
+    # own console handler printed every log line a second time under Hydra's), on the console and in train.log.
     output = proc.stdout + proc.stderr
     for key in ("precision", "channels_last", "compile"):
-        assert sum(f"{key}: " in line and "(auto: CPU" in line for line in proc.stderr.splitlines()) >= 1, key
+        said = [line for line in output.splitlines() if f"{key}: " in line and "(auto: CPU" in line]
+        assert len(said) == 1 and said[0].startswith("INFO: "), (key, said)
+        assert f"{key}: " in (run / "train.log").read_text()
+    assert "weights_only" not in output  # the final checkpoint says what it holds
     assert "trained 2 steps (4 images)" in output  # the throughput summary after the first step
 
 

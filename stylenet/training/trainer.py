@@ -55,7 +55,7 @@ class PreemptionCheckpoint(pl.Callback):
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if isinstance(exception, SIGTERMException):
-            trainer.save_checkpoint(self.path)
+            trainer.save_checkpoint(self.path, weights_only=False)  # resumable: optimizer, loops, RNG
             log.warning("stopped at step %d; checkpoint saved to %s (resume with resume=auto)", trainer.global_step, self.path)
 
 
