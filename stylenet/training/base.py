@@ -20,6 +20,9 @@ from .nonfinite import StepHealth
 log = logging.getLogger(__name__)
 # The frozen VGG is in eval mode on purpose; Lightning warns about any eval-mode module at fit start.
 warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
+# lightning 2.6's own pytree copy builds LeafSpec(), which torch 2.14 deprecates (a warning in every run that no
+# user can act on; lightning/pytorch/utilities/_pytree.py).
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 class NonFiniteLossError(RuntimeError):
