@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,8 @@ def find_resume_checkpoint(resume: str | None, out_dir: Path) -> str | None:
             raise FileNotFoundError(f"resume: checkpoint {resume!r} does not exist")
         return str(resume)
     mine = out_dir / "checkpoints" / "last.ckpt"
-    if mine.is_file():
+    if mine.is_file():  # the folder holds this run's own checkpoints: Lightning's warning that it is not empty is noise
+        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
         return str(mine)
     siblings = sorted(out_dir.parent.glob("*/checkpoints/last.ckpt"), key=os.path.getmtime)
     if siblings:
