@@ -67,6 +67,6 @@ class LogOnce(Callback):
         if logging.getLogger().handlers:
             import lightning  # noqa: F401 - its import adds the handler (train.py imports it next anyway)
 
-            lightning = logging.getLogger("lightning")
-            for handler in [h for h in lightning.handlers if type(h) is logging.StreamHandler]:
-                lightning.removeHandler(handler)
+            own = logging.getLogger("lightning")
+            for handler in [h for h in own.handlers if type(h) is logging.StreamHandler]:
+                own.removeHandler(handler)
