@@ -58,10 +58,16 @@ class CheckOutputDir(Callback):
             sys.exit(2)
 
 
+def _not_an_advert(record: logging.LogRecord) -> bool:
+    """Lightning 2.6 logs a tip for its cloud logger (litlogger) at every start; stylenet runs offline."""
+    return not str(record.msg).startswith("💡 Tip: For seamless cloud logging")
+
+
 class LogOnce(Callback):
     """Lightning's messages once, in Hydra's format, on the console and in the run's train.log. The
     ``lightning`` package gives its logger a console handler of its own and lets it propagate, so under
-    Hydra's root handlers every line (``Trainer.fit stopped``, the auto switches...) was printed twice."""
+    Hydra's root handlers every line (``Trainer.fit stopped``, the auto switches...) was printed twice.
+    Also drops Lightning's advert for its cloud logger."""
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:  # after Hydra configured logging
         if logging.getLogger().handlers:
@@ -70,3 +76,6 @@ class LogOnce(Callback):
             own = logging.getLogger("lightning")
             for handler in [h for h in own.handlers if type(h) is logging.StreamHandler]:
                 own.removeHandler(handler)
+        rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+        if _not_an_advert not in rank_zero.filters:
+            rank_zero.addFilter(_not_an_advert)

@@ -47,6 +47,7 @@ def test_short_run_writes_checkpoint_export_and_logs(photos_dir, tmp_path):
         assert len(said) == 1 and said[0].startswith("INFO: "), (key, said)
         assert f"{key}: " in (run / "train.log").read_text()
     assert "weights_only" not in output and "LeafSpec" not in output  # Lightning's noise no user can act on
+    assert "litlogger" not in output  # nor its advert for a cloud logger
     assert "trained 2 steps (4 images)" in output  # the throughput summary after the first step
 
 
