@@ -79,6 +79,8 @@ def run_here(script: str | Path, args=()) -> subprocess.CompletedProcess:
             runpy.run_path(str(script), run_name="__main__")
     except SystemExit as exc:  # sys.exit(main()), or Hydra's own exit 1 (an unknown config choice)
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if isinstance(exc.code, str):  # sys.exit("error: ..."): Python prints it to stderr and exits 1
+            err.write(exc.code + "\n")
     finally:
         sys.argv = saved_argv
         os.chdir(cwd)
