@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torchvision.transforms.functional import pil_to_tensor
 from tqdm import tqdm
 
 from ..animated import ANIMATED_FORMATS, AnimationWriteError, frame_count, stylize_animation
 from ..image import (ALPHA_SUFFIXES, IMAGE_EXTENSIONS, SAVE_FORMATS, UNREADABLE, InputImage, find_images, load_input,
                     save_output)
+from .styles import mask_tensor
 from .stylizer import ImageTooLargeError, Stylizer
 
 log = logging.getLogger(__name__)
@@ -153,9 +152,8 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output_dir: str 
             continue
         h, w = item.image.shape[-2:]
         key = (h, w, item.alpha is not None)
-        if mask is not None:  # at the photo's size, to stack with the batch's others
-            mask = F.interpolate(pil_to_tensor(mask)[None].float() / 255, size=(h, w), mode="bilinear",
-                                 align_corners=False)[0].clamp(0, 1)
+        if mask is not None:  # (1, h, w) at the photo's size, to stack with the batch's others
+            mask = mask_tensor(mask, (h, w))
         pending[key].append((src, dst, item, mask))
         if len(pending[key]) >= batch_size or (tile and max(h, w) > tile):
             flush(key)

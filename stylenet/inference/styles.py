@@ -98,17 +98,9 @@ def choose(spec: str | Mapping[str, float] | None, names: list[str]) -> StyleCho
     return StyleChoice(weights, label, note, parts)
 
 
-def masked(choice: StyleChoice | None, mask: torch.Tensor | Image.Image, size: tuple[int, int], usage: str) -> StyleChoice:
-    """Spatial control: ``choice``'s styles (its ``parts``, two or more) placed by ``mask`` (a greyscale image,
-    or a tensor ``(H, W)`` / ``(1, H, W)`` in [0, 1], or ``(N, 1, H, W)``, one per image of a batch (a mask clip's
-    frames); resized to ``size`` ``(h, w)``): black pixels get the
-    first style given, white ones the last, and with K styles the k-th goes where the grey level is k/(K-1)
-    (two: black and white; three: black, mid-grey, white); levels between blend the two nearest styles.
-    The result's ``weights`` are the styles' own inputs and its ``regions`` ``(K, h, w)`` (``(N, K, h, w)``) their
-    weights per pixel (summing to 1); ``usage`` is the error for fewer than two styles (it names the model's way of
-    giving them)."""
-    if choice is None or len(choice.parts) < 2:
-        raise StyleError(usage)
+def mask_tensor(mask: torch.Tensor | Image.Image, size: tuple[int, int]) -> torch.Tensor:
+    """A style mask (a greyscale image, or a tensor ``(H, W)`` / ``(1, H, W)`` / ``(N, 1, H, W)`` in [0, 1]) as a
+    float tensor ``(1, h, w)`` / ``(N, 1, h, w)`` resized (bilinear) to ``size`` ``(h, w)``; StyleError otherwise."""
     if isinstance(mask, Image.Image):
         mask = pil_to_tensor(mask.convert("L")).float() / 255
     mask = torch.as_tensor(mask).float()
@@ -120,6 +112,21 @@ def masked(choice: StyleChoice | None, mask: torch.Tensor | Image.Image, size: t
         batch = mask if mask.dim() == 4 else mask[None]
         mask = F.interpolate(batch, size=size, mode="bilinear", align_corners=False).clamp(0, 1).reshape(
             *mask.shape[:-2], *size)
+    return mask
+
+
+def masked(choice: StyleChoice | None, mask: torch.Tensor | Image.Image, size: tuple[int, int], usage: str) -> StyleChoice:
+    """Spatial control: ``choice``'s styles (its ``parts``, two or more) placed by ``mask`` (a greyscale image,
+    or a tensor ``(H, W)`` / ``(1, H, W)`` in [0, 1], or ``(N, 1, H, W)``, one per image of a batch (a mask clip's
+    frames); resized to ``size`` ``(h, w)``): black pixels get the
+    first style given, white ones the last, and with K styles the k-th goes where the grey level is k/(K-1)
+    (two: black and white; three: black, mid-grey, white); levels between blend the two nearest styles.
+    The result's ``weights`` are the styles' own inputs and its ``regions`` ``(K, h, w)`` (``(N, K, h, w)``) their
+    weights per pixel (summing to 1); ``usage`` is the error for fewer than two styles (it names the model's way of
+    giving them)."""
+    if choice is None or len(choice.parts) < 2:
+        raise StyleError(usage)
+    mask = mask_tensor(mask, size)
     k = len(choice.parts)
     levels = torch.arange(k, dtype=torch.float32)[:, None, None] / (k - 1)  # against (1, h, w) or (N, 1, h, w)
     regions = (1 - (mask - levels).abs() * (k - 1)).clamp(min=0)  # hat functions: 1 at its level, 0 at the next
