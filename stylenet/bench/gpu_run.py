@@ -62,8 +62,9 @@ def main(argv=None) -> int:
                    help="train stage: experiment and overrides (experiment=gpu style=<name> for one painting); "
                         f"default: {ADAIN_TRAIN!r} when {KIT_PAINTINGS} exists, else {ZOO_TRAIN!r}")
     p.add_argument("--tiny", action="store_true", help="tiny sizes on any machine: checks the whole command in ~a minute")
-    p.add_argument("--focus", choices=["", "compile"], default="",
-                   help="compile: only the torch.compile rows (training NCHW vs channels_last; inference at 1080p and 4K)")
+    p.add_argument("--focus", choices=["", "compile", "adain"], default="",
+                   help="compile: only the torch.compile rows (training NCHW vs channels_last; inference at 1080p and "
+                        "4K); adain: only the AdaIN inference rows, compiled at 1024x1024 and 1080p too")
     args = p.parse_args(argv)
     args.train = args.train or default_train()
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]

@@ -30,7 +30,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 from ..paths import PROJECT_ROOT as ROOT
-from .photo_pack import PHOTO_SIDE, build_photo_pack, photo_list
+from .photo_pack import PHOTO_SIDE, build_photo_pack, carried_bytes, photo_list
 
 KIT = ROOT / ".gpu"
 CARRY_LIMIT = 64 * 2**20  # bytes: the checkout plus the carried paths (device tool's limit)
@@ -127,11 +127,11 @@ def checkout_bytes(root: Path = ROOT) -> int:
     """What the device tool sends besides the carried paths: tracked and untracked-not-ignored files."""
     out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
                          capture_output=True, text=True, check=True).stdout
-    return sum((root / f).stat().st_size for f in out.split("\0") if f and (root / f).is_file())
+    return sum(carried_bytes((root / f).stat().st_size) for f in out.split("\0") if f and (root / f).is_file())
 
 
 def folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return sum(carried_bytes(p.stat().st_size) for p in folder.rglob("*") if p.is_file())
 
 
 def build(photos: Path, kit: Path = KIT, limit: int = CARRY_LIMIT, paintings: Path | None = None) -> dict:
@@ -142,7 +142,8 @@ def build(photos: Path, kit: Path = KIT, limit: int = CARRY_LIMIT, paintings: Pa
     paintings = paintings if paintings is not None else photos.parent / "paintings"
     corpus = (build_photo_pack(paintings, kit / "paintings", PAINTINGS_BUDGET, set(), side=PAINTING_SIDE)
               if paintings.is_dir() else None)
-    budget = (limit - MARGIN - checkout - folder_bytes(kit / "wheels") - (kit / VGG_FILE).stat().st_size
+    budget = (limit - MARGIN - checkout - folder_bytes(kit / "wheels")
+              - carried_bytes((kit / VGG_FILE).stat().st_size)
               - (folder_bytes(kit / "paintings") if corpus else 0))
     exclude = {p.name for p in photo_list(ROOT / "data" / "sample", set())}
     pack = build_photo_pack(photos, kit / "photos", budget, exclude) if photos.is_dir() else None

@@ -14,11 +14,18 @@ from pathlib import Path
 
 PHOTO_SIDE = 256  # shorter side: the training crop (conf/data/*.yaml image_size)
 QUALITIES = (92, 88, 85, 80, 75, 70, 65, 60, 55, 50)  # 50: the floor; below it 8x8 blocking shows at 256 px
+BLOCK = 4096  # bytes: what the device tool counts a file as, at least (a kit of 62.1 MiB by bytes, 2,760 small
+# files, was refused as over its 64 MiB on 2026-11-28: it counts disk blocks, not bytes)
+
+
+def carried_bytes(nbytes: int) -> int:
+    """A file of ``nbytes`` as the device tool's working-tree limit counts it: whole 4 KiB blocks."""
+    return -(-nbytes // BLOCK) * BLOCK
 
 
 def encode(job: tuple) -> int:
     """Re-encode one image (shorter side ``side``, PHOTO_SIDE by default; Lanczos, EXIF orientation applied);
-    its bytes."""
+    its bytes as carried (:func:`carried_bytes`)."""
     from PIL import Image, ImageOps
 
     src, dst, quality, *rest = job
@@ -31,7 +38,7 @@ def encode(job: tuple) -> int:
                              Image.LANCZOS)
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
         img.save(dst, "JPEG", quality=quality, optimize=True)
-    return Path(dst).stat().st_size
+    return carried_bytes(Path(dst).stat().st_size)
 
 
 def photo_list(source: Path, exclude: set[str]) -> list[Path]:

@@ -116,7 +116,9 @@ def stage_bench_infer(run: Run, deadline: float) -> dict:
 
     out: dict = {"rows": []}
     run.results["stages"]["bench-infer"] = out
-    if run.tiny:
+    if run.focus == "adain":
+        sizes, width, blocks = [], 32, 5  # only the AdaIN rows, with all of the stage
+    elif run.tiny:
         sizes, width, blocks = [(32, 32), (24, 40)], 4, 1
     elif run.focus == "compile":
         sizes, width, blocks = [(2160, 3840), (1080, 1920)], 32, 5
@@ -124,12 +126,13 @@ def stage_bench_infer(run: Run, deadline: float) -> dict:
         sizes, width, blocks = [(512, 512), (1024, 1024), (1080, 1920), (2160, 3840)], 32, 5
     # torch.compile compiles per shape (two compiled paths, ~20-40 s each): only for the target sizes, only with time.
     targets = ((1024, 1024), (2160, 3840), (1080, 1920)) if run.focus else ((1024, 1024), (2160, 3840))
-    # AdaIN (issue #14: 1024x1024 in <= 10 ms) gets the last quarter of the stage, not in the compile focus.
-    adain_s = 0.0 if run.focus else 0.25 * (deadline - time.monotonic())
+    # AdaIN (issue #14: 1024x1024 in <= 10 ms) gets the last quarter of the stage (none in the compile focus,
+    # all of it in the adain focus).
+    adain_s = {"compile": 0.0, "adain": 1.0}.get(run.focus, 0.25) * (deadline - time.monotonic())
     johnson_deadline = deadline - adain_s
     compile_ok = lambda size: (torch.cuda.is_available() and size in targets  # noqa: E731
                                and johnson_deadline - time.monotonic() > 45)
-    for row in bench_inference(sizes, width, blocks, compile=compile_ok, deadline=johnson_deadline - 5):
+    for row in bench_inference(sizes, width, blocks, compile=compile_ok, deadline=johnson_deadline - 5) if sizes else ():
         out["rows"].append(row)
         run.save()
     if adain_s:
@@ -137,7 +140,8 @@ def stage_bench_infer(run: Run, deadline: float) -> dict:
 
         out["adain_rows"] = []
         adain_sizes = [(32, 32)] if run.tiny else [(1024, 1024), (512, 512), (1080, 1920)]
-        compile_adain = lambda size: (torch.cuda.is_available() and size == (1024, 1024)  # noqa: E731
+        compiled = ((1024, 1024), (1080, 1920)) if run.focus else ((1024, 1024),)
+        compile_adain = lambda size: (torch.cuda.is_available() and size in compiled  # noqa: E731
                                       and deadline - time.monotonic() > 40)
         for row in bench_adain_inference(adain_sizes, 8 if run.tiny else 256, compile=compile_adain,
                                          deadline=deadline - 3):
