@@ -16,6 +16,9 @@ Measured reasons for the choices (docs/BENCHMARKS.md):
 - channels_last nowhere: measured slower for training on CPUs, and on an H200 (2026-11-27) too: 436 vs 454
   images/s (bf16-mixed, batch 16, eager) and 602 vs 617 (compiled); instance norm dominates there, and it
   prefers NCHW.
+- fp32 matrix products (the Gram matrices, which stay fp32 under autocast) in TF32 on CUDA: on an H200
+  (2026-11-28) their fp32 `bmm` ran on CUDA cores and took 14% of a bf16 training step (profile in
+  docs/BENCHMARKS.md); TF32 keeps fp32 range and accumulation (as cuDNN's convolutions already do).
 - compile on CUDA only: 617 vs 454 images/s (bf16-mixed, batch 16, H200, ~50 s to compile); on a CPU the
   first step compiles for minutes and gained ~1.2x at best.
 """
@@ -145,3 +148,14 @@ def slow_choices(cfg: Any, hw: Hardware | None = None) -> list[str]:
 def describe(resolved: dict[str, tuple[Any, str]]) -> list[str]:
     """One line per resolved switch, e.g. ``precision: bf16-mixed (auto: CUDA device with bf16 (NVIDIA H100))``."""
     return [f"{key.split('.')[-1]}: {str(value).lower()} (auto: {why})" for key, (value, why) in resolved.items()]
+
+
+def tf32_matmul(device: torch.device | str) -> bool:
+    """On a CUDA device, let fp32 matrix products use TF32 tensor cores (``torch.set_float32_matmul_precision
+    ("high")``, what Lightning advises at start): inputs rounded to a 10-bit mantissa, sums in fp32. Elsewhere
+    nothing changes (a CPU's fp32 products stay exact). Returns whether it was switched on."""
+    if torch.device(device).type != "cuda":
+        return False
+    torch.set_float32_matmul_precision("high")
+    return True
+

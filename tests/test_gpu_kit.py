@@ -232,3 +232,41 @@ def test_the_train_stage_defaults_to_the_adain_decoder_when_the_kit_has_painting
     (tmp_path / ".gpu" / "paintings").mkdir(parents=True)
     assert default_train(tmp_path) == ADAIN_TRAIN
     assert "experiment=adain" in ADAIN_TRAIN and "data.paintings=[.gpu/paintings," in ADAIN_TRAIN
+
+
+def test_the_gpu_profile_counts_each_kernel_once():
+    """torch.profiler lists a kernel as itself and inside its operator's self device time: the table's rows
+    are the operators and their shares of the kernels' total (summing both halved every share)."""
+    from types import SimpleNamespace
+    from torch.autograd import DeviceType
+    from stylenet.bench.profile import _top
+
+    def event(name, device, us, calls=2):
+        return SimpleNamespace(key=name, device_type=device, self_device_time_total=us, count=calls)
+
+    events = [event("aten::cudnn_convolution", DeviceType.CPU, 600), event("aten::reflection_pad2d", DeviceType.CPU, 400),
+              event("sm90_xmma_fprop_kernel", DeviceType.CUDA, 600), event("reflection_pad2d_out_kernel", DeviceType.CUDA, 400),
+              event("aten::view", DeviceType.CPU, 0)]
+    rows = _top(SimpleNamespace(key_averages=lambda: events), torch.device("cuda"), steps=2, top=5)
+    assert [r["op"] for r in rows] == ["aten::cudnn_convolution", "aten::reflection_pad2d"]
+    assert rows[0]["share"] == pytest.approx(0.6) and rows[0]["ms_per_step"] == pytest.approx(0.3)
+    assert rows[0]["calls_per_step"] == 1
+
+
+def test_the_focused_runs_measure_only_their_rows(tmp_path):
+    """--focus adain: the AdaIN inference rows alone (issue #14's target); --focus gram: the training step
+    with the Gram matrices' products in fp32, then as train.py runs it (TF32 on CUDA), then compiled."""
+    from stylenet.bench.gpu_run import main
+
+    assert main(["--tiny", "--focus", "adain", "--stages", "env,bench-infer", "--budget", "60",
+                 "--out", str(tmp_path / "adain")]) == 0
+    infer = json.loads((tmp_path / "adain" / "results.json").read_text())["stages"]["bench-infer"]
+    assert infer["rows"] == [] and {r["path"] for r in infer["adain_rows"]} >= {"AdaIN eager fp32 (baseline)"}
+    assert main(["--tiny", "--focus", "gram", "--stages", "env,bench-train", "--budget", "40",
+                 "--out", str(tmp_path / "gram")]) == 0
+    results = json.loads((tmp_path / "gram" / "results.json").read_text())
+    train = results["stages"]["bench-train"]
+    assert train["loader"] == [] and [r["path"] for r in train["rows"]] == ["stylenet bf16-mixed, fp32 Gram",
+                                                                           "stylenet bf16-mixed"]
+    assert all(r["images_per_s"] > 0 for r in train["rows"])
+    assert [c["path"] for c in train["skipped_configs"]] == ["stylenet bf16 + compile"]  # ~50 s: over the budget

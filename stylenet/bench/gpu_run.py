@@ -62,9 +62,10 @@ def main(argv=None) -> int:
                    help="train stage: experiment and overrides (experiment=gpu style=<name> for one painting); "
                         f"default: {ADAIN_TRAIN!r} when {KIT_PAINTINGS} exists, else {ZOO_TRAIN!r}")
     p.add_argument("--tiny", action="store_true", help="tiny sizes on any machine: checks the whole command in ~a minute")
-    p.add_argument("--focus", choices=["", "compile", "adain"], default="",
+    p.add_argument("--focus", choices=["", "compile", "adain", "gram"], default="",
                    help="compile: only the torch.compile rows (training NCHW vs channels_last; inference at 1080p and "
-                        "4K); adain: only the AdaIN inference rows, compiled at 1024x1024 and 1080p too")
+                        "4K); adain: only the AdaIN inference rows, compiled at 1024x1024 and 1080p too; gram: "
+                        "training with the Gram matrices' products in fp32 vs TF32, then compiled")
     args = p.parse_args(argv)
     args.train = args.train or default_train()
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
@@ -76,7 +77,8 @@ def main(argv=None) -> int:
     command = "bash scripts/gpu_run.sh " + " ".join(sys.argv[1:] if argv is None else argv)
     run = Run(out, args.budget, args.tiny, command.strip(), args.focus)
     minimum = TINY_MIN_SECONDS if args.tiny else MIN_SECONDS
-    shares = {"bench-train": 0.6, "bench-infer": 1.0} if args.focus else SHARES
+    shares = ({"bench-train": 1.0} if args.focus == "gram" else {"bench-train": 0.6, "bench-infer": 1.0} if args.focus
+              else SHARES)
     functions = {"env": stage_env, "bench-train": stage_bench_train, "bench-infer": stage_bench_infer,
                  "profile": stage_profile, "train": lambda r, d: stage_train(r, d, args.train)}
     for i, stage in enumerate(stages):

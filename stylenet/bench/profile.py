@@ -9,9 +9,19 @@ from .common import sync
 
 
 def _top(prof, device: torch.device, steps: int, top: int) -> list[dict]:
+    """The ``top`` operators by self time per step. On a GPU the profiler lists each kernel twice, as
+    itself and within the self device time of the operator that launched it: the rows are the operators,
+    their shares of the kernels' total (the GPU run of 2026-11-28 summed both: every share was halved)."""
     attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     events = [e for e in prof.key_averages() if getattr(e, attr, 0) > 0]
-    total = sum(getattr(e, attr) for e in events) or 1.0
+    if device.type == "cuda":
+        from torch.autograd import DeviceType
+
+        kernels = [e for e in events if e.device_type != DeviceType.CPU]
+        events = [e for e in events if e.device_type == DeviceType.CPU] or kernels
+        total = sum(getattr(e, attr) for e in kernels or events) or 1.0
+    else:
+        total = sum(getattr(e, attr) for e in events) or 1.0
     events.sort(key=lambda e: getattr(e, attr), reverse=True)
     return [{"op": e.key, "ms_per_step": getattr(e, attr) / 1000 / steps, "share": getattr(e, attr) / total,
              "calls_per_step": e.count / steps} for e in events[:top]]

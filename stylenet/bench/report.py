@@ -177,13 +177,14 @@ def combine(runs: list[dict]) -> dict:
 
 
 def merge_results(results: dict, path: Path = BENCHMARKS_MD) -> list[str]:
-    """Record a GPU run's tables as docs/BENCHMARKS.md sections named after its GPU (one per table);
-    returns the section names."""
+    """Record a GPU run's tables as docs/BENCHMARKS.md sections named after its GPU and date (one per table:
+    a later merge of the same GPU and date replaces them, another date's stay); returns the section names."""
     stages = results["stages"]
     env = stages.get("env", {})
     gpu = env.get("gpu") or env.get("machine", "GPU")
     machine_line = f"{env.get('machine', gpu)}; {env.get('nvidia_smi', '')}".strip("; ")
     command, date = results.get("command", "bash scripts/gpu_run.sh"), results.get("date")
+    gpu = f"{gpu}, {date}" if date else gpu
     sections = []
 
     def put(title: str, body: str) -> None:

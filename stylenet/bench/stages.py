@@ -62,7 +62,7 @@ def _ceilings(torch) -> dict:
 def stage_bench_train(run: Run, deadline: float) -> dict:
     import torch
 
-    from .train import bench_loader, compiled_train_configs, gpu_train_configs, run_isolated, train_one
+    from .train import bench_loader, compiled_train_configs, gpu_train_configs, gram_train_configs, run_isolated, train_one
 
     cuda = torch.cuda.is_available()
     out: dict = {"loader": [], "rows": []}
@@ -76,7 +76,9 @@ def stage_bench_train(run: Run, deadline: float) -> dict:
         out["loader"].append(row)
         run.say(f"loader: {workers} workers {row['images_per_s']:.0f} images/s")
         run.save()
-    if run.focus == "compile":
+    if run.focus == "gram":
+        configs = gram_train_configs(steps=1, batches=(2,), size=32) if run.tiny else gram_train_configs(20)
+    elif run.focus == "compile":
         configs = compiled_train_configs(steps=1, batches=(2,), size=32) if run.tiny else compiled_train_configs(20, (16, 32))
     elif run.tiny:
         # Sizes where bf16 stays cheap on CPUs without bf16 units too (AVX2 EPYC: 64 px x1 took 9-15 s a row,

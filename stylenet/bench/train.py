@@ -11,6 +11,7 @@ import time
 
 import torch
 
+from ..hardware import tf32_matmul
 from ..models import TransformerNet
 from ..paths import resolve_path
 from .common import sync, time_ms
@@ -103,9 +104,13 @@ def train_one(config: dict) -> dict:
         torch.cuda.empty_cache()
         if config.get("compile"):
             torch._dynamo.reset()
-    # cuDNN autotuning for fixed shapes (train.py: trainer.benchmark=true); the reference loop runs with
-    # PyTorch's default, as pytorch/examples does.
+    # cuDNN autotuning for fixed shapes (train.py: trainer.benchmark=true) and TF32 matrix products on CUDA
+    # (stylenet.hardware.tf32_matmul, as train.py's modules set at fit start; "tf32": False measures without);
+    # the reference loop runs with PyTorch's defaults, as pytorch/examples does.
     torch.backends.cudnn.benchmark = config["path"] != "baseline"
+    torch.set_float32_matmul_precision("highest")
+    if config["path"] != "baseline" and config.get("tf32", True):
+        tf32_matmul(device)
     maker = _baseline_step if config["path"] == "baseline" else _stylenet_step
     step = maker(size, batch, device, config.get("width", 32), config.get("blocks", 5), **kwargs)
     x = _photos(size, batch, device)
@@ -190,6 +195,17 @@ def gpu_train_configs(steps: int, compile: bool = True, memory: tuple[tuple[int,
     if compile:
         configs.append({**cl, "path": "stylenet bf16 + cl + compile", "compile": True})
     return configs
+
+
+def gram_train_configs(steps: int, batches: tuple[int, ...] = (16, 32), size: int = 256) -> list[dict]:
+    """The Gram matrices' fp32 products without and with TF32 (bf16-mixed, eager, each batch), then the
+    default compiled step at the last batch (first compile ~50 s on a GPU)."""
+    base = {"size": size, "steps": steps, "warmup": 3, "precision": "bf16"}
+    configs = []
+    for batch in batches:
+        configs += [{**base, "batch": batch, "path": "stylenet bf16-mixed, fp32 Gram", "tf32": False},
+                    {**base, "batch": batch, "path": "stylenet bf16-mixed"}]
+    return configs + [{**base, "batch": batches[-1], "path": "stylenet bf16 + compile", "compile": True}]
 
 
 def compiled_train_configs(steps: int, batches: tuple[int, ...] = (16, 32), size: int = 256) -> list[dict]:

@@ -14,6 +14,7 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 
+from ..hardware import tf32_matmul
 from .finetune import trainable
 from .nonfinite import StepHealth
 
@@ -93,6 +94,9 @@ class TrainingModule(pl.LightningModule):
         """Steps between host reads of device values (bar, non-finite check): 1 on a CPU (free), else
         the trainer's log_every_n_steps (each read waits for the device to finish its queue)."""
         return 1 if self.device.type == "cpu" else max(1, self.trainer.log_every_n_steps)
+
+    def on_fit_start(self) -> None:
+        tf32_matmul(self.device)  # the Gram matrices' fp32 products on tensor cores (stylenet.hardware)
 
     def on_before_optimizer_step(self, optimizer) -> None:
         # Non-finite gradients (from a NaN/inf loss here or, under DDP, on any rank: gradients are
