@@ -158,4 +158,3 @@ def tf32_matmul(device: torch.device | str) -> bool:
         return False
     torch.set_float32_matmul_precision("high")
     return True
-
