@@ -32,13 +32,17 @@ STAGES = ("env", "bench-train", "bench-infer", "profile", "train")
 SHARES = {"env": 0.02, "bench-train": 0.3, "bench-infer": 0.16, "profile": 0.05}
 MIN_SECONDS = {"env": 2, "bench-train": 20, "bench-infer": 15, "profile": 10, "train": 60}  # below: skipped
 TINY_MIN_SECONDS = {"env": 1, "bench-train": 5, "bench-infer": 5, "profile": 3, "train": 20}
+# --focus: a few rows with the whole budget (stages.py picks the rows), shared by the stages they are in.
+FOCUS_SHARES = {"compile": {"bench-train": 0.6, "bench-infer": 1.0}, "adain": {"bench-train": 0.6, "bench-infer": 1.0},
+                "gram": {"bench-train": 1.0}}
 
 
-# The train stage's default: issue #14 needs a GPU-trained AdaIN decoder (the bundled one is a CPU budget);
+# The train stage's default: issue #14 needs a GPU-trained AdaIN decoder (the bundled one is a small budget: five
+# CPU runs and, since 2026-11-28, one 132-s run of this stage);
 # the zoo when the kit has no paintings (../shared/data/paintings was absent when it was packed).
 # The decoder goes on from the bundled one (init_from=adain: its width, 128, and its 30 held-out paintings,
 # found by name) with its recipe (lambda 2, lr 2e-4 for a fine-tune at 256 px): the stage's few minutes
-# (~40% of the budget) buy fewer pairs than the bundled decoder's 102,400, so a decoder from scratch at the
+# (~40% of the budget: 36,520 pairs on an H200) buy fewer pairs than the bundled decoder's 138,920, so a decoder from scratch at the
 # paper's lambda 10 would come back worse, and lambda 10 lost the photo at a small budget (docs/QUALITY.md).
 # Painting crops at most PAINTING_SIDE / 256 = 1.25x the 256-px crop: the kit's paintings are 320 px on the
 # shorter side, and the corpus's default scales (up to 3x) would upsample most crops (blurred brush strokes).
@@ -62,7 +66,7 @@ def main(argv=None) -> int:
                    help="train stage: experiment and overrides (experiment=gpu style=<name> for one painting); "
                         f"default: {ADAIN_TRAIN!r} when {KIT_PAINTINGS} exists, else {ZOO_TRAIN!r}")
     p.add_argument("--tiny", action="store_true", help="tiny sizes on any machine: checks the whole command in ~a minute")
-    p.add_argument("--focus", choices=["", "compile", "adain", "gram"], default="",
+    p.add_argument("--focus", choices=["", *FOCUS_SHARES], default="",
                    help="compile: only the torch.compile rows (training NCHW vs channels_last; inference at 1080p and "
                         "4K); adain: only the AdaIN inference rows, compiled at 1024x1024 and 1080p too; gram: "
                         "training with the Gram matrices' products in fp32 vs TF32, then compiled")
@@ -77,8 +81,7 @@ def main(argv=None) -> int:
     command = "bash scripts/gpu_run.sh " + " ".join(sys.argv[1:] if argv is None else argv)
     run = Run(out, args.budget, args.tiny, command.strip(), args.focus)
     minimum = TINY_MIN_SECONDS if args.tiny else MIN_SECONDS
-    shares = ({"bench-train": 1.0} if args.focus == "gram" else {"bench-train": 0.6, "bench-infer": 1.0} if args.focus
-              else SHARES)
+    shares = FOCUS_SHARES.get(args.focus, SHARES)
     functions = {"env": stage_env, "bench-train": stage_bench_train, "bench-infer": stage_bench_infer,
                  "profile": stage_profile, "train": lambda r, d: stage_train(r, d, args.train)}
     for i, stage in enumerate(stages):
