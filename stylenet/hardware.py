@@ -8,11 +8,13 @@ switches. The probe is a plain dataclass so tests can fake any machine.
 Measured reasons for the choices (docs/BENCHMARKS.md):
 - bf16-mixed on CUDA GPUs with bf16 (Ampere and newer): tensor cores, fp32 range, no loss scaling.
 - 16-mixed on older CUDA GPUs (fp16 tensor cores, with Lightning's gradient scaler).
-- On CPUs, bf16-mixed only with AMX (Intel's tile units for bf16 matrix products; not measured in this
-  project). AVX512-BF16 alone is not enough: on a 2-vCPU Xeon with avx512_bf16 and no AMX, bf16-mixed
-  trained slower than fp32 (2026-11-27, 256 px, batch 4, alternating runs: 0.61 vs 0.80 images/s for the
-  Johnson network, 1.02 vs 1.27 for johnson_small). On an AVX2-only CPU one bf16 convolution ran ~160x
-  slower than fp32.
+- On CPUs, bf16-mixed with AMX (Intel's tile units for bf16 matrix products; not measured in this project),
+  and with AVX512-BF16 alone only where a short probe measures it faster (:func:`cpu_bf16_speedup`): the
+  flag does not decide it. On a 2-vCPU Xeon with avx512_bf16 and no AMX, bf16-mixed trained slower than
+  fp32 (2026-11-27, 256 px, batch 4, alternating runs: 0.61 vs 0.80 images/s for the Johnson network, 1.02
+  vs 1.27 for johnson_small); on a 2-vCPU AMD EPYC (Zen 4) with avx512_bf16 and no AMX, faster (2026-12-04,
+  same method: 1.59 vs 0.72 and 1.92 vs 1.01; the probe there 1.5-1.7x). On an AVX2-only CPU one bf16
+  convolution ran ~160x slower than fp32.
 - channels_last nowhere: measured slower for training on CPUs, and on an H200 (2026-11-27) too: 436 vs 454
   images/s (bf16-mixed, batch 16, eager) and 602 vs 617 (compiled); instance norm dominates there, and it
   prefers NCHW.
@@ -24,6 +26,7 @@ Measured reasons for the choices (docs/BENCHMARKS.md):
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +36,15 @@ AUTO = "auto"
 # Lightning's precision names (lightning.fabric.connector._PRECISION_INPUT_STR) plus stylenet's auto.
 PRECISIONS = (AUTO, "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true",
               "transformer-engine", "transformer-engine-float16", "32", "16", "bf16", "64")
-# CPU flags (as in /proc/cpuinfo) for bf16 arithmetic; only AMX made auto pick bf16 (see above).
+# CPU flags (as in /proc/cpuinfo) for bf16 arithmetic; AMX makes auto pick bf16, AVX512-BF16 a probe (see above).
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 CPU_FAST_BF16_FLAGS = ("amx_bf16",)
+# bf16-mixed on an AVX512-BF16 CPU when the probe measures it at least this much faster than fp32: a margin
+# over the probe's run-to-run spread (1.56-1.68x on the Zen 4 above, where whole steps ran 1.6-2.2x).
+BF16_MIN_SPEEDUP = 1.2
+# The probe's result, handed to the processes Lightning launches (DDP ranks re-run train.py) so that every
+# rank picks the same precision; set it by hand (e.g. 1.0) to skip the probe.
+BF16_SPEEDUP_ENV = "STYLENET_CPU_BF16_SPEEDUP"
 
 
 @dataclass(frozen=True)
@@ -45,11 +54,13 @@ class Hardware:
     name: str
     cuda_bf16: bool = False
     cpu_flags: frozenset[str] = field(default_factory=frozenset)
+    bf16_speedup: float | None = None  # fp32 time / bf16 time of cpu_bf16_speedup's probe; None: not measured
 
     @property
     def cpu_bf16(self) -> bool:
         """bf16 training measured (or documented) faster than fp32 on this CPU."""
-        return any(f in self.cpu_flags for f in CPU_FAST_BF16_FLAGS)
+        return (any(f in self.cpu_flags for f in CPU_FAST_BF16_FLAGS)
+                or (self.bf16_speedup is not None and self.bf16_speedup >= BF16_MIN_SPEEDUP))
 
 
 def cpu_flags() -> frozenset[str]:
@@ -67,15 +78,67 @@ def cpu_has_bf16(flags: frozenset[str] | None = None) -> bool:
     return any(f in (cpu_flags() if flags is None else flags) for f in CPU_BF16_FLAGS)
 
 
-def probe(accelerator: str = AUTO) -> Hardware:
-    """The hardware that Lightning's ``trainer.accelerator`` (auto, cpu, gpu, cuda, mps) selects here."""
+def cpu_bf16_speedup(size: int = 48, batch: int = 2, rounds: int = 5) -> float:
+    """How much faster a training step's kind of work runs under bf16 autocast than in fp32 on this CPU
+    (fp32 time / bf16 time, median of ``rounds`` alternating rounds after a warm-up of each): forward and
+    backward through reflection padding, convolutions, instance norm, nearest upsampling and VGG-like 3x3
+    convolutions on ``(batch, 3, size, size)`` random images, about 0.5 s on 2 cores. Measured once per
+    process tree: the result goes into ``$STYLENET_CPU_BF16_SPEEDUP``, which later calls (and the DDP ranks
+    Lightning launches) read instead of measuring again."""
+    try:
+        known = float(os.environ.get(BF16_SPEEDUP_ENV, ""))
+    except ValueError:  # not measured yet (or not a number: measure)
+        known = 0.0
+    if 0 < known < float("inf"):
+        return known
+    # fork_rng: the layers' initialisation leaves the caller's random state alone.
+    with torch.random.fork_rng(devices=[]), torch.enable_grad():
+        torch.manual_seed(0)
+        speedup = _bf16_probe(size, batch, rounds)
+    os.environ[BF16_SPEEDUP_ENV] = f"{speedup:.3f}"
+    return speedup
+
+
+def _bf16_probe(size: int, batch: int, rounds: int) -> float:
+    import statistics
+    import time
+
+    from torch import nn
+
+    net = nn.Sequential(
+        nn.ReflectionPad2d(1), nn.Conv2d(3, 32, 3), nn.InstanceNorm2d(32, affine=True), nn.ReLU(),
+        nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.InstanceNorm2d(64, affine=True), nn.ReLU(),
+        nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1), nn.Conv2d(64, 64, 3), nn.ReLU(),
+        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.Conv2d(128, 128, 3, padding=1))
+    x = torch.rand(batch, 3, size, size)
+
+    def seconds(bf16: bool) -> float:
+        start = time.perf_counter()
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            y = net(x)
+        y.float().square().mean().backward()
+        return time.perf_counter() - start
+
+    seconds(False), seconds(True)  # warm-up: oneDNN picks and caches its kernels
+    times = {False: [], True: []}
+    for _ in range(rounds):
+        for bf16 in times:
+            times[bf16].append(seconds(bf16))
+    return statistics.median(times[False]) / statistics.median(times[True])
+
+
+def probe(accelerator: str = AUTO, measure_bf16: bool = True) -> Hardware:
+    """The hardware that Lightning's ``trainer.accelerator`` (auto, cpu, gpu, cuda, mps) selects here. On a
+    CPU with AVX512-BF16 and no AMX, ``measure_bf16`` times bf16 against fp32 (:func:`cpu_bf16_speedup`)."""
     accelerator = str(accelerator).lower()
     mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
         return Hardware("cuda", torch.cuda.get_device_name(), cuda_bf16=torch.cuda.is_bf16_supported())
     if accelerator in ("auto", "gpu", "mps") and mps:
         return Hardware("mps", "Apple GPU (MPS)")
-    return Hardware("cpu", "CPU", cpu_flags=cpu_flags())
+    flags = cpu_flags()
+    measure = measure_bf16 and "avx512_bf16" in flags and not any(f in flags for f in CPU_FAST_BF16_FLAGS)
+    return Hardware("cpu", "CPU", cpu_flags=flags, bf16_speedup=cpu_bf16_speedup() if measure else None)
 
 
 def auto_precision(hw: Hardware) -> tuple[str, str]:
@@ -85,10 +148,15 @@ def auto_precision(hw: Hardware) -> tuple[str, str]:
             return "bf16-mixed", f"CUDA device with bf16 ({hw.name})"
         return "16-mixed", f"CUDA device without bf16 ({hw.name}): fp16 with loss scaling"
     if hw.kind == "cpu":
-        if hw.cpu_bf16:
+        if any(f in hw.cpu_flags for f in CPU_FAST_BF16_FLAGS):
             return "bf16-mixed", "CPU with AMX (amx_bf16)"
+        if hw.bf16_speedup is not None:  # AVX512-BF16 without AMX: faster on some such CPUs, slower on others
+            faster = hw.bf16_speedup >= BF16_MIN_SPEEDUP
+            return ("bf16-mixed" if faster else "32-true",
+                    f"CPU with AVX512-BF16, bf16 measured {hw.bf16_speedup:.2f}x the speed of fp32 here; "
+                    f"bf16 from {BF16_MIN_SPEEDUP}x")
         if "avx512_bf16" in hw.cpu_flags:
-            return "32-true", "CPU with AVX512-BF16 but no AMX (bf16 measured 0.76-0.8x of fp32 on such a CPU)"
+            return "32-true", "CPU with AVX512-BF16 but no AMX, bf16 not measured (it ran 0.76-0.8x of fp32 on one such CPU)"
         return "32-true", "CPU without AMX or AVX512-BF16 (bf16 is far slower than fp32 there)"
     return "32-true", f"{hw.name}: fp32"
 
@@ -122,7 +190,8 @@ def resolve_auto(cfg: Any, hw: Hardware | None = None) -> dict[str, tuple[Any, s
     for key, resolver in _RESOLVERS.items():
         if OmegaConf.select(cfg, key) != AUTO:
             continue
-        hw = hw or probe(OmegaConf.select(cfg, "trainer.accelerator", default=AUTO))
+        hw = hw or probe(OmegaConf.select(cfg, "trainer.accelerator", default=AUTO),
+                         measure_bf16=OmegaConf.select(cfg, "trainer.precision") == AUTO)
         value, why = resolver(hw)
         with open_dict(cfg):
             OmegaConf.update(cfg, key, value, merge=False)
@@ -138,7 +207,7 @@ def slow_choices(cfg: Any, hw: Hardware | None = None) -> list[str]:
     precision = str(OmegaConf.select(cfg, "trainer.precision"))
     if "bf16" not in precision:
         return []
-    hw = hw or probe(OmegaConf.select(cfg, "trainer.accelerator", default=AUTO))
+    hw = hw or probe(OmegaConf.select(cfg, "trainer.accelerator", default=AUTO), measure_bf16=False)
     if hw.kind != "cpu" or cpu_has_bf16(hw.cpu_flags):
         return []
     return [f"trainer.precision={precision} on a CPU without AVX512-BF16 or AMX: bf16 is emulated there, ~100x "

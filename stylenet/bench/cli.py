@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 import torch
 
-from .common import record
+from .common import cpu_name, record
 from .infer import bench_inference, inference_table
 from .train import bench_loader, loader_table, run_isolated, train_configs, train_one, train_table
 from ..inference.cliargs import run_guarded
@@ -34,11 +35,14 @@ def size(text: str):
         raise argparse.ArgumentTypeError(f"{text!r}: expected a size such as 512 or 1920x1080") from None
 
 
-def device_label() -> str:
-    """Which kind of machine a table is for, in its section title: the GPU, or the CPU's bf16 class."""
-    if torch.cuda.is_available():
+def device_label(name: str | None = None, bf16: bool | None = None) -> str:
+    """Which kind of machine a table is for, in its section title: the GPU, or the CPU's make and bf16 class
+    (``CPU, AMD EPYC, AVX512-BF16``: the class alone does not say how fast bf16 is, see stylenet/hardware.py)."""
+    if name is None and torch.cuda.is_available():
         return torch.cuda.get_device_name()
-    return "CPU, AVX512-BF16" if cpu_has_bf16() else "CPU, AVX2 only"
+    make = re.sub(r"\((R|TM)\)|\b(Processor|CPU)\b", "", name or cpu_name())
+    make = " ".join(make.split()) or "unknown"
+    return f"CPU, {make}, {'AVX512-BF16' if (cpu_has_bf16() if bf16 is None else bf16) else 'AVX2 only'}"
 
 
 def main(argv=None) -> int:
