@@ -19,12 +19,13 @@ def main(cfg: DictConfig) -> None:
     from stylenet.config import ConfigError, check_overrides, validate
     from stylenet.training.data import DataError
     from stylenet.training.base import NonFiniteLossError
+    from stylenet.training.trainer import ResumeError
 
     try:
         check_overrides(list(HydraConfig.get().overrides.task))
         validate(cfg)
         run(cfg)
-    except (ConfigError, DataError, FileNotFoundError, NonFiniteLossError) as exc:
+    except (ConfigError, DataError, FileNotFoundError, NonFiniteLossError, ResumeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(3 if isinstance(exc, NonFiniteLossError) else 2)
     except SIGTERMException:
@@ -39,10 +40,13 @@ def run(cfg: DictConfig) -> None:
 
     from stylenet.config import build, preview_kwargs
     from stylenet.hardware import describe, resolve_auto, slow_choices
-    from stylenet.training.trainer import build_trainer, find_resume_checkpoint, throughput_summary
+    from stylenet.training.trainer import (build_trainer, checkpoint_precision, find_resume_checkpoint,
+                                           throughput_summary)
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
-    for line in describe(resolve_auto(cfg)):  # trainer.precision / model.channels_last / model.compile: auto
+    ckpt_path = find_resume_checkpoint(cfg.resume, out_dir)
+    # trainer.precision / model.channels_last / model.compile: auto (a resumed run keeps its precision)
+    for line in describe(resolve_auto(cfg, resumed_precision=checkpoint_precision(ckpt_path))):
         rank_zero_info(line)
     for line in slow_choices(cfg):
         rank_zero_warn(line)
@@ -52,7 +56,7 @@ def run(cfg: DictConfig) -> None:
     if logger:  # the whole resolved config beside the module's own hyper-parameters
         logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True)})
     trainer = build_trainer(cfg.trainer, out_dir, logger, cfg.checkpoint.every_n_steps, preview_kwargs(cfg))
-    trainer.fit(module, datamodule=datamodule, ckpt_path=find_resume_checkpoint(cfg.resume, out_dir))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     if throughput_summary(trainer):
         rank_zero_info(throughput_summary(trainer))
     if not trainer.fast_dev_run:  # the final step, also off the every_n_steps grid (all ranks call, rank 0 writes)

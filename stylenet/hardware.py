@@ -13,7 +13,7 @@ Measured reasons for the choices (docs/BENCHMARKS.md):
   flag does not decide it. On a 2-vCPU Xeon with avx512_bf16 and no AMX, bf16-mixed trained slower than
   fp32 (2026-11-27, 256 px, batch 4, alternating runs: 0.61 vs 0.80 images/s for the Johnson network, 1.02
   vs 1.27 for johnson_small); on a 2-vCPU AMD EPYC (Zen 4) with avx512_bf16 and no AMX, faster (2026-12-04,
-  same method: 1.59 vs 0.72 and 1.92 vs 1.01; the probe there 1.5-1.7x). On an AVX2-only CPU one bf16
+  same method: 1.59 vs 0.72 and 1.92 vs 1.01; the probe there 1.5-1.9x). On an AVX2-only CPU one bf16
   convolution ran ~160x slower than fp32.
 - channels_last nowhere: measured slower for training on CPUs, and on an H200 (2026-11-27) too: 436 vs 454
   images/s (bf16-mixed, batch 16, eager) and 602 vs 617 (compiled); instance norm dominates there, and it
@@ -40,7 +40,7 @@ PRECISIONS = (AUTO, "32-true", "bf16-mixed", "16-mixed", "bf16-true", "16-true",
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 CPU_FAST_BF16_FLAGS = ("amx_bf16",)
 # bf16-mixed on an AVX512-BF16 CPU when the probe measures it at least this much faster than fp32: a margin
-# over the probe's run-to-run spread (1.56-1.68x on the Zen 4 above, where whole steps ran 1.6-2.2x).
+# over the probe's run-to-run spread (1.5-1.9x on the Zen 4 above, where whole steps ran 1.6-2.2x).
 BF16_MIN_SPEEDUP = 1.2
 # The probe's result, handed to the processes Lightning launches (DDP ranks re-run train.py) so that every
 # rank picks the same precision; set it by hand (e.g. 1.0) to skip the probe.
@@ -78,11 +78,12 @@ def cpu_has_bf16(flags: frozenset[str] | None = None) -> bool:
     return any(f in (cpu_flags() if flags is None else flags) for f in CPU_BF16_FLAGS)
 
 
-def cpu_bf16_speedup(size: int = 48, batch: int = 2, rounds: int = 5) -> float:
+def cpu_bf16_speedup(size: int = 48, batch: int = 2, rounds: int = 7) -> float:
     """How much faster a training step's kind of work runs under bf16 autocast than in fp32 on this CPU
-    (fp32 time / bf16 time, median of ``rounds`` alternating rounds after a warm-up of each): forward and
+    (fp32 time / bf16 time, the fastest of ``rounds`` alternating rounds after a warm-up of each: other load on
+    the cores only adds time; with the median, a busy machine read 0.9-1.9x on the Zen 4): forward and
     backward through reflection padding, convolutions, instance norm, nearest upsampling and VGG-like 3x3
-    convolutions on ``(batch, 3, size, size)`` random images, about 0.5 s on 2 cores. Measured once per
+    convolutions on ``(batch, 3, size, size)`` random images, about 0.6 s on 2 cores. Measured once per
     process tree: the result goes into ``$STYLENET_CPU_BF16_SPEEDUP``, which later calls (and the DDP ranks
     Lightning launches) read instead of measuring again."""
     try:
@@ -124,7 +125,7 @@ def _bf16_probe(size: int, batch: int, rounds: int) -> float:
     for _ in range(rounds):
         for bf16 in times:
             times[bf16].append(seconds(bf16))
-    return statistics.median(times[False]) / statistics.median(times[True])
+    return min(times[False]) / min(times[True])
 
 
 def probe(accelerator: str = AUTO, measure_bf16: bool = True) -> Hardware:
@@ -180,19 +181,26 @@ _RESOLVERS = {
 }
 
 
-def resolve_auto(cfg: Any, hw: Hardware | None = None) -> dict[str, tuple[Any, str]]:
+def resolve_auto(cfg: Any, hw: Hardware | None = None,
+                 resumed_precision: str | None = None) -> dict[str, tuple[Any, str]]:
     """Replace every ``auto`` among the switches of ``cfg`` (an OmegaConf DictConfig, changed in
-    place) by its value for ``hw`` (probed from ``trainer.accelerator`` when not given). Returns
-    ``{key: (value, why)}`` for the keys it resolved (see :func:`describe`)."""
+    place) by its value for ``hw`` (probed from ``trainer.accelerator`` when not given). A run resumed
+    from a checkpoint trained in ``resumed_precision`` keeps that precision (the same numbers as a run
+    never stopped; a probe near its threshold could choose otherwise). Returns ``{key: (value, why)}``
+    for the keys it resolved (see :func:`describe`)."""
     from omegaconf import OmegaConf, open_dict
 
     resolved = {}
+    resumed = {"trainer.precision": (resumed_precision, "as the checkpoint being resumed")} if resumed_precision else {}
     for key, resolver in _RESOLVERS.items():
         if OmegaConf.select(cfg, key) != AUTO:
             continue
-        hw = hw or probe(OmegaConf.select(cfg, "trainer.accelerator", default=AUTO),
-                         measure_bf16=OmegaConf.select(cfg, "trainer.precision") == AUTO)
-        value, why = resolver(hw)
+        if key in resumed:
+            value, why = resumed[key]
+        else:
+            hw = hw or probe(OmegaConf.select(cfg, "trainer.accelerator", default=AUTO),
+                             measure_bf16=OmegaConf.select(cfg, "trainer.precision") == AUTO and not resumed)
+            value, why = resolver(hw)
         with open_dict(cfg):
             OmegaConf.update(cfg, key, value, merge=False)
         resolved[key] = (value, why)

@@ -179,6 +179,34 @@ def test_after_a_resume_the_periodic_checkpoint_still_writes_last_ckpt(photos_di
     assert names == ["last.ckpt"], names
 
 
+def test_a_resumed_run_keeps_its_precision_whatever_auto_would_pick_now(photos_dir, tmp_path, monkeypatch):
+    """trainer.precision=auto on an AVX512-BF16 CPU is decided by a timing probe, which under load ranged
+    0.9-1.9x (2026-12-04): a resume that chose another precision than its first part broke exact resume (seen
+    in the full suite). The checkpoint says what it was trained in; auto resumes in that."""
+    import stylenet.hardware as hardware
+
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx2", "avx512f", "avx512_bf16"}))
+    monkeypatch.setenv(hardware.BF16_SPEEDUP_ENV, "3.0")  # the probe's answer: a fresh auto run picks bf16-mixed
+    run = tmp_path / "run"
+    first = train_in_process(_config(photos_dir, run, "trainer.max_steps=2", "trainer.precision=32-true"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["precision"] == "32-true"
+    second = train_in_process(_config(photos_dir, run, "trainer.max_steps=3", "resume=auto"))
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "precision: 32-true (auto: as the checkpoint being resumed)" in second.stdout + second.stderr
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 3
+
+
+def test_an_unreadable_resume_checkpoint_is_one_line(tmp_path):
+    from conftest import SAMPLE
+
+    bad = sorted(SAMPLE.glob("*.jpg"))[0]
+    proc = train_in_process(_config(tmp_path / "photos", tmp_path / "run", f"resume={bad}"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: resume: {bad} is not a readable checkpoint (")
+    assert "Traceback" not in proc.stderr
+
+
 def test_the_ctrl_c_handler_is_the_caller_s_again_after_training(tmp_path):
     from types import SimpleNamespace
 

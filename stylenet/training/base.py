@@ -171,6 +171,7 @@ class TrainingModule(pl.LightningModule):
             "python": random.getstate(),
             "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
         }
+        checkpoint["precision"] = str(self.trainer.precision)  # a resume with precision=auto keeps it
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         # Put the freshly built frozen VGG back so strict loading still checks the network's keys.

@@ -23,6 +23,10 @@ from .previews import PreviewCallback
 log = logging.getLogger(__name__)
 
 
+class ResumeError(ValueError):
+    """The checkpoint to resume from cannot be read (train.py prints it in one line)."""
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """torch.save to a temp file beside the target, then rename: a kill mid-write leaves the
     previous checkpoint intact instead of a truncated one."""
@@ -162,6 +166,21 @@ def find_resume_checkpoint(resume: str | None, out_dir: Path) -> str | None:
         return str(siblings[-1])
     log.warning("resume=auto: no last.ckpt in %s or beside it; starting a fresh run", out_dir)
     return None
+
+
+def checkpoint_precision(path: str | os.PathLike | None) -> str | None:
+    """The Lightning precision a checkpoint was trained in (written by TrainingModule.on_save_checkpoint), so
+    that ``trainer.precision=auto`` resumes in it: a probe that chose otherwise would change the run's numbers
+    (exact resume). None without a path, or for checkpoints from before 2026-12-04."""
+    if not path:
+        return None
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as exc:  # truncated, not a checkpoint, unsafe pickle: say which file, not a traceback
+        raise ResumeError(f"resume: {path} is not a readable checkpoint ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    precision = checkpoint.get("precision") if isinstance(checkpoint, dict) else None
+    return str(precision) if precision else None
 
 
 def throughput_summary(trainer: pl.Trainer) -> str | None:
