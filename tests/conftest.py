@@ -23,6 +23,16 @@ STYLES = ROOT / "data" / "styles"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+def pytest_configure(config):
+    """On a CPU with AVX512-BF16 and no AMX, ``trainer.precision=auto`` times bf16 against fp32
+    (stylenet.hardware.cpu_bf16_speedup), and under the suite's load a timing can land on either side of the
+    threshold: measured once here, before xdist starts its workers, every training run of the session (in
+    process or not, on any worker) sees the same answer, so runs that tests compare train alike."""
+    from stylenet.hardware import probe
+
+    probe("cpu")  # measures only on such CPUs, and leaves the answer in $STYLENET_CPU_BF16_SPEEDUP
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
