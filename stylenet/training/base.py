@@ -19,11 +19,19 @@ from .finetune import trainable
 from .nonfinite import StepHealth
 
 log = logging.getLogger(__name__)
-# The frozen VGG is in eval mode on purpose; Lightning warns about any eval-mode module at fit start.
-warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode")
-# lightning 2.6's own pytree copy builds LeafSpec(), which torch 2.14 deprecates (a warning in every run that no
-# user can act on; lightning/pytorch/utilities/_pytree.py).
-warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+# Lightning's warnings that no stylenet user can act on, hidden from the console (at import):
+QUIET_WARNINGS = (
+    # the frozen VGG is in eval mode on purpose; Lightning warns about any eval-mode module at fit start
+    r"Found \d+ module\(s\) in eval mode",
+    # lightning 2.6's own pytree copy builds LeafSpec(), which torch 2.14 deprecates (every run;
+    # lightning/pytorch/utilities/_pytree.py)
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    # bf16-mixed keeps the weights in fp32, so the model summary's "Using 32 bits instead" is the right size:
+    # "will not be accurate" is noise in every bf16 run (auto picks bf16 on GPUs and on some CPUs)
+    r"Precision bf16-mixed is not supported by the model summary",
+)
+for _message in QUIET_WARNINGS:
+    warnings.filterwarnings("ignore", message=_message)
 
 
 class NonFiniteLossError(RuntimeError):
