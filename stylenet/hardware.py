@@ -101,7 +101,6 @@ def cpu_bf16_speedup(size: int = 48, batch: int = 2, rounds: int = 7) -> float:
 
 
 def _bf16_probe(size: int, batch: int, rounds: int) -> float:
-    import statistics
     import time
 
     from torch import nn
