@@ -56,12 +56,6 @@ class Hardware:
     cpu_flags: frozenset[str] = field(default_factory=frozenset)
     bf16_speedup: float | None = None  # fp32 time / bf16 time of cpu_bf16_speedup's probe; None: not measured
 
-    @property
-    def cpu_bf16(self) -> bool:
-        """bf16 training measured (or documented) faster than fp32 on this CPU."""
-        return (any(f in self.cpu_flags for f in CPU_FAST_BF16_FLAGS)
-                or (self.bf16_speedup is not None and self.bf16_speedup >= BF16_MIN_SPEEDUP))
-
 
 def cpu_flags() -> frozenset[str]:
     try:
