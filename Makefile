@@ -22,7 +22,8 @@ demo: install
 	$(PY) train.py experiment=demo style=$(STYLE)
 	$(PY) scripts/demo.py --model outputs/demo/$(STYLE).safetensors --out outputs/demo/$(STYLE)_demo.png
 
-# Two workers: 11 min 22 s on a 2-core AVX2 EPYC (2026-11-28; one process: ~20 min before the in-process error tests); PYTEST_WORKERS=0
+# Two workers: 11 min 22 s on a 2-core AVX2 EPYC (2026-11-28; one process: ~20 min before the in-process error tests),
+# 7 min 23 s on a 2-core Zen 4 EPYC (2026-12-04); PYTEST_WORKERS=0
 # runs one process. loadgroup: tests marked xdist_group (the web app's: one server, one browser) share a worker.
 PYTEST_WORKERS ?= 2
 test: install
