@@ -43,7 +43,8 @@ CPU_FAST_BF16_FLAGS = ("amx_bf16",)
 # over the probe's run-to-run spread (1.5-1.9x on the Zen 4 above, where whole steps ran 1.6-2.2x).
 BF16_MIN_SPEEDUP = 1.2
 # The probe's result, handed to the processes Lightning launches (DDP ranks re-run train.py) so that every
-# rank picks the same precision; set it by hand (e.g. 1.0) to skip the probe.
+# rank picks the same precision (each node of a multi-node CPU run measures its own: set trainer.precision
+# there); set it by hand (e.g. 1.0) to skip the probe.
 BF16_SPEEDUP_ENV = "STYLENET_CPU_BF16_SPEEDUP"
 
 
