@@ -158,8 +158,12 @@ def test_the_bf16_probe_measures_this_cpu(monkeypatch):
 
     if not cpu_has_bf16():
         pytest.skip("this CPU has no AVX512-BF16 or AMX")
+    import torch
+
     monkeypatch.delenv(BF16_SPEEDUP_ENV, raising=False)
+    state = torch.get_rng_state()
     start = time.perf_counter()
     speedup = cpu_bf16_speedup(rounds=3)
     assert 0.05 < speedup < 20, speedup  # a ratio of two timings of the same work, not garbage
+    assert torch.equal(torch.get_rng_state(), state)  # its layers' initialisation left the random state alone
     print(f"bf16 probe: {speedup:.2f}x fp32 in {time.perf_counter() - start:.2f} s")
