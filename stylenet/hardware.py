@@ -67,6 +67,11 @@ def cpu_flags() -> frozenset[str]:
     return frozenset(line.split(":", 1)[-1].split())
 
 
+def cpu_has_amx(flags: frozenset[str]) -> bool:
+    """Whether a CPU with ``flags`` has AMX's bf16 tile units (auto picks bf16 there without measuring)."""
+    return any(f in flags for f in CPU_FAST_BF16_FLAGS)
+
+
 def cpu_has_bf16(flags: frozenset[str] | None = None) -> bool:
     """Whether this CPU (or one with ``flags``) has bf16 instructions at all (AVX512-BF16 or AMX); without
     them bf16 is emulated, ~100x slower than fp32 (see the module docstring)."""
@@ -132,7 +137,7 @@ def probe(accelerator: str = AUTO, measure_bf16: bool = True) -> Hardware:
     if accelerator in ("auto", "gpu", "mps") and mps:
         return Hardware("mps", "Apple GPU (MPS)")
     flags = cpu_flags()
-    measure = measure_bf16 and "avx512_bf16" in flags and not any(f in flags for f in CPU_FAST_BF16_FLAGS)
+    measure = measure_bf16 and "avx512_bf16" in flags and not cpu_has_amx(flags)
     return Hardware("cpu", "CPU", cpu_flags=flags, bf16_speedup=cpu_bf16_speedup() if measure else None)
 
 
@@ -143,7 +148,7 @@ def auto_precision(hw: Hardware) -> tuple[str, str]:
             return "bf16-mixed", f"CUDA device with bf16 ({hw.name})"
         return "16-mixed", f"CUDA device without bf16 ({hw.name}): fp16 with loss scaling"
     if hw.kind == "cpu":
-        if any(f in hw.cpu_flags for f in CPU_FAST_BF16_FLAGS):
+        if cpu_has_amx(hw.cpu_flags):
             return "bf16-mixed", "CPU with AMX (amx_bf16)"
         if hw.bf16_speedup is not None:  # AVX512-BF16 without AMX: faster on some such CPUs, slower on others
             faster = hw.bf16_speedup >= BF16_MIN_SPEEDUP
@@ -185,15 +190,14 @@ def resolve_auto(cfg: Any, hw: Hardware | None = None,
     from omegaconf import OmegaConf, open_dict
 
     resolved = {}
-    resumed = {"trainer.precision": (resumed_precision, "as the checkpoint being resumed")} if resumed_precision else {}
-    for key, resolver in _RESOLVERS.items():
+    for key, resolver in _RESOLVERS.items():  # precision first: once it is resolved, nothing probes bf16
         if OmegaConf.select(cfg, key) != AUTO:
             continue
-        if key in resumed:
-            value, why = resumed[key]
+        if key == "trainer.precision" and resumed_precision:
+            value, why = resumed_precision, "as the checkpoint being resumed"
         else:
             hw = hw or probe(OmegaConf.select(cfg, "trainer.accelerator", default=AUTO),
-                             measure_bf16=OmegaConf.select(cfg, "trainer.precision") == AUTO and not resumed)
+                             measure_bf16=OmegaConf.select(cfg, "trainer.precision") == AUTO)
             value, why = resolver(hw)
         with open_dict(cfg):
             OmegaConf.update(cfg, key, value, merge=False)
