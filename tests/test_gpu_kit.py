@@ -116,6 +116,40 @@ def test_targets_are_judged_from_the_rows():
         "AdaIN (any painting) 1024x1024 in <= 10 ms"] == "not met"
 
 
+def _train(steps: int, style_ratio: float) -> dict:
+    gatys = {"adain.safetensors [p]": {"total": 2.0 + style_ratio, "content": 2.0, "style": style_ratio},
+             "gatys lbfgs 300 it (p)": {"total": 2.0, "content": 1.0, "style": 1.0}}
+    return {"spec": "experiment=adain", "style": "adain", "max_steps": steps, "batch": 8, "images": steps * 8, "image_size": 256,
+            "rate_images_per_s": 500.0, "rate_from": "a probe", "budget_s": 400.0, "wall_s": 300.0, "exit_code": 0,
+            "gatys_comparison": {"means": gatys}}
+
+
+def test_a_second_training_run_on_the_same_device_is_merged_beside_the_first(tmp_path):
+    from stylenet.bench.report import combine
+
+    first = {"command": "bash scripts/gpu_run.sh --stages env,train", "date": "2026-12-04",
+             "stages": {"env": {"gpu": "NVIDIA H200", "machine": "NVIDIA H200; torch 2.11", "nvidia_smi": "580"},
+                        "train": _train(20295, 7.0)}}
+    # The second run went on from the first's model, without the env stage: its machine comes from Run.
+    second = {"command": "bash scripts/gpu_run.sh --stages train", "date": "2026-12-04",
+              "machine": "NVIDIA H200; torch 2.11", "stages": {"train": _train(9689, 6.0)}}
+    assert "Machine: NVIDIA H200; torch 2.11" in render_markdown(second)  # not "?"
+    both = combine([first, second])
+    train = both["stages"]["train"]
+    assert train["max_steps"] == 9689 and [t["max_steps"] for t in train["earlier"]] == [20295]
+    assert "style 6.00x" in dict((t, m) for t, m, _ in targets(both))[
+        "AdaIN on held-out paintings: content and style within 1.5x of Gatys (300 it)"]  # the last run is judged
+    bench = tmp_path / "BENCHMARKS.md"
+    sections = merge_results(both, bench)
+    text = bench.read_text()
+    assert "GPU training run (NVIDIA H200, 2026-12-04)" in sections
+    assert text.index("Run 1 of 2:") < text.index("20,295 steps") < text.index("Run 2 of 2:") < text.index("9,689 steps")
+    assert "style 7.00x" in text and "style 6.00x" in text and "(the paper: 160,000 x 8 = 1,280,000 pairs)" in text
+    alone = tmp_path / "ALONE.md"
+    assert "GPU training run (NVIDIA H200, 2026-12-04)" in merge_results(second, alone)  # titled by its GPU, not "GPU"
+    assert "Run 1 of" not in alone.read_text()
+
+
 def test_merge_rejects_a_file_that_is_not_results(tmp_path):
     bad = tmp_path / "results.json"
     bad.write_text("{}")

@@ -38,12 +38,13 @@ FOCUS_SHARES = {"compile": {"bench-train": 0.6, "bench-infer": 1.0}, "adain": {"
 
 
 # The train stage's default: issue #14 needs a GPU-trained AdaIN decoder (the bundled one is a small budget: five
-# CPU runs and, since 2026-11-28, one 132-s run of this stage);
-# the zoo when the kit has no paintings (../shared/data/paintings was absent when it was packed).
+# CPU runs and three runs of this stage, MODELS.md); the zoo when the kit has no paintings
+# (../shared/data/paintings was absent when it was packed).
 # The decoder goes on from the bundled one (init_from=adain: its width, 128, and its 30 held-out paintings,
-# found by name) with its recipe (lambda 2, lr 2e-4 for a fine-tune at 256 px): the stage's few minutes
-# (~40% of the budget: 36,520 pairs on an H200) buy fewer pairs than the bundled decoder's 138,920, so a decoder from scratch at the
-# paper's lambda 10 would come back worse, and lambda 10 lost the photo at a small budget (docs/QUALITY.md).
+# found by name) with its recipe (lambda 2, lr 2e-4 for a fine-tune at 256 px): one stage (162,360 pairs in
+# 343 s of --budget 540 --stages env,train on an H200) buys fewer pairs than the bundled decoder's 378,792, so a
+# decoder from scratch at the paper's lambda 10 would come back worse, and lambda 10 lost the photo at a small
+# budget (docs/QUALITY.md).
 # Painting crops at most PAINTING_SIDE / 256 = 1.25x the 256-px crop: the kit's paintings are 320 px on the
 # shorter side, and the corpus's default scales (up to 3x) would upsample most crops (blurred brush strokes).
 KIT_PAINTINGS = Path(".gpu") / "paintings"

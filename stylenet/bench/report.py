@@ -93,10 +93,20 @@ def _loader_table(rows: list[dict]) -> str:
 
 
 def _train_stage(train: dict) -> str:
+    """The train stage's lines; a combined run's earlier training runs first (``combine``: each went on from the
+    decoder the one before brought back), each headed by its number."""
+    runs = [*train.get("earlier", []), train]
+    if len(runs) == 1:
+        return "\n".join(_train_lines(train))
+    return "\n\n".join(f"Run {i} of {len(runs)}:\n\n" + "\n".join(_train_lines(t)) for i, t in enumerate(runs, 1))
+
+
+def _train_lines(train: dict) -> list[str]:
     if not train or "max_steps" not in train:
-        return ""
+        return []
+    paper = "160,000 x 8 = 1,280,000 pairs" if train.get("style") == "adain" else "40,000 x 4 = 160,000"  # AdaIN / Johnson
     lines = [f"- `python train.py {train['spec']}`: {train['max_steps']:,} steps x {train['batch']} = {train['images']:,} "
-             f"images at {train['image_size']} px (the paper: 40,000 x 4 = 160,000), sized from "
+             f"images at {train['image_size']} px (the paper: {paper}), sized from "
              f"{train['rate_images_per_s']:,.0f} images/s ({train['rate_from']}) to a {train['budget_s']:.0f} s budget."]
     if "wall_s" in train:
         lines.append(f"- train.py ran {train['wall_s']:.0f} s in all (exit code {train['exit_code']})"
@@ -110,7 +120,7 @@ def _train_stage(train: dict) -> str:
                      f"256 px): content {c:.2f}x, style {s:.2f}x Gatys's")
     if train.get("error"):
         lines.append(f"- error: {train['error']}")
-    return "\n".join(lines)
+    return lines
 
 
 def render_markdown(results: dict) -> str:
@@ -118,7 +128,7 @@ def render_markdown(results: dict) -> str:
     env = stages.get("env", {})
     parts = [f"# GPU run {results.get('date', '')}", "",
              f"Command: `{results.get('command', '')}`  ",
-             f"Machine: {env.get('machine', '?')}; {env.get('nvidia_smi', '')}  ",
+             f"Machine: {env.get('machine') or results.get('machine', '?')}; {env.get('nvidia_smi', '')}  ",
              f"Elapsed: {results.get('elapsed_s', 0):.0f} s of a {results.get('budget_s', 0):.0f} s budget"
              + (" (--tiny: sizes for checking the command, not numbers to quote)" if results.get("tiny") else ""), ""]
     if env.get("bf16_matmul_tflops"):
@@ -157,13 +167,21 @@ def render_markdown(results: dict) -> str:
 
 def combine(runs: list[dict]) -> dict:
     """Several runs on one device (e.g. a full run, then a --focus compile run) as one: rows appended in
-    order (a later row for the same configuration replaces an earlier one), commands joined."""
-    out = {"command": " ; ".join(r.get("command", "") for r in runs), "date": runs[-1].get("date"), "stages": {}}
+    order (a later row for the same configuration replaces an earlier one), commands joined. Training runs
+    are all kept (a second run may go on from the model the first brought back): the last one is judged
+    against the targets, the earlier ones listed before it under ``earlier``."""
+    out = {"command": " ; ".join(r.get("command", "") for r in runs), "date": runs[-1].get("date"),
+           "machine": next((r["machine"] for r in runs if r.get("machine")), None), "stages": {}}
     row_key = lambda r: (r["path"], str(r["size"]), r.get("batch"))  # noqa: E731
     keys = {"rows": row_key, "adain_rows": row_key, "loader": lambda r: r["workers"]}
     for run in runs:
         for name, stage in run.get("stages", {}).items():
             if not isinstance(stage, dict) or isinstance(stage.get("skipped"), str):
+                continue
+            before = out["stages"].get("train", {})
+            if name == "train" and "max_steps" in before and "max_steps" in stage:  # both runs' lines are kept
+                earlier = [*before.get("earlier", []), {k: v for k, v in before.items() if k != "earlier"}]
+                out["stages"]["train"] = {**stage, "earlier": earlier}
                 continue
             merged = out["stages"].setdefault(name, {})
             for field, value in stage.items():
@@ -181,8 +199,9 @@ def merge_results(results: dict, path: Path = BENCHMARKS_MD) -> list[str]:
     a later merge of the same GPU and date replaces them, another date's stay); returns the section names."""
     stages = results["stages"]
     env = stages.get("env", {})
-    gpu = env.get("gpu") or env.get("machine", "GPU")
-    machine_line = f"{env.get('machine', gpu)}; {env.get('nvidia_smi', '')}".strip("; ")
+    machine = env.get("machine") or results.get("machine") or "GPU"
+    gpu = env.get("gpu") or machine.split(";")[0]
+    machine_line = f"{machine}; {env.get('nvidia_smi', '')}".strip("; ")
     command, date = results.get("command", "bash scripts/gpu_run.sh"), results.get("date")
     gpu = f"{gpu}, {date}" if date else gpu
     sections = []

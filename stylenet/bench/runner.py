@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..atomic import atomic_path
 from ..paths import PROJECT_ROOT as ROOT
+from .common import machine
 from .report import render_markdown
 
 EVAL_RESERVE_S = 30  # after training: evaluate.py + demo picture + packing (GPU; measured on CPU with --tiny)
@@ -42,8 +43,9 @@ class Run:
         self.start = time.monotonic()
         self.deadline = self.start + budget_s
         self.work = Path(tempfile.mkdtemp(prefix="stylenet-gpu-"))  # outside the output folder: only results come back
-        self.results: dict = {"command": command, "date": datetime.date.today().isoformat(), "budget_s": budget_s,
-                              "tiny": tiny, "stages": {}}
+        # The machine goes in even without the env stage (a train-only run), for results.md and the merge.
+        self.results: dict = {"command": command, "date": datetime.date.today().isoformat(), "machine": machine(),
+                              "budget_s": budget_s, "tiny": tiny, "stages": {}}
         self._log = open(out / "log.txt", "a", buffering=1)
 
     def left(self) -> float:
