@@ -1,4 +1,4 @@
-"""What the training hardware can do fast, and the `auto` values of the speed switches.
+"""What the hardware can do fast, and the `auto` values of the speed switches (training; stylising: bf16 or fp32).
 
 ``trainer.precision``, ``model.channels_last`` and ``model.compile`` default to ``auto``;
 :func:`resolve_auto` turns them into concrete values from a :class:`Hardware` probe, with the reason,
@@ -159,6 +159,20 @@ def auto_precision(hw: Hardware) -> tuple[str, str]:
             return "32-true", "CPU with AVX512-BF16 but no AMX, bf16 not measured (it ran 0.76-0.8x of fp32 on one such CPU)"
         return "32-true", "CPU without AMX or AVX512-BF16 (bf16 is far slower than fp32 there)"
     return "32-true", f"{hw.name}: fp32"
+
+
+def auto_inference_precision(hw: Hardware, backend: str = "torch") -> tuple[str, str]:
+    """``(stylising precision, why)`` for ``--precision auto`` (scripts/stylize.py, scripts/stylize_video.py):
+    bf16 where training would take bf16-mixed on this CPU (AMX, or the probe's 1.2x: on the Zen 4 above bf16
+    autocast stylised 1.67x / 1.57x faster at 512 / 1024 px, max abs diff 1.3e-2 of [0,1] pixels), else fp32.
+    fp32 on GPUs: eager fp16 / bf16 ran 0.66-0.91x of fp32 on an H200 at 1024 px (2026-11-27/28; the fast GPU
+    path is ``--compile``), and with onnxruntime, whose models take fp32."""
+    if backend != "torch":
+        return "fp32", f"{backend} backend"
+    if hw.kind != "cpu":
+        return "fp32", f"{hw.name}: eager fp16 / bf16 measured slower than fp32 on a GPU"
+    precision, why = auto_precision(hw)
+    return ("bf16" if precision == "bf16-mixed" else "fp32"), why
 
 
 def auto_channels_last(hw: Hardware) -> tuple[bool, str]:

@@ -205,7 +205,8 @@ def test_a_style_mask_places_two_paintings(model_file, tmp_path, capsys):
     # The script: two --style-image and --style-mask, as the API; mistakes are one line before any work.
     Image.fromarray((ramp.numpy() * 255).astype("uint8")).save(tmp_path / "mask.png")
     Image.fromarray((photo.permute(1, 2, 0).numpy() * 255).round().astype("uint8")).save(tmp_path / "photo.png")
-    common = ["--model", str(model_file), "--input", str(tmp_path / "photo.png"), "--quiet", "--style-size", "64"]
+    common = ["--model", str(model_file), "--input", str(tmp_path / "photo.png"), "--quiet", "--style-size", "64",
+              "--precision", "fp32"]  # as the API (auto may take bf16 on this CPU)
     assert main([*common, "--style-image", a, b, "--style-mask", str(tmp_path / "mask.png"),
                  "--output", str(tmp_path / "styled")]) == 0
     assert "normalised" not in capsys.readouterr().out  # placed, not mixed

@@ -1,7 +1,8 @@
 """`auto` precision / channels_last / compile resolve from the hardware, on faked probes."""
 import pytest
 
-from stylenet.hardware import Hardware, auto_compile, auto_precision, describe, probe, resolve_auto, slow_choices
+from stylenet.hardware import (Hardware, auto_compile, auto_inference_precision, auto_precision, describe, probe,
+                               resolve_auto, slow_choices)
 
 from conftest import compose_config
 
@@ -28,6 +29,16 @@ def test_auto_values_per_machine(hw, precision, compiled):
     assert cfg.model.channels_last is False  # measured slower on CPUs and on an H200
     assert set(resolved) == {"trainer.precision", "model.channels_last", "model.compile"}
     assert auto_precision(hw)[0] == precision and auto_compile(hw)[0] is compiled
+
+
+@pytest.mark.parametrize("hw, precision", [(H100, "fp32"), (T4, "fp32"), (SAPPHIRE, "bf16"), (COOPER, "fp32"),
+                                           (XEON_BF16, "fp32"), (ZEN4, "bf16"), (EPYC_AVX2, "fp32"), (APPLE, "fp32")])
+def test_stylising_precision_auto_per_machine(hw, precision):
+    """stylize.py's --precision auto: bf16 where training takes bf16 on a CPU; fp32 on GPUs (eager fp16 / bf16
+    measured slower there) and with onnxruntime."""
+    assert auto_inference_precision(hw)[0] == precision
+    assert auto_inference_precision(hw, "onnxruntime") == ("fp32", "onnxruntime backend")
+    assert "1.60x" in auto_inference_precision(ZEN4)[1] and "slower" in auto_inference_precision(H100)[1]
 
 
 def test_explicit_values_are_kept_and_lines_say_why():

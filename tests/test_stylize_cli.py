@@ -78,11 +78,29 @@ def test_batching_tiling_options_and_glob(model, tmp_path, capsys):
     assert Image.open(out / "p0.webp").size == (80, 60)
 
 
+@pytest.mark.parametrize("speedup, precision", [(1.6, "bf16"), (0.8, "fp32")])
+def test_precision_auto_is_the_default_and_says_what_it_took(model, tmp_path, capsys, monkeypatch, speedup, precision):
+    import stylenet.hardware as hardware
+
+    fake = hardware.Hardware("cpu", "CPU", cpu_flags=frozenset({"avx512_bf16"}), bf16_speedup=speedup)
+    monkeypatch.setattr(hardware, "probe", lambda kind, measure_bf16=True: fake)  # a Zen 4 / a Xeon, faked
+    photo = tmp_path / "photo.png"
+    Image.open(sorted(SAMPLE.glob("*.jpg"))[0]).resize((40, 30)).save(photo)
+    assert main(["--model", str(model), "--input", str(photo), "--output", str(tmp_path / "auto"), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"precision: {precision} (auto: CPU with AVX512-BF16, bf16 measured {speedup:.2f}x" in out
+    assert main(["--model", str(model), "--input", str(photo), "--output", str(tmp_path / "set"), "--quiet",
+                 "--precision", precision, "--device", "cpu"]) == 0
+    assert "precision:" not in capsys.readouterr().out  # set by hand: no probe, no line
+    auto, chosen = (np.asarray(Image.open(tmp_path / d / "photo.png"), int) for d in ("auto", "set"))
+    assert np.array_equal(auto, chosen)  # auto ran what it said
+
+
 def test_onnxruntime_backend_matches_torch(model, tmp_path):
     photo = sorted(SAMPLE.glob("*.jpg"))[0]
     for backend in ("torch", "onnxruntime"):
         assert main(["--model", str(model), "--input", str(photo), "--output", str(tmp_path / backend),
-                     "--backend", backend, "--max-size", "64", "--quiet"]) == 0
+                     "--backend", backend, "--max-size", "64", "--quiet", "--precision", "fp32"]) == 0
     a = np.asarray(Image.open(tmp_path / "torch" / f"{photo.stem}.png"), dtype=int)
     b = np.asarray(Image.open(tmp_path / "onnxruntime" / f"{photo.stem}.png"), dtype=int)
     assert np.abs(a - b).max() <= 1
@@ -180,7 +198,7 @@ def test_animated_gif_and_webp_stay_animated_with_their_timing(model, tmp_path, 
     assert main(["--model", str(model), "--input", str(src), "--output", str(tmp_path / "out"), "--format", "keep",
                  "--batch-size", "2", "--quiet"]) == 0
     assert main(["--model", str(model), "--input", str(src / "anim.gif"), "--output", str(tmp_path / "apng"),
-                 "--quiet"]) == 0  # the default, png: an animated PNG
+                 "--quiet", "--precision", "fp32"]) == 0  # the default, png: an animated PNG (fp32, as the API below)
     for name in ("out/anim.gif", "out/anim.webp", "apng/anim.png"):
         with Image.open(tmp_path / name) as im:
             durations = []
