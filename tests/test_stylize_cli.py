@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylenet.export import save_stylizer
+from stylenet.convert import export_onnx
+from stylenet.export import load_transformer, save_stylizer
 from stylenet.stylize import main
 from stylenet.models import TransformerNet
 
@@ -94,6 +95,10 @@ def test_precision_auto_is_the_default_and_says_what_it_took(model, tmp_path, ca
     assert "precision:" not in capsys.readouterr().out  # set by hand: no probe, no line
     auto, chosen = (np.asarray(Image.open(tmp_path / d / "photo.png"), int) for d in ("auto", "set"))
     assert np.array_equal(auto, chosen)  # auto ran what it said
+    export_onnx(load_transformer(model)[0], tmp_path / "m.onnx", {"style": "test"})  # onnxruntime: fp32 only
+    assert main(["--model", str(tmp_path / "m.onnx"), "--input", str(photo), "--output", str(tmp_path / "onnx"),
+                 "--quiet"]) == 0
+    assert "precision: fp32 (auto: onnxruntime backend)" in capsys.readouterr().out
 
 
 def test_onnxruntime_backend_matches_torch(model, tmp_path):

@@ -79,7 +79,8 @@ def open_stylizer(args: argparse.Namespace, open_mask: Callable[[str], Any] | No
 
     images = args.style_image
     if args.precision == "auto":
-        args.precision, why = _auto_precision(args.device, args.backend)
+        onnx = str(args.model).lower().endswith(".onnx")  # an .onnx file runs with onnxruntime, in fp32
+        args.precision, why = _auto_precision(args.device, "onnxruntime" if onnx else args.backend)
         print(f"precision: {args.precision} (auto: {why})")
     stylizer = load_stylizer(args.model, device=args.device, backend=args.backend, precision=args.precision,
                              channels_last=args.channels_last, compile=args.compile,
