@@ -350,3 +350,31 @@ def test_a_port_in_use_is_one_line_before_the_models_load(capsys):
         assert main(["--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot serve on 127.0.0.1:{port}: ") and "another --port" in err and err.count("\n") == 1
+
+
+def test_the_app_stylises_in_the_precision_it_was_given_and_auto_says_which(monkeypatch, capsys):
+    import stylenet.app.__main__ as app_main
+    import stylenet.app.engine as engine_module
+    import stylenet.app.ui as ui
+    import stylenet.hardware as hardware
+
+    engine = Engine("cpu", precision="bf16")  # every model of the app (bf16: built, not run, on any CPU)
+    assert engine.zoo.precision == engine.live.precision == engine.adain.precision == "bf16"
+
+    # python -m stylenet.app on a (faked) Zen 4: auto takes bf16 and says so; stopped before the server starts.
+    class Launched(Exception):
+        pass
+
+    def build(engine):
+        raise Launched
+
+    made = {}
+    fake = hardware.Hardware("cpu", "CPU", cpu_flags=frozenset({"avx512_bf16"}), bf16_speedup=1.6)
+    monkeypatch.setattr(hardware, "probe", lambda kind, measure_bf16=True: fake)
+    monkeypatch.setattr(engine_module, "Engine", lambda device, precision: made.update(precision=precision) or engine)
+    monkeypatch.setattr(ui, "build", build)
+    monkeypatch.setattr(app_main, "port_problem", lambda host, port: None)
+    with pytest.raises(Launched):
+        app_main.main(["--device", "cpu"])
+    assert made["precision"] == "bf16"
+    assert "models on cpu in bf16 (auto: CPU with AVX512-BF16, bf16 measured 1.60x" in capsys.readouterr().out

@@ -29,6 +29,8 @@ def main(argv=None) -> int:
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda, mps")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="auto: bf16 on CPUs where it measures faster, else fp32 (as scripts/stylize.py)")
     args = p.parse_args(argv)
     if not 1 <= args.port <= 65535:
         p.error("--port must be between 1 and 65535")
@@ -39,15 +41,18 @@ def main(argv=None) -> int:
         return 2
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    from ..inference import auto_precision
     from .engine import Engine
     from .ui import THEME, build
 
+    precision, why = (args.precision, "") if args.precision != "auto" else auto_precision(args.device)
     try:
-        engine = Engine(args.device)
+        engine = Engine(args.device, precision=precision)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"stylenet app: models on {engine.device}; open http://{args.host}:{args.port}", flush=True)
+    print(f"stylenet app: models on {engine.device} in {precision}{f' (auto: {why})' if why else ''}; open "
+          f"http://{args.host}:{args.port}", flush=True)
     build(engine).queue(default_concurrency_limit=1).launch(
         server_name=args.host, server_port=args.port, share=False, theme=THEME, show_error=False,
         footer_links=[], max_file_size="200mb", pwa=False, ssr_mode=False, mcp_server=False)

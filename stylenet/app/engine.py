@@ -81,10 +81,10 @@ class Engine:
     frames go through ``live`` (the fastest network holding the zoo's styles, else the zoo itself)."""
 
     def __init__(self, device: str = "auto", zoo: str = "zoo", adain: str | None = "adain",
-                 live: str | None = "zoo_fast"):
-        self.zoo = load_stylizer(zoo, device=device)
+                 live: str | None = "zoo_fast", precision: str = "fp32"):
+        self.zoo = load_stylizer(zoo, device=device, precision=precision)
         try:
-            self.live = load_stylizer(live, device=device) if live else self.zoo
+            self.live = load_stylizer(live, device=device, precision=precision) if live else self.zoo
         except ValueError:  # no such model: the zoo serves the webcam too
             self.live = self.zoo
         if list(self.live.style_names) != list(self.zoo.style_names):
@@ -92,7 +92,7 @@ class Engine:
         self.adain = None
         if adain:
             try:
-                self.adain = load_stylizer(adain, device=device)
+                self.adain = load_stylizer(adain, device=device, precision=precision)
             except ValueError:  # no bundled AdaIN model: the painting mode says so
                 self.adain = None
         self.styles = list(self.zoo.style_names)

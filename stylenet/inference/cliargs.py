@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..export import ModelFileError
-from .load import load_stylizer
+from .load import auto_precision, load_stylizer
 from .stylizer import PRECISIONS, Stylizer
 
 
@@ -80,7 +80,7 @@ def open_stylizer(args: argparse.Namespace, open_mask: Callable[[str], Any] | No
     images = args.style_image
     if args.precision == "auto":
         onnx = str(args.model).lower().endswith(".onnx")  # an .onnx file runs with onnxruntime, in fp32
-        args.precision, why = _auto_precision(args.device, "onnxruntime" if onnx else args.backend)
+        args.precision, why = auto_precision(args.device, "onnxruntime" if onnx else args.backend)
         print(f"precision: {args.precision} (auto: {why})")
     stylizer = load_stylizer(args.model, device=args.device, backend=args.backend, precision=args.precision,
                              channels_last=args.channels_last, compile=args.compile,
@@ -102,18 +102,6 @@ def open_stylizer(args: argparse.Namespace, open_mask: Callable[[str], Any] | No
     elif stylizer.choice.note:
         print(stylizer.choice.note)
     return stylizer
-
-
-def _auto_precision(device: str, backend: str) -> tuple[str, str]:
-    """``--precision auto`` for ``--device`` (a bad device name is load_stylizer's one line: fp32 until then)."""
-    from ..device import resolve_device
-    from ..hardware import auto_inference_precision, probe
-
-    try:
-        kind = resolve_device(device).type
-    except (ValueError, RuntimeError):
-        return "fp32", f"device {device!r}"
-    return auto_inference_precision(probe(kind, measure_bf16=backend == "torch"), backend)
 
 
 def open_mask_image(path: str):

@@ -9,6 +9,20 @@ from typing import Any
 from .stylizer import Stylizer
 
 
+def auto_precision(device: str = "auto", backend: str = "torch") -> tuple[str, str]:
+    """``(precision, why)`` for stylising on ``device`` with ``backend`` (``--precision auto`` of the scripts
+    and the app): bf16 or fp32, :func:`stylenet.hardware.auto_inference_precision`. A bad device name gets fp32
+    here; load_stylizer then says what is wrong with it in one line."""
+    from ..device import resolve_device
+    from ..hardware import auto_inference_precision, probe
+
+    try:
+        kind = resolve_device(device).type
+    except (ValueError, RuntimeError):
+        return "fp32", f"device {device!r}"
+    return auto_inference_precision(probe(kind, measure_bf16=backend == "torch"), backend)
+
+
 def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "torch", precision: str = "fp32",
                   channels_last: bool = False, style: Any = None, compile: bool = False, alpha: float = 1.0,
                   style_size: int | None = None) -> Stylizer:
