@@ -147,7 +147,7 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     started = time.monotonic()
     code, tail = run_logged(run, argv, timeout=deadline - time.monotonic() - 10)
     out.update(wall_s=round(time.monotonic() - started, 1), exit_code=code)
-    summary = re.search(r"trained (\d+) steps \(([\d,]+) images\) in (\d+) s after the first step: ([\d,]+) images/s", tail)
+    summary = re.search(r"trained (\d+) steps? \(([\d,]+) images\) in (\d+) s after the first step: ([\d,]+) images/s", tail)
     if summary:
         out.update(steps_timed=int(summary[1]), train_s=int(summary[3]),
                    end_to_end_images_per_s=int(summary[4].replace(",", "")))

@@ -99,8 +99,8 @@ class ThroughputCallback(pl.Callback):
         training, validation and checkpoints included."""
         if self.started is None or self.ended is None or self.ended <= self.started:
             return None
-        seconds = self.ended - self.started
-        return (f"trained {self.images // max(1, self._batch)} steps ({self.images:,} images) in {seconds:.0f} s after "
+        seconds, steps = self.ended - self.started, self.images // max(1, self._batch)
+        return (f"trained {steps} step{'' if steps == 1 else 's'} ({self.images:,} images) in {seconds:.0f} s after "
                 f"the first step: {self.images / seconds:,.0f} images/s end to end")
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
