@@ -193,6 +193,10 @@ class Stylizer(nn.Module):
 
     def _tiled(self, x: torch.Tensor, tile: int, overlap: int, stats_size: int, choice: StyleChoice) -> torch.Tensor:
         n, _, h, w = x.shape
+        if n > 1:  # one image at a time: each tile with its own image's statistics (a batch's tiles had only their own)
+            regions = choice.regions if choice.regions is not None and choice.regions.dim() == 4 else None  # per image
+            return torch.cat([self._tiled(x[i:i + 1], tile, overlap, stats_size, choice if regions is None else
+                                          replace(choice, regions=regions[min(i, len(regions) - 1)])) for i in range(n)])
         scale = min(1.0, stats_size / max(h, w))
         reference = F.interpolate(x, scale_factor=scale, mode="area") if scale < 1 else x
         whole = choice
@@ -201,10 +205,10 @@ class Stylizer(nn.Module):
             whole = replace(choice, regions=F.interpolate(regions[:1], size=reference.shape[-2:], mode="area")[0])
         inputs = self._net_inputs(whole, 1)
         stats: contextlib.AbstractContextManager = contextlib.nullcontext()
-        if n == 1 and self.net is not None:
+        if self.net is not None:
             stats = fixed_norm_stats(self.net, reference.to(self.device),
                                      *(None if t is None else t.to(self.device) for t in inputs))
-        elif n == 1 and self._shared_onnx_tiles() is not None:
+        elif self._shared_onnx_tiles() is not None:
             self._tile_stats = self._onnx_tiles.record(_feeds(reference, *inputs))
         self._plain = True
         try:
