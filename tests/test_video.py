@@ -147,6 +147,25 @@ def test_folder_of_frames_in_and_out(tmp_path, stylizer):
     assert len(frames) == 5 and info.fps == 10
 
 
+def test_frames_go_one_at_a_time_on_a_cpu_unless_told(clip, tmp_path, stylizer):
+    from types import SimpleNamespace
+
+    from stylenet.video import default_batch_size
+
+    calls = []
+
+    def record(x, **options):
+        calls.append(len(x))
+        return x
+
+    stylize_video(record, clip, tmp_path / "out.mp4", max_frames=6, progress=False)
+    assert calls == [1] * 6  # measured fastest on a CPU (docs/BENCHMARKS.md)
+    assert default_batch_size(stylizer) == 1 and default_batch_size(SimpleNamespace(device=torch.device("cuda"))) == 4
+    calls.clear()
+    stylize_video(record, clip, tmp_path / "out.mp4", max_frames=6, batch_size=4, overwrite=True, progress=False)
+    assert calls == [4, 2]
+
+
 def test_an_interrupted_run_leaves_no_file_under_the_final_name(clip, tmp_path):
     calls = []
 

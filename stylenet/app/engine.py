@@ -211,7 +211,7 @@ class Engine:
         with self._lock:
             try:
                 stylize_video(stylizer, path, out, max_size=VIDEO_SIDE, max_frames=max(1, round(fps * VIDEO_SECONDS)),
-                              overwrite=True, progress=False, batch_size=2, **options)
+                              overwrite=True, progress=False, **options)
             except VideoError as exc:
                 raise AppError(f"Cannot stylise this video: {exc}") from None
         return out

@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     video.add_argument("--input", default="../shared/data/video/bbb_0_30s_720p.webm", help="a clip")
     video.add_argument("--models", nargs="+", default=["zoo_light"], help="model files or bundled names")
     video.add_argument("--frames", type=int, default=240, help="frames to time (from the start)")
-    video.add_argument("--batch-size", type=int, default=4)
+    video.add_argument("--batch-size", type=int, help="default: stylize_video.py's (1 on a CPU, 4 on a GPU)")
     merge = sub.add_parser("merge", help="record GPU runs' results.json in docs/BENCHMARKS.md")
     merge.add_argument("results", nargs="+", help="results.json written by scripts/gpu_run.sh (several runs on one "
                                                  "device are combined, later rows replacing earlier ones)")

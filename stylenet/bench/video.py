@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..inference import load_stylizer
-from ..video import stylize_video
+from ..video import default_batch_size, stylize_video
 
 
-def bench_video(clip: str, models: Sequence[str], compile_modes: Sequence[bool] = (False, True), batch_size: int = 4,
+def bench_video(clip: str, models: Sequence[str], compile_modes: Sequence[bool] = (False, True), batch_size: int | None = None,
                 max_frames: int | None = None, max_size: int | None = None, style: str = "starry_night") -> list[dict]:
     """One row per model and compile mode: frames/s end to end and seconds per stage. A compiled run
     first stylises ``batch_size`` frames once outside the timing (the compile). Multi-style models run
@@ -24,8 +24,9 @@ def bench_video(clip: str, models: Sequence[str], compile_modes: Sequence[bool] 
                 stylizer.set_style(style)
             with tempfile.TemporaryDirectory() as tmp:
                 if compiled:  # compile outside the timed run, at the clip's batch shape
-                    stylize_video(stylizer, clip, Path(tmp) / "warm.mp4", batch_size=batch_size, max_size=max_size,
-                                  max_frames=batch_size, progress=False)
+                    batch = batch_size or default_batch_size(stylizer)
+                    stylize_video(stylizer, clip, Path(tmp) / "warm.mp4", batch_size=batch, max_size=max_size,
+                                  max_frames=batch, progress=False)
                 s = stylize_video(stylizer, clip, Path(tmp) / "out.mp4", batch_size=batch_size, max_size=max_size,
                                   max_frames=max_frames, progress=False)
             row = {"model": spec, "compiled": compiled, "frames": s.frames, "size": f"{s.size[0]}x{s.size[1]}",

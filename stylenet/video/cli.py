@@ -25,7 +25,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help=f"a video file ({', '.join(VIDEO_CODECS)}), an animated .gif (256 colours a frame) or "
                         ".webp (no sound in either) or a folder for PNG frames")
     p.add_argument("--max-size", type=int, help="shrink frames so the longer side is at most this many px")
-    p.add_argument("--batch-size", type=int, default=4, help="frames stylised together")
+    p.add_argument("--batch-size", type=int, help="frames stylised together (default: 1 on a CPU, measured fastest "
+                                                   "there; 4 on a GPU)")
     p.add_argument("--fps", type=float, default=24.0, help="frame rate of a video made from a folder of frames")
     p.add_argument("--crf", type=int, help="encoder quality (lower is better): default 18 for H.264, 31 for VP9")
     p.add_argument("--preset", default="fast", choices=X264_PRESETS, metavar="PRESET",
@@ -33,7 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output video")
     args = p.parse_args(argv)
     check_stylizer_args(p, args)
-    if args.max_size is not None and args.max_size < 2 or args.batch_size < 1 or args.fps <= 0:
+    if args.max_size is not None and args.max_size < 2 or (args.batch_size or 1) < 1 or args.fps <= 0:
         p.error("--max-size must be >= 2, --batch-size >= 1 and --fps > 0")
     codec = VIDEO_CODECS.get(Path(args.output).suffix.lower())
     if Path(args.output).suffix.lower() in ANIMATED_SUFFIXES and args.crf is not None:

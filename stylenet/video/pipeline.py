@@ -97,7 +97,16 @@ class _Batcher:
         self.rgb, self.tags = [], []
 
 
-def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, batch_size: int = 4,
+def default_batch_size(stylizer) -> int:
+    """Frames stylised together when not given: 1 on a CPU, 4 on a GPU. On a 2-vCPU Zen 4 EPYC (2026-12-04,
+    1280x720) one frame at a time was the fastest everywhere: zoo_fast 4.3-4.6 vs 2.8-3.2 frames/s at batch 4
+    (eager fp32), 8.8-9.9 vs 5.6-5.8 (eager bf16), 15.8-16.9 vs 11.6-11.7 (compiled bf16), 4.8-4.9 vs 3.3-3.7
+    end to end; the Johnson network 0.42-0.43 vs 0.38-0.42 (docs/BENCHMARKS.md). 4 on a GPU, as before
+    (batch 1 not measured there)."""
+    return 1 if getattr(getattr(stylizer, "device", None), "type", "cpu") == "cpu" else 4  # (a plain function: CPU)
+
+
+def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, batch_size: int | None = None,
                   max_size: int | None = None, fps: float = 24.0, crf: int | None = None, preset: str = "fast",
                   overwrite: bool = False, progress: bool = True, max_frames: int | None = None,
                   **options) -> VideoSummary:
@@ -105,7 +114,8 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     folder of PNG frames). ``options`` go to the stylizer per batch (``tile``, ``overlap``,
     ``preserve_color``, ``strength``, ``style``, ``mask``: an image for every frame, or a :class:`.masks.MaskClip`,
     a mask per frame). ``fps``: the frame rate of a video made from a folder.
-    ``max_frames``: stop after that many frames (a preview, or a benchmark).
+    ``max_frames``: stop after that many frames (a preview, or a benchmark). ``batch_size``: frames stylised
+    together (None: :func:`default_batch_size`).
     Raises :class:`VideoError` (one line) for unreadable inputs and unsupported outputs."""
     src, dst = Path(src), Path(dst)
     animated = dst.suffix.lower() in ANIMATED_SUFFIXES
@@ -115,6 +125,7 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
                          "or a folder for PNG frames")
     if video_out and dst.exists() and not overwrite:
         raise VideoError(f"{dst}: exists; pass --overwrite to replace it")
+    batch_size = default_batch_size(stylizer) if batch_size is None else batch_size
     if batch_size < 1:
         raise VideoError(f"batch size must be >= 1, got {batch_size}")
     summary = VideoSummary(output=dst)
