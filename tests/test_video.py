@@ -197,7 +197,8 @@ def test_ctrl_c_in_the_script_is_one_line_and_exit_130(clip, tmp_path, monkeypat
 @pytest.mark.parametrize("output, extra, message", [("o.mp4", ["--crf", "52"], "--crf must be between 0 and 51 for libx264"),
                                                     ("o.webm", ["--crf", "64"], "between 0 and 63 for libvpx-vp9"),
                                                     ("o.mp4", ["--preset", "quick"], "invalid choice: 'quick'"),
-                                                    ("o.gif", ["--crf", "20"], "a .gif has none")])
+                                                    ("o.gif", ["--crf", "20"], "a .gif has none"),
+                                                    ("o.mp4", ["--batch-size", "0"], "--batch-size >= 1")])
 def test_bad_encoder_options_are_usage_errors_before_any_work(output, extra, message, tmp_path, capsys):
     import stylenet.video.cli as cli
 

@@ -34,7 +34,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output video")
     args = p.parse_args(argv)
     check_stylizer_args(p, args)
-    if args.max_size is not None and args.max_size < 2 or (args.batch_size or 1) < 1 or args.fps <= 0:
+    if (args.max_size is not None and args.max_size < 2 or args.batch_size is not None and args.batch_size < 1
+            or args.fps <= 0):
         p.error("--max-size must be >= 2, --batch-size >= 1 and --fps > 0")
     codec = VIDEO_CODECS.get(Path(args.output).suffix.lower())
     if Path(args.output).suffix.lower() in ANIMATED_SUFFIXES and args.crf is not None:
