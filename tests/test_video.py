@@ -382,3 +382,16 @@ def test_a_clip_to_an_animated_gif_keeps_its_frames_and_timing(clip, tmp_path, s
     stylize_video(identity, folder, tmp_path / "fast.gif", fps=100, progress=False)
     with Image.open(tmp_path / "fast.gif") as gif:
         assert [f.info["duration"] for f in ImageSequence.Iterator(gif)] == [20] * 5
+
+
+def test_the_video_benchmark_has_a_row_per_precision_with_its_batch(clip, tmp_path):
+    from stylenet.bench.video import bench_video, video_table
+
+    model = save_stylizer(TransformerNet(width=4, num_res_blocks=1), tmp_path / "m.safetensors", style="test")
+    rows = bench_video(str(clip), [str(model)], compile_modes=(False,), max_frames=6, precisions=("fp32",))
+    assert [(r["precision"], r["batch"], r["frames"], r["compiled"]) for r in rows] == [("fp32", 1, 6, False)]
+    assert rows[0]["fps"] > 0 and rows[0]["size"] == "64x48"
+    rows += bench_video(str(clip), [str(model)], compile_modes=(False,), max_frames=6, batch_size=4)
+    table = video_table(rows).splitlines()
+    assert table[0].startswith("| model | network | precision | batch |") and len(table) == 4
+    assert "| eager | fp32 | 1 | 6 | 64x48 |" in table[2] and "| eager | fp32 | 4 | 6 | 64x48 |" in table[3]

@@ -71,6 +71,8 @@ def main(argv=None) -> int:
     video.add_argument("--models", nargs="+", default=["zoo_light"], help="model files or bundled names")
     video.add_argument("--frames", type=int, default=240, help="frames to time (from the start)")
     video.add_argument("--batch-size", type=int, help="default: stylize_video.py's (1 on a CPU, 4 on a GPU)")
+    video.add_argument("--precision", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16", "fp16"],
+                       help="a row each (auto: what stylize_video.py takes on this CPU)")
     merge = sub.add_parser("merge", help="record GPU runs' results.json in docs/BENCHMARKS.md")
     merge.add_argument("results", nargs="+", help="results.json written by scripts/gpu_run.sh (several runs on one "
                                                  "device are combined, later rows replacing earlier ones)")
@@ -122,7 +124,11 @@ def run_video(args, command: str) -> tuple[str, str]:
     from ..video import VideoError
 
     try:
-        rows = bench_video(args.input, args.models, batch_size=args.batch_size, max_frames=args.frames)
+        from ..inference import auto_precision
+
+        precisions = [auto_precision("cpu")[0] if p == "auto" else p for p in args.precision]  # (the models run on the CPU)
+        rows = bench_video(args.input, args.models, batch_size=args.batch_size, max_frames=args.frames,
+                           precisions=list(dict.fromkeys(precisions)))
     except (ModelFileError, VideoError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     return f"Video end to end ({device_label()})", video_table(rows)
