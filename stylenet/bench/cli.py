@@ -18,6 +18,7 @@ import torch
 from .common import cpu_name, record
 from .infer import bench_inference, inference_table
 from .train import bench_loader, loader_table, run_isolated, train_configs, train_one, train_table
+from ..inference import PRECISIONS
 from ..inference.cliargs import run_guarded
 from ..hardware import cpu_has_bf16
 
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
     video.add_argument("--models", nargs="+", default=["zoo_light"], help="model files or bundled names")
     video.add_argument("--frames", type=int, default=240, help="frames to time (from the start)")
     video.add_argument("--batch-size", type=int, help="default: stylize_video.py's (1 on a CPU, 4 on a GPU)")
-    video.add_argument("--precision", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16", "fp16"],
+    video.add_argument("--precision", nargs="+", default=["auto"], choices=["auto", *PRECISIONS],
                        help="a row each (auto: what stylize_video.py takes on this CPU)")
     merge = sub.add_parser("merge", help="record GPU runs' results.json in docs/BENCHMARKS.md")
     merge.add_argument("results", nargs="+", help="results.json written by scripts/gpu_run.sh (several runs on one "
