@@ -317,3 +317,67 @@ def test_the_focused_runs_measure_only_their_rows(tmp_path):
                                                                            "stylenet bf16-mixed"]
     assert all(r["images_per_s"] > 0 for r in train["rows"])
     assert [c["path"] for c in train["skipped_configs"]] == ["stylenet bf16 + compile"]  # ~50 s: over the budget
+
+
+def test_the_speed_focus_lists_issue_10s_untried_paths_and_skips_what_would_overrun(tmp_path):
+    """--focus speed: the training rows beside train.py's compiled step (the control, first), each
+    compiled (on a CPU within a tiny budget all are skipped with a line, by their compile estimates),
+    and the 1024x1024 inference rows alone (no AdaIN rows); the compiled inference paths need CUDA."""
+    from stylenet.bench.gpu_run import main
+    from stylenet.bench.train_configs import AUTOTUNE, CUDA_GRAPHS, speed_train_configs
+
+    configs = speed_train_configs(20)
+    assert configs[0]["path"] == "baseline" and configs[0]["batch"] == 4 and not configs[0].get("compile")
+    assert configs[1] == {"size": 256, "batch": 32, "steps": 20, "warmup": 3, "precision": "bf16", "compile": True,
+                          "path": "stylenet bf16 + compile"}
+    assert [(c.get("compile_scope"), c.get("compile_mode"), c["batch"]) for c in configs[2:]] == [
+        ("loss", None, 32), ("loss", CUDA_GRAPHS, 32), (None, None, 64), ("loss", AUTOTUNE, 32)]
+    assert main(["--tiny", "--focus", "speed", "--stages", "env,bench-train,bench-infer", "--budget", "40",
+                 "--out", str(tmp_path)]) == 0
+    stages = json.loads((tmp_path / "results.json").read_text())["stages"]
+    train, infer = stages["bench-train"], stages["bench-infer"]
+    assert [r["path"] for r in train["rows"]] == ["baseline"] and train["rows"][0]["images_per_s"] > 0
+    assert [c["path"] for c in train["skipped_configs"]] == [c["path"] for c in configs[1:]]
+    assert infer["rows"] and {tuple(r["size"]) for r in infer["rows"]} == {(32, 32)} and "adain_rows" not in infer
+    assert "skipped stylenet bf16 + compile whole loss + autotune" in (tmp_path / "log.txt").read_text()
+
+
+def test_the_speed_focus_training_paths_run(monkeypatch):
+    """Each --focus speed row's step (traced by dynamo, no code generated: seconds on a CPU) trains without
+    recompiling after its warm-up; the whole loss is one compiled graph, train.py's control two."""
+    from torch._dynamo.utils import counters
+
+    from stylenet.bench.train import _stylenet_step, train_one
+    from stylenet.bench.train_configs import speed_train_configs
+
+    for config in speed_train_configs(steps=1, batch=2, size=32):
+        eager = {"compile_backend": "eager"} if config.get("compile") else {}  # (the reference loop: none)
+        row = train_one({**config, "width": 4, "blocks": 1, "warmup": 1, **eager})
+        assert row["images_per_s"] > 0 and row["recompiles_after_warmup"] == 0, row
+    x = torch.rand(2, 3, 32, 32)
+    for scope, graphs in (("loss", 1), ("modules", 3)):  # modules: the net, VGG to relu2_2, VGG to relu4_3
+        torch._dynamo.reset()
+        counters.clear()
+        _stylenet_step(32, 2, torch.device("cpu"), 4, 1, compile=True, compile_scope=scope, compile_backend="eager")(x)
+        assert counters["stats"]["unique_graphs"] == graphs, scope
+    with pytest.raises(ValueError, match="compile_scope"):
+        _stylenet_step(32, 2, torch.device("cpu"), 4, 1, compile=True, compile_scope="everything")
+
+
+def test_the_compiled_inference_paths_match_the_network():
+    """stylize.py --compile's fp32 path and the fp16 ones (traced without code generation here): each gives
+    the network's image (fp16: within half-precision rounding)."""
+    from stylenet.bench.infer import COMPILED, GPU_COMPILED, compiled_paths
+    from stylenet.models import TransformerNet
+
+    torch.manual_seed(0)
+    net = TransformerNet(4, 1).eval()
+    x = torch.rand(1, 3, 24, 40)
+    with torch.inference_mode():
+        expected = net(x)
+        paths = compiled_paths(net, torch.device("cpu"), GPU_COMPILED, backend="eager")
+        assert list(paths) == [f"{COMPILED} {name}" for name in GPU_COMPILED]
+        for name, fn in paths.items():
+            out = fn(x)
+            assert out.shape == expected.shape
+            assert (out.float() - expected).abs().max() < (1e-5 if "fp32" in name else 2e-2), name

@@ -17,7 +17,8 @@ import torch
 
 from .common import cpu_name, record
 from .infer import bench_inference, inference_table
-from .train import bench_loader, loader_table, run_isolated, train_configs, train_one, train_table
+from .train import bench_loader, loader_table, run_isolated, train_one, train_table
+from .train_configs import train_configs
 from ..inference import PRECISIONS
 from ..inference.cliargs import run_guarded
 from ..hardware import cpu_has_bf16

@@ -34,7 +34,7 @@ MIN_SECONDS = {"env": 2, "bench-train": 20, "bench-infer": 15, "profile": 10, "t
 TINY_MIN_SECONDS = {"env": 1, "bench-train": 5, "bench-infer": 5, "profile": 3, "train": 20}
 # --focus: a few rows with the whole budget (stages.py picks the rows), shared by the stages they are in.
 FOCUS_SHARES = {"compile": {"bench-train": 0.6, "bench-infer": 1.0}, "adain": {"bench-train": 0.6, "bench-infer": 1.0},
-                "gram": {"bench-train": 1.0}}
+                "gram": {"bench-train": 1.0}, "speed": {"bench-train": 0.7, "bench-infer": 1.0}}
 
 
 # The train stage's default: issue #14 needs a GPU-trained AdaIN decoder (the bundled one is a small budget: five
@@ -70,7 +70,9 @@ def main(argv=None) -> int:
     p.add_argument("--focus", choices=["", *FOCUS_SHARES], default="",
                    help="compile: only the torch.compile rows (training NCHW vs channels_last; inference at 1080p and "
                         "4K); adain: only the AdaIN inference rows, compiled at 1024x1024 and 1080p too; gram: "
-                        "training with the Gram matrices' products in fp32 vs TF32, then compiled")
+                        "training with the Gram matrices' products in fp32 vs TF32, then compiled; speed: issue #10's untried "
+                        "paths (training: the whole loss in one graph, + CUDA graphs, + autotuning, batch 64; "
+                        "inference at 1024x1024: compiled fp32, fp16 + CUDA graphs, + autotuning)")
     args = p.parse_args(argv)
     args.train = args.train or default_train()
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]

@@ -16,6 +16,11 @@ from .common import median, sync, time_ms
 
 Size = tuple[int, int]  # (height, width)
 COMPILED = "torch.compile"  # paths whose name starts with this compile per input shape (tens of seconds)
+# The compiled GPU paths, by the name after COMPILED: (weights' dtype or None for fp32, torch.compile mode).
+# The full run measures the first; --focus speed all three: fp32 is what `stylize.py --compile` runs on a
+# GPU (--precision auto keeps fp32 there), autotune lets inductor try Triton templates against cuDNN.
+GPU_COMPILED = {"fp16 + CUDA graphs": (torch.float16, "reduce-overhead"), "fp32": (None, None),
+                "fp16 + CUDA graphs + autotune": (torch.float16, "max-autotune")}
 
 
 def as_size(size: int | Iterable[int]) -> Size:
@@ -69,10 +74,11 @@ def _copy(net: TransformerNet, device: torch.device, channels_last: bool = False
 
 
 def inference_paths(net: TransformerNet, size: Size, device: torch.device, compile: bool = True,
-                    tmp: str | None = None) -> dict[str, Callable[[torch.Tensor], object]]:
+                    tmp: str | None = None, compiled: tuple[str, ...] = ("fp16 + CUDA graphs",),
+                    ) -> dict[str, Callable[[torch.Tensor], object]]:
     """The ways stylenet can run ``net`` on a batch of one ``size`` image, by name. ``compile=False``
-    leaves out the torch.compile paths (each compiles per input shape). ``tmp``: a folder that lives
-    as long as the paths (ONNX files)."""
+    leaves out the torch.compile paths (each compiles per input shape); ``compiled``: which of
+    :data:`GPU_COMPILED` a GPU gets. ``tmp``: a folder that lives as long as the paths (ONNX files)."""
     from ..hardware import cpu_has_bf16
 
     example = torch.rand(1, 3, *size, device=device)
@@ -92,10 +98,8 @@ def inference_paths(net: TransformerNet, size: Size, device: torch.device, compi
             paths["CUDA graph fp16 weights + channels_last"] = cuda_graph(lambda t: half_cl(_cl(t.half())), example)
         except Exception as exc:  # noqa: BLE001 - report and go on without this row
             print(f"CUDA graph capture failed ({type(exc).__name__}: {str(exc)[:200]}): row left out", flush=True)
-        if compile:  # inductor's fusions and its CUDA graphs; one compilation per shape (channels_last: the
-            half = _copy(net, device, dtype=torch.float16)  # same time on an H200, 2026-11-27, so left out)
-            paths[f"{COMPILED} fp16 + CUDA graphs"] = torch.compile(
-                lambda t: half(t.half()), mode="reduce-overhead", dynamic=False)
+        if compile:
+            paths.update(compiled_paths(net, device, compiled))
     else:
         if cpu_has_bf16():
             paths["bf16 autocast (AVX512-BF16/AMX)"] = lambda t: _autocast(net, t, torch.bfloat16)
@@ -106,6 +110,21 @@ def inference_paths(net: TransformerNet, size: Size, device: torch.device, compi
         paths.update(_onnx_paths(net, device, tmp))
     except Exception as exc:  # noqa: BLE001 - e.g. an onnxruntime that cannot load its CUDA libraries
         print(f"onnxruntime rows left out ({type(exc).__name__}: {str(exc)[:200]})", flush=True)
+    return paths
+
+
+def compiled_paths(net: TransformerNet, device: torch.device, names: Iterable[str],
+                   backend: str = "inductor") -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """The :data:`GPU_COMPILED` paths ``names``, each a compiled twin of ``net`` (inductor's fusions, and CUDA
+    graphs where the mode has them; one compilation per shape and path). channels_last: the same time on
+    an H200 (2026-11-27), so left out. ``backend="eager"`` traces without generating code (tests)."""
+    paths = {}
+    for name in names:
+        dtype, mode = GPU_COMPILED[name]
+        twin = _copy(net, device, dtype=dtype)
+        fn = (lambda t, twin=twin, dtype=dtype: twin(t.to(dtype))) if dtype else twin
+        options = {"mode": mode} if backend == "inductor" else {}
+        paths[f"{COMPILED} {name}"] = torch.compile(fn, dynamic=False, backend=backend, **options)
     return paths
 
 
@@ -153,14 +172,15 @@ def _as_tensor(out) -> torch.Tensor:
 
 def bench_inference(sizes: Iterable[int | Size] = (256, 512, 1024), width: int = 32, blocks: int = 5,
                     repeats: int = 5, compile: bool | Callable[[Size], bool] = True,
-                    deadline: float | None = None) -> Iterator[dict]:
+                    deadline: float | None = None, compiled: tuple[str, ...] = ("fp16 + CUDA graphs",)) -> Iterator[dict]:
     """Yield ``{"size", "path", "ms", "max_abs_diff"}`` rows for a ``TransformerNet(width, blocks)``, size by
-    size (so a caller can save partial results); see :func:`bench_paths`."""
+    size (so a caller can save partial results); see :func:`bench_paths` (``compiled``: :func:`inference_paths`)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
     net = TransformerNet(width, blocks).to(device).eval()
     with torch.inference_mode(), tempfile.TemporaryDirectory() as tmp:
-        yield from bench_paths(sizes, lambda size, with_compile: inference_paths(net, size, device, with_compile, tmp),
+        yield from bench_paths(sizes, lambda size, with_compile: inference_paths(net, size, device, with_compile, tmp,
+                                                                                 compiled),
                                net, device, repeats, compile, deadline)
 
 

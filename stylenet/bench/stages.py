@@ -62,7 +62,8 @@ def _ceilings(torch) -> dict:
 def stage_bench_train(run: Run, deadline: float) -> dict:
     import torch
 
-    from .train import bench_loader, compiled_train_configs, gpu_train_configs, gram_train_configs, run_isolated, train_one
+    from .train import bench_loader, run_isolated, train_one
+    from .train_configs import AUTOTUNE, compiled_train_configs, gpu_train_configs, gram_train_configs, speed_train_configs
 
     cuda = torch.cuda.is_available()
     out: dict = {"loader": [], "rows": []}
@@ -78,6 +79,8 @@ def stage_bench_train(run: Run, deadline: float) -> dict:
         run.save()
     if run.focus == "gram":
         configs = gram_train_configs(steps=1, batches=(2,), size=32) if run.tiny else gram_train_configs(20)
+    elif run.focus == "speed":
+        configs = speed_train_configs(steps=1, batch=2, size=32) if run.tiny else speed_train_configs(20)
     elif run.focus == "compile":
         configs = compiled_train_configs(steps=1, batches=(2,), size=32) if run.tiny else compiled_train_configs(20, (16, 32))
     elif run.tiny:
@@ -89,7 +92,8 @@ def stage_bench_train(run: Run, deadline: float) -> dict:
     if run.tiny:
         configs = [{**c, "width": 4, "blocks": 1, "warmup": 1} for c in configs]
     for config in configs:
-        estimate = 50 if config.get("compile") else 8  # seconds (compile: ~40 s measured in train.py on an H200)
+        # seconds (compile: ~40 s measured in train.py on an H200; autotuning benchmarks kernels: a guess)
+        estimate = (120 if config.get("compile_mode") == AUTOTUNE else 50) if config.get("compile") else 8
         if time.monotonic() + estimate > deadline:
             run.say(f"bench-train: skipped {config['path']} at {config['size']} px x{config['batch']}: "
                     f"~{estimate} s needed, {deadline - time.monotonic():.0f} s left")
@@ -114,14 +118,20 @@ def stage_bench_train(run: Run, deadline: float) -> dict:
 def stage_bench_infer(run: Run, deadline: float) -> dict:
     import torch
 
-    from .infer import bench_inference
+    from .infer import GPU_COMPILED, bench_inference
 
     out: dict = {"rows": []}
     run.results["stages"]["bench-infer"] = out
+    compiled: tuple[str, ...] = ("fp16 + CUDA graphs",)
     if run.focus == "adain":
         sizes, width, blocks = [], 32, 5  # only the AdaIN rows, with all of the stage
+    elif run.focus == "speed":  # issue #10's 1024x1024 target: every compiled path (GPU_COMPILED)
+        sizes, width, blocks = ([(32, 32)], 4, 1) if run.tiny else ([(1024, 1024)], 32, 5)
+        compiled = tuple(GPU_COMPILED)
     elif run.tiny:
         sizes, width, blocks = [(32, 32), (24, 40)], 4, 1
+    elif run.focus == "speed":
+        configs = speed_train_configs(steps=1, batch=2, size=32) if run.tiny else speed_train_configs(20)
     elif run.focus == "compile":
         sizes, width, blocks = [(2160, 3840), (1080, 1920)], 32, 5
     else:
@@ -130,11 +140,11 @@ def stage_bench_infer(run: Run, deadline: float) -> dict:
     targets = ((1024, 1024), (2160, 3840), (1080, 1920)) if run.focus else ((1024, 1024), (2160, 3840))
     # AdaIN (issue #14: 1024x1024 in <= 10 ms) gets the last quarter of the stage (none in the compile focus,
     # all of it in the adain focus).
-    adain_s = {"compile": 0.0, "adain": 1.0}.get(run.focus, 0.25) * (deadline - time.monotonic())
+    adain_s = {"compile": 0.0, "speed": 0.0, "adain": 1.0}.get(run.focus, 0.25) * (deadline - time.monotonic())
     johnson_deadline = deadline - adain_s
     compile_ok = lambda size: (torch.cuda.is_available() and size in targets  # noqa: E731
                                and johnson_deadline - time.monotonic() > 45)
-    for row in bench_inference(sizes, width, blocks, compile=compile_ok, deadline=johnson_deadline - 5):
+    for row in bench_inference(sizes, width, blocks, compile=compile_ok, deadline=johnson_deadline - 5, compiled=compiled):
         out["rows"].append(row)
         run.save()
     if adain_s:

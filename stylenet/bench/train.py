@@ -15,6 +15,7 @@ from ..hardware import tf32_matmul
 from ..models import TransformerNet
 from ..paths import resolve_path
 from .common import sync, time_ms
+from .train_configs import CUDA_GRAPHS
 
 STYLE_LAYERS = {"relu1_2": 0.3, "relu2_2": 1.0, "relu3_3": 0.1, "relu4_3": 5.0}  # conf/loss/johnson.yaml
 CONTENT_LAYERS = {"relu2_2": 1.0}
@@ -58,14 +59,23 @@ def _baseline_step(size: int, batch: int, device: torch.device, width: int, bloc
 
 
 def _stylenet_step(size: int, batch: int, device: torch.device, width: int, blocks: int, precision: str = "fp32",
-                   channels_last: bool = False, compile: bool = False, checkpointing: bool = False):
+                   channels_last: bool = False, compile: bool = False, checkpointing: bool = False,
+                   compile_scope: str = "modules", compile_mode: str | None = None, compile_backend: str = "inductor"):
     """StyleTransferModule's own training computation (targets cached, content features only to
-    relu2_2 without a graph, fused AdamW), with the given switches."""
+    relu2_2 without a graph, fused AdamW), with the given switches.
+
+    ``compile``: as train.py (``model.compile``: the network and the VGG compiled apart) with
+    ``compile_scope="modules"``; ``"loss"``: one graph for network, VGG passes, Gram matrices and
+    reductions. ``compile_mode``: torch.compile's mode (e.g. train_configs.AUTOTUNE, CUDA_GRAPHS);
+    ``compile_backend``: "eager" traces without generating code (tests, on a CPU in seconds)."""
     from ..training.module import StyleTransferModule
 
+    if compile_scope not in ("modules", "loss"):
+        raise ValueError(f"compile_scope must be 'modules' or 'loss', got {compile_scope!r}")
+    own = compile and (compile_scope == "loss" or compile_mode is not None or compile_backend != "inductor")
     module = StyleTransferModule(style_name="bench", style_image=str(resolve_path(STYLE_IMAGE)),
                                  style_size=384, width=width, num_res_blocks=blocks, content_layers=CONTENT_LAYERS,
-                                 style_layers=STYLE_LAYERS, channels_last=channels_last, compile=compile,
+                                 style_layers=STYLE_LAYERS, channels_last=channels_last, compile=compile and not own,
                                  gradient_checkpointing=checkpointing, vgg_checkpointing=checkpointing)
     module.setup("fit")
     module.to(device)
@@ -73,11 +83,24 @@ def _stylenet_step(size: int, batch: int, device: torch.device, width: int, bloc
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
+    def loss_of(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device.type, dtype or torch.float32, enabled=dtype is not None):
+            return module.perceptual(module.net(x), x)["total"]
+    if own:
+        options = {"mode": compile_mode} if compile_backend == "inductor" else {}
+        if compile_scope == "loss":
+            loss_of = torch.compile(loss_of, dynamic=False, backend=compile_backend, **options)
+        else:
+            module.net.compile(dynamic=False, backend=compile_backend, **options)
+            module.perceptual.vgg.compile(dynamic=False, backend=compile_backend, **options)
+    graphs = compile_mode in (CUDA_GRAPHS, "max-autotune")  # CUDA graph trees: mark each new step
+
     def step(x: torch.Tensor) -> None:
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype or torch.float32, enabled=dtype is not None):
-            loss = module.perceptual(module.net(x), x)["total"]
+        if graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        loss = loss_of(x)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)
@@ -98,7 +121,8 @@ def train_one(config: dict) -> dict:
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     size, batch, steps = config["size"], config["batch"], config["steps"]
-    kwargs = {k: config[k] for k in ("precision", "channels_last", "compile", "checkpointing") if k in config}
+    kwargs = {k: config[k] for k in ("precision", "channels_last", "compile", "checkpointing", "compile_scope",
+                                      "compile_mode", "compile_backend") if k in config}
     if device.type == "cuda":
         gc.collect()
         torch.cuda.empty_cache()
@@ -146,76 +170,6 @@ def run_isolated(config: dict) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark {config} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def train_configs(steps: int, cuda: bool, compile: bool, mem_size: int, mem_batch: int, cpu_bf16: bool = False) -> list[dict]:
-    """CPU: the reference loop and stylenet (+ bf16 where the CPU has it, + compile) at 256 px batch 4
-    and 512 px batch 2, then gradient checkpointing on/off at ``mem_size``."""
-    if cuda:
-        return gpu_train_configs(steps, compile, mem_size, mem_batch)
-    configs = []
-    for size, batch in ((256, 4), (512, 2)):
-        base = {"size": size, "batch": batch, "steps": steps}
-        configs += [{**base, "path": "baseline"}, {**base, "path": "stylenet fp32"}]
-        if cpu_bf16:
-            configs.append({**base, "path": "stylenet bf16-mixed", "precision": "bf16"})
-        if compile:
-            configs.append({**base, "path": "stylenet + compile", "compile": True})
-    for ckpt in (False, True):
-        name = "stylenet, checkpointing" if ckpt else "stylenet, no checkpointing"
-        configs.append({"size": mem_size, "batch": mem_batch, "steps": 1, "path": name, "checkpointing": ckpt,
-                        **({"precision": "bf16"} if cpu_bf16 else {})})
-    return configs
-
-
-def gpu_train_configs(steps: int, compile: bool = True, memory: tuple[tuple[int, int], ...] = ((512, 16), (1024, 4)),
-                      batches: tuple[int, ...] = (4, 16, 32), size: int = 256) -> list[dict]:
-    """The GPU matrix, most important first (a time budget cuts the tail): the reference loop and
-    stylenet fp32 at the first batch size (4: the paper's); bf16-mixed, then + compile, at each larger
-    batch (what train.py runs by default on a GPU; the train stage sizes its schedule from these);
-    gradient checkpointing on/off at each ``memory`` (size, batch); fp32 and bf16 at the other batches;
-    channels_last eager and compiled at the second batch size."""
-    first, rest = batches[0], batches[1:] or batches[:1]
-    base = {"size": size, "steps": steps, "warmup": 3}
-    bf16, fp32 = {"precision": "bf16"}, {}
-    configs = [{**base, "batch": first, "path": "baseline"}, {**base, "batch": first, "path": "stylenet fp32"}]
-    for batch in rest:
-        configs.append({**base, "batch": batch, "path": "stylenet bf16-mixed", **bf16})
-        if compile:
-            configs.append({**base, "batch": batch, "path": "stylenet bf16 + compile", "compile": True, **bf16})
-    for mem, batch in memory:
-        for ckpt in (False, True):
-            configs.append({"size": mem, "batch": batch, "steps": max(2, steps // 4), "warmup": 2, "checkpointing": ckpt,
-                            "path": f"stylenet bf16, {'checkpointing' if ckpt else 'no checkpointing'}", **bf16})
-    if first not in rest:
-        configs.append({**base, "batch": first, "path": "stylenet bf16-mixed", **bf16})
-    configs += [{**base, "batch": b, "path": "stylenet fp32", **fp32} for b in rest if b != first]
-    cl = {**base, "batch": rest[0], "channels_last": True, **bf16}
-    configs.append({**cl, "path": "stylenet bf16 + channels_last"})
-    if compile:
-        configs.append({**cl, "path": "stylenet bf16 + cl + compile", "compile": True})
-    return configs
-
-
-def gram_train_configs(steps: int, batches: tuple[int, ...] = (16, 32), size: int = 256) -> list[dict]:
-    """The Gram matrices' fp32 products without and with TF32 (bf16-mixed, eager, each batch), then the
-    default compiled step at the last batch (first compile ~50 s on a GPU)."""
-    base = {"size": size, "steps": steps, "warmup": 3, "precision": "bf16"}
-    configs = []
-    for batch in batches:
-        configs += [{**base, "batch": batch, "path": "stylenet bf16-mixed, fp32 Gram", "tf32": False},
-                    {**base, "batch": batch, "path": "stylenet bf16-mixed"}]
-    return configs + [{**base, "batch": batches[-1], "path": "stylenet bf16 + compile", "compile": True}]
-
-
-def compiled_train_configs(steps: int, batches: tuple[int, ...] = (16, 32), size: int = 256) -> list[dict]:
-    """bf16-mixed + compile, NCHW and channels_last, for each batch (first compile ~50 s each on a GPU)."""
-    configs = []
-    for batch in batches:
-        base = {"size": size, "batch": batch, "steps": steps, "warmup": 3, "precision": "bf16", "compile": True}
-        configs += [{**base, "path": "stylenet bf16 + compile"},
-                    {**base, "path": "stylenet bf16 + cl + compile", "channels_last": True}]
-    return configs
 
 
 def train_table(rows: list[dict]) -> str:
