@@ -57,8 +57,9 @@ def run(cfg: DictConfig) -> None:
         logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True)})
     trainer = build_trainer(cfg.trainer, out_dir, logger, cfg.checkpoint.every_n_steps, preview_kwargs(cfg))
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-    if throughput_summary(trainer):
-        rank_zero_info(throughput_summary(trainer))
+    summary = throughput_summary(trainer)
+    if summary:
+        rank_zero_info(summary)
     if not trainer.fast_dev_run:  # the final step, also off the every_n_steps grid (all ranks call, rank 0 writes)
         trainer.save_checkpoint(out_dir / "checkpoints" / "last.ckpt", weights_only=False)  # all of it: resumable
     module.raise_if_nonfinite(out_dir / "checkpoints" / "last.ckpt")
