@@ -14,16 +14,30 @@ from torch import nn
 from .vgg import VGGFeatures
 
 
-def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+def gram_matrix(features: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
     """Gram matrix of ``(N, C, H, W)`` features, normalised by C*H*W (Johnson et al., Eq. 3).
 
     Returns ``(N, C, C)`` in float32, also under autocast (which would run the product in bf16/fp16:
     sums over H*W products lose too many digits there).
+
+    ``chunk``: sum over H*W in pieces of ``chunk`` positions (where it divides H*W), one matrix product
+    each, then add the pieces: the same sum in another order. A C x C product over a long H*W gives a GPU
+    only N output tiles to work on (at relu1_2, 64 x 64 over 65,536 positions at 256 px: the Gram
+    products took 14% of an eager bf16 training step on an H200, docs/BENCHMARKS.md); pieces give it
+    N x H*W/chunk. Not measured on a GPU yet (``gpu_run --focus speed``); default: one piece.
     """
     n, c, h, w = features.shape
-    f = features.float().reshape(n, c, h * w)
+    pieces = h * w // chunk if chunk and h * w > chunk and (h * w) % chunk == 0 else 1
+    if pieces == 1:
+        f = features.float().reshape(n, c, h * w)
+    else:  # (N, C, S, HW/S) -> (N*S, C, HW/S): one copy, also the cast to fp32
+        f = (features.reshape(n, c, pieces, chunk).transpose(1, 2)
+             .to(torch.float32, memory_format=torch.contiguous_format).reshape(n * pieces, c, chunk))
     with torch.autocast(features.device.type, enabled=False):
-        return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+        g = torch.bmm(f, f.transpose(1, 2))
+    if pieces > 1:
+        g = g.reshape(n, pieces, c, c).sum(1)
+    return g / (c * h * w)
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -59,6 +73,7 @@ class PerceptualLoss(nn.Module):
         content_weight, style_weight, tv_weight: the lambdas of Johnson et al. Eq. 5-6.
         vgg_weights: ``"caffe"`` (bundled, default) or ``"torchvision"`` (only if cached).
         gradient_checkpointing: recompute VGG blocks in the backward pass (less memory).
+        gram_chunk: the output's Gram matrices summed in pieces of this many positions (:func:`gram_matrix`).
 
     Call :meth:`set_style` once with the style image (or :meth:`set_styles` with several, for a
     multi-style network); the Gram matrices are kept as buffers (not saved in state dicts) and reused
@@ -76,8 +91,10 @@ class PerceptualLoss(nn.Module):
         tv_weight: float = 0.0,
         vgg_weights: str = "caffe",
         gradient_checkpointing: bool = False,
+        gram_chunk: int | None = None,
     ):
         super().__init__()
+        self.gram_chunk = gram_chunk
         self.content_layers = {str(k): float(v) for k, v in content_layers.items()}
         self.style_layers = {str(k): float(v) for k, v in style_layers.items()}
         self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
@@ -162,7 +179,7 @@ class PerceptualLoss(nn.Module):
         if style_ids is None:
             style_ids = torch.zeros(output.shape[0], dtype=torch.long, device=output.device)
         # Every sample against its own style's targets: mean over the C x C entries of each Gram (Eq. 4).
-        per_sample = sum(w * (gram_matrix(out_feats[n]) - targets[n][style_ids]).pow(2).mean(dim=(1, 2))
+        per_sample = sum(w * (gram_matrix(out_feats[n], self.gram_chunk) - targets[n][style_ids]).pow(2).mean(dim=(1, 2))
                          for n, w in self.style_layers.items())
         per_sample = self.style_weight * self.style_multipliers[style_ids] * per_sample
         t_loss = tv_loss(output) if self.tv_weight else output.new_zeros(())

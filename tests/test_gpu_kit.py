@@ -320,24 +320,28 @@ def test_the_focused_runs_measure_only_their_rows(tmp_path):
 
 
 def test_the_speed_focus_lists_issue_10s_untried_paths_and_skips_what_would_overrun(tmp_path):
-    """--focus speed: the training rows beside train.py's compiled step (the control, first), each
-    compiled (on a CPU within a tiny budget all are skipped with a line, by their compile estimates),
+    """--focus speed: the reference loop, the eager step without and with the Gram matrices in pieces, then
+    rows beside train.py's compiled step (the control, first), each compiled (on a CPU within a tiny budget
+    all those are skipped with a line, by their compile estimates),
     and the 1024x1024 inference rows alone (no AdaIN rows); the compiled inference paths need CUDA."""
     from stylenet.bench.gpu_run import main
-    from stylenet.bench.train_configs import AUTOTUNE, CUDA_GRAPHS, speed_train_configs
+    from stylenet.bench.train_configs import AUTOTUNE, CUDA_GRAPHS, GRAM_CHUNK, speed_train_configs
 
     configs = speed_train_configs(20)
     assert configs[0]["path"] == "baseline" and configs[0]["batch"] == 4 and not configs[0].get("compile")
-    assert configs[1] == {"size": 256, "batch": 32, "steps": 20, "warmup": 3, "precision": "bf16", "compile": True,
+    assert [(c["compile"], c.get("gram_chunk")) for c in configs[1:3]] == [(False, None), (False, GRAM_CHUNK)]
+    assert configs[3] == {"size": 256, "batch": 32, "steps": 20, "warmup": 3, "precision": "bf16", "compile": True,
                           "path": "stylenet bf16 + compile"}
-    assert [(c.get("compile_scope"), c.get("compile_mode"), c["batch"]) for c in configs[2:]] == [
-        ("loss", None, 32), ("loss", CUDA_GRAPHS, 32), (None, None, 64), ("loss", AUTOTUNE, 32)]
+    assert [(c.get("gram_chunk"), c.get("compile_scope"), c.get("compile_mode"), c["batch"]) for c in configs[4:]] == [
+        (GRAM_CHUNK, None, None, 32), (None, "loss", None, 32), (None, "loss", CUDA_GRAPHS, 32), (None, None, None, 64),
+        (None, "loss", AUTOTUNE, 32)]
     assert main(["--tiny", "--focus", "speed", "--stages", "env,bench-train,bench-infer", "--budget", "40",
                  "--out", str(tmp_path)]) == 0
     stages = json.loads((tmp_path / "results.json").read_text())["stages"]
     train, infer = stages["bench-train"], stages["bench-infer"]
-    assert [r["path"] for r in train["rows"]] == ["baseline"] and train["rows"][0]["images_per_s"] > 0
-    assert [c["path"] for c in train["skipped_configs"]] == [c["path"] for c in configs[1:]]
+    assert [r["path"] for r in train["rows"]] == [c["path"] for c in configs[:3]]  # no compile: they fit
+    assert all(r["images_per_s"] > 0 for r in train["rows"])
+    assert [c["path"] for c in train["skipped_configs"]] == [c["path"] for c in configs[3:]]
     assert infer["rows"] and {tuple(r["size"]) for r in infer["rows"]} == {(32, 32)} and "adain_rows" not in infer
     assert "skipped stylenet bf16 + compile whole loss + autotune" in (tmp_path / "log.txt").read_text()
 

@@ -75,3 +75,30 @@ def test_loss_does_not_modify_inputs_and_has_gradient():
     loss(out, content)["total"].backward()
     assert torch.equal(content, c0) and out.grad.abs().sum() > 0
     assert not content.requires_grad
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_gram_matrix_summed_in_pieces_is_the_same_sum(dtype):
+    """gram_matrix(chunk=...): the H*W sum in pieces, one product each, added: the same matrix (fp32 sums
+    in another order) and the same gradient; a chunk that does not divide H*W (or covers it) is one piece."""
+    torch.manual_seed(0)
+    f = torch.randn(3, 8, 16, 32).to(dtype).requires_grad_()
+    whole = gram_matrix(f)
+    pieces = gram_matrix(f, chunk=64)
+    assert pieces.dtype == torch.float32 and pieces.shape == (3, 8, 8)
+    torch.testing.assert_close(pieces, whole, rtol=1e-5, atol=1e-6)
+    (grad_whole,) = torch.autograd.grad(whole.square().sum(), f)
+    (grad_pieces,) = torch.autograd.grad(pieces.square().sum(), f)
+    torch.testing.assert_close(grad_pieces, grad_whole, rtol=1e-2 if dtype == torch.bfloat16 else 1e-5, atol=1e-6)
+    for chunk in (None, 100, 512, 4096):  # none, not a divisor, all of it, more than all: one product
+        assert torch.equal(gram_matrix(f, chunk=chunk), whole)
+
+
+def test_the_style_loss_is_the_same_with_the_gram_matrices_in_pieces():
+    torch.manual_seed(0)
+    loss = PerceptualLoss({"relu2_2": 1.0}, {"relu1_2": 1.0, "relu2_2": 1.0}, style_weight=1e5)
+    loss.set_style(torch.rand(1, 3, 32, 32))
+    photo, output = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    whole = loss(output, photo)["style"]
+    loss.gram_chunk = 256  # relu1_2: 4 pieces of the 32 x 32 positions; relu2_2 (16 x 16): one
+    torch.testing.assert_close(loss(output, photo)["style"], whole, rtol=1e-5, atol=0)

@@ -60,14 +60,16 @@ def _baseline_step(size: int, batch: int, device: torch.device, width: int, bloc
 
 def _stylenet_step(size: int, batch: int, device: torch.device, width: int, blocks: int, precision: str = "fp32",
                    channels_last: bool = False, compile: bool = False, checkpointing: bool = False,
-                   compile_scope: str = "modules", compile_mode: str | None = None, compile_backend: str = "inductor"):
+                   compile_scope: str = "modules", compile_mode: str | None = None, compile_backend: str = "inductor",
+                   gram_chunk: int | None = None):
     """StyleTransferModule's own training computation (targets cached, content features only to
     relu2_2 without a graph, fused AdamW), with the given switches.
 
     ``compile``: as train.py (``model.compile``: the network and the VGG compiled apart) with
     ``compile_scope="modules"``; ``"loss"``: one graph for network, VGG passes, Gram matrices and
     reductions. ``compile_mode``: torch.compile's mode (e.g. train_configs.AUTOTUNE, CUDA_GRAPHS);
-    ``compile_backend``: "eager" traces without generating code (tests, on a CPU in seconds)."""
+    ``compile_backend``: "eager" traces without generating code (tests, on a CPU in seconds).
+    ``gram_chunk``: the Gram matrices summed in pieces (:func:`stylenet.losses.gram_matrix`)."""
     from ..training.module import StyleTransferModule
 
     if compile_scope not in ("modules", "loss"):
@@ -79,6 +81,7 @@ def _stylenet_step(size: int, batch: int, device: torch.device, width: int, bloc
                                  gradient_checkpointing=checkpointing, vgg_checkpointing=checkpointing)
     module.setup("fit")
     module.to(device)
+    module.perceptual.gram_chunk = gram_chunk
     opt = torch.optim.AdamW(module.net.parameters(), 1e-3, fused=True)
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
@@ -122,7 +125,7 @@ def train_one(config: dict) -> dict:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     size, batch, steps = config["size"], config["batch"], config["steps"]
     kwargs = {k: config[k] for k in ("precision", "channels_last", "compile", "checkpointing", "compile_scope",
-                                      "compile_mode", "compile_backend") if k in config}
+                                      "compile_mode", "compile_backend", "gram_chunk") if k in config}
     if device.type == "cuda":
         gc.collect()
         torch.cuda.empty_cache()

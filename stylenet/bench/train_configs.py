@@ -76,17 +76,26 @@ def compiled_train_configs(steps: int, batches: tuple[int, ...] = (16, 32), size
 # torch.compile modes tried by the speed focus (torch.compile's own names).
 AUTOTUNE = "max-autotune-no-cudagraphs"  # inductor benchmarks Triton templates against cuDNN/cuBLAS per shape
 CUDA_GRAPHS = "reduce-overhead"  # CUDA graphs of the compiled forward and backward
+# Gram matrices summed in pieces of 4,096 positions (stylenet.losses.gram_matrix): 16 pieces at relu1_2 and 4 at
+# relu2_2 for 256-px crops (64 x 64 positions: relu3_3 and relu4_3 have at most that, one piece).
+GRAM_CHUNK = 4096
 
 
 def speed_train_configs(steps: int, batch: int = 32, size: int = 256) -> list[dict]:
-    """Issue #10's untried ways to a faster training step (bf16-mixed, compiled), after the reference loop
-    (seconds), each beside train.py's own compiled step at the same batch (the control, first): one graph for the whole loss (network, both
+    """Issue #10's untried ways to a faster training step (bf16-mixed), after the reference loop and the
+    eager step without and with the Gram matrices' long sums in pieces (more parallel products; seconds
+    each), each beside train.py's own compiled step at the same batch (the control, first): the Gram
+    matrices in pieces; one graph for the whole loss (network, both
     VGG passes, Gram matrices and reductions; train.py compiles the network and the VGG apart), then with
     CUDA graphs; the control at twice the batch; last the whole loss with inductor's autotuning (the
     longest compile, not measured yet). A time budget cuts the tail (each compile ~50 s on an H200)."""
     base = {"size": size, "batch": batch, "steps": steps, "warmup": 3, "precision": "bf16", "compile": True}
+    eager = {**base, "compile": False}
     return [{"size": size, "batch": 4, "steps": steps, "warmup": 3, "path": "baseline"},  # the 10x target's yardstick
+            {**eager, "path": "stylenet bf16-mixed"},  # seconds each: the Gram change alone, eager
+            {**eager, "path": "stylenet bf16-mixed, Gram in pieces", "gram_chunk": GRAM_CHUNK},
             {**base, "path": "stylenet bf16 + compile"},
+            {**base, "path": "stylenet bf16 + compile, Gram in pieces", "gram_chunk": GRAM_CHUNK},
             {**base, "path": "stylenet bf16 + compile whole loss", "compile_scope": "loss"},
             {**base, "path": "stylenet bf16 + compile whole loss + CUDA graphs", "compile_scope": "loss",
              "compile_mode": CUDA_GRAPHS},
