@@ -343,7 +343,9 @@ def test_the_speed_focus_lists_issue_10s_untried_paths_and_skips_what_would_over
     assert all(r["images_per_s"] > 0 for r in train["rows"])
     assert [c["path"] for c in train["skipped_configs"]] == [c["path"] for c in configs[3:]]
     assert infer["rows"] and {tuple(r["size"]) for r in infer["rows"]} == {(32, 32)} and "adain_rows" not in infer
-    assert "skipped stylenet bf16 + compile whole loss + autotune" in (tmp_path / "log.txt").read_text()
+    log = (tmp_path / "log.txt").read_text()
+    assert "skipped stylenet bf16 + compile whole loss + autotune" in log
+    assert "skipped fp16 + CUDA graphs + autotune: needs CUDA" in log  # its own pass, after the other rows
 
 
 def test_the_speed_focus_training_paths_run(monkeypatch):
@@ -368,7 +370,7 @@ def test_the_speed_focus_training_paths_run(monkeypatch):
         _stylenet_step(32, 2, torch.device("cpu"), 4, 1, compile=True, compile_scope="everything")
 
 
-def test_the_compiled_inference_paths_match_the_network():
+def test_the_compiled_inference_paths_match_the_network(monkeypatch):
     """stylize.py --compile's fp32 path and the fp16 ones (traced without code generation here): each gives
     the network's image (fp16: within half-precision rounding)."""
     from stylenet.bench.infer import COMPILED, GPU_COMPILED, compiled_paths
@@ -385,3 +387,12 @@ def test_the_compiled_inference_paths_match_the_network():
             out = fn(x)
             assert out.shape == expected.shape
             assert (out.float() - expected).abs().max() < (1e-5 if "fp32" in name else 2e-2), name
+
+    # bench_inference(compiled_only=True): those paths alone (the speed focus's autotuning pass), timed and checked
+    import stylenet.bench.infer as infer
+
+    monkeypatch.setattr(infer, "compiled_paths", lambda net, device, names: compiled_paths(net, device, names,
+                                                                                            backend="eager"))
+    rows = list(infer.bench_inference([(24, 40)], 4, 1, repeats=1, compiled=("fp32",), compiled_only=True))
+    assert [r["path"] for r in rows] == [f"{COMPILED} fp32"] and rows[0]["max_abs_diff"] < 1e-5
+    assert list(infer.bench_inference([(24, 40)], 4, 1, repeats=1, compile=False, compiled_only=True)) == []

@@ -172,15 +172,20 @@ def _as_tensor(out) -> torch.Tensor:
 
 def bench_inference(sizes: Iterable[int | Size] = (256, 512, 1024), width: int = 32, blocks: int = 5,
                     repeats: int = 5, compile: bool | Callable[[Size], bool] = True,
-                    deadline: float | None = None, compiled: tuple[str, ...] = ("fp16 + CUDA graphs",)) -> Iterator[dict]:
+                    deadline: float | None = None, compiled: tuple[str, ...] = ("fp16 + CUDA graphs",),
+                    compiled_only: bool = False) -> Iterator[dict]:
     """Yield ``{"size", "path", "ms", "max_abs_diff"}`` rows for a ``TransformerNet(width, blocks)``, size by
-    size (so a caller can save partial results); see :func:`bench_paths` (``compiled``: :func:`inference_paths`)."""
+    size (so a caller can save partial results); see :func:`bench_paths` (``compiled``: :func:`inference_paths`;
+    ``compiled_only``: only those, e.g. a long compilation in a pass of its own, after the others' rows)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
     net = TransformerNet(width, blocks).to(device).eval()
     with torch.inference_mode(), tempfile.TemporaryDirectory() as tmp:
-        yield from bench_paths(sizes, lambda size, with_compile: inference_paths(net, size, device, with_compile, tmp,
-                                                                                 compiled),
+        def build(size: Size, with_compile: bool) -> dict[str, Callable]:
+            if compiled_only:
+                return compiled_paths(net, device, compiled) if with_compile else {}
+            return inference_paths(net, size, device, with_compile, tmp, compiled)
+        yield from bench_paths(sizes, build,
                                net, device, repeats, compile, deadline)
 
 
