@@ -76,6 +76,23 @@ def test_model_comparison_rows_with_losses_and_the_peer_where_installed(tmp_path
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
 
 
+def test_the_comparison_puts_each_model_beside_the_peers_path_of_its_kind():
+    """A fixed-style model's speed is given against the peer's 26-style network, an any-painting (AdaIN) one's
+    against the peer's any-painting path; the peer's rows get no ratio."""
+    from stylenet.bench.compare import PEER, Entry, compare_table
+
+    run = lambda x: x  # noqa: E731
+    entries = [Entry("fixed", "stylenet", run, ms={"512 px": 100.0}),
+               Entry("adain", "stylenet", run, ms={"512 px": 400.0}, any_painting=True),
+               Entry("26 styles", PEER, run, ms={"512 px": 50.0}),
+               Entry("any painting", PEER, run, ms={"512 px": 200.0}, any_painting=True)]
+    rows = compare_table(entries).splitlines()[2:]
+    assert "| 100 (0.50x) |" in rows[0] and "| 400 (0.50x) |" in rows[1]
+    assert "| 50 |" in rows[2] and "| 200 |" in rows[3]
+    rows = compare_table(entries[:3]).splitlines()[2:]  # no any-painting path: the one the peer has
+    assert "| 400 (0.12x) |" in rows[1]
+
+
 def test_the_pytorch_rows_include_bf16_where_the_stylising_scripts_take_it(monkeypatch):
     """--compare --torch: a compiled bf16 row where --precision auto takes bf16 on this CPU, none elsewhere."""
     import stylenet.bench.compare as compare

@@ -53,6 +53,7 @@ class Entry:
     file_bytes: int | None = None
     ms: dict[str, float] = field(default_factory=dict)
     quality: dict[str, float] | None = None
+    any_painting: bool = False  # an arbitrary-style path: its speed is put beside the peer's any-painting path
 
 
 def stylenet_entries(spec: str, folder: Path, threads: int, default_style: str = "starry_night",
@@ -113,12 +114,14 @@ def adain_entries(net, meta: dict, path: Path, folder: Path, threads: int, paint
     params = sum(p.numel() for p in net.parameters())
     size = Path(path).stat().st_size
     entries = [Entry(f"{label}, onnx fp32, painting per call", "stylenet",
-                     lambda x: runner(torch.from_numpy(x), style, alpha).clamp(0, 1).numpy(), painting, params, size)]
+                     lambda x: runner(torch.from_numpy(x), style, alpha).clamp(0, 1).numpy(), painting, params, size,
+                     any_painting=True)]
     if torch_rows:
         for how, options in torch_variants():
             stylizer = AdaINStylizer(net, meta, style=str(painting), **options)
             entries.append(Entry(f"{label}, torch {how}, painting once", "stylenet",
-                                 lambda x, s=stylizer: s(torch.from_numpy(x)).numpy(), painting, params, size))
+                                 lambda x, s=stylizer: s(torch.from_numpy(x)).numpy(), painting, params, size,
+                                 any_painting=True))
     return entries
 
 
@@ -162,7 +165,7 @@ def peer_entries(threads: int, painting: Path | None) -> list[Entry]:
                   params=None, file_bytes=(models / "multistyle26.onnx").stat().st_size)]
     if painting is not None:
         rows.append(Entry(f"{PEER} any painting ({painting.stem}, 384 px inside)", PEER, arbitrary_peer(painting, threads),
-                          painting, file_bytes=peer_model_bytes()))
+                          painting, file_bytes=peer_model_bytes(), any_painting=True))
     return rows
 
 
@@ -221,13 +224,16 @@ def compare(models: Sequence[str], sizes: Sequence[Size], threads: int | None = 
 
 def compare_table(entries: Sequence[Entry]) -> str:
     sizes = list(entries[0].ms) if entries else []
-    peer = next((e for e in entries if e.kind == PEER), None)
+    # Speed beside the peer's path of the same kind: its 26-style network for a fixed-style model, its
+    # any-painting path for an any-painting (AdaIN) one (its first row where it has only one).
+    peers = {e.any_painting: e for e in reversed(entries) if e.kind == PEER}
     lines = ["| model | parameters | file | " + " | ".join(f"{s} ms" for s in sizes)
              + " | painting | loss total (content / style) |", "|---|---|---|" + "---|" * len(sizes) + "---|---|"]
     for e in entries:
         cells = []
+        peer = peers.get(e.any_painting) or next(iter(peers.values()), None)
         for s in sizes:
-            vs = f" ({peer.ms[s] / e.ms[s]:.2f}x)" if peer is not None and e is not peer and s in peer.ms else ""
+            vs = f" ({peer.ms[s] / e.ms[s]:.2f}x)" if peer is not None and e.kind != PEER and s in peer.ms else ""
             cells.append(f"{e.ms[s]:.0f}{vs}")
         q = e.quality
         quality = f"{q['total']:,.0f} ({q['content']:,.0f} / {q['style']:,.0f})" if q else "- (no named painting)"
