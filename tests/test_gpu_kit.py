@@ -396,3 +396,12 @@ def test_the_compiled_inference_paths_match_the_network(monkeypatch):
     rows = list(infer.bench_inference([(24, 40)], 4, 1, repeats=1, compiled=("fp32",), compiled_only=True))
     assert [r["path"] for r in rows] == [f"{COMPILED} fp32"] and rows[0]["max_abs_diff"] < 1e-5
     assert list(infer.bench_inference([(24, 40)], 4, 1, repeats=1, compile=False, compiled_only=True)) == []
+    # Another network's rows (the speed focus's zoo_fast layout) are named for it, and the targets ignore them.
+    rows = list(infer.bench_inference([(24, 40)], repeats=1, compiled=("fp32",), compiled_only=True,
+                                      model=("fast", {"width": 4, "num_res_blocks": 1, "full_resolution": False})))
+    assert [(r["path"], r["model"]) for r in rows] == [(f"fast: {COMPILED} fp32", "fast")]
+    fast = {**rows[0], "size": [1024, 1024], "ms": 1.0}
+    assert not [t for t in targets({"stages": {"bench-infer": {"rows": [fast]}}}) if "1024x1024" in t[0]]
+    default = {**{k: v for k, v in fast.items() if k != "model"}, "path": "eager fp32 (baseline)", "ms": 8.0}
+    judged = [t for t in targets({"stages": {"bench-infer": {"rows": [fast, default]}}}) if "1024x1024" in t[0]]
+    assert len(judged) == 1 and "8.00 ms" in judged[0][1] and judged[0][2] == "not met"

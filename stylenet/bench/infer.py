@@ -173,20 +173,22 @@ def _as_tensor(out) -> torch.Tensor:
 def bench_inference(sizes: Iterable[int | Size] = (256, 512, 1024), width: int = 32, blocks: int = 5,
                     repeats: int = 5, compile: bool | Callable[[Size], bool] = True,
                     deadline: float | None = None, compiled: tuple[str, ...] = ("fp16 + CUDA graphs",),
-                    compiled_only: bool = False) -> Iterator[dict]:
+                    compiled_only: bool = False, model: tuple[str, dict] | None = None) -> Iterator[dict]:
     """Yield ``{"size", "path", "ms", "max_abs_diff"}`` rows for a ``TransformerNet(width, blocks)``, size by
     size (so a caller can save partial results); see :func:`bench_paths` (``compiled``: :func:`inference_paths`;
-    ``compiled_only``: only those, e.g. a long compilation in a pass of its own, after the others' rows)."""
+    ``compiled_only``: only those, e.g. a long compilation in a pass of its own, after the others' rows).
+    ``model``: ``(name, TransformerNet kwargs)`` of another network: its rows' paths start with the name and
+    carry it as ``"model"`` (the issue's targets are judged on the default network's rows only)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
-    net = TransformerNet(width, blocks).to(device).eval()
+    net = TransformerNet(**model[1] if model else {"width": width, "num_res_blocks": blocks}).to(device).eval()
     with torch.inference_mode(), tempfile.TemporaryDirectory() as tmp:
         def build(size: Size, with_compile: bool) -> dict[str, Callable]:
             if compiled_only:
                 return compiled_paths(net, device, compiled) if with_compile else {}
             return inference_paths(net, size, device, with_compile, tmp, compiled)
-        yield from bench_paths(sizes, build,
-                               net, device, repeats, compile, deadline)
+        for row in bench_paths(sizes, build, net, device, repeats, compile, deadline):
+            yield {**row, "path": f"{model[0]}: {row['path']}", "model": model[0]} if model else row
 
 
 def bench_paths(sizes: Iterable[int | Size], build: Callable[[Size, bool], dict[str, Callable]],

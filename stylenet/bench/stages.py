@@ -145,6 +145,12 @@ def stage_bench_infer(run: Run, deadline: float) -> dict:
     for row in bench_inference(sizes, width, blocks, compile=compile_ok, deadline=johnson_deadline - 5, compiled=compiled):
         out["rows"].append(row)
         run.save()
+    if run.focus == "speed":  # the fastest shipped network (zoo_fast's layout, one style) compiled, at the same size
+        fast = _fast_network()
+        for row in bench_inference(sizes, compile=compile_ok, deadline=johnson_deadline - 5, compiled=compiled[:1],
+                                   compiled_only=True, model=fast):
+            out["rows"].append(row)
+            run.save()
     if later and torch.cuda.is_available() and johnson_deadline - time.monotonic() > 60:
         for row in bench_inference(sizes, width, blocks, compile=True, deadline=johnson_deadline - 5,
                                    compiled=later, compiled_only=True):
@@ -189,6 +195,15 @@ def stage_profile(run: Run, deadline: float) -> dict:
         run.say(f"profile: {name}: top operator {top['op']} {top['ms_per_step']:.3f} ms/step ({top['share']:.0%})")
         run.save()
     return out
+
+
+def _fast_network() -> tuple[str, dict]:
+    """``("zoo_fast network", kwargs)``: the bundled zoo_fast's architecture with one style (the fastest
+    network stylenet ships: model=light_fast's layout, MODELS.md)."""
+    from ..export import load_transformer
+
+    net, _ = load_transformer("zoo_fast")
+    return "zoo_fast network", {**net.config(), "num_styles": 1}
 
 
 def _photo_root() -> Path | None:
