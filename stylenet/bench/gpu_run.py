@@ -71,8 +71,9 @@ def main(argv=None) -> int:
                    help="compile: only the torch.compile rows (training NCHW vs channels_last; inference at 1080p and "
                         "4K); adain: only the AdaIN inference rows, compiled at 1024x1024 and 1080p too; gram: "
                         "training with the Gram matrices' products in fp32 vs TF32, then compiled; speed: issue #10's untried "
-                        "paths (training: the whole loss in one graph, + CUDA graphs, + autotuning, batch 64; "
-                        "inference at 1024x1024: compiled fp32, fp16 + CUDA graphs, + autotuning)")
+                        "paths (training: the Gram matrices in pieces, the whole loss in one graph, + CUDA graphs, "
+                        "batch 64, + autotuning; inference at 1024x1024: compiled fp32, fp16 + CUDA graphs, the "
+                        "zoo_fast layout, + autotuning)")
     args = p.parse_args(argv)
     args.train = args.train or default_train()
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]

@@ -96,7 +96,7 @@ def _stylenet_step(size: int, batch: int, device: torch.device, width: int, bloc
         else:
             module.net.compile(dynamic=False, backend=compile_backend, **options)
             module.perceptual.vgg.compile(dynamic=False, backend=compile_backend, **options)
-    graphs = compile_mode in (CUDA_GRAPHS, "max-autotune")  # CUDA graph trees: mark each new step
+    graphs = own and compile_mode in (CUDA_GRAPHS, "max-autotune")  # CUDA graph trees: mark each new step
 
     def step(x: torch.Tensor) -> None:
         if channels_last:

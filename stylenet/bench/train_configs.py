@@ -82,13 +82,13 @@ GRAM_CHUNK = 4096
 
 
 def speed_train_configs(steps: int, batch: int = 32, size: int = 256) -> list[dict]:
-    """Issue #10's untried ways to a faster training step (bf16-mixed), after the reference loop and the
-    eager step without and with the Gram matrices' long sums in pieces (more parallel products; seconds
-    each), each beside train.py's own compiled step at the same batch (the control, first): the Gram
-    matrices in pieces; one graph for the whole loss (network, both
-    VGG passes, Gram matrices and reductions; train.py compiles the network and the VGG apart), then with
-    CUDA graphs; the control at twice the batch; last the whole loss with inductor's autotuning (the
-    longest compile, not measured yet). A time budget cuts the tail (each compile ~50 s on an H200)."""
+    """Issue #10's untried ways to a faster training step (bf16-mixed), most likely gain first (a time budget
+    cuts the tail; each compile ~50 s on an H200): the reference loop (the 10x target's yardstick); the eager
+    step without and with the Gram matrices' long sums in pieces (seconds each); train.py's compiled step
+    (the control), then with the Gram matrices in pieces, with one graph for the whole loss (network, both
+    VGG passes, Gram matrices and reductions: train.py compiles the network and the VGG apart), the same with
+    CUDA graphs, the control at twice the batch, and last the whole loss with inductor's autotuning (the
+    longest compile)."""
     base = {"size": size, "batch": batch, "steps": steps, "warmup": 3, "precision": "bf16", "compile": True}
     eager = {**base, "compile": False}
     return [{"size": size, "batch": 4, "steps": steps, "warmup": 3, "path": "baseline"},  # the 10x target's yardstick
