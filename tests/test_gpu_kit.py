@@ -396,6 +396,9 @@ def test_the_compiled_inference_paths_match_the_network(monkeypatch):
     rows = list(infer.bench_inference([(24, 40)], 4, 1, repeats=1, compiled=("fp32",), compiled_only=True))
     assert [r["path"] for r in rows] == [f"{COMPILED} fp32"] and rows[0]["max_abs_diff"] < 1e-5
     assert list(infer.bench_inference([(24, 40)], 4, 1, repeats=1, compile=False, compiled_only=True)) == []
+    rows = list(infer.bench_inference([(24, 40)], 4, 1, repeats=1, compiled=("fp32",), compiled_only=True, baseline=True))
+    assert [r["path"] for r in rows] == ["eager fp32 (baseline)", f"{COMPILED} fp32"]  # the speed focus's first pass
+    assert list(infer.bench_inference([(24, 40)], 4, 1, repeats=1, compile=False, compiled_only=True, baseline=True)) == []
     # Another network's rows (the speed focus's zoo_fast layout) are named for it, and the targets ignore them.
     rows = list(infer.bench_inference([(24, 40)], repeats=1, compiled=("fp32",), compiled_only=True,
                                       model=("fast", {"width": 4, "num_res_blocks": 1, "full_resolution": False})))

@@ -34,7 +34,7 @@ MIN_SECONDS = {"env": 2, "bench-train": 20, "bench-infer": 15, "profile": 10, "t
 TINY_MIN_SECONDS = {"env": 1, "bench-train": 5, "bench-infer": 5, "profile": 3, "train": 20}
 # --focus: a few rows with the whole budget (stages.py picks the rows), shared by the stages they are in.
 FOCUS_SHARES = {"compile": {"bench-train": 0.6, "bench-infer": 1.0}, "adain": {"bench-train": 0.6, "bench-infer": 1.0},
-                "gram": {"bench-train": 1.0}, "speed": {"bench-train": 0.7, "bench-infer": 1.0}}
+                "gram": {"bench-train": 1.0}, "speed": {"bench-train": 0.65, "bench-infer": 1.0}}
 
 
 # The train stage's default: issue #14 needs a GPU-trained AdaIN decoder (the bundled one is a small budget: five

@@ -173,10 +173,12 @@ def _as_tensor(out) -> torch.Tensor:
 def bench_inference(sizes: Iterable[int | Size] = (256, 512, 1024), width: int = 32, blocks: int = 5,
                     repeats: int = 5, compile: bool | Callable[[Size], bool] = True,
                     deadline: float | None = None, compiled: tuple[str, ...] = ("fp16 + CUDA graphs",),
-                    compiled_only: bool = False, model: tuple[str, dict] | None = None) -> Iterator[dict]:
+                    compiled_only: bool = False, model: tuple[str, dict] | None = None,
+                    baseline: bool = False) -> Iterator[dict]:
     """Yield ``{"size", "path", "ms", "max_abs_diff"}`` rows for a ``TransformerNet(width, blocks)``, size by
     size (so a caller can save partial results); see :func:`bench_paths` (``compiled``: :func:`inference_paths`;
-    ``compiled_only``: only those, e.g. a long compilation in a pass of its own, after the others' rows).
+    ``compiled_only``: only those, e.g. a long compilation in a pass of its own, after the others' rows;
+    ``baseline``: with them, eager fp32 too, the rows' yardstick).
     ``model``: ``(name, TransformerNet kwargs)`` of another network: its rows' paths start with the name and
     carry it as ``"model"`` (the issue's targets are judged on the default network's rows only)."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -185,7 +187,8 @@ def bench_inference(sizes: Iterable[int | Size] = (256, 512, 1024), width: int =
     with torch.inference_mode(), tempfile.TemporaryDirectory() as tmp:
         def build(size: Size, with_compile: bool) -> dict[str, Callable]:
             if compiled_only:
-                return compiled_paths(net, device, compiled) if with_compile else {}
+                paths = compiled_paths(net, device, compiled) if with_compile else {}
+                return {"eager fp32 (baseline)": net, **paths} if baseline and paths else paths
             return inference_paths(net, size, device, with_compile, tmp, compiled)
         for row in bench_paths(sizes, build, net, device, repeats, compile, deadline):
             yield {**row, "path": f"{model[0]}: {row['path']}", "model": model[0]} if model else row
