@@ -21,10 +21,11 @@ def gram_matrix(features: torch.Tensor, chunk: int | None = None) -> torch.Tenso
     sums over H*W products lose too many digits there).
 
     ``chunk``: sum over H*W in pieces of ``chunk`` positions (where it divides H*W), one matrix product
-    each, then add the pieces: the same sum in another order. A C x C product over a long H*W gives a GPU
-    only N output tiles to work on (at relu1_2, 64 x 64 over 65,536 positions at 256 px: the Gram
-    products took 14% of an eager bf16 training step on an H200, docs/BENCHMARKS.md); pieces give it
-    N x H*W/chunk. Not measured on a GPU yet (``gpu_run --focus speed``); default: one piece.
+    each, then add the pieces: the same sum in another order. A C x C product over a long H*W can leave a
+    GPU few output tiles to work on (at relu1_2, 64 x 64 over 65,536 positions at 256 px: one tile per
+    image unless the library splits the sum itself; the Gram products took 14% of an eager bf16 training
+    step on an H200, docs/BENCHMARKS.md); pieces give it N x H*W/chunk products. Not measured on a GPU yet
+    (``gpu_run --focus speed``); default: one piece.
     """
     n, c, h, w = features.shape
     pieces = h * w // chunk if chunk and h * w > chunk and (h * w) % chunk == 0 else 1
