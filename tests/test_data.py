@@ -78,8 +78,16 @@ def test_datamodule_batches_and_batch_size_check(photos_dir):
     files = sorted(dm.train_files)
     float_item, uint8_item = ImageFileDataset(files, 32, True)[3], ImageFileDataset(files, 32, True, uint8=True)[3]
     torch.testing.assert_close(float_item, uint8_item.float() / 255)  # same crop, same pixels
-    with pytest.raises(DataError, match="data.batch_size"):
+    with pytest.raises(DataError, match=r"data.batch_size: 64 is larger than the 6 training images \(data.val_size=2 "):
         StyleDataModule("folder", str(photos_dir), batch_size=64, num_workers=0, val_size=2)
+
+
+def test_validation_split_larger_than_training_is_refused(photos_dir):
+    # data=coco's val_size (512) on a folder of one's own would leave one photo to train on
+    with pytest.raises(DataError, match="data.val_size=512 holds out 7 of the 8 images .* leaving 1 to train on"):
+        StyleDataModule("folder", str(photos_dir), batch_size=1, num_workers=0, val_size=512)
+    dm = StyleDataModule("folder", str(photos_dir), batch_size=1, num_workers=0, val_size=4)  # half: allowed
+    assert len(dm.train_files) == len(dm.val_files) == 4
 
 
 @pytest.mark.skipif(not (SHARED_DATA / "coco_mini").is_dir(), reason="../shared/data/coco_mini not present")

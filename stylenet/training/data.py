@@ -194,9 +194,13 @@ class StyleDataModule(pl.LightningDataModule):
         # Listing is cheap and done here so that a bad path fails before any model is built.
         files = screen_images(list_images(kind, root, annotations), max_bad_fraction)
         self.train_files, self.val_files = split_files(files, val_size, seed)
+        held_out = f"data.val_size={val_size:g} holds out {len(self.val_files)} of the {len(files)} images under {root!r}"
+        if len(self.val_files) > len(self.train_files):  # e.g. data=coco's 512 on a small folder of one's own
+            raise DataError(f"{held_out} for validation, leaving {len(self.train_files)} to train on; lower it (a "
+                            "count, or a fraction below 1 such as data.val_size=0.01)")
         if len(self.train_files) < batch_size:
             raise DataError(f"data.batch_size: {batch_size} is larger than the {len(self.train_files)} training "
-                            f"images under {root!r}")
+                            f"images ({held_out} for validation)")
 
     def _loader(self, files: list[Path], train: bool) -> DataLoader:
         sampler = None
