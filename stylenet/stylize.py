@@ -1,6 +1,7 @@
 """Stylise photos with an exported model (also: python scripts/stylize.py):
 
     python -m stylenet.stylize --model starry_night.safetensors --input photos/ --output out/
+    python -m stylenet.stylize --model wave --input photo.jpg --output photo_wave.jpg   # one photo, one file
     python -m stylenet.stylize --model zoo --style starry_night=0.7,wave=0.3 --input photos/ --output out/
     python -m stylenet.stylize --model zoo --style wave,starry_night --style-mask sky.png --input photo.jpg --output out/
     python -m stylenet.stylize --model adain --style-image a.jpg b.jpg --style-mask sky.png --input photo.jpg --output out/
@@ -21,8 +22,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="stylize", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_stylizer_args(p, "photo", mask_folders=True)
     p.add_argument("--input", required=True, nargs="+", help="image files, folders (recursive) or globs")
-    p.add_argument("--output", required=True, help="output folder; the input tree is mirrored there")
-    p.add_argument("--format", default="png", choices=["keep", *OUTPUT_FORMATS], help="output format (keep: as input)")
+    p.add_argument("--output", required=True, help="output folder; the input tree is mirrored there (or, for one "
+                   "input image, an image file's path: result.jpg)")
+    p.add_argument("--format", choices=["keep", *OUTPUT_FORMATS],
+                   help="output format in a folder (default png; keep: as input); an output file's suffix sets its own")
     p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality")
     p.add_argument("--max-size", type=int, help="shrink so the longer side is at most this many px")
     p.add_argument("--scale", type=float, help="resize by this factor first (e.g. 0.5)")

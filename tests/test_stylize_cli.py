@@ -66,6 +66,27 @@ def test_output_inside_input_folder_is_not_restylised(model, corpus, capsys):
     assert not list(out.rglob("styled"))  # nothing from the output folder came back in as input
 
 
+def test_one_photo_into_one_output_file(model, tmp_path, capsys):
+    photo = sorted(SAMPLE.glob("*.jpg"))[0]
+    args = ["--model", str(model), "--input", str(photo), "--max-size", "48", "--quiet"]
+    assert main([*args, "--output", str(tmp_path / "result.jpeg")]) == 0  # a file, not a folder named result.jpeg
+    out = Image.open(tmp_path / "result.jpeg")
+    assert out.format == "JPEG" and max(out.size) == 48 and (tmp_path / "result.jpeg").is_file()
+    assert main([*args, "--output", str(tmp_path / "r.png"), "--format", "png"]) == 0
+    assert Image.open(tmp_path / "r.png").format == "PNG"
+    capsys.readouterr()
+    for extra, message in [(["--output", str(tmp_path / "x.png"), "--format", "jpg"], "--format jpg asks for .jpg, but"),
+                           (["--output", str(tmp_path / "x.png"), "--format", "keep"], "--format keep asks for .jpg"),
+                           (["--input", str(SAMPLE / "*.jpg"), "--output", str(tmp_path / "x.png")],
+                            "is one image file, but the input has 100 images")]:
+        assert main([*args, *extra]) == 2, extra
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "x.png").exists()
+    (tmp_path / "folder.png").mkdir()  # an existing folder with an image suffix stays a folder
+    assert main([*args, "--output", str(tmp_path / "folder.png")]) == 0
+    assert (tmp_path / "folder.png" / photo.with_suffix(".png").name).is_file()
+
+
 def test_batching_tiling_options_and_glob(model, tmp_path, capsys):
     d = tmp_path / "same"
     d.mkdir()

@@ -86,16 +86,41 @@ def output_path(src: Path, rel: Path, output_dir: Path, fmt: str) -> Path:
     return (output_dir / rel).with_suffix(suffix)
 
 
-def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output_dir: str | Path, *, fmt: str = "png",
+def is_file_output(output: str | Path) -> bool:
+    """``--output result.jpg``: one image file (an image suffix, and not an existing folder), not a folder."""
+    return Path(output).suffix.lower() in SAVE_FORMATS and not Path(output).is_dir()
+
+
+def _check_file_output(output: Path, pairs: list[tuple[Path, Path]], fmt: str | None) -> None:
+    """One input image for one output file, whose suffix is the format (a different ``fmt`` is refused)."""
+    if len(pairs) != 1:
+        raise ValueError(f"--output {output} is one image file, but the input has {len(pairs)} images: give an output "
+                         "folder (the input tree is mirrored there)")
+    same = {".jpeg": ".jpg", ".tiff": ".tif"}
+    suffix = same.get(output.suffix.lower(), output.suffix.lower())
+    wanted = None if fmt is None else same.get(pairs[0][0].suffix.lower(), pairs[0][0].suffix.lower()) \
+        if fmt == "keep" else OUTPUT_FORMATS[fmt]
+    if wanted is not None and wanted != suffix:
+        raise ValueError(f"--format {fmt} asks for {wanted}, but --output {output} is a {suffix} file: drop --format "
+                         "(the file's suffix sets it) or change one of them")
+
+
+def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output: str | Path, *, fmt: str | None = None,
                   quality: int = 92, max_size: int | None = None, scale: float | None = None, overwrite: bool = False,
                   batch_size: int = 1, progress: bool = True, **options: Any) -> Summary:
-    """Stylise every input into ``output_dir``. Same-size images are batched (``batch_size``);
+    """Stylise every input into the folder ``output``, mirroring the input tree, in format ``fmt`` (default png;
+    ``keep``: as the input); or, where ``output`` is an image file's path (:func:`is_file_output`), the one input
+    into that file, in its suffix's format. Same-size images are batched (``batch_size``);
     unreadable files are logged, counted in the summary and skipped; the run goes on. ``mask`` (in ``options``)
     may be a :class:`MaskFolder`: each photo gets its own (a photo without one fails, with the reason)."""
-    output_dir = Path(output_dir)
+    output_dir = Path(output)
+    one_file = is_file_output(output_dir)
     summary = Summary()
     start = time.perf_counter()
-    pairs = expand_inputs(inputs, exclude=output_dir)
+    pairs = expand_inputs(inputs, exclude=None if one_file else output_dir)
+    if one_file:
+        _check_file_output(output_dir, pairs, fmt)
+    fmt = fmt or "png"
     tile = options.get("tile")
     masks = options.pop("mask") if isinstance(options.get("mask"), MaskFolder) else None
     pending: dict[tuple, list[tuple[Path, Path, InputImage, Any]]] = defaultdict(list)
@@ -121,7 +146,7 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output_dir: str 
         bar.update(len(group))
 
     for src, rel in pairs:
-        dst = output_path(src, rel, output_dir, fmt)
+        dst = output_dir if one_file else output_path(src, rel, output_dir, fmt)
         if dst.resolve() == src.resolve():
             summary.failed.append((src, "output would overwrite the input"))
             bar.update(1)
