@@ -16,6 +16,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from .atomic import atomic_path
 from .models import TransformerNet, build_network
+from .paths import meant
 
 FORMAT = "stylenet"
 FORMAT_VERSION = "1"
@@ -209,8 +210,10 @@ def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict[str,
         hint = ""
         if not path.suffix and len(path.parts) == 1:
             holder, style = find_model(path.name)
+            close = meant(path.name, bundled_styles())
             hint = (f" ({style} is a style of the bundled {holder.stem} model: give {holder.stem} and choose {style})"
-                    if style else f" (bundled models and styles: {', '.join(bundled_styles())})")
+                    if style else f" (did you mean {close!r}?)" if close else
+                    f" (bundled models and styles: {', '.join(bundled_styles())})")
         raise ModelFileError(f"{path}: no such model file{hint}")
     if path.suffix == ".ckpt":
         return _load_checkpoint(path)

@@ -1,8 +1,10 @@
 """Where the project's own files lie: the checkout's root (conf/, data/, docs/, the GPU kit's .gpu/),
 found from this file, so that scripts and configs work from any working directory. One spelling of it
-for the whole package; and how a relative path a user or a config gives is found from any folder."""
+for the whole package; how a relative path a user or a config gives is found from any folder; and
+which known name a mistyped one meant."""
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 
@@ -27,3 +29,9 @@ def find_painting(name: str, styles_dir: str | os.PathLike = "data/styles") -> P
         if candidate.is_file():
             return candidate
     return None
+
+
+def meant(name: str, known: list[str]) -> str | None:
+    """The one of ``known`` a mistyped ``name`` most likely meant (``Starry-Night``: ``starry_night``), or None."""
+    close = difflib.get_close_matches(str(name).replace("-", "_").replace(" ", "_").lower(), known, n=1, cutoff=0.75)
+    return close[0] if close else None

@@ -121,6 +121,8 @@ def test_a_bundled_model_loads_by_name_and_an_unknown_name_lists_them():
     assert y.shape == x.shape and 0 <= y.min() <= y.max() <= 1 and (y - x).abs().mean() > 0.05  # it does stylise
     with pytest.raises(ModelFileError, match=r"no such model file \(bundled models and styles: .*starry_night"):
         load_stylizer("no_such_style")
+    with pytest.raises(ModelFileError, match=r"Starry-Night: no such model file \(did you mean 'starry_night'\?\)$"):
+        load_stylizer("Starry-Night")
 
 
 def test_compiled_stylizer_matches_eager_and_tiles_run_the_plain_network(photo):

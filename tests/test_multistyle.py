@@ -101,7 +101,9 @@ def test_style_mix_syntax_and_errors():
     assert choose(None, ["only"]).weights is None
     for spec, message in (("scream", "no style 'scream'; its styles: starry_night, wave, udnie"),
                           ("wave=x", "not a number"), ("wave=-1", ">= 0"), ("=2", "without a style name"),
-                          ("wave=0", "sum to 0"), (None, "holds 3 styles: choose one"), ("wave,wave", "twice")):
+                          ("wave=0", "sum to 0"), (None, "holds 3 styles: choose one"), ("wave,wave", "twice"),
+                          ("wave:0.5,udnie", r"no style 'wave:0.5' \(a mix is written with '=': wave=0.5,"),
+                          ("Starry-Night", r"no style 'Starry-Night' \(did you mean 'starry_night'\?\); its styles")):
         with pytest.raises(StyleError, match=message):
             choose(spec, NAMES)
 

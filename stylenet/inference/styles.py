@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.transforms.functional import pil_to_tensor
 
+from ..paths import meant
+
 
 class StyleError(ValueError):
     """An unknown style name or a malformed mix (the message lists the model's styles)."""
@@ -77,7 +79,7 @@ def choose(spec: str | Mapping[str, float] | None, names: list[str]) -> StyleCho
     listed = ", ".join(names)
     unknown = [n for n in mix if n not in names]
     if unknown:
-        raise StyleError(f"the model has no style {unknown[0]!r}; its styles: {listed}")
+        raise StyleError(f"the model has no style {unknown[0]!r}{_hint(unknown[0], names)}; its styles: {listed}")
     if len(names) == 1:
         return StyleChoice(None, names[0])
     if not mix:
@@ -139,3 +141,12 @@ def crop(choice: StyleChoice, top: int, bottom: int, left: int, right: int) -> S
     if choice.regions is None:
         return choice
     return replace(choice, regions=choice.regions[..., top:bottom, left:right])
+
+
+def _hint(unknown: str, names: list[str]) -> str:
+    """What a mistyped style was likely meant to be: a mix written with ``:`` (``wave:0.5``), or a near name."""
+    name, sep, weight = unknown.replace(";", ":").partition(":")
+    if sep and name.strip() in names and len(names) > 1:
+        return f" (a mix is written with '=': {name.strip()}={weight.strip()},...)"
+    close = meant(unknown, names)
+    return f" (did you mean {close!r}?)" if close else ""
