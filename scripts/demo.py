@@ -11,7 +11,7 @@ from stylenet.export import ModelFileError, pretrained_names
 from stylenet.inference import load_stylizer
 from stylenet.paths import resolve_path
 from stylenet.quality.pictures import demo_sheet, stack, styles_sheet
-from stylenet.image import find_images, save_image
+from stylenet.image import output_problem, find_images, save_image
 
 # Bundled sample photos (data/sample/CREDITS.csv): a baseball play, a riverbank under a bridge, a batter.
 DEFAULT_PHOTOS = ["000000000872.jpg", "000000001268.jpg", "000000002153.jpg"]
@@ -27,6 +27,8 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=384,
                    help="longer side of the photos when stylised (3x the demo's 128-px training crops)")
     args = p.parse_args(argv)
+    if problem := output_problem(args.out):  # before the work, not after it
+        p.error(problem)
     result, code = run_guarded(lambda: write_demo(args), errors=(ModelFileError,),
                                interrupted=f"nothing was written to {args.out}")
     return code or result

@@ -13,7 +13,7 @@ from stylenet.inference.cliargs import run_guarded
 from stylenet.config import ConfigError, load_loss_settings, resolve_style
 from stylenet.quality.evaluate import EvaluationError, build_loss, load_photos
 from stylenet.quality.gatys import INITS, OPTIMIZERS, GatysError, stylize_by_optimization
-from stylenet.image import save_image
+from stylenet.image import output_problem, save_image
 from stylenet.device import resolve_device
 
 
@@ -37,6 +37,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="noise seed for --init noise")
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)
+    if problem := output_problem(args.out):  # before the work, not after it
+        p.error(problem)
     if args.size < 16 or args.iterations < 1 or (args.style_size is not None and args.style_size < 16):
         p.error("--size and --style-size must be >= 16, --iterations >= 1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")

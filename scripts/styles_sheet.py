@@ -8,7 +8,7 @@ import sys
 from stylenet.inference.cliargs import run_guarded
 from stylenet.export import ModelFileError
 from stylenet.quality.evaluate import EvaluationError, load_photos
-from stylenet.image import save_image
+from stylenet.image import output_problem, save_image
 from stylenet.inference import load_stylizer
 from stylenet.quality.pictures import styles_sheet
 from stylenet.inference.styles import StyleError, choose
@@ -26,6 +26,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="PNG or JPEG to write")
     args = p.parse_args(argv)
+    if problem := output_problem(args.out):  # before the work, not after it
+        p.error(problem)
     result, code = run_guarded(lambda: write_sheet(args), errors=(ModelFileError, EvaluationError, StyleError, ValueError),
                                interrupted=f"nothing was written to {args.out}")
     return code or result

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,26 @@ def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike, **sav
     with atomic_path(path) as tmp:
         img.save(tmp, **save_kwargs)
     return Path(path)
+
+
+def output_problem(path: str | os.PathLike) -> str | None:
+    """Why an image could not be written to ``path`` (checked before hours of work, not after): an unknown
+    suffix, or a folder that cannot be made or written to; None when it can."""
+    path = Path(path)
+    if path.suffix.lower() not in SAVE_FORMATS:
+        return f"{path}: the suffix sets the image format; use one of {', '.join(SAVE_FORMATS)}"
+    if path.is_dir():
+        return f"{path} is a folder; give an image file's path"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot make the folder {path.parent}: {exc.strerror or exc}"
+    try:  # (a real file: permissions, read-only mounts and pseudo file systems all show here)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        return f"cannot write into {path.parent}: {exc.strerror or exc}"
+    return None
 
 
 # ITU-R BT.601 RGB -> YUV (rows: Y, U, V); luminance-only transfer keeps the photo's U and V.

@@ -127,3 +127,19 @@ def test_a_benchmark_records_its_table_under_the_device_s_section(monkeypatch, c
     assert command == "python scripts/benchmark.py " + " ".join(argv)
     assert table.startswith("| workers |") and table in capsys.readouterr().out
     assert cli.main([*argv, "--no-record"]) == 0 and len(recorded) == 1
+
+
+def test_bad_benchmark_options_are_usage_errors(capsys):
+    import pytest
+
+    from stylenet.bench.cli import main
+
+    for args, message in [(["infer", "--sizes", "0"], "'0': each side needs at least 16 px"),
+                          (["infer", "--sizes", "8x100"], "'8x100': each side needs at least 16 px"),
+                          (["infer", "--sizes", "big"], "expected a size such as 512 or 1920x1080"),
+                          (["train", "--steps", "0"], "--steps: '0': must be >= 1"),
+                          (["loader", "--seconds", "0"], "--seconds: '0': must be >= 0.1"),
+                          (["video", "--frames", "x"], "'x' is not an integer")]:
+        with pytest.raises(SystemExit) as exit_:
+            main([*args, "--no-record"])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err, args

@@ -79,7 +79,8 @@ def test_evaluate_bad_inputs_are_one_line_errors(tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"not a model")
     for args, message in [(["--model", tmp_path / "junk.safetensors"], "junk.safetensors"),
                           (["--model", a, "--style", tmp_path / "missing.jpg"], "missing.jpg"),
-                          (["--model", a, "--photos", tmp_path / "nowhere"], "nowhere")]:
+                          (["--model", a, "--photos", tmp_path / "nowhere"], "nowhere"),
+                          (["--model", a, "--style", tmp_path / "junk.safetensors"], "is not a readable image")]:
         proc = run_here(ROOT / "scripts" / "evaluate.py", [*args, "--size", 32, "--out", tmp_path / "eval"])
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
 

@@ -74,3 +74,13 @@ def test_script_writes_the_image_and_reports_bad_input(tmp_path):
     assert "total" in proc.stdout and load_image(out).shape[-2:] == load_image(photo, 32).shape[-2:]
     proc = run_here(cmd[1], [*cmd[2:], "--style", "no_such_painting", "--out", str(out)])
     assert proc.returncode == 2 and "no_such_painting" in proc.stderr and "Traceback" not in proc.stderr
+    (tmp_path / "notes.jpg").write_text("not an image")
+    (tmp_path / "a_file").write_text("")
+    for style, target, message in [(tmp_path / "notes.jpg", out, "style image '" + str(tmp_path / "notes.jpg") +
+                                     "' is not a readable image"),
+                                    ("starry_night", tmp_path / "out.txt", "the suffix sets the image format"),
+                                    ("starry_night", tmp_path / "a_file" / "x.png", "cannot make the folder")]:
+        # (the output is checked before the optimisation, so its minutes are never lost to a bad --out)
+        proc = run_here(cmd[1], [*cmd[2:], "--style", str(style), "--out", str(target)])
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert "iterations" not in proc.stdout

@@ -24,6 +24,7 @@ from ..inference.cliargs import run_guarded
 from ..hardware import cpu_has_bf16
 
 MODELS = {"johnson": (32, 5), "johnson_small": (16, 5)}
+MIN_SIZE = 16  # the networks' two stride-2 stages and VGG's four poolings need a few pixels per side
 
 
 def size(text: str):
@@ -31,10 +32,26 @@ def size(text: str):
     try:
         if "x" in text:
             w, h = (int(v) for v in text.lower().split("x"))
-            return (h, w)
-        return (int(text), int(text))
+        else:
+            h, w = int(text), int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected a size such as 512 or 1920x1080") from None
+    if min(h, w) < MIN_SIZE:
+        raise argparse.ArgumentTypeError(f"{text!r}: each side needs at least {MIN_SIZE} px")
+    return (h, w)
+
+
+def at_least(low: float, kind: type = int):
+    """An argparse type: a ``kind`` number >= ``low`` (a timed step count of 0 would divide by zero)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if not value >= low:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be >= {low}")
+        return value
+    return parse
 
 
 def device_label(name: str | None = None, bf16: bool | None = None) -> str:
@@ -60,18 +77,18 @@ def main(argv=None) -> int:
     infer.add_argument("--torch", action="store_true",
                        help="with --compare: also PyTorch rows per model file (fp32 channels_last, and torch.compile: stylize.py --channels-last, --compile)")
     train = sub.add_parser("train", help="training images/s and peak memory: reference loop vs stylenet")
-    train.add_argument("--steps", type=int, default=5, help="timed steps per configuration (after the warm-up)")
+    train.add_argument("--steps", type=at_least(1), default=5, help="timed steps per configuration (after the warm-up)")
     train.add_argument("--compile", action="store_true", help="also time model.compile=true (slow to compile on CPU)")
-    train.add_argument("--mem-size", type=int, default=1024, help="image size of the checkpointing memory test")
-    train.add_argument("--mem-batch", type=int, default=4 if torch.cuda.is_available() else 1)
+    train.add_argument("--mem-size", type=at_least(MIN_SIZE), default=1024, help="image size of the checkpointing memory test")
+    train.add_argument("--mem-batch", type=at_least(1), default=4 if torch.cuda.is_available() else 1)
     loader = sub.add_parser("loader", help="images/s of the training photo loader alone, per worker count")
     loader.add_argument("--root", default="../shared/data/photos")
-    loader.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
-    loader.add_argument("--seconds", type=float, default=10.0)
+    loader.add_argument("--workers", type=at_least(0), nargs="+", default=[0, 1, 2])
+    loader.add_argument("--seconds", type=at_least(0.1, float), default=10.0)
     video = sub.add_parser("video", help="end-to-end video frames/s (decode + stylise + encode) per model, eager and compiled")
     video.add_argument("--input", default="../shared/data/video/bbb_0_30s_720p.webm", help="a clip")
     video.add_argument("--models", nargs="+", default=["zoo_light"], help="model files or bundled names")
-    video.add_argument("--frames", type=int, default=240, help="frames to time (from the start)")
+    video.add_argument("--frames", type=at_least(1), default=240, help="frames to time (from the start)")
     video.add_argument("--batch-size", type=int, help="default: stylize_video.py's (1 on a CPU, 4 on a GPU)")
     video.add_argument("--precision", nargs="+", default=["auto"], choices=["auto", *PRECISIONS],
                        help="a row each (auto: what stylize_video.py takes on this CPU)")

@@ -80,7 +80,11 @@ def build_loss(settings: dict[str, Any], style_image: Path, style_size: int, dev
         loss = AdaINObjective(settings).to(device)
     else:
         loss = PerceptualLoss.from_settings(settings).to(device)
-    loss.set_style(load_image(style_image, style_size)[None].to(device))
+    try:
+        painting = load_image(style_image, style_size)
+    except UNREADABLE as exc:
+        raise EvaluationError(f"style image {str(style_image)!r} is not a readable image ({exc})") from None
+    loss.set_style(painting[None].to(device))
     return loss
 
 
