@@ -3,6 +3,7 @@ checking each against the PyTorch model on a real photo:
     python scripts/export.py --model outputs/demo/checkpoints/last.ckpt --format safetensors onnx --out exported/
     python scripts/export.py --model light.safetensors --format onnx-fp16 onnx-int8 --out exported/   # smaller files
     python scripts/export.py --model wave --format onnx --out exported/   # one style of the bundled zoo, on its own
+    python scripts/export.py --model wave --out wave.onnx   # one file: its suffix sets the format
     python scripts/export.py --model zoo --style starry_night=0.7,wave=0.3 --out exported/   # a mix, baked in
     python scripts/export.py --model adain --style painting.jpg --alpha 0.8 --format onnx --out exported/   # any painting
 """
@@ -23,8 +24,10 @@ def main(argv=None) -> int:
                                    "model a painting (or a.jpg=0.7,b.jpg=0.3): baked in, the file takes only the photo")
     p.add_argument("--alpha", type=float, default=1.0, help="AdaIN with --style: 0..1 content-style trade-off")
     p.add_argument("--style-size", type=int, default=512, help="AdaIN with --style: longer side of the painting in px")
-    p.add_argument("--format", nargs="+", default=["safetensors"], choices=FORMATS)
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--format", nargs="+", choices=FORMATS,
+                   help="one or more (default safetensors; for an output file, its suffix's format)")
+    p.add_argument("--out", required=True, help="output folder (files named after the style), or one model file's "
+                                               "path: wave.onnx, wave.safetensors, wave.pt (TorchScript)")
     p.add_argument("--dtype", default="fp32", choices=list(WEIGHT_DTYPES), help="weight precision of the safetensors file")
     p.add_argument("--photo", help="photo for the parity check (default: a bundled sample photo)")
     args = p.parse_args(argv)

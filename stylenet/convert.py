@@ -203,19 +203,38 @@ def calibration_photos(size: int = 256) -> list[torch.Tensor]:
     return [load_image(f, size)[None] for f in files]
 
 
-def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, formats: Sequence[str] = ("safetensors",),
+FILE_SUFFIXES = {".safetensors": ("safetensors",), ".pt": ("torchscript",), ".onnx": ("onnx", "onnx-fp16", "onnx-int8")}
+
+
+def output_files(out: str | os.PathLike, formats: Sequence[str] | None, stem: str) -> dict[str, Path]:
+    """Where each format goes: ``<out>/<stem><suffix>`` for a folder ``out`` (default: safetensors), or ``out``
+    itself where it names a model file (``wave.onnx``: a suffix of :data:`FILE_SUFFIXES`, not an existing folder),
+    its suffix giving the format (the first of that suffix's; another of them, e.g. onnx-int8, by ``formats``)."""
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in FILE_SUFFIXES or out.is_dir():
+        return {fmt: out / f"{stem}{SUFFIXES[fmt]}" for fmt in formats or ("safetensors",)}
+    if formats and (len(formats) > 1 or formats[0] not in FILE_SUFFIXES[suffix]):
+        raise ExportError(f"--out {out} is one {suffix} file ({' or '.join(FILE_SUFFIXES[suffix])}), but --format asks "
+                          f"for {' '.join(formats)}: give an output folder for several formats, or drop --format")
+    return {(formats or FILE_SUFFIXES[suffix])[0]: out}
+
+
+def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, formats: Sequence[str] | None = None,
                  dtype: str = "fp32", photo: str | os.PathLike | None = None, max_size: int = 512,
                  style: str | Mapping[str, float] | None = None, alpha: float = 1.0,
                  style_size: int = 512) -> list[ExportResult]:
     """Export a ``.ckpt`` or ``.safetensors`` model (or a bundled name) to ``formats`` in ``out_dir`` (named
-    after the style) and check each against the PyTorch model on ``photo`` (default: a bundled photo).
+    after the style; default safetensors), or to the one file ``out_dir`` names (:func:`output_files`), and
+    check each against the PyTorch model on ``photo`` (default: a bundled photo).
     ``style``: a style or mix of a multi-style model, exported as a one-style model (:func:`one_style`);
     a bundled model's style name as ``model_path`` (``wave``) implies it. For an AdaIN model, a painting (or a
     mix of paintings) baked in with ``alpha`` at ``style_size`` px (:func:`stylenet.adain.stylizer.fixed_style`):
     a photo-only ONNX file."""
-    unknown = set(formats) - set(FORMATS)
+    unknown = set(formats or ()) - set(FORMATS)
     if unknown:
         raise ExportError(f"unknown export format(s) {sorted(unknown)}; choose from {FORMATS}")
+    formats = list(output_files(out_dir, formats, ""))  # (a bad --out is refused before the model is loaded)
     path, implied = find_model(model_path)
     net, meta = load_transformer(path)
     style = implied if style is None else style
@@ -224,7 +243,7 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
     if set(formats) - allowed:
         baked = "with a style baked in " if style is not None else ""
         raise ExportError(f"{model_path} is an AdaIN model: {baked}it exports to {', '.join(sorted(allowed))}, not "
-                          f"{sorted(set(formats) - allowed)[0]} (--format)")
+                          f"{sorted(set(formats) - allowed)[0]} (--format, or --out's suffix)")
     stem = Path(path).stem if adain else str(meta.get("style", Path(path).stem))
     if style is not None and adain:  # a painting baked in: a photo-only ONNX file
         from .adain.stylizer import fixed_style
@@ -237,11 +256,9 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
     if photo is None:
         photo = sorted(resolve_path("data/sample").glob("*.jpg"))[0]
     x = load_image(photo, max_size)[None]
-    out_dir = Path(out_dir)
     style = parity_style(net)  # multi-style: every style in the check, mixed
     results = []
-    for fmt in formats:
-        path = out_dir / f"{stem}{SUFFIXES[fmt]}"
+    for fmt, path in output_files(out_dir, formats, stem).items():
         if fmt == "safetensors":
             save_stylizer(net, path, dtype=dtype, **{k: v for k, v in meta.items()
                                                       if k not in ("format", "format_version", "model", "weights_dtype")})

@@ -49,6 +49,27 @@ def test_every_format_matches_pytorch_on_a_real_photo(model_file, tmp_path):
     torch.testing.assert_close(onnx_stylizer(photo), expected, atol=1e-4, rtol=0)
 
 
+def test_export_to_one_named_file_takes_its_format_from_the_suffix(tmp_path):
+    from stylenet.export import ModelFileError
+
+    path = save_stylizer(TransformerNet(width=4, num_res_blocks=1).eval(), tmp_path / "src.safetensors", style="wave")
+
+    for name, formats, fmt in [("w.onnx", None, "onnx"), ("w.safetensors", None, "safetensors"), ("w.pt", None, "torchscript"),
+                               ("w8.onnx", ["onnx-int8"], "onnx-int8")]:
+        (result,) = export_model(path, tmp_path / name, formats, max_size=64)
+        assert result.format == fmt and result.path == tmp_path / name and result.path.is_file(), name
+    assert load_stylizer(tmp_path / "w.onnx").style == "wave"
+    with pytest.raises(ModelFileError, match="w.pt is a TorchScript export"):  # not read as a broken safetensors file
+        load_stylizer(tmp_path / "w.pt")
+    for name, formats, message in [("x.onnx", ["safetensors"], "one .onnx file .* asks for safetensors"),
+                                   ("x.safetensors", ["safetensors", "onnx"], "give an output folder for several")]:
+        with pytest.raises(ExportError, match=message):
+            export_model(path, tmp_path / name, formats, max_size=64)
+        assert not (tmp_path / name).exists()
+    (tmp_path / "folder.onnx").mkdir()  # an existing folder stays a folder
+    assert export_model(path, tmp_path / "folder.onnx", max_size=64)[0].path == tmp_path / "folder.onnx" / "wave.safetensors"
+
+
 def test_onnx_has_dynamic_batch_height_width(model_file, tmp_path):
     _, path = model_file
     export_model(path, tmp_path, ["onnx"], max_size=64)

@@ -53,6 +53,9 @@ def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "
                                  "...), or bake a painting into a photo-only file: scripts/export.py --model adain "
                                  "--style painting.jpg --format onnx")
         return Stylizer(None, onnx_metadata(session), precision=precision, session=session, style=style, onnx_source=path)
+    if path.suffix == ".pt" and path.is_file():
+        raise ModelFileError(f"{path.name} is a TorchScript export (for torch.jit.load, e.g. from C++): stylise with the "
+                             ".safetensors, .ckpt or .onnx model instead")
     net, meta = load_transformer(path)
     if getattr(net, "family", None) == "adain":
         from ..adain.stylizer import STYLE_SIZE, AdaINStylizer
