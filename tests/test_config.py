@@ -6,7 +6,7 @@ from stylenet.config import ConfigError, validate
 from stylenet.paths import resolve_path
 from stylenet.training.config import module_kwargs
 
-from conftest import ROOT, STYLES, compose_config, run_train, train_in_process
+from conftest import ROOT, STYLES, compose_config, run_train, tiny_overrides, train_in_process
 
 STYLE_NAMES = sorted(p.stem for p in (ROOT / "conf" / "style").glob("*.yaml"))
 
@@ -108,6 +108,18 @@ def test_cli_missing_coco_points_to_readme_and_sample(tmp_path):
     proc = run_train(["data.root=/nonexistent/train2014", f"hydra.run.dir={tmp_path}"], timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "data/README.md" in proc.stderr and "data=sample" in proc.stderr
+
+
+def test_cli_trainer_settings_lightning_refuses_are_one_line_errors(tmp_path, photos_dir):
+
+    base = [*tiny_overrides(photos_dir, tmp_path), "trainer.max_steps=1"]
+    cases = [("trainer.strategy=nosuch", "error: trainer: You selected an invalid strategy name")]
+    if not torch.cuda.is_available():
+        cases.append(("trainer.accelerator=gpu", "(no CUDA GPU is visible to PyTorch here: use trainer.accelerator=auto"))
+    for override, message in cases:
+        proc = train_in_process([*base, override])
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert proc.stderr.strip().splitlines()[-1].startswith("error: trainer:") and message in proc.stderr, override
 
 
 def test_cli_unknown_style_lists_choices(tmp_path):

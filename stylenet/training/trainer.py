@@ -15,7 +15,7 @@ import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar, TQDMProgressBar
 from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
-from lightning.pytorch.utilities.exceptions import SIGTERMException
+from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
 
 from ..atomic import atomic_path
 from .previews import PreviewCallback
@@ -207,6 +207,15 @@ def build_trainer(trainer_kwargs: dict[str, Any], out_dir: Path, logger, every_n
         callbacks.append(progress_bar())
     if preview and preview.get("every_n_steps"):
         callbacks.append(PreviewCallback(out_dir / "previews", **preview))
-    return pl.Trainer(**trainer_kwargs, default_root_dir=out_dir, logger=logger, callbacks=callbacks,
-                      plugins=[AtomicCheckpointIO()],
-                      use_distributed_sampler=False)  # StyleDataModule shards (and resumes) itself
+    try:
+        return pl.Trainer(**trainer_kwargs, default_root_dir=out_dir, logger=logger, callbacks=callbacks,
+                          plugins=[AtomicCheckpointIO()],
+                          use_distributed_sampler=False)  # StyleDataModule shards (and resumes) itself
+    except (MisconfigurationException, ValueError, ModuleNotFoundError) as exc:  # trainer.*: no GPU, a strategy or
+        # accelerator name Lightning does not know or whose package is missing, too many devices, ...
+        from ..config import ConfigError
+
+        hint = ""
+        if str(trainer_kwargs.get("accelerator")) in ("gpu", "cuda") and not torch.cuda.is_available():
+            hint = " (no CUDA GPU is visible to PyTorch here: use trainer.accelerator=auto or cpu)"
+        raise ConfigError(f"trainer: {exc}{hint}") from None
