@@ -111,7 +111,6 @@ def test_cli_missing_coco_points_to_readme_and_sample(tmp_path):
 
 
 def test_cli_trainer_settings_lightning_refuses_are_one_line_errors(tmp_path, photos_dir):
-
     base = [*tiny_overrides(photos_dir, tmp_path), "trainer.max_steps=1"]
     cases = [("trainer.strategy=nosuch", "error: trainer: You selected an invalid strategy name")]
     if not torch.cuda.is_available():
