@@ -17,6 +17,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # Errors Pillow raises for files that are not usable images (truncated, empty, not an image, bombs).
 UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # output formats that keep an input's alpha
+RANGE_SLACK = 0.5  # how far outside [0, 1] an input may stray (bicubic overshoot) before it is called a mistake
 SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
                 ".bmp": "BMP", ".gif": "GIF"}
 
@@ -90,6 +91,33 @@ def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike, **sav
     with atomic_path(path) as tmp:
         img.save(tmp, **save_kwargs)
     return Path(path)
+
+
+def as_float_batch(image: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """``(x, single)``: ``image`` (an RGB ``(3, H, W)`` or ``(N, 3, H, W)`` tensor) as a float32 batch in [0, 1],
+    and whether it was one image. A uint8 image (torchvision.io's) is divided by 255; anything that is
+    not float RGB in [0, 1] (a 0..255 float image, ImageNet-normalised values, NaN) is refused, never stylised
+    into a silently wrong picture. ``x`` may share the caller's memory: never write into it."""
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"expected an image tensor (3, H, W) or (N, 3, H, W) in [0, 1] or a PIL image, got "
+                        f"{type(image).__name__}")
+    single = image.ndim == 3
+    x = image[None] if single else image
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"expected an RGB image (3, H, W) or batch (N, 3, H, W), got {tuple(image.shape)}")
+    if x.dtype == torch.uint8:
+        return x.float() / 255, single
+    if not x.is_floating_point():
+        raise TypeError(f"expected float RGB in [0, 1] (or uint8 in 0..255), got {x.dtype}")
+    x = x.float()
+    low, high = torch.aminmax(x) if x.numel() else (torch.tensor(0.0), torch.tensor(0.0))
+    if not (torch.isfinite(low) and torch.isfinite(high)):
+        raise ValueError("the image holds NaN or infinite values")
+    if low < -RANGE_SLACK or high > 1 + RANGE_SLACK:  # (a resampled image overshoots [0, 1] a little: allowed)
+        hint = ("divide a 0..255 image by 255" if high > 20 else "undo any mean/std normalisation" if low < 0
+                else "rescale it to [0, 1]")
+        raise ValueError(f"expected RGB values in [0, 1], got [{float(low):.3g}, {float(high):.3g}]: {hint}")
+    return x, single
 
 
 def output_problem(path: str | os.PathLike) -> str | None:

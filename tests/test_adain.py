@@ -126,6 +126,17 @@ def test_stylizer_refuses_bad_style_input(model_file, tmp_path):
     stylizer = load_stylizer(model_file)
     with pytest.raises(StyleError, match="needs a style image"):
         stylizer(torch.rand(3, 32, 32))
+    painting = load_image(PAINTINGS[0], 64)
+    for tensor, message in [(painting * 255, r"divide a 0..255 image by 255"),
+                            ((painting - 0.45) / 0.225, "undo any mean/std normalisation"),
+                            (painting.permute(1, 2, 0), r"\(3, H, W\)"),
+                            (torch.stack([painting, painting]), r"got \(2, 3, \d+, \d+\) \(several paintings: a list")]:
+        with pytest.raises(StyleError, match=message):
+            load_stylizer(model_file, style=tensor)
+    as_uint8 = (painting * 255).round().to(torch.uint8)  # torchvision.io's images: taken as 0..255
+    photo = load_image(sorted(SAMPLE.glob("*.jpg"))[2], 64)
+    torch.testing.assert_close(load_stylizer(model_file, style=as_uint8)(photo),
+                               load_stylizer(model_file, style=as_uint8.float() / 255)(photo))
     with pytest.raises(ValueError, match="alpha"):
         load_stylizer(model_file, style=str(PAINTINGS[0]), alpha=1.5)
     with pytest.raises(ValueError, match="torch backend"):

@@ -108,6 +108,25 @@ def test_bad_options_are_clear_errors():
             Stylizer(net, device="cuda")
 
 
+def test_inputs_that_are_not_float_rgb_in_unit_range_are_refused_not_stylised(photo):
+    torch.manual_seed(0)
+    s = Stylizer(TransformerNet(4, 1), {"style": "test"})
+    expected = s(photo)
+    as_uint8 = (photo * 255).round().to(torch.uint8)  # torchvision.io's images: taken as 0..255
+    torch.testing.assert_close(s(as_uint8), s(as_uint8.float() / 255))
+    assert (s(as_uint8) - expected).abs().max() < 0.05
+    for image, error, message in [(photo * 255, ValueError, r"got \[0(\.\d+)?, 25\d\]: divide a 0..255 image by 255"),
+                                  ((photo - 0.45) / 0.225, ValueError, "undo any mean/std normalisation"),
+                                  (photo.permute(1, 2, 0), ValueError, r"expected an RGB image \(3, H, W\)"),
+                                  (torch.full((3, 8, 8), float("nan")), ValueError, "NaN or infinite"),
+                                  (photo.to(torch.int32), TypeError, "got torch.int32"),
+                                  (photo.tolist(), TypeError, "got list")]:
+        with pytest.raises(error, match=message):
+            s(image)
+    slightly_over = (photo * 1.1 - 0.05)  # a resampled image's overshoot is not a mistake
+    assert s(slightly_over).shape == photo.shape and torch.equal(photo, load_image(sorted(SAMPLE.glob("*.jpg"))[5], 200))
+
+
 def test_a_bundled_model_loads_by_name_and_an_unknown_name_lists_them():
     import pytest
     from stylenet import load_stylizer

@@ -15,7 +15,7 @@ from typing import Any, Union
 import torch
 from PIL import Image
 
-from ..image import UNREADABLE, load_image, pil_to_float
+from ..image import UNREADABLE, as_float_batch, load_image, pil_to_float
 from ..inference import Stylizer
 from ..inference.styles import StyleChoice, StyleError, masked, parse_mix
 
@@ -26,11 +26,14 @@ StyleImage = Union[str, os.PathLike, Image.Image, torch.Tensor]
 def _as_tensor(image: StyleImage, size: int) -> tuple[torch.Tensor, str]:
     """A style image as ``(3, H, W)`` in [0, 1] (longer side ``size`` for files and PIL images) and its label."""
     if isinstance(image, torch.Tensor):
-        if image.dim() == 4 and image.shape[0] == 1:
-            image = image[0]
-        if image.dim() != 3 or image.shape[0] != 3:
-            raise StyleError(f"a style image tensor must be (3, H, W) in [0, 1], got {tuple(image.shape)}")
-        return image.float(), "tensor"
+        try:  # (the photos' check: uint8 divided by 255; 0..255 floats, normalised values, NaN refused)
+            batch, _ = as_float_batch(image)
+        except (TypeError, ValueError) as exc:
+            raise StyleError(f"a style image tensor must be (3, H, W) in [0, 1]: {exc}") from None
+        if batch.shape[0] != 1:
+            raise StyleError(f"a style image tensor must be (3, H, W) in [0, 1], got {tuple(image.shape)} "
+                             "(several paintings: a list or {painting: weight})")
+        return batch[0], "tensor"
     if isinstance(image, Image.Image):
         image = image.convert("RGB")
         if size and max(image.size) > size:

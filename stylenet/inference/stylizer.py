@@ -21,7 +21,7 @@ from torch import nn
 from .. import hardware
 from ..animated import ANIMATED_FORMATS, frame_count, stylize_animation
 from ..device import available_memory, resolve_device
-from ..image import ALPHA_SUFFIXES, float_to_pil, load_input, pil_to_float, preserve_colors, save_output
+from ..image import ALPHA_SUFFIXES, as_float_batch, float_to_pil, load_input, pil_to_float, preserve_colors, save_output
 from ..models import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
 from ..models.adain import DOWNSAMPLE as ADAIN_DOWNSAMPLE, MIN_SIDE as ADAIN_MIN_SIDE
 from .styles import StyleChoice, StyleError, choose, crop, masked, style_names
@@ -235,10 +235,7 @@ class Stylizer(nn.Module):
             if alpha is not None:
                 result.putalpha(alpha)
             return result
-        single = image.ndim == 3
-        x = (image[None] if single else image).float()
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected an RGB image (3, H, W) or batch (N, 3, H, W), got {tuple(image.shape)}")
+        x, single = as_float_batch(image)  # (float32 in [0, 1]; uint8 divided by 255; mistakes refused)
         src_device = x.device
         x = x.cpu()
         h, w = x.shape[-2:]
