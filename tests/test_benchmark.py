@@ -122,8 +122,9 @@ def test_a_benchmark_records_its_table_under_the_device_s_section(monkeypatch, c
     [(section, command, table)] = recorded
     assert section == f"Photo loader ({cli.device_label()})"
     # CPU tables name the make: the same bf16 flag ran bf16 at 0.8x fp32 on a Xeon and 1.9x on a Zen 4 EPYC
-    assert cli.device_label("Intel(R) Xeon(R) Processor", True) == "CPU, Intel Xeon, AVX512-BF16"
-    assert cli.device_label("AMD EPYC", False) == "CPU, AMD EPYC, AVX2 only"
+    assert cli.device_label("Intel(R) Xeon(R) Processor", frozenset({"avx512_bf16"})) == "CPU, Intel Xeon, AVX512-BF16"
+    assert cli.device_label("Intel(R) Xeon(R) Processor", frozenset({"avx512_bf16", "amx_bf16"})) == "CPU, Intel Xeon, AMX"
+    assert cli.device_label("AMD EPYC", frozenset({"avx2"})) == "CPU, AMD EPYC, AVX2 only"
     assert command == "python scripts/benchmark.py " + " ".join(argv)
     assert table.startswith("| workers |") and table in capsys.readouterr().out
     assert cli.main([*argv, "--no-record"]) == 0 and len(recorded) == 1

@@ -21,7 +21,7 @@ from .train import bench_loader, loader_table, run_isolated, train_one, train_ta
 from .train_configs import train_configs
 from ..inference import PRECISIONS
 from ..inference.cliargs import run_guarded
-from ..hardware import cpu_has_bf16
+from ..hardware import cpu_flags, cpu_has_amx, cpu_has_bf16
 
 MODELS = {"johnson": (32, 5), "johnson_small": (16, 5)}
 MIN_SIZE = 16  # the networks' two stride-2 stages and VGG's four poolings need a few pixels per side
@@ -54,14 +54,16 @@ def at_least(low: float, kind: type = int):
     return parse
 
 
-def device_label(name: str | None = None, bf16: bool | None = None) -> str:
+def device_label(name: str | None = None, flags: frozenset[str] | None = None) -> str:
     """Which kind of machine a table is for, in its section title: the GPU, or the CPU's make and bf16 class
-    (``CPU, AMD EPYC, AVX512-BF16``: the class alone does not say how fast bf16 is, see stylenet/hardware.py)."""
+    from its ``flags`` (this CPU's by default): ``CPU, Intel Xeon, AMX``, ``CPU, AMD EPYC, AVX512-BF16`` or
+    ``..., AVX2 only`` (the class alone does not say how fast bf16 is, see stylenet/hardware.py)."""
     if name is None and torch.cuda.is_available():
         return torch.cuda.get_device_name()
     make = re.sub(r"\((R|TM)\)|\b(Processor|CPU)\b", "", name or cpu_name())
     make = " ".join(make.split()) or "unknown"
-    return f"CPU, {make}, {'AVX512-BF16' if (cpu_has_bf16() if bf16 is None else bf16) else 'AVX2 only'}"
+    flags = cpu_flags() if flags is None else flags
+    return f"CPU, {make}, {'AMX' if cpu_has_amx(flags) else 'AVX512-BF16' if cpu_has_bf16(flags) else 'AVX2 only'}"
 
 
 def main(argv=None) -> int:
