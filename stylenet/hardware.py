@@ -8,16 +8,20 @@ switches. The probe is a plain dataclass so tests can fake any machine.
 Measured reasons for the choices (docs/BENCHMARKS.md):
 - bf16-mixed on CUDA GPUs with bf16 (Ampere and newer): tensor cores, fp32 range, no loss scaling.
 - 16-mixed on older CUDA GPUs (fp16 tensor cores, with Lightning's gradient scaler).
-- On CPUs, bf16-mixed with AMX (Intel's tile units for bf16 matrix products; not measured in this project),
+- On CPUs, bf16-mixed with AMX (Intel's tile units for bf16 matrix products; 1.9-2.1x fp32 on a 2-vCPU Xeon
+  with AMX, 2026-12-06: 2.09 vs 1.09 images/s for the Johnson network, 2.41 vs 1.16 for johnson_small),
   and with AVX512-BF16 alone only where a short probe measures it faster (:func:`cpu_bf16_speedup`): the
   flag does not decide it. On a 2-vCPU Xeon with avx512_bf16 and no AMX, bf16-mixed trained slower than
   fp32 (2026-11-27, 256 px, batch 4, alternating runs: 0.61 vs 0.80 images/s for the Johnson network, 1.02
   vs 1.27 for johnson_small); on a 2-vCPU AMD EPYC (Zen 4) with avx512_bf16 and no AMX, faster (2026-12-04,
   same method: 1.59 vs 0.72 and 1.92 vs 1.01; the probe there 1.5-1.9x). On an AVX2-only CPU one bf16
   convolution ran ~160x slower than fp32.
-- channels_last nowhere: measured slower for training on CPUs, and on an H200 (2026-11-27) too: 436 vs 454
-  images/s (bf16-mixed, batch 16, eager) and 602 vs 617 (compiled); instance norm dominates there, and it
-  prefers NCHW.
+- channels_last on CPUs with AMX only: on a 2-vCPU Xeon with AMX (2026-12-06, bf16-mixed, alternating runs)
+  NHWC trained 1.24x faster (Johnson network, 256 px, batch 4: 2.09 vs 1.69 images/s), 1.34x (johnson_small,
+  256 px), 1.17x (johnson_small at `make demo`'s 128 px, batch 2), and end to end 1.2x (light, light_fast) and
+  1.5x (the AdaIN decoder, 128 px, batch 8: 12-13 vs 8 pairs/s); in fp32 level (0.87 vs 0.85 images/s). Not on
+  other CPUs (measured slower for training there), nor on an H200 (2026-11-27): 436 vs 454 images/s
+  (bf16-mixed, batch 16, eager) and 602 vs 617 (compiled); instance norm dominates there, and it prefers NCHW.
 - fp32 matrix products (the Gram matrices, which stay fp32 under autocast) in TF32 on CUDA: on an H200
   (2026-11-28) their fp32 `bmm` ran on CUDA cores and took 14% of a bf16 training step (profile in
   docs/BENCHMARKS.md); TF32 keeps fp32 range and accumulation (as cuDNN's convolutions already do).
@@ -178,7 +182,9 @@ def auto_inference_precision(hw: Hardware, backend: str = "torch") -> tuple[str,
 def auto_channels_last(hw: Hardware) -> tuple[bool, str]:
     if hw.kind == "cuda":
         return False, "CUDA device (NHWC measured 2-4% slower there: instance norm prefers NCHW)"
-    return False, f"{hw.kind.upper()} (NHWC training measured slower on CPUs)"
+    if hw.kind == "cpu" and cpu_has_amx(hw.cpu_flags):
+        return True, "CPU with AMX (NHWC trained 1.17-1.5x faster there in bf16-mixed, level in fp32)"
+    return False, f"{hw.kind.upper()} (NHWC training measured slower on CPUs without AMX)"
 
 
 def auto_compile(hw: Hardware) -> tuple[bool, str]:
