@@ -46,6 +46,18 @@ def resolve_style(style: str) -> tuple[Path, int, float]:
     return path, DEFAULT_STYLE_SIZE, 1.0
 
 
+def check_image(path: Path, what: str) -> None:
+    """Raise ConfigError ``"<what>: '<path>' is not a readable image (<reason>)"`` unless ``path`` decodes
+    (fully: a truncated file passes a header check), so that a bad painting stops the run before VGG and
+    the data loaders are built, not in the module's setup with a traceback."""
+    from .image import open_rgb
+
+    try:
+        open_rgb(path)
+    except (OSError, ValueError, SyntaxError) as exc:  # PIL: UnidentifiedImageError (OSError), truncated data
+        raise ConfigError(f"{what}: {str(path)!r} is not a readable image ({type(exc).__name__})") from None
+
+
 def load_loss_settings(path: str | Path = "conf/loss/johnson.yaml") -> dict[str, Any]:
     """The PerceptualLoss settings of a loss config file (conf/loss/*.yaml)."""
     file = resolve_path(path)
@@ -155,6 +167,7 @@ def validate(cfg: DictConfig) -> None:
     for style in style_list(cfg):
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", style["name"]):
             raise ConfigError(f"styles: {style['name']!r}: use letters, digits, '_', '-' or '.' in style names")
+        check_image(Path(style["image"]), "styles")
     if cfg.get("add_style"):
         if cfg.get("styles"):
             raise ConfigError("styles: add_style adds the one painting in `style`; leave styles empty")
@@ -168,6 +181,7 @@ def validate(cfg: DictConfig) -> None:
     image = resolve_path(str(value_at(cfg, "style.image")))
     if not image.is_file():
         raise ConfigError(f"style.image: file {str(image)!r} does not exist")
+    check_image(image, "style.image")
     number_at(cfg, "style.size", 32, integer=True)
     number_at(cfg, "style.weight", 0.0)
 

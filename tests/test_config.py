@@ -70,6 +70,20 @@ def test_invalid_values_name_the_key(override, key):
     assert "\n" not in str(err.value)
 
 
+def test_unreadable_style_image_is_one_line_error(tmp_path):
+    """A painting that does not decode (not an image, or cut short) stops validation, not the module's setup."""
+    junk = tmp_path / "junk.jpg"
+    junk.write_text("not an image")
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(resolve_path("data/styles/wave.jpg").read_bytes()[:2000])
+    for override, key, path in [(f"style.image={junk}", "style.image", junk), (f"style.image={cut}", "style.image", cut),
+                                (f"styles=[wave,{junk}]", "styles", junk)]:
+        with pytest.raises(ConfigError) as err:
+            validate(compose_config(["data=sample", override]))
+        assert str(err.value).startswith(f"{key}: {str(path)!r} is not a readable image (")
+        assert "\n" not in str(err.value)
+
+
 def test_light_model_composes_into_a_light_network():
     from stylenet.models import TransformerNet
 
