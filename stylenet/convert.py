@@ -210,8 +210,12 @@ def output_files(out: str | os.PathLike, formats: Sequence[str] | None, stem: st
     """Where each format goes: ``<out>/<stem><suffix>`` for a folder ``out`` (default: safetensors), or ``out``
     itself where it names a model file (``wave.onnx``: a suffix of :data:`FILE_SUFFIXES`, not an existing folder),
     its suffix giving the format (the first of that suffix's; another of them, e.g. onnx-int8, by ``formats``)."""
+    folder = str(out).endswith(("/", os.sep))  # "exported.v2/": a folder, whatever its suffix
     out = Path(out)
-    suffix = out.suffix.lower()
+    suffix = "" if folder else out.suffix.lower()
+    if suffix not in FILE_SUFFIXES and re.fullmatch(r"\.[a-z0-9]{1,12}", suffix) and not out.is_dir():
+        raise ExportError(f"--out {out}: {out.suffix!r} is not a model file suffix ({', '.join(FILE_SUFFIXES)}); "
+                          f"for a folder of that name, create it first")
     if suffix not in FILE_SUFFIXES or out.is_dir():
         return {fmt: out / f"{stem}{SUFFIXES[fmt]}" for fmt in formats or ("safetensors",)}
     if formats and (len(formats) > 1 or formats[0] not in FILE_SUFFIXES[suffix]):
@@ -234,7 +238,13 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
     unknown = set(formats or ()) - set(FORMATS)
     if unknown:
         raise ExportError(f"unknown export format(s) {sorted(unknown)}; choose from {FORMATS}")
-    formats = list(output_files(out_dir, formats, ""))  # (a bad --out is refused before the model is loaded)
+    formats = list(output_files(out_dir, formats, ""))  # (a bad --out or --photo is refused before the model is loaded)
+    photo = sorted(resolve_path("data/sample").glob("*.jpg"))[0] if photo is None else Path(photo)
+    try:
+        x = load_image(photo, max_size)[None]
+    except (OSError, ValueError, SyntaxError) as exc:  # missing, not an image, truncated
+        reason = "does not exist" if not photo.is_file() else f"is not a readable image ({type(exc).__name__})"
+        raise ExportError(f"--photo {str(photo)!r} {reason}") from None
     path, implied = find_model(model_path)
     net, meta = load_transformer(path)
     style = implied if style is None else style
@@ -253,9 +263,6 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
     elif style is not None:
         net, meta = one_style(net, meta, style, path.name)
         stem = meta["style"]
-    if photo is None:
-        photo = sorted(resolve_path("data/sample").glob("*.jpg"))[0]
-    x = load_image(photo, max_size)[None]
     style = parity_style(net)  # multi-style: every style in the check, mixed
     results = []
     for fmt, path in output_files(out_dir, formats, stem).items():

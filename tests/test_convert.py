@@ -68,6 +68,24 @@ def test_export_to_one_named_file_takes_its_format_from_the_suffix(tmp_path):
         assert not (tmp_path / name).exists()
     (tmp_path / "folder.onnx").mkdir()  # an existing folder stays a folder
     assert export_model(path, tmp_path / "folder.onnx", max_size=64)[0].path == tmp_path / "folder.onnx" / "wave.safetensors"
+    for name in ("w.pth", "w.ckpt", "w.xyz"):  # an unknown file suffix is refused, not made a folder of that name
+        with pytest.raises(ExportError, match=rf"^--out .*w{name[1:]}: '\.{name[2:]}' is not a model file suffix "
+                                              r"\(\.safetensors, \.pt, \.onnx\); for a folder of that name, create it first$"):
+            export_model(path, tmp_path / name, max_size=64)
+        assert not (tmp_path / name).exists()
+    dotted = export_model(path, f"{tmp_path / 'exported.v2'}/", max_size=64)  # a trailing slash: a folder
+    assert dotted[0].path == tmp_path / "exported.v2" / "wave.safetensors"
+
+
+def test_export_refuses_an_unreadable_parity_photo(tmp_path):
+    path = save_stylizer(TransformerNet(width=4, num_res_blocks=1).eval(), tmp_path / "src.safetensors", style="wave")
+    junk = tmp_path / "junk.jpg"
+    junk.write_text("not an image")
+    for photo, reason in [(junk, r"is not a readable image \(UnidentifiedImageError\)"),
+                          (tmp_path / "missing.jpg", "does not exist")]:
+        with pytest.raises(ExportError, match=rf"^--photo '.*{photo.name}' {reason}$"):
+            export_model(path, tmp_path / "out", ["onnx"], photo=photo, max_size=64)
+    assert not (tmp_path / "out").exists()
 
 
 def test_onnx_has_dynamic_batch_height_width(model_file, tmp_path):
