@@ -15,6 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from .atomic import atomic_path
+from .image import SAVE_FORMATS
 from .models import TransformerNet, build_network
 from .paths import meant
 
@@ -174,6 +175,9 @@ def pretrained_names() -> list[str]:
 
 def resolve_model(path: str | os.PathLike) -> Path:
     """A model file path, or the name of a bundled model (no folder, no suffix, e.g. ``starry_night``)."""
+    if str(path).strip() == "":
+        raise ModelFileError("no model given: a .safetensors, .ckpt or .onnx file, or a bundled model or style name "
+                             f"({', '.join(bundled_styles())})")
     p = Path(path)
     if not p.exists() and not p.suffix and len(p.parts) == 1 and (PRETRAINED / f"{p.name}.safetensors").is_file():
         return PRETRAINED / f"{p.name}.safetensors"
@@ -206,6 +210,11 @@ def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict[str,
     Lightning ``.ckpt`` of StyleTransferModule, or a bundled model's name (:func:`pretrained_names`).
     Raises ModelFileError naming the file and the problem."""
     path = resolve_model(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder; give a model file (.safetensors, .ckpt or .onnx) or a bundled name")
+    if path.suffix.lower() in SAVE_FORMATS:
+        raise ModelFileError(f"{path} is an image, not a model (a .safetensors, .ckpt or .onnx file, or a bundled "
+                             f"name): the photos to stylise are the input")
     if not path.is_file():
         hint = ""
         if not path.suffix and len(path.parts) == 1:

@@ -105,12 +105,14 @@ def as_float_batch(image: torch.Tensor) -> tuple[torch.Tensor, bool]:
     x = image[None] if single else image
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"expected an RGB image (3, H, W) or batch (N, 3, H, W), got {tuple(image.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"the image is empty: shape {tuple(image.shape)}")
     if x.dtype == torch.uint8:
         return x.float() / 255, single
     if not x.is_floating_point():
         raise TypeError(f"expected float RGB in [0, 1] (or uint8 in 0..255), got {x.dtype}")
     x = x.float()
-    low, high = torch.aminmax(x) if x.numel() else (torch.tensor(0.0), torch.tensor(0.0))
+    low, high = torch.aminmax(x)
     if not (torch.isfinite(low) and torch.isfinite(high)):
         raise ValueError("the image holds NaN or infinite values")
     if low < -RANGE_SLACK or high > 1 + RANGE_SLACK:  # (a resampled image overshoots [0, 1] a little: allowed)

@@ -120,7 +120,9 @@ def test_inputs_that_are_not_float_rgb_in_unit_range_are_refused_not_stylised(ph
                                   (photo.permute(1, 2, 0), ValueError, r"expected an RGB image \(3, H, W\)"),
                                   (torch.full((3, 8, 8), float("nan")), ValueError, "NaN or infinite"),
                                   (photo.to(torch.int32), TypeError, "got torch.int32"),
-                                  (photo.tolist(), TypeError, "got list")]:
+                                  (photo.tolist(), TypeError, "got list"),
+                                  (photo[:, :0], ValueError, r"the image is empty: shape \(3, 0, 200\)"),
+                                  (photo[None, :, :0], ValueError, r"empty: shape \(1, 3, 0, 200\)")]:
         with pytest.raises(error, match=message):
             s(image)
     slightly_over = (photo * 1.1 - 0.05)  # a resampled image's overshoot is not a mistake
@@ -142,6 +144,11 @@ def test_a_bundled_model_loads_by_name_and_an_unknown_name_lists_them():
         load_stylizer("no_such_style")
     with pytest.raises(ModelFileError, match=r"Starry-Night: no such model file \(did you mean 'starry_night'\?\)$"):
         load_stylizer("Starry-Night")
+    for wrong, message in [("", r"^no model given: a .safetensors, .ckpt or .onnx file, or a bundled .*\(adain, .*zoo"),
+                           (SAMPLE, r"sample is a folder; give a model file"),
+                           (sorted(SAMPLE.glob("*.jpg"))[0], r"\.jpg is an image, not a model .*the photos to stylise are")]:
+        with pytest.raises(ModelFileError, match=message):
+            load_stylizer(wrong)
 
 
 def test_compiled_stylizer_matches_eager_and_tiles_run_the_plain_network(photo):

@@ -99,11 +99,14 @@ def test_style_mix_syntax_and_errors():
     assert choice.weights.tolist() == [0.0, 0.75, 0.25] and "normalised" in choice.note
     assert choose({"wave": 0.5, "udnie": 0.5}, NAMES).note is None and choose("udnie", NAMES).label == "udnie"
     assert choose(None, ["only"]).weights is None
+    assert choose(["wave", "udnie"], NAMES).weights.tolist() == [0.0, 0.5, 0.5]  # a list: an even mix, as AdaIN's
     for spec, message in (("scream", "no style 'scream'; its styles: starry_night, wave, udnie"),
                           ("wave=x", "not a number"), ("wave=-1", ">= 0"), ("=2", "without a style name"),
                           ("wave=0", "sum to 0"), (None, "holds 3 styles: choose one"), ("wave,wave", "twice"),
                           ("wave:0.5,udnie", r"no style 'wave:0.5' \(a mix is written with '=': wave=0.5,"),
-                          ("Starry-Night", r"no style 'Starry-Night' \(did you mean 'starry_night'\?\); its styles")):
+                          ("Starry-Night", r"no style 'Starry-Night' \(did you mean 'starry_night'\?\); its styles"),
+                          ([], r"style list \[\]: expected style names"), (["wave", 2], "expected style names"),
+                          (["wave", "wave"], "twice")):
         with pytest.raises(StyleError, match=message):
             choose(spec, NAMES)
 

@@ -30,7 +30,8 @@ def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "
     ``backend="onnxruntime"`` through a temporary ONNX export), an ``.onnx`` file (onnxruntime), or the
     name of a bundled model or of a style a bundled model holds (``"starry_night"``, ``"zoo"``,
     ``"wave"``, ``"adain"``; see MODELS.md). ``style``: a style or mix of a multi-style model
-    (:mod:`stylenet.styles`); for an AdaIN model (``"adain"``) one or several style images (paths, PIL
+    (``"wave"``, ``"wave=0.7,udnie=0.3"``, ``{"wave": 0.7, "udnie": 0.3}``, or ``["wave", "udnie"]``: an even mix;
+    :mod:`stylenet.inference.styles`); for an AdaIN model (``"adain"``) one or several style images (paths, PIL
     images, tensors, ``{path: weight}``) with ``alpha`` and ``style_size`` (:mod:`stylenet.adain.stylizer`)."""
     from ..convert import export_onnx, onnx_metadata, onnx_session
     from ..export import ModelFileError, find_model, load_transformer

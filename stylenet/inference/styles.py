@@ -7,7 +7,7 @@ normalised to sum to 1 and the label says so when they did not.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -31,12 +31,17 @@ def style_names(metadata: Mapping[str, Any]) -> list[str]:
     return [str(metadata.get("style", "unknown"))]
 
 
-def parse_mix(spec: str | Mapping[str, float] | None) -> dict[str, float]:
-    """``None``/"" -> {}; ``"wave"`` -> {"wave": 1}; ``"a=0.7,b=0.3"`` -> {"a": 0.7, "b": 0.3}; a mapping as floats."""
+def parse_mix(spec: str | Mapping[str, float] | Sequence[str] | None) -> dict[str, float]:
+    """``None``/"" -> {}; ``"wave"`` -> {"wave": 1}; ``"a=0.7,b=0.3"`` -> {"a": 0.7, "b": 0.3}; a mapping as floats;
+    a list of names, ``["a", "b"]``, an even mix (as AdaIN takes a list of paintings)."""
     if spec is None or spec == "":
         return {}
     if isinstance(spec, Mapping):
         items = list(spec.items())
+    elif isinstance(spec, (list, tuple)):
+        if not spec or not all(isinstance(name, str) for name in spec):
+            raise StyleError(f"style list {spec!r}: expected style names, e.g. ['wave', 'udnie'] (an even mix)")
+        items = [(name, 1.0) for name in spec]
     else:
         items = []
         for part in str(spec).split(","):
