@@ -111,7 +111,7 @@ def table(rows: Sequence[dict]) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="evaluate_video", description=__doc__)
-    p.add_argument("--model", nargs="+", required=True, help="models to compare (the first is the baseline for the % columns)")
+    p.add_argument("--model", nargs="+", required=True, help="models to compare (the first is the baseline for the %% columns)")
     p.add_argument("--photos", nargs="*", default=["data/sample"], help="stills for the synthetic clips")
     p.add_argument("--count", type=int, default=2, help="photos used")
     p.add_argument("--motions", nargs="+", default=list(MOTIONS), choices=MOTIONS)
