@@ -22,6 +22,16 @@ def resolve_path(path: str | Path) -> Path:
     return PROJECT_ROOT / p
 
 
+def sample_photos() -> list[Path]:
+    """The bundled photos, ``data/sample/*.jpg`` sorted (parity checks, int8 calibration, benchmarks). A checkout
+    has them; an installed package does not: FileNotFoundError saying so."""
+    files = sorted(resolve_path("data/sample").glob("*.jpg"))
+    if not files:
+        raise FileNotFoundError(f"the bundled photos (data/sample) are not here ({PROJECT_ROOT}): they come with a "
+                                "checkout of stylenet, not with an installed package")
+    return files
+
+
 def find_painting(name: str, styles_dir: str | os.PathLike = "data/styles") -> Path | None:
     """A painting named in model metadata (a file name) or given by the user (a path): the path as given,
     else the file of that name in ``styles_dir``; None if neither exists."""

@@ -236,7 +236,7 @@ def test_a_style_mask_places_two_paintings(model_file, tmp_path, capsys):
 def test_onnx_export_matches_pytorch_for_any_style_size(model_file, tmp_path):
     (onnx_result,) = export_model(model_file, tmp_path, ["onnx"])
     assert onnx_result.max_abs_diff <= 1e-4
-    from stylenet.convert import onnx_runner
+    from stylenet.onnx_export import onnx_runner
 
     net = AdaINNet(decoder_width=8)
     net.load_state_dict(load_file(model_file))
@@ -253,7 +253,8 @@ def test_onnx_export_matches_pytorch_for_any_style_size(model_file, tmp_path):
 
 
 def test_a_painting_baked_in_exports_a_photo_only_onnx_that_stylises_like_the_model(model_file, tmp_path):
-    from stylenet.convert import ExportError, onnx_session
+    from stylenet.convert import ExportError
+    from stylenet.onnx_export import onnx_session
 
     results = export_model(model_file, tmp_path, ["onnx", "onnx-fp16"], style=str(PAINTINGS[1]), alpha=0.7,
                            style_size=64, max_size=64)

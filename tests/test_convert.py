@@ -4,6 +4,7 @@ import onnx
 import onnx.version_converter
 import pytest
 import torch
+from torchvision.transforms.functional import to_pil_image
 
 from stylenet import load_stylizer
 from stylenet.convert import ExportError, export_model
@@ -97,7 +98,7 @@ def test_onnx_has_dynamic_batch_height_width(model_file, tmp_path):
 
 
 def test_onnx_tiles_share_the_whole_images_statistics_as_pytorch_tiles_do(model_file, tmp_path):
-    from stylenet.convert import onnx_session
+    from stylenet.onnx_export import onnx_session
     from stylenet.inference import Stylizer
 
     net, path = model_file
@@ -114,7 +115,7 @@ def test_onnx_tiles_share_the_whole_images_statistics_as_pytorch_tiles_do(model_
 
 
 def test_onnx_tile_graphs_record_the_norms_statistics(model_file, tmp_path):
-    from stylenet.convert import onnx_session
+    from stylenet.onnx_export import onnx_session
     from stylenet.inference.onnx_tiles import SharedStatsTiles, norm_count
     from stylenet.models import fixed_norm_stats
 
@@ -196,3 +197,26 @@ def test_fp16_and_int8_onnx_are_smaller_and_within_their_stated_bounds(model_fil
         stylizer = load_stylizer(results[fmt].path)
         assert stylizer.metadata["weights_dtype"] == fmt[-4:] and stylizer.style == "wave"
         assert (stylizer(photo) - expected).abs().mean() <= bound
+
+
+def test_export_outside_a_checkout_needs_a_photo_and_says_so(tmp_path, monkeypatch):
+    """An installed package has no data/ (the bundled photos and paintings): the parity check then takes
+    --photo, AdaIN's check any picture, and int8 (calibrated on the bundled photos) says why it cannot run."""
+    import stylenet.paths
+
+    path = save_stylizer(TransformerNet(width=4, num_res_blocks=1).eval(), tmp_path / "src.safetensors", style="wave")
+    photo = tmp_path / "photo.png"
+    to_pil_image(torch.rand(3, 40, 48)).save(photo)
+    elsewhere = tmp_path / "site-packages"
+    elsewhere.mkdir()
+    monkeypatch.setattr(stylenet.paths, "PROJECT_ROOT", elsewhere)
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(ExportError, match=r"^the bundled photos \(data/sample\) are not here .*give a photo for the "
+                                          r"parity check \(--photo\)$"):
+        export_model(path, tmp_path / "a", ["onnx"], max_size=64)
+    with pytest.raises(ExportError, match=r"^onnx-int8 calibrates on the bundled photos: .*export it from a checkout$"):
+        export_model(path, tmp_path / "b", ["onnx-int8"], photo=photo, max_size=64)
+    (result,) = export_model(path, tmp_path / "c", ["onnx"], photo=photo, max_size=64)
+    assert result.max_abs_diff < 1e-4
+    (adain,) = export_model("adain", tmp_path / "d", ["onnx"], photo=photo, max_size=64)  # no bundled painting: any
+    assert adain.max_abs_diff < 1e-4

@@ -138,7 +138,8 @@ def test_metadata_round_trip_and_choosing_styles_at_load(tmp_path):
                                   {"channels": [4, 6], "outer_kernel": 3, "full_resolution": False}],
                          ids=["johnson", "light", "light_fast"])
 def test_onnx_and_torchscript_take_style_weights_and_match(arch, tmp_path):
-    from stylenet.convert import export_model, onnx_session
+    from stylenet.convert import export_model
+    from stylenet.onnx_export import onnx_session
     net, path = _multi_model(tmp_path, **arch)
     results = export_model(path, tmp_path / "out", ["safetensors", "torchscript", "onnx"])
     assert all(r.max_abs_diff < 1e-4 for r in results)
@@ -163,7 +164,8 @@ def test_onnx_and_torchscript_take_style_weights_and_match(arch, tmp_path):
                                   {"channels": [4, 6], "outer_kernel": 3, "full_resolution": False}],
                          ids=["johnson", "light", "light_fast"])
 def test_a_style_or_a_mix_exports_as_a_one_style_model(arch, tmp_path):
-    from stylenet.convert import export_model, onnx_session
+    from stylenet.convert import export_model
+    from stylenet.onnx_export import onnx_session
     net, path = _multi_model(tmp_path, **arch)
     before = {k: v.clone() for k, v in net.state_dict().items()}
     x = torch.rand(2, 3, 36, 52)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylenet.convert import export_onnx
+from stylenet.onnx_export import export_onnx
 from stylenet.export import load_transformer, save_stylizer
 from stylenet.stylize import main
 from stylenet.models import TransformerNet

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..config import load_loss_settings
-from ..convert import export_onnx, onnx_metadata, onnx_runner, onnx_session
+from ..onnx_export import export_onnx, onnx_metadata, onnx_runner, onnx_session
 from ..quality.evaluate import _score, build_loss, find_style_image, load_photos
 from ..quality.peer import PEER, arbitrary_peer, peer_model_bytes
 from ..export import PRETRAINED, find_model, load_transformer

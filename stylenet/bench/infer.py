@@ -133,7 +133,7 @@ def _onnx_paths(net: TransformerNet, device: torch.device, tmp: str | None) -> d
     on a CPU, OpenVINO where installed (not a dependency)."""
     import onnxruntime as ort
 
-    from ..convert import export_onnx, onnx_session
+    from ..onnx_export import export_onnx, onnx_session
 
     providers = ort.get_available_providers()
     if device.type == "cuda" and "CUDAExecutionProvider" not in providers:

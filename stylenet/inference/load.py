@@ -33,7 +33,7 @@ def load_stylizer(path: str | os.PathLike, device: str = "cpu", backend: str = "
     (``"wave"``, ``"wave=0.7,udnie=0.3"``, ``{"wave": 0.7, "udnie": 0.3}``, or ``["wave", "udnie"]``: an even mix;
     :mod:`stylenet.inference.styles`); for an AdaIN model (``"adain"``) one or several style images (paths, PIL
     images, tensors, ``{path: weight}``) with ``alpha`` and ``style_size`` (:mod:`stylenet.adain.stylizer`)."""
-    from ..convert import export_onnx, onnx_metadata, onnx_session
+    from ..onnx_export import export_onnx, onnx_metadata, onnx_session
     from ..export import ModelFileError, find_model, load_transformer
 
     path, implied = find_model(path)

@@ -131,7 +131,7 @@ class SharedStatsTiles:
 def shared_stats_tiles(source: str | os.PathLike | bytes) -> SharedStatsTiles | None:
     """:class:`SharedStatsTiles` for an ONNX file (its path or bytes), or None when its graph has no
     ``InstanceNormalization`` node (nothing to share)."""
-    from ..convert import onnx_session
+    from ..onnx_export import onnx_session
 
     model = onnx.load_from_string(source) if isinstance(source, bytes) else onnx.load(str(source))
     return SharedStatsTiles(model, onnx_session) if norm_count(model) else None
