@@ -33,3 +33,16 @@ def test_every_script_prints_its_help(capsys):
             assert "usage:" in capsys.readouterr().out, command
     finally:
         sys.argv = argv
+
+
+def test_console_scripts_name_callable_mains():
+    """[project.scripts] entry points (stylenet-stylize, ...) resolve to functions taking argv."""
+    import importlib
+    import inspect
+
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert {"stylenet-stylize", "stylenet-video", "stylenet-app"} <= set(scripts)
+    for name, target in scripts.items():
+        module, _, attr = target.partition(":")
+        main = getattr(importlib.import_module(module), attr)
+        assert callable(main) and "argv" in inspect.signature(main).parameters, name
