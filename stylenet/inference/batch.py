@@ -40,22 +40,28 @@ class Summary:
 
 def expand_inputs(inputs: list[str | Path], exclude: Path | None = None) -> list[tuple[Path, Path]]:
     """``(file, path relative to its input root)`` for files, folders (recursive) and globs.
-    Files under ``exclude`` (the output folder) are left out."""
+    Earlier results are left out: files under ``exclude`` (the output folder) where it lies inside an input
+    folder, or among a glob's matches (a file named on its own is always taken)."""
     pairs: list[tuple[Path, Path]] = []
+    ex = exclude.resolve() if exclude is not None else None
+
+    def kept(files: list[Path]) -> list[Path]:
+        return [f for f in files if ex is None or ex not in f.resolve().parents]
+
     for item in map(str, inputs):
         path = Path(item)
         if path.is_dir():
-            pairs += [(f, f.relative_to(path)) for f in find_images(path, INPUT_EXTENSIONS)]
+            files = find_images(path, INPUT_EXTENSIONS)
+            if ex is not None and path.resolve() in ex.parents:  # the output folder nested in this one
+                files = kept(files)
+            pairs += [(f, f.relative_to(path)) for f in files]
         elif path.is_file():
             pairs.append((path, Path(path.name)))
         elif glob.has_magic(item):
             matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
-            pairs += [(m, Path(m.name)) for m in matches if m.is_file() and m.suffix.lower() in INPUT_EXTENSIONS]
+            pairs += [(m, Path(m.name)) for m in kept(matches) if m.is_file() and m.suffix.lower() in INPUT_EXTENSIONS]
         else:
             raise FileNotFoundError(f"input {item!r} does not exist")
-    if exclude is not None:
-        ex = exclude.resolve()
-        pairs = [(f, r) for f, r in pairs if ex not in f.resolve().parents]
     return pairs
 
 
@@ -76,6 +82,23 @@ class MaskFolder:
             raise FileNotFoundError(f"no mask for it ({stem}.png or another image suffix)")
         with Image.open(found[0]) as img:
             return img.convert("L")
+
+
+def _inputs_for(inputs: list[str | Path], output_dir: Path, one_file: bool) -> list[tuple[Path, Path]]:
+    """:func:`expand_inputs` for an output folder (earlier results inside an input folder left out), refusing
+    what would write nothing without saying why: no images at all, or an input folder as the output."""
+    if not one_file and any(Path(i).is_dir() and Path(i).resolve() == output_dir.resolve() for i in map(str, inputs)):
+        raise ValueError(f"--output {output_dir} is an input folder: the results would land among the photos; give "
+                         f"another folder (e.g. {output_dir / 'styled'})")
+    found = expand_inputs(inputs)
+    pairs = found if one_file else expand_inputs(inputs, exclude=output_dir)
+    if not found:
+        raise FileNotFoundError(f"no images in {', '.join(repr(str(i)) for i in inputs)} (looked for "
+                                f"{', '.join(INPUT_EXTENSIONS)})")
+    if not pairs:
+        raise ValueError(f"every input image lies inside --output {output_dir} (earlier results are left out): give "
+                         "another output folder")
+    return pairs
 
 
 def output_path(src: Path, rel: Path, output_dir: Path, fmt: str) -> Path:
@@ -117,7 +140,7 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output: str | Pa
     one_file = is_file_output(output_dir)
     summary = Summary()
     start = time.perf_counter()
-    pairs = expand_inputs(inputs, exclude=None if one_file else output_dir)
+    pairs = _inputs_for(inputs, output_dir, one_file)
     if one_file:
         _check_file_output(output_dir, pairs, fmt)
     fmt = fmt or "png"
