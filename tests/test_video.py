@@ -145,6 +145,13 @@ def test_folder_of_frames_in_and_out(tmp_path, stylizer):
     stylize_video(identity, folder, tmp_path / "made.mp4", fps=10, progress=False)  # frames -> a clip
     info, frames, _ = decode(tmp_path / "made.mp4")
     assert len(frames) == 5 and info.fps == 10
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    for dst, message in [(folder, "is the input; the stylised frames would replace it"),  # same names: never
+                         (tmp_path / "styled", r"already holds f000.png and 4 more frames; pass --overwrite")]:
+        with pytest.raises(VideoError, match=message):
+            stylize_video(stylizer, folder, dst, progress=False)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert stylize_video(stylizer, folder, tmp_path / "styled", overwrite=True, progress=False).frames == 5
 
 
 def test_frames_go_one_at_a_time_on_a_cpu_unless_told(clip, tmp_path, stylizer):
@@ -221,6 +228,11 @@ def test_bad_inputs_are_one_line(tmp_path, clip):
     with pytest.raises(VideoError, match="exists; pass --overwrite"):
         stylize_video(identity, clip, tmp_path / "exists.mp4", progress=False)
     assert (tmp_path / "exists.mp4").read_bytes() == b"keep me"
+    with pytest.raises(VideoError, match="is the input; the stylised clip would replace it"):  # even with --overwrite
+        stylize_video(identity, clip, clip.parent / "." / clip.name, overwrite=True, progress=False)
+    stylize_video(identity, clip, tmp_path / "frames", max_frames=2, progress=False)  # a clip's frames, then again
+    with pytest.raises(VideoError, match="frames: already holds frame_000001.png; pass --overwrite"):
+        stylize_video(identity, clip, tmp_path / "frames", max_frames=2, progress=False)
 
 
 def test_the_script_end_to_end_and_its_errors(tmp_path, clip):

@@ -123,6 +123,9 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     if dst.suffix and not video_out and not dst.is_dir():
         raise VideoError(f"{dst}: unsupported output; use one of {', '.join((*VIDEO_CODECS, *ANIMATED_SUFFIXES))} "
                          "or a folder for PNG frames")
+    if dst.resolve() == src.resolve():
+        raise VideoError(f"{dst}: is the input; the stylised {'frames' if src.is_dir() else 'clip'} would replace it: "
+                         "give another output")
     if video_out and dst.exists() and not overwrite:
         raise VideoError(f"{dst}: exists; pass --overwrite to replace it")
     batch_size = default_batch_size(stylizer) if batch_size is None else batch_size
@@ -133,10 +136,14 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     frames, reader = None, None
     if src.is_dir():
         frames = frame_folder(src)
+        if not video_out and not overwrite:
+            _check_frames_free(dst, [f.with_suffix(".png").name for f in frames])
         first = read_frame(frames[0])
         info = VideoInfo(first.shape[1], first.shape[0], Fraction(fps).limit_denominator(1001), len(frames), 0, 2, 2,
                          False, "frames")
     else:
+        if not video_out and not overwrite:
+            _check_frames_free(dst, sorted(p.name for p in dst.glob("frame_[0-9]*.png"))[:1])
         reader = VideoReader(src)
         info = reader.info
     summary.size = output_size(info.width, info.height, max_size, even=video_out and not animated)
@@ -183,6 +190,15 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
             reader.close()
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def _check_frames_free(dst: Path, names: list[str]) -> None:
+    """VideoError unless the frames ``names`` would be new files in the folder ``dst`` (a rerun, or an earlier
+    clip's frames, is not replaced without --overwrite)."""
+    taken = [name for name in names if (dst / name).exists()]
+    if taken:
+        raise VideoError(f"{dst}: already holds {taken[0]}" + (f" and {len(taken) - 1} more frames" if len(taken) > 1
+                         else "") + "; pass --overwrite to replace them, or give another folder")
 
 
 def _decoded(reader: VideoReader | None, frames: list[Path] | None, writer: VideoWriter | None) -> Iterator[tuple]:
