@@ -228,3 +228,16 @@ def test_the_ctrl_c_handler_is_the_caller_s_again_after_training(tmp_path):
         assert signal.getsignal(signal.SIGINT) is mine  # after it: the caller's own
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_fresh_run_into_a_folder_holding_a_run_is_refused_and_the_run_kept(tmp_path):
+    """hydra.run.dir of an earlier run without resume: its checkpoints and model would be overwritten."""
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"an earlier run's weights")
+    proc = train_in_process(_config(tmp_path / "photos", run))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"error: hydra.run.dir: '{run}' holds a run already (checkpoints/last.ckpt); a fresh run would overwrite its "
+        "checkpoints and model: resume=auto continues it, or give another folder")
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == b"an earlier run's weights"

@@ -29,6 +29,9 @@ QUIET_WARNINGS = (
     # bf16-mixed keeps the weights in fp32, so the model summary's "Using 32 bits instead" is the right size:
     # "will not be accurate" is noise in every bf16 run (auto picks bf16 on GPUs and on some CPUs)
     r"Precision bf16-mixed is not supported by the model summary",
+    # a mid-epoch resume: Lightning cannot see that stylenet's ResumableSampler starts the epoch where the
+    # checkpoint stopped (stylenet.training.sampling; tests/test_resume.py checks the resumed run is exact)
+    r"You're resuming from a checkpoint that ended before the epoch ended",
 )
 for _message in QUIET_WARNINGS:
     warnings.filterwarnings("ignore", message=_message)
