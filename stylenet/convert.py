@@ -120,6 +120,7 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
         reason = "does not exist" if not photo.is_file() else f"is not a readable image ({type(exc).__name__})"
         raise ExportError(f"--photo {str(photo)!r} {reason}") from None
     path, implied = find_model(model_path)
+    source = path
     net, meta = load_transformer(path)
     style = implied if style is None else style
     adain = getattr(net, "family", None) == "adain"
@@ -139,7 +140,13 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
         stem = meta["style"]
     style = parity_style(net)  # multi-style: every style in the check, mixed
     results = []
-    for fmt, path in output_files(out_dir, formats, stem).items():
+    outputs = output_files(out_dir, formats, stem)
+    for target in outputs.values():
+        if target.resolve() == Path(source).resolve():
+            raise ExportError(f"--out {target} is the model being exported: writing it would replace the source "
+                              f"{'(in another precision) ' if dtype != 'fp32' else ''}with its copy; give another "
+                              "folder or file")
+    for fmt, path in outputs.items():
         if fmt == "safetensors":
             save_stylizer(net, path, dtype=dtype, **{k: v for k, v in meta.items()
                                                       if k not in ("format", "format_version", "model", "weights_dtype")})

@@ -76,6 +76,13 @@ def test_export_to_one_named_file_takes_its_format_from_the_suffix(tmp_path):
         assert not (tmp_path / name).exists()
     dotted = export_model(path, f"{tmp_path / 'exported.v2'}/", max_size=64)  # a trailing slash: a folder
     assert dotted[0].path == tmp_path / "exported.v2" / "wave.safetensors"
+    source = dotted[0].path
+    before = source.read_bytes()
+    for out, dtype in [(source, "fp16"), (source.parent, "fp32")]:  # the file itself, or its folder: never replaced
+        with pytest.raises(ExportError, match=r"^--out .*wave.safetensors is the model being exported: writing it "
+                                              r"would replace the source .*give another folder or file$"):
+            export_model(source, out, dtype=dtype, max_size=64)
+    assert source.read_bytes() == before
 
 
 def test_export_refuses_an_unreadable_parity_photo(tmp_path):
