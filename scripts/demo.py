@@ -27,7 +27,7 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=384,
                    help="longer side of the photos when stylised (3x the demo's 128-px training crops)")
     args = p.parse_args(argv)
-    if problem := output_problem(args.out):  # before the work, not after it
+    if problem := output_problem(args.out, args.photos or []):  # before the work, not after it
         p.error(problem)
     result, code = run_guarded(lambda: write_demo(args), errors=(ModelFileError,),
                                interrupted=f"nothing was written to {args.out}")

@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0, help="noise seed for --init noise")
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)
-    if problem := output_problem(args.out):  # before the work, not after it
+    if problem := output_problem(args.out, [args.content, args.style]):  # before the work, not after it
         p.error(problem)
     if args.size < 16 or args.iterations < 1 or (args.style_size is not None and args.style_size < 16):
         p.error("--size and --style-size must be >= 16, --iterations >= 1")

@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="PNG or JPEG to write")
     args = p.parse_args(argv)
-    if problem := output_problem(args.out):  # before the work, not after it
+    if problem := output_problem(args.out, args.photos or []):  # before the work, not after it
         p.error(problem)
     result, code = run_guarded(lambda: write_sheet(args), errors=(ModelFileError, EvaluationError, StyleError, ValueError),
                                interrupted=f"nothing was written to {args.out}")

@@ -122,10 +122,14 @@ def as_float_batch(image: torch.Tensor) -> tuple[torch.Tensor, bool]:
     return x, single
 
 
-def output_problem(path: str | os.PathLike) -> str | None:
+def output_problem(path: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> str | None:
     """Why an image could not be written to ``path`` (checked before hours of work, not after): an unknown
-    suffix, or a folder that cannot be made or written to; None when it can."""
+    suffix, one of the ``inputs`` it would overwrite, or a folder that cannot be made or written to; None
+    when it can."""
     path = Path(path)
+    for source in inputs:
+        if Path(source).is_file() and path.resolve() == Path(source).resolve():
+            return f"{path} is an input: writing it would overwrite it; give another output file"
     if path.suffix.lower() not in SAVE_FORMATS:
         return f"{path}: the suffix sets the image format; use one of {', '.join(SAVE_FORMATS)}"
     if path.is_dir():

@@ -84,3 +84,8 @@ def test_script_writes_the_image_and_reports_bad_input(tmp_path):
         proc = run_here(cmd[1], [*cmd[2:], "--style", str(style), "--out", str(target)])
         assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
         assert "iterations" not in proc.stdout
+    mine = tmp_path / "mine.jpg"  # the content photo named as --out: refused, untouched
+    mine.write_bytes(photo.read_bytes())
+    proc = run_here(cmd[1], ["--content", str(mine), *cmd[4:], "--style", "starry_night", "--out", str(mine)])
+    assert proc.returncode == 2 and f"{mine} is an input: writing it would overwrite it" in proc.stderr
+    assert mine.read_bytes() == photo.read_bytes()
