@@ -219,6 +219,8 @@ def validate(cfg: DictConfig) -> None:
         number_at(cfg, key, 0.0)
     if value_at(cfg, "loss.on_nonfinite") not in ("stop", "skip"):
         raise ConfigError(f"loss.on_nonfinite: must be stop or skip, got {cfg.loss.on_nonfinite!r}")
+    if not isinstance(cfg.get("overwrite", False), bool):
+        raise ConfigError(f"overwrite: expected true or false, got {cfg.get('overwrite')!r}")
     resume = value_at(cfg, "resume")
     if resume is not None and resume != "auto" and not Path(str(resume)).is_file():
         raise ConfigError(f"resume: must be auto or an existing checkpoint file, got {resume!r}")

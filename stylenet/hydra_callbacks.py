@@ -43,7 +43,7 @@ def compose_train(overrides=()) -> DictConfig:
 class CheckOutputDir(Callback):
     """Before Hydra creates the run folder: stop with one line if it cannot be created or written
     (instead of Hydra's traceback), so no run starts that could not save its work, or if it holds an earlier
-    run's checkpoints and this is a fresh run (no ``resume``), which would overwrite them."""
+    run's checkpoints and this is a fresh run (no ``resume``, no ``overwrite=true``), which would overwrite them."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         path = Path(config.hydra.run.dir)
@@ -58,11 +58,12 @@ class CheckOutputDir(Callback):
             print(f"error: hydra.run.dir: {str(path)!r} is not writable", file=sys.stderr)
             sys.exit(2)
         earlier = sorted((path / "checkpoints").glob("*.ckpt"))
-        if earlier and not config.get("resume") and os.environ.get("LOCAL_RANK", "0") == "0":  # (DDP's other ranks
-            # start inside the parent's fit, which checked)
+        fresh = not config.get("resume") and config.get("overwrite") is not True
+        if earlier and fresh and os.environ.get("LOCAL_RANK", "0") == "0":  # (DDP's other ranks start inside the
+            # parent's fit, which checked)
             print(f"error: hydra.run.dir: {str(path)!r} holds a run already ({earlier[-1].relative_to(path)}); a fresh "
-                  "run would overwrite its checkpoints and model: resume=auto continues it, or give another folder",
-                  file=sys.stderr)
+                  "run would overwrite its checkpoints and model: resume=auto continues it, overwrite=true starts "
+                  "over there, or give another folder", file=sys.stderr)
             sys.exit(2)
 
 

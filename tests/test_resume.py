@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from stylenet.training.data import StyleDataModule
 from stylenet.training.module import NonFiniteLossError
 
-from conftest import ROOT, tiny_overrides, train_in_process
+from conftest import ROOT, compose_config, tiny_overrides, train_in_process
 
 
 def _popen(overrides):
@@ -239,5 +239,12 @@ def test_a_fresh_run_into_a_folder_holding_a_run_is_refused_and_the_run_kept(tmp
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
         f"error: hydra.run.dir: '{run}' holds a run already (checkpoints/last.ckpt); a fresh run would overwrite its "
-        "checkpoints and model: resume=auto continues it, or give another folder")
+        "checkpoints and model: resume=auto continues it, overwrite=true starts over there, or give another folder")
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == b"an earlier run's weights"
+    from stylenet.config import ConfigError, validate
+
+    with pytest.raises(ConfigError, match="^overwrite: expected true or false, got 'yes'$"):
+        validate(compose_config(["data=sample", "overwrite=yes"]))
+    assert compose_config(["experiment=demo"]).overwrite is True  # make demo reruns start over in outputs/demo
+    proc = train_in_process(_config(tmp_path / "photos", run, "overwrite=true"))  # let through (to the next check)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error: data.root: ")

@@ -31,7 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--crf", type=int, help="encoder quality (lower is better): default 18 for H.264, 31 for VP9")
     p.add_argument("--preset", default="fast", choices=X264_PRESETS, metavar="PRESET",
                    help="x264 speed preset: ultrafast ... veryslow (default fast)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output video")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output video, or the frames already in "
+                                                             "an output folder")
     args = p.parse_args(argv)
     check_stylizer_args(p, args)
     if (args.max_size is not None and args.max_size < 2 or args.batch_size is not None and args.batch_size < 1
