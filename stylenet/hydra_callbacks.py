@@ -59,12 +59,25 @@ class CheckOutputDir(Callback):
             sys.exit(2)
         earlier = sorted((path / "checkpoints").glob("*.ckpt"))
         fresh = not config.get("resume") and config.get("overwrite") is not True
-        if earlier and fresh and os.environ.get("LOCAL_RANK", "0") == "0":  # (DDP's other ranks start inside the
-            # parent's fit, which checked)
+        # (DDP's other ranks start inside the parent's fit, which checked; a config mistake is said first, by train.py)
+        if earlier and fresh and os.environ.get("LOCAL_RANK", "0") == "0" and _valid(config):
             print(f"error: hydra.run.dir: {str(path)!r} holds a run already ({earlier[-1].relative_to(path)}); a fresh "
                   "run would overwrite its checkpoints and model: resume=auto continues it, overwrite=true starts "
                   "over there, or give another folder", file=sys.stderr)
             sys.exit(2)
+
+
+def _valid(config: DictConfig) -> bool:
+    """Whether train.py's checks (stylenet.config) pass, so that a run folder's problem is not said before a
+    mistake in the config, which train.py names."""
+    from .config import check_overrides, validate
+
+    try:
+        check_overrides(list(config.hydra.overrides.task))
+        validate(config)
+    except Exception:  # noqa: BLE001 - train.py reports it, whatever it is
+        return False
+    return True
 
 
 def _not_an_advert(record: logging.LogRecord) -> bool:

@@ -282,7 +282,8 @@ def test_add_style_trains_only_the_new_style_s_norms(photos_dir, tmp_path):
     torch.testing.assert_close(grown(x, one_hot(1, 3)), net(x, one_hot(1, 2)))  # wave stylises exactly as before
     for args, message in ((["init_from=nowhere.safetensors"], "init_from: "), (["init_from=" + str(base), "style=wave"],
                           "already one of")):
-        bad = train_in_process(["experiment=add_style", *overrides, "style=udnie", *args])
+        bad = train_in_process(["experiment=add_style", *overrides, "style=udnie", *args,
+                                f"hydra.run.dir={tmp_path / 'bad'}"])  # (run/ holds the run above: refused first)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr[-2000:]
 
 

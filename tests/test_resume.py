@@ -246,5 +246,7 @@ def test_a_fresh_run_into_a_folder_holding_a_run_is_refused_and_the_run_kept(tmp
     with pytest.raises(ConfigError, match="^overwrite: expected true or false, got 'yes'$"):
         validate(compose_config(["data=sample", "overwrite=yes"]))
     assert compose_config(["experiment=demo"]).overwrite is True  # make demo reruns start over in outputs/demo
+    proc = train_in_process(_config(tmp_path / "photos", run, "loss.style_weight=-1"))  # a config mistake: said first
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error: loss.style_weight: ")
     proc = train_in_process(_config(tmp_path / "photos", run, "overwrite=true"))  # let through (to the next check)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error: data.root: ")
