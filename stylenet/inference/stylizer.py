@@ -5,7 +5,6 @@ and ``hubconf.py``; :func:`stylenet.inference.load_stylizer` builds one from a m
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from pathlib import Path
@@ -24,6 +23,7 @@ from ..device import available_memory, resolve_device
 from ..image import ALPHA_SUFFIXES, as_float_batch, float_to_pil, load_input, pil_to_float, preserve_colors, save_output
 from ..models import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
 from ..models.adain import DOWNSAMPLE as ADAIN_DOWNSAMPLE, MIN_SIDE as ADAIN_MIN_SIDE
+from .onnx_backend import OnnxBackend
 from .styles import StyleChoice, StyleError, choose, crop, masked, style_names
 from .tiles import blend_tiles
 
@@ -39,14 +39,6 @@ class ImageTooLargeError(MemoryError):
     """An image would not fit in memory without tiling."""
 
 
-def _feeds(x: torch.Tensor, style: torch.Tensor | None = None) -> dict:
-    """An ONNX model's inputs: the image batch, and a multi-style model's style weights."""
-    feeds = {"image": x.float().cpu().contiguous().numpy()}
-    if style is not None:
-        feeds["style_weights"] = style.float().contiguous().numpy()
-    return feeds
-
-
 class Stylizer(nn.Module):
     """A trained style network ready for inference.
 
@@ -58,7 +50,7 @@ class Stylizer(nn.Module):
 
     Backends: PyTorch (``net``; ``device``, ``precision``, ``channels_last``, ``compile``) or an
     onnxruntime ``session`` (CPU, fp32; with ``onnx_source``, the file's path or bytes, tiles share the
-    image's statistics as well: :mod:`.onnx_tiles`; without, each its own). ``compile``: untiled calls
+    image's statistics as well; without, each its own: :mod:`.onnx_backend`). ``compile``: untiled calls
     run through ``torch.compile``: the first call at each image size compiles (seconds on a CPU; after
     ``torch._dynamo.config.recompile_limit`` sizes, 8 by default, torch warns and runs eager), so it pays
     for many images of one size, e.g. video frames (docs/BENCHMARKS.md: model=light_fast at 1280x720 on 2
@@ -100,7 +92,6 @@ class Stylizer(nn.Module):
         # in torch 2.14: "TensorReferenceAnalysis has no attribute python_mod").
         object.__setattr__(self, "_compiled", torch.compile(self.net, dynamic=False) if compile else None)
         self._plain = False
-        self._onnx_source, self._onnx_tiles, self._tile_stats = onnx_source, None, None
         self.metadata = dict(metadata or {})
         self.width = int(self.metadata.get("model", {}).get("width", 32))
         # The network's downsampling (tile alignment) and smallest input; an ONNX session has no network to ask,
@@ -110,6 +101,7 @@ class Stylizer(nn.Module):
             self.width = 64  # VGG's 64 channels at full resolution (AdaINStylizer's memory estimate)
         self.downsample = getattr(net, "downsample", ADAIN_DOWNSAMPLE if adain_file else DOWNSAMPLE_FACTOR)
         self.min_side = ADAIN_MIN_SIDE if adain_file else MIN_SIDE  # (a network pads small inputs itself)
+        self._onnx = OnnxBackend(session, onnx_source, self.min_side) if session is not None else None
         self.style_names = style_names(self.metadata)
         self.set_style(style)
 
@@ -148,16 +140,8 @@ class Stylizer(nn.Module):
     # -- the network on one batch -----------------------------------------------------------
     def _network(self, x: torch.Tensor, choice: StyleChoice) -> torch.Tensor:
         inputs = self._net_inputs(choice, x.shape[0])
-        if self.session is not None:
-            h, w = x.shape[-2:]
-            if h < self.min_side or w < self.min_side:  # the graph expects >= 8 px (AdaIN: 16; convert.export_onnx)
-                x = F.pad(x, (0, max(0, self.min_side - w), 0, max(0, self.min_side - h)), mode="replicate")
-            feeds = _feeds(x, *inputs)
-            if self._tile_stats is not None:  # a tile, with the whole image's norm statistics (_tiled)
-                out = self._onnx_tiles.run(feeds, self._tile_stats)
-            else:
-                out = self.session.run(None, feeds)[0]
-            return torch.from_numpy(out)[..., :h, :w].clamp_(0, 1)
+        if self._onnx is not None:
+            return self._onnx(x, *inputs)
         x = x.to(self.device, torch.float32)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -182,15 +166,6 @@ class Stylizer(nn.Module):
                 f"a {width}x{height} image needs about {need / 2**30:.1f} GiB untiled but only "
                 f"{free / 2**30:.1f} GiB is free on {self.device}; use tiling (--tile 1024)")
 
-    def _shared_onnx_tiles(self):
-        """The record/use sessions for tiles of the ONNX model with shared statistics (built on the first
-        tiled call), or None: no source given, or a graph without instance norms."""
-        if self._onnx_tiles is None and self._onnx_source is not None:
-            from .onnx_tiles import shared_stats_tiles
-
-            self._onnx_tiles, self._onnx_source = shared_stats_tiles(self._onnx_source) or False, None
-        return self._onnx_tiles or None
-
     def _tiled(self, x: torch.Tensor, tile: int, overlap: int, stats_size: int, choice: StyleChoice) -> torch.Tensor:
         n, _, h, w = x.shape
         if n > 1:  # one image at a time: each tile with its own image's statistics (a batch's tiles had only their own)
@@ -204,19 +179,18 @@ class Stylizer(nn.Module):
             regions = choice.regions if choice.regions.dim() == 4 else choice.regions[None]
             whole = replace(choice, regions=F.interpolate(regions[:1], size=reference.shape[-2:], mode="area")[0])
         inputs = self._net_inputs(whole, 1)
-        stats: contextlib.AbstractContextManager = contextlib.nullcontext()
-        if self.net is not None:
+        if self.net is not None:  # every tile normalised with the whole image's statistics
             stats = fixed_norm_stats(self.net, reference.to(self.device),
                                      *(None if t is None else t.to(self.device) for t in inputs))
-        elif self._shared_onnx_tiles() is not None:
-            self._tile_stats = self._onnx_tiles.record(_feeds(reference, *inputs))
+        else:
+            stats = self._onnx.shared_stats(reference, *inputs)
         self._plain = True
         try:
             with stats:  # each tile with its part of a mask's regions (styles.crop)
                 return blend_tiles(lambda t, b, l, r: self._network(x[..., t:b, l:r], crop(choice, t, b, l, r)).cpu(),
                                    x.shape, tile, overlap, self.downsample)
         finally:
-            self._plain, self._tile_stats = False, None
+            self._plain = False
 
     # -- public API ----------------------------------------------------------------------------
     def forward(self, image: torch.Tensor | Image.Image, tile: int | None = None, overlap: int = 64,
