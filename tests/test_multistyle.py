@@ -288,7 +288,8 @@ def test_add_style_trains_only_the_new_style_s_norms(photos_dir, tmp_path):
 
 
 def test_evaluate_scores_each_style_of_a_multistyle_model_against_its_painting(tmp_path):
-    from stylenet.quality.evaluate import EvaluationError, evaluate, load_photos
+    from stylenet.quality.evaluate import evaluate
+    from stylenet.quality.scoring import EvaluationError, load_photos
 
     _, path = _multi_model(tmp_path)
     photos = load_photos([str(ROOT / "data" / "sample")], 2, 48)

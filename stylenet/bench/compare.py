@@ -30,7 +30,7 @@ import torch
 
 from ..config import load_loss_settings
 from ..onnx_export import export_onnx, onnx_metadata, onnx_runner, onnx_session
-from ..quality.evaluate import _score, build_loss, find_style_image, load_photos
+from ..quality.scoring import build_loss, find_style_image, load_photos, score
 from ..quality.peer import PEER, arbitrary_peer, peer_model_bytes
 from ..export import PRETRAINED, find_model, load_transformer
 from ..inference import Stylizer, auto_precision
@@ -202,7 +202,7 @@ def score_entries(entries: Sequence[Entry], photos: str | os.PathLike = "data/sa
             continue
         if e.painting not in losses:
             losses[e.painting] = build_loss(settings, e.painting, style_size, torch.device("cpu"))
-        terms = [_score(losses[e.painting], torch.from_numpy(e.run(c[None].numpy()))[0], c) for _, c in pictures]
+        terms = [score(losses[e.painting], torch.from_numpy(e.run(c[None].numpy()))[0], c) for _, c in pictures]
         e.quality = {k: float(np.mean([t[k] for t in terms])) for k in ("content", "style", "total")}
 
 

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from ..config import DEFAULT_STYLE_SIZE
-from .evaluate import EvaluationError, build_loss
+from .scoring import EvaluationError, build_loss
 from .gatys import stylize_by_optimization
 from ..image import contact_sheet, load_image
 from ..device import resolve_device

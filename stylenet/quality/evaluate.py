@@ -11,91 +11,19 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from ..config import load_loss_settings
 from ..device import resolve_device
-from ..image import UNREADABLE, load_image
 from ..inference import load_stylizer
-from ..inference.batch import expand_inputs
 from ..losses import SETTINGS, PerceptualLoss
-from ..paths import find_painting, resolve_path
 from .gatys import stylize_by_optimization
 from .peer import PEER, peer_stylizer
 from .report import Method
+from .scoring import ADAIN_LOSSES, EvaluationError, adain_settings, build_loss, find_style_image, score, sync
 
 log = logging.getLogger(__name__)
-
-
-class EvaluationError(ValueError):
-    """Bad input to an evaluation (the message names it)."""
-
-
-def load_photos(inputs: Sequence[str | os.PathLike], count: int | None, size: int) -> list[tuple[Path, torch.Tensor]]:
-    """The first ``count`` readable images of ``inputs`` (files, folders, globs), longer side ``size``
-    px; unreadable files are logged and skipped."""
-    try:
-        files = [f for f, _ in expand_inputs([resolve_path(item) for item in inputs])]
-    except FileNotFoundError as exc:
-        raise EvaluationError(str(exc)) from None
-    photos = []
-    for f in files:
-        if count is not None and len(photos) >= count:
-            break
-        try:
-            photos.append((f, load_image(f, size)))
-        except UNREADABLE as exc:
-            log.warning("skipping unreadable photo %s (%s)", f, exc)
-    if not photos:
-        raise EvaluationError(f"no readable photos in {', '.join(map(str, inputs))}")
-    return photos
-
-
-def find_style_image(name: str, styles_dir: str | os.PathLike = "data/styles") -> Path:
-    """A style image named in model metadata (a file name) or given by the user (a path, or a bundled style's
-    name such as ``the_scream``: its conf/style/*.yaml image, as AdaIN's ``--style-image`` takes it)."""
-    found = find_painting(name, styles_dir)
-    if found is not None:
-        return found
-    from ..adain.stylizer import painting_path
-    from ..inference.styles import StyleError
-
-    try:
-        return painting_path(name)
-    except StyleError:
-        raise EvaluationError(f"style image {name!r} not found (looked in {styles_dir}); pass it with --style") from None
-
-
-ADAIN_LOSSES = ("own", "johnson")
-
-
-def build_loss(settings: dict[str, Any], style_image: Path, style_size: int, device: torch.device) -> PerceptualLoss:
-    """The scorer for ``settings``: the perceptual (Gram) loss, or with ``"objective": "adain"`` the AdaIN
-    training objective (:class:`stylenet.adain.loss.AdaINObjective`, same interface)."""
-    if settings.get("objective") == "adain":
-        from ..adain.loss import AdaINObjective
-
-        loss = AdaINObjective(settings).to(device)
-    else:
-        loss = PerceptualLoss.from_settings(settings).to(device)
-    try:
-        painting = load_image(style_image, style_size)
-    except UNREADABLE as exc:
-        raise EvaluationError(f"style image {str(style_image)!r} is not a readable image ({exc})") from None
-    loss.set_style(painting[None].to(device))
-    return loss
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _score(loss: PerceptualLoss, output: torch.Tensor, content: torch.Tensor) -> dict[str, float]:
-    with torch.no_grad():
-        return {k: float(v) for k, v in loss(output[None], content[None]).items()}
 
 
 def _variants(models: Sequence[str | os.PathLike], device: torch.device, model_styles: Sequence[str] | None,
@@ -195,7 +123,7 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
         style_path = find_style_image(variant["image"] if variant.get("adain") else paintings[0]
                                       if paintings and not adain_only else variant["image"] or "", styles_dir)
         if variant.get("adain"):
-            settings = _adain_settings(meta) if adain_loss == "own" else load_loss_settings()
+            settings = adain_settings(meta) if adain_loss == "own" else load_loss_settings()
         else:
             settings = {k: meta[k] for k in SETTINGS if k in meta}
         missing = [k for k in SETTINGS if k not in settings]
@@ -235,21 +163,14 @@ def _fill(method: Method, run, loss: PerceptualLoss, photos: list[tuple[Path, to
     run(photos[0][1])
     for row, (path, content) in zip(rows, photos):
         x = content.to(dev)
-        _sync(dev)
+        sync(dev)
         start = time.perf_counter()
         out = run(x)
-        _sync(dev)
+        sync(dev)
         ms = (time.perf_counter() - start) * 1000
-        method.per_image.append({"photo": path.name, **_score(loss, out.to(dev), x), "ms": ms})
+        method.per_image.append({"photo": path.name, **score(loss, out.to(dev), x), "ms": ms})
         row.append(out.cpu())
     return method
-
-
-def _adain_settings(meta: dict[str, Any]) -> dict[str, Any]:
-    """An AdaIN model's training objective: its metadata's weights over conf/loss/adain.yaml's."""
-    return {**load_loss_settings("conf/loss/adain.yaml"),
-            **{k: meta[k] for k in ("style_layers", "content_weight", "style_weight") if k in meta},
-            "vgg_weights": meta.get("model", {}).get("vgg_weights", "caffe"), "objective": "adain"}
 
 
 def _own_paintings(models: Sequence[str | os.PathLike], model_styles: Sequence[str] | None) -> list[str]:

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_path
-from ..quality.evaluate import EvaluationError, evaluate, load_photos
+from ..quality.evaluate import evaluate
+from ..quality.scoring import EvaluationError, load_photos
 from ..export import ModelFileError
 from ..inference import load_stylizer
 from .io import VideoError, VideoReader, frame_folder, read_frame, to_rgb

@@ -106,7 +106,7 @@ def main(argv=None) -> int:
     import argparse
     import sys
 
-    from ..quality.evaluate import EvaluationError, load_photos
+    from ..quality.scoring import EvaluationError, load_photos
 
     p = argparse.ArgumentParser(prog="make_motion_clips", description="Clips with known motion from still photos "
                                 "(pan, zoom, rotate, a moving crop), with their exact flows.")
