@@ -35,11 +35,15 @@ DEFAULT_STYLE_SIZE = 384
 
 def resolve_style(style: str) -> tuple[Path, int, float]:
     """``(image, size, weight)`` of a style config name (conf/style/<name>.yaml), or of an image path
-    (size :data:`DEFAULT_STYLE_SIZE`, weight 1)."""
+    (size :data:`DEFAULT_STYLE_SIZE`, weight 1). An installed package has no conf/: a bundled painting's name
+    is then its file (``data/styles/<name>.jpg``, shipped in the wheel) at the default size."""
     config = resolve_path(Path("conf/style") / f"{style}.yaml")
     if "/" not in style and config.is_file():
         cfg = OmegaConf.load(config)
         return resolve_path(cfg.image), int(cfg.size), float(cfg.get("weight", 1.0))
+    bundled = resolve_path(Path("data/styles") / f"{style}.jpg")
+    if "/" not in style and not config.parent.is_dir() and bundled.is_file():
+        return bundled, DEFAULT_STYLE_SIZE, 1.0
     path = resolve_path(style)
     if not path.is_file():
         raise ConfigError(f"style {style!r} is neither a conf/style/*.yaml name nor an image file")

@@ -1,5 +1,6 @@
 """Where the project's own files lie: the checkout's root (conf/, data/, docs/, the GPU kit's .gpu/),
-found from this file, so that scripts and configs work from any working directory. One spelling of it
+found from this file, so that scripts and configs work from any working directory; in an installed package
+(a wheel: no conf/, no data/) the bundled paintings and the app's sample photos under ``stylenet/assets/``. One spelling of it
 for the whole package; how a relative path a user or a config gives is found from any folder; and
 which known name a mistyped one meant."""
 from __future__ import annotations
@@ -11,21 +12,30 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONF_DIR = PROJECT_ROOT / "conf"  # Hydra's config tree (train.py, compose_train)
 DOCS_DIR = PROJECT_ROOT / "docs"
+# A wheel maps data/styles and 8 of data/sample here (pyproject.toml [tool.setuptools.package-dir]); a checkout
+# has no such folder and reads data/ itself.
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 
 
 def resolve_path(path: str | Path) -> Path:
     """A relative path is taken from the current folder, else from the project root (so
-    ``data/styles/...`` works from anywhere)."""
+    ``data/styles/...`` works from anywhere), else, for ``data/...`` in an installed package, from
+    :data:`ASSETS_DIR`; a path found nowhere comes back as given."""
     p = Path(path).expanduser()
-    if p.is_absolute() or p.exists() or not (PROJECT_ROOT / p).exists():
+    if p.is_absolute() or p.exists():
         return p
-    return PROJECT_ROOT / p
+    if (PROJECT_ROOT / p).exists():
+        return PROJECT_ROOT / p
+    if p.parts[:1] == ("data",) and len(p.parts) > 1 and ASSETS_DIR.joinpath(*p.parts[1:]).exists():
+        return ASSETS_DIR.joinpath(*p.parts[1:])
+    return p
 
 
 def sample_photos() -> list[Path]:
     """The bundled photos, ``data/sample/*.jpg`` sorted (parity checks, int8 calibration, benchmarks). A checkout
-    has them; an installed package does not: FileNotFoundError saying so."""
-    files = sorted(resolve_path("data/sample").glob("*.jpg"))
+    has all 101; an installed package only the app's 8, never used here (int8 calibration takes the last 16):
+    FileNotFoundError saying so."""
+    files = sorted((PROJECT_ROOT / "data" / "sample").glob("*.jpg"))
     if not files:
         raise FileNotFoundError(f"the bundled photos (data/sample) are not here ({PROJECT_ROOT}): they come with a "
                                 "checkout of stylenet, not with an installed package")

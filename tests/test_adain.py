@@ -121,6 +121,10 @@ def test_stylizer_refuses_bad_style_input(model_file, tmp_path):
         load_stylizer(model_file, style=str(bad))
     with pytest.raises(StyleError, match="does not exist"):
         load_stylizer(model_file, style=str(tmp_path / "missing.jpg"))
+    with pytest.raises(StyleError, match=r"'Starry-Night' does not exist \(did you mean the bundled painting 'starry_night'\?\)"):
+        load_stylizer(model_file, style="Starry-Night")  # a bundled painting's name, mistyped
+    with pytest.raises(StyleError, match=r"'zzz' does not exist \(bundled paintings: composition_vii, .*, wave, "):
+        load_stylizer(model_file, style="zzz")
     with pytest.raises(StyleError, match="is a folder"):
         load_stylizer(model_file, style=str(tmp_path))
     stylizer = load_stylizer(model_file)

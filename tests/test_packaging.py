@@ -6,11 +6,63 @@ from conftest import ROOT
 
 
 def test_every_subpackage_is_listed_in_pyproject():
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed, mapped = set(setuptools["packages"]), setuptools.get("package-dir", {})
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "stylenet").rglob("__init__.py")}
     assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
-    missing = [name for name in listed if not (ROOT / name.replace(".", "/")).is_dir()]  # pretrained: data only
+    # pretrained: data only; stylenet.assets.*: data/ folders mapped into the wheel
+    missing = [name for name in listed if not (ROOT / mapped.get(name, name.replace(".", "/"))).is_dir()]
     assert missing == [], "pyproject.toml lists packages that do not exist"
+
+
+def test_an_installed_wheel_works_without_a_checkout(tmp_path):
+    """``pip install stylenet`` gives no conf/ and no data/: the built wheel must still hold every module, the
+    bundled models, the bundled paintings (a name: ``--style-image wave``) with their SOURCES.md, the web app's
+    8 sample photos with their credits, and the licence; run from another folder against that install alone."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    src = tmp_path / "src"  # a copy: setuptools builds in the source tree (build/), never in the checkout
+    for part in ("pyproject.toml", "README.md", "LICENSE"):
+        (src / part).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / part, src / part)
+    shutil.copytree(ROOT / "stylenet", src / "stylenet", ignore=shutil.ignore_patterns("__pycache__", "assets"))
+    for part in ("data/styles", "data/sample"):
+        shutil.copytree(ROOT / part, src / part)
+    quiet = {"capture_output": True, "text": True}
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "wheel"), str(src)], **quiet)
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert "deprecated" not in built.stderr.lower(), built.stderr[-2000:]  # e.g. the licence table (fails 2027-02-18)
+    wheel = next((tmp_path / "wheel").glob("stylenet-*.whl"))
+    site = tmp_path / "site"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target",
+                           str(site), str(wheel)], **quiet)
+    assert done.returncode == 0, done.stderr[-2000:]
+    probe = r"""
+import stylenet, torch
+from pathlib import Path
+from stylenet.adain.stylizer import painting_path
+from stylenet.app import ui
+root = Path(stylenet.__file__).parent
+assert root.parent == Path.cwd() / "site", root            # the install, not the checkout
+assert not (root.parent / "conf").exists()
+print("painting", painting_path("wave").relative_to(root))
+print("sources", (root / "assets/styles/SOURCES.md").is_file(), (root / "assets/sample/CREDITS.csv").is_file())
+print("samples", len(ui.SAMPLES), all(p.is_relative_to(root) for p in ui.SAMPLES))
+out = stylenet.load_stylizer("adain", style="the_scream")(torch.rand(3, 40, 48))
+print("adain", tuple(out.shape))
+print("zoo", len(stylenet.load_stylizer("zoo").style_names))
+"""
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    ran = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, **quiet)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout.split("\n")[:5] == ["painting assets/styles/wave.jpg", "sources True True", "samples 8 True",
+                                          "adain (3, 40, 48)", "zoo 10"], ran.stdout
+    assert any(n.endswith("licenses/LICENSE") for n in zipfile.ZipFile(wheel).namelist())
 
 
 def test_every_script_prints_its_help(capsys):

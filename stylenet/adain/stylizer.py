@@ -59,7 +59,13 @@ def painting_path(image: str | os.PathLike) -> Path:
     if path.is_dir():
         raise StyleError(f"style image {str(path)!r} is a folder: name image files (several are interpolated)")
     if not path.is_file():
-        raise StyleError(f"style image {str(path)!r} does not exist")
+        hint = ""
+        if not path.suffix and len(path.parts) == 1:  # a mistyped bundled painting's name: wavez
+            from ..paths import meant, resolve_path
+            names = sorted(p.stem for p in resolve_path("data/styles").glob("*.jpg"))
+            close = meant(path.name, names)
+            hint = f" (did you mean the bundled painting {close!r}?)" if close else f" (bundled paintings: {', '.join(names)})" if names else ""
+        raise StyleError(f"style image {str(path)!r} does not exist{hint}")
     return path
 
 
