@@ -11,7 +11,7 @@ import sys
 
 from stylenet.inference.cliargs import run_guarded
 from stylenet.quality.calibrate import SWEEP_FACTORS, sweep_sheet, sweep_style_weights
-from stylenet.config import ConfigError, load_loss_settings, resolve_style
+from stylenet.style_files import ConfigError, load_loss_settings, resolve_style
 from stylenet.quality.scoring import EvaluationError, load_photos
 from stylenet.quality.report import write_outputs
 from stylenet.quality.gatys import OPTIMIZERS, GatysError

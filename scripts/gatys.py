@@ -10,7 +10,7 @@ import logging
 import sys
 
 from stylenet.inference.cliargs import run_guarded
-from stylenet.config import ConfigError, load_loss_settings, resolve_style
+from stylenet.style_files import ConfigError, load_loss_settings, resolve_style
 from stylenet.quality.scoring import EvaluationError, build_loss, load_photos
 from stylenet.quality.gatys import INITS, OPTIMIZERS, GatysError, stylize_by_optimization
 from stylenet.image import output_problem, save_image

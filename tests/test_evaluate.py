@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from stylenet.quality.calibrate import sweep_style_weights
-from stylenet.config import load_loss_settings
+from stylenet.style_files import load_loss_settings
 from stylenet.quality.scoring import load_photos
 from stylenet.export import save_stylizer
 from stylenet.image import load_image

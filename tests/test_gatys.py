@@ -4,7 +4,7 @@ import sys
 import pytest
 import torch
 
-from stylenet.config import load_loss_settings
+from stylenet.style_files import load_loss_settings
 from stylenet.quality.gatys import GatysError, stylize_by_optimization
 from stylenet.image import load_image
 from stylenet.losses import PerceptualLoss

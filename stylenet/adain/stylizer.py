@@ -51,7 +51,7 @@ def painting_path(image: str | os.PathLike) -> Path:
     """The file of a style image given as a path or as a bundled painting's name (``wave``)."""
     path = Path(image)
     if not path.is_file() and not path.suffix and len(path.parts) == 1:  # a bundled painting's name: wave
-        from ..config import ConfigError, resolve_style
+        from ..style_files import ConfigError, resolve_style
         try:
             path = resolve_style(path.name)[0]
         except ConfigError:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import load_loss_settings
+from ..style_files import load_loss_settings
 from ..onnx_export import export_onnx, onnx_metadata, onnx_runner, onnx_session
 from ..quality.scoring import build_loss, find_style_image, load_photos, score
 from ..quality.peer import PEER, arbitrary_peer, peer_model_bytes

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ..config import DEFAULT_STYLE_SIZE
+from ..style_files import DEFAULT_STYLE_SIZE
 from .scoring import EvaluationError, build_loss
 from .gatys import stylize_by_optimization
 from ..image import contact_sheet, load_image

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import load_loss_settings
+from ..style_files import load_loss_settings
 from ..device import resolve_device
 from ..inference import load_stylizer
 from ..losses import SETTINGS, PerceptualLoss

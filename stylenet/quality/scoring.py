@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ..config import load_loss_settings
+from ..style_files import load_loss_settings
 from ..image import UNREADABLE, load_image
 from ..inference.batch import expand_inputs
 from ..losses import PerceptualLoss

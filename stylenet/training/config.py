@@ -9,7 +9,8 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from ..config import DEFAULT_STYLE_SIZE, ConfigError, number_at, style_list, value_at
+from ..config import ConfigError, number_at, style_list, value_at
+from ..style_files import DEFAULT_STYLE_SIZE
 from ..models.transformer import BLOCKS
 from ..models.transformer import DEFAULTS as ARCH_DEFAULTS
 from ..paths import find_painting, resolve_path
