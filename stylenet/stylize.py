@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .inference.batch import OUTPUT_FORMATS, MaskFolder, stylize_paths
+from .inference.batch import stylize_paths
+from .inference.batch_paths import OUTPUT_FORMATS, MaskFolder
 from .inference.cliargs import add_stylizer_args, check_stylizer_args, open_mask_image, run_stylizer, stylizer_options
 
 

@@ -103,9 +103,21 @@ def test_one_photo_into_one_output_file(model, tmp_path, capsys):
         assert main([*args, *extra]) == 2, extra
         assert message in capsys.readouterr().err
         assert not (tmp_path / "x.png").exists()
+    # A suffix that is no image format, for one photo: a typo (or a video), not a new folder named result.jpj/
+    for name, message in [("result.jpj", ".jpj is not an image format stylize writes (.jpg, .jpeg, .png"),
+                          ("clip.mp4", "a video goes through stylize_video.py")]:
+        assert main([*args, "--output", str(tmp_path / name)]) == 2, name
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / name).exists()
     (tmp_path / "folder.png").mkdir()  # an existing folder with an image suffix stays a folder
     assert main([*args, "--output", str(tmp_path / "folder.png")]) == 0
     assert (tmp_path / "folder.png" / photo.with_suffix(".png").name).is_file()
+    (tmp_path / "run.v2").mkdir()  # so does an existing one with another suffix
+    assert main([*args, "--output", str(tmp_path / "run.v2")]) == 0
+    assert (tmp_path / "run.v2" / photo.with_suffix(".png").name).is_file()
+    assert main(["--model", str(model), "--input", str(SAMPLE / "00000000003*.jpg"), "--max-size", "32", "--quiet",
+                 "--output", str(tmp_path / "batch.v3")]) == 0  # several photos: a folder, whatever its name
+    assert (tmp_path / "batch.v3" / "000000000030.png").is_file()
 
 
 def test_batching_tiling_options_and_glob(model, tmp_path, capsys):

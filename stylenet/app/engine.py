@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 
 from ..image import UNREADABLE, composite_on_white, float_to_pil, pil_to_float, save_image
 from ..inference import ImageTooLargeError, load_stylizer
-from ..inference.batch import INPUT_EXTENSIONS
+from ..inference.batch_paths import INPUT_EXTENSIONS
 
 MAX_PIXELS = 40_000_000  # uploads above 40 MP are refused: minutes of tiled work on a 2-core CPU
 TILE = 1024  # photos with a longer side above this are stylised in tiles (bounded memory, full resolution)

@@ -15,7 +15,7 @@ import torch
 
 from ..style_files import load_loss_settings
 from ..image import UNREADABLE, load_image
-from ..inference.batch import expand_inputs
+from ..inference.batch_paths import expand_inputs
 from ..losses import PerceptualLoss
 from ..paths import find_painting, resolve_path
 
