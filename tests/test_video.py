@@ -227,6 +227,8 @@ def test_bad_inputs_are_one_line(tmp_path, clip):
     (tmp_path / "exists.mp4").write_bytes(b"keep me")
     with pytest.raises(VideoError, match="exists; pass --overwrite"):
         stylize_video(identity, clip, tmp_path / "exists.mp4", progress=False)
+    with pytest.raises(VideoError, match="missing.mp4: no such file"):  # the input is named first
+        stylize_video(identity, tmp_path / "missing.mp4", tmp_path / "exists.mp4", progress=False)
     assert (tmp_path / "exists.mp4").read_bytes() == b"keep me"
     with pytest.raises(VideoError, match="is the input; the stylised clip would replace it"):  # even with --overwrite
         stylize_video(identity, clip, clip.parent / "." / clip.name, overwrite=True, progress=False)

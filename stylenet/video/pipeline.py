@@ -126,6 +126,8 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     if dst.resolve() == src.resolve():
         raise VideoError(f"{dst}: is the input; the stylised {'frames' if src.is_dir() else 'clip'} would replace it: "
                          "give another output")
+    if not src.exists():  # before the output's checks: what to fix first
+        raise VideoError(f"{src}: no such file")
     if video_out and dst.exists() and not overwrite:
         raise VideoError(f"{dst}: exists; pass --overwrite to replace it")
     batch_size = default_batch_size(stylizer) if batch_size is None else batch_size
