@@ -17,10 +17,10 @@ from stylenet.training.module import NonFiniteLossError
 from conftest import ROOT, compose_config, tiny_overrides, train_in_process
 
 
-def _popen(overrides):
+def _popen(overrides, **kwargs):
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
     return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *overrides], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
 def _wait_for_step(ckpt, step: int, proc, timeout: float = 180) -> int:
@@ -96,6 +96,43 @@ def test_signal_saves_a_checkpoint_and_resume_finishes(signum, photos_dir, tmp_p
     assert proc.returncode == 0, proc.stderr[-3000:]
     resumed = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     assert resumed["global_step"] == saved + 2 and resumed["rng_states"]["torch"].dtype == torch.uint8
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("devices", [1, 2], ids=["one_process", "ddp_two_ranks"])
+def test_sigterm_to_the_whole_process_group_stops_every_rank_at_one_step(devices, photos_dir, tmp_path):
+    """SLURM's preemption and scancel, and ``timeout``, signal every process of the job: the loader workers and,
+    under DDP, every rank. Before, the workers died of it first and the run with a traceback and no checkpoint;
+    and under DDP Lightning's handler (a broadcast inside the signal handler) left the ranks hanging."""
+    run = tmp_path / "run"
+    overrides = _config(photos_dir, run, "trainer.max_steps=1000", "checkpoint.every_n_steps=3", "data.num_workers=1",
+                        f"trainer.devices={devices}")
+    proc = _popen(overrides, start_new_session=True)  # its own process group, as a job's
+    try:
+        _wait_for_step(run / "checkpoints" / "last.ckpt", 3, proc, timeout=300)
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 143, err[-3000:]
+        assert (err + out).count("checkpoint saved to") == 1, err[-3000:]  # rank 0 says it, once
+        assert "Traceback" not in err, err[-3000:]
+        if devices == 2:
+            assert "rank 1: SIGTERM" in err + out, err[-3000:]
+        saved = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"]
+        assert 3 <= saved < 1000
+        deadline = time.time() + 30  # no rank or worker is left behind
+        while time.time() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("processes of the run are still alive 30 s after it ended")
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.mark.parametrize("mode", ["stop", "skip"])
@@ -210,14 +247,14 @@ def test_an_unreadable_resume_checkpoint_is_one_line(tmp_path):
 def test_the_ctrl_c_handler_is_the_caller_s_again_after_training(tmp_path):
     from types import SimpleNamespace
 
-    from stylenet.training.trainer import PreemptionCheckpoint
+    from stylenet.training.preemption import PreemptionCheckpoint
 
     def mine(signum, frame):
         pass
 
     previous = signal.signal(signal.SIGINT, mine)
     try:
-        trainer = SimpleNamespace(_signal_connector=SimpleNamespace(received_sigterm=False))
+        trainer = SimpleNamespace(_signal_connector=SimpleNamespace(received_sigterm=False), world_size=1, global_rank=0)
         callback = PreemptionCheckpoint(tmp_path / "last.ckpt")
         callback.on_train_start(trainer, None)
         assert signal.getsignal(signal.SIGINT) is not mine  # during training: a first Ctrl+C saves and stops

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import signal
 import warnings
 from pathlib import Path
 
@@ -202,6 +203,14 @@ class StyleDataModule(pl.LightningDataModule):
             raise DataError(f"data.batch_size: {batch_size} is larger than the {len(self.train_files)} training "
                             f"images ({held_out} for validation)")
 
+    @staticmethod
+    def _worker_init(worker_id: int) -> None:
+        """A loader worker ignores SIGTERM: a scheduler or ``timeout`` signalling the whole process group
+        (SLURM's preemption, ``scancel``) killed the workers first, and the main process died of that with a
+        traceback and no checkpoint, where a SIGTERM to it alone finishes the step and saves. The main process
+        shuts its workers down itself; a worker whose main process is gone exits (PyTorch's watchdog)."""
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
     def _loader(self, files: list[Path], train: bool) -> DataLoader:
         sampler = None
         if train:  # constant batch shapes (no recompiles), equal steps on every rank, exact resume
@@ -220,6 +229,7 @@ class StyleDataModule(pl.LightningDataModule):
             drop_last=train,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            worker_init_fn=self._worker_init if self.num_workers > 0 else None,
             prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,
             pin_memory=torch.cuda.is_available(),
         )

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
 import time
 import warnings
 from pathlib import Path
@@ -15,9 +13,10 @@ import torch
 from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar, TQDMProgressBar
 from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
-from lightning.pytorch.utilities.exceptions import MisconfigurationException, SIGTERMException
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from ..atomic import atomic_path
+from .preemption import PreemptionCheckpoint
 from .previews import PreviewCallback
 
 log = logging.getLogger(__name__)
@@ -34,34 +33,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Any | None = None) -> None:
         with atomic_path(path) as tmp:
             torch.save(checkpoint, tmp)
-
-
-class PreemptionCheckpoint(pl.Callback):
-    """SIGTERM (preemption, `kill`) or a first Ctrl+C: finish the current step, write last.ckpt and
-    stop. A second Ctrl+C aborts at once. The Ctrl+C handler lives from the training's start to its end
-    (the caller's own is put back: a notebook or a test running ``fit`` keeps its Ctrl+C)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._previous = None
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if threading.current_thread() is threading.main_thread():
-            def on_sigint(signum, frame):
-                log.warning("interrupted: saving a checkpoint after this step (Ctrl+C again to abort)")
-                trainer._signal_connector.received_sigterm = True  # Lightning's own graceful stop
-                signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)
-            self._previous = signal.signal(signal.SIGINT, on_sigint)
-
-    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if self._previous is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-
-    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, SIGTERMException):
-            trainer.save_checkpoint(self.path, weights_only=False)  # resumable: optimizer, loops, RNG
-            log.warning("stopped at step %d; checkpoint saved to %s (resume with resume=auto)", trainer.global_step, self.path)
 
 
 class ThroughputCallback(pl.Callback):
