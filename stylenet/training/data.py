@@ -205,10 +205,8 @@ class StyleDataModule(pl.LightningDataModule):
 
     @staticmethod
     def _worker_init(worker_id: int) -> None:
-        """A loader worker ignores SIGTERM: a scheduler or ``timeout`` signalling the whole process group
-        (SLURM's preemption, ``scancel``) killed the workers first, and the main process died of that with a
-        traceback and no checkpoint, where a SIGTERM to it alone finishes the step and saves. The main process
-        shuts its workers down itself; a worker whose main process is gone exits (PyTorch's watchdog)."""
+        """A loader worker leaves SIGTERM to the main process (stylenet.training.preemption), which shuts it
+        down: SLURM or ``timeout`` signalling the whole group killed the workers first, and the run with them."""
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     def _loader(self, files: list[Path], train: bool) -> DataLoader:
