@@ -70,4 +70,11 @@ def run(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from stylenet.train_args import own_painting
+
+    try:  # style=<your painting's file>: style.image and style.name (Hydra only knows conf/style names)
+        sys.argv[1:] = own_painting(sys.argv[1:])
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
     main()

@@ -137,8 +137,36 @@ def test_cli_trainer_settings_lightning_refuses_are_one_line_errors(tmp_path, ph
 
 def test_cli_unknown_style_lists_choices(tmp_path):
     proc = train_in_process(["style=mona_lisa", f"hydra.run.dir={tmp_path}"])
-    assert proc.returncode != 0
-    assert "mona_lisa" in proc.stderr and "starry_night" in proc.stderr and "the_scream" in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]  # one line, not Hydra's listing
+    assert line.startswith("error: style=mona_lisa: not a bundled painting (composition_vii, ") and "the_scream" in line
+    assert "For your own painting, give its file: style=path/to/painting.jpg" in line
+    proc = train_in_process(["style=Starry-Night", f"hydra.run.dir={tmp_path}"])
+    assert "did you mean style=starry_night?" in proc.stderr
+
+
+def test_style_may_be_your_own_painting_s_file(tmp_path, photos_dir):
+    """``style=<image file>``: style.image and style.name (the run's and the model's name) from it, quoted for
+    Hydra; the user's own style.name wins; sweeps and bundled names pass as they are; bad paths are one line."""
+    from stylenet.train_args import own_painting
+
+    painting = tmp_path / "my painting (1).jpg"
+    painting.write_bytes((STYLES / "wave.jpg").read_bytes())
+    assert own_painting(["data=sample", f"style={painting}"]) == [
+        "data=sample", f"style.image='{painting}'", "style.name=my_painting_1"]
+    assert own_painting([f"style={painting}", "style.name=hokusai"]) == [f"style.image='{painting}'", "style.name=hokusai"]
+    for args in (["style=wave"], ["--multirun", "style=wave,udnie"], ["style.image=x.jpg"], ["styles=[a.jpg,wave]"]):
+        assert own_painting(args) == args
+    for value, message in [(tmp_path / "none.jpg", "no such file"), (tmp_path, "a folder"),
+                           (tmp_path / "notes.txt", "not an image file")]:
+        (tmp_path / "notes.txt").write_text("x")
+        with pytest.raises(ValueError, match=f"style={value}: {message} \\(for your own painting, give an image file"):
+            own_painting([f"style={value}"])
+    run = tmp_path / "run"  # end to end: trained and exported under the painting's name
+    proc = train_in_process([*tiny_overrides(photos_dir, run), "trainer.max_steps=1", f"style={painting}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (run / "my_painting_1.safetensors").is_file()
+    assert OmegaConf.load(run / ".hydra" / "config.yaml").style.image == str(painting)
 
 
 def test_cli_unwritable_run_dir_is_one_line_error(tmp_path):
