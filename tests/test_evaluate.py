@@ -18,7 +18,7 @@ from conftest import ROOT, SAMPLE, STYLES, run_here
 
 LOSS = {"content_layers": {"relu2_2": 1.0}, "style_layers": {"relu1_2": 0.3, "relu2_2": 1.0}, "content_weight": 1.0,
         "style_weight": 1.0, "tv_weight": 0.0, "vgg_weights": "caffe"}
-HEIGHT, GAP = 40, 8  # contact sheet row height given to the scripts, and image.contact_sheet's default gap
+HEIGHT, GAP = 40, 8  # contact sheet row height given to the scripts, and quality.sheet.contact_sheet's default gap
 
 
 def model(path, style):

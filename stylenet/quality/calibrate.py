@@ -14,7 +14,8 @@ from PIL import Image
 from ..style_files import DEFAULT_STYLE_SIZE
 from .scoring import EvaluationError, build_loss
 from .gatys import stylize_by_optimization
-from ..image import contact_sheet, load_image
+from ..image import load_image
+from .sheet import contact_sheet
 from ..device import resolve_device
 from ..losses import PerceptualLoss
 

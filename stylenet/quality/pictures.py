@@ -8,7 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..image import contact_sheet, load_image, open_rgb, resize_longest
+from ..image import load_image, open_rgb, resize_longest
+from .sheet import contact_sheet
 from ..inference import Stylizer
 
 

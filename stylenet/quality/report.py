@@ -15,7 +15,8 @@ import torch
 from PIL import Image
 
 from ..atomic import atomic_path
-from ..image import contact_sheet, load_image, save_image
+from ..image import load_image, save_image
+from .sheet import contact_sheet
 
 TERMS = ("content", "style", "tv", "total")
 
