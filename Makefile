@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 # The builds of torch/torchvision on this machine's disk (x86_64, Python 3.11); override for others.
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 STYLE ?= starry_night
+# STYLE: a bundled painting's name or your own painting's file (STYLE=~/art/hokusai.jpg: the model is hokusai.safetensors)
+STYLE_NAME = $(basename $(notdir $(STYLE)))
 
 .PHONY: install demo test test-all train app gpu-kit clean
 
@@ -20,7 +22,8 @@ $(VENV)/.installed: pyproject.toml
 # Train STYLE on the 100 bundled photos with a short CPU schedule, export, and draw the demo picture.
 demo: install
 	$(PY) train.py experiment=demo style=$(STYLE)
-	$(PY) scripts/demo.py --model outputs/demo/$(STYLE).safetensors --out outputs/demo/$(STYLE)_demo.png
+	$(PY) scripts/demo.py --model outputs/demo/$(STYLE_NAME).safetensors --out outputs/demo/$(STYLE_NAME)_demo.png \
+	    $(if $(wildcard $(STYLE)),--style-image $(STYLE))
 
 # Two workers: 11 min 22 s on a 2-core AVX2 EPYC (2026-11-28; one process: ~20 min before the in-process error tests),
 # 7 min 23 s on a 2-core Zen 4 EPYC (2026-12-04); PYTEST_WORKERS=0

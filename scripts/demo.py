@@ -23,6 +23,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--photos", nargs="*", default=None, help="content photos (default: three bundled samples)")
     p.add_argument("--height", type=int, default=256, help="row height in px")
+    p.add_argument("--style-image", default=None,
+                   help="the painting shown beside the results (default: the model's, from data/styles)")
     p.add_argument("--no-zoo", action="store_true", help="leave out the bundled zoo's row")
     p.add_argument("--size", type=int, default=384,
                    help="longer side of the photos when stylised (3x the demo's 128-px training crops)")
@@ -44,9 +46,12 @@ def write_demo(args: argparse.Namespace) -> int:
                                 size=args.size), args.out)
         print(f"wrote {args.out}")
         return 0
-    style_image = resolve_path(Path("data/styles") / stylizer.metadata.get("style_image", ""))
+    named = stylizer.metadata.get("style_image", "")  # a file name only (stylenet.export keeps no folders)
+    style_image = Path(args.style_image).expanduser() if args.style_image else resolve_path(Path("data/styles") / named)
     if not style_image.is_file():
-        print(f"error: style image {style_image} not found", file=sys.stderr)
+        print(f"error: style image {style_image} not found"
+              f"{'' if args.style_image else f' (the model was trained on {named!r}: give it with --style-image)'}",
+              file=sys.stderr)
         return 2
     picture = demo_sheet(stylizer, style_image, photos, args.height, args.size)
     if "zoo" in pretrained_names() and not args.no_zoo:  # what the bundled multi-style model does, no training

@@ -167,6 +167,13 @@ def test_style_may_be_your_own_painting_s_file(tmp_path, photos_dir):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run / "my_painting_1.safetensors").is_file()
     assert OmegaConf.load(run / ".hydra" / "config.yaml").style.image == str(painting)
+    from conftest import run_here  # make demo STYLE=<file>: the demo picture needs the painting given back
+    demo = [ROOT / "scripts" / "demo.py", ["--model", run / "my_painting_1.safetensors", "--out", tmp_path / "d.png",
+                                           "--height", "32", "--size", "32", "--no-zoo"]]
+    proc = run_here(demo[0], demo[1])
+    assert proc.returncode == 2 and "trained on 'my painting (1).jpg': give it with --style-image" in proc.stderr
+    proc = run_here(demo[0], [*demo[1], "--style-image", painting])
+    assert proc.returncode == 0 and (tmp_path / "d.png").is_file(), proc.stderr
 
 
 def test_cli_unwritable_run_dir_is_one_line_error(tmp_path):
