@@ -46,11 +46,27 @@ class ExportResult:
     mean_abs_diff: float | None = None
 
 
+def script(net: torch.nn.Module) -> torch.jit.ScriptModule:
+    """``torch.jit.script(net)``, safe from a PyTorch bug: ``torch.jit._builtins`` keys its table of builtin ops
+    by ``id()`` and keeps the ids of op objects it later frees (``torch._ops._refresh_packet``, when an op gains
+    overloads), so a module attribute that Python happens to allocate at a freed op's address (a conv's padding
+    list) is taken for that op, and scripting fails with "builtin cannot be used as a value" (seen once in the
+    test suite, in a process that had done other work). Only a callable can be a builtin function."""
+    import torch.jit._recursive as recursive
+
+    find = recursive._find_builtin
+    recursive._find_builtin = lambda value: find(value) if callable(value) else None
+    try:
+        return torch.jit.script(net)
+    finally:
+        recursive._find_builtin = find
+
+
 def export_torchscript(net: TransformerNet, path: str | os.PathLike) -> Path:
     """Scripted (not traced) so any batch, height and width work; load with ``torch.jit.load``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript is deprecated upstream but still what many runtimes load
-        scripted = torch.jit.script(net.eval())
+        scripted = script(net.eval())
         with atomic_path(path) as tmp:
             torch.jit.save(scripted, str(tmp))
     return Path(path)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..convert import script
 from ..models import TransformerNet
 from .common import median, sync, time_ms
 
@@ -87,7 +88,7 @@ def inference_paths(net: TransformerNet, size: Size, device: torch.device, compi
     paths["channels_last fp32"] = lambda t: net_cl(_cl(t))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.script(net)))
+        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(script(net)))
     paths["TorchScript frozen fp32"] = frozen
     if device.type == "cuda":
         half_cl = _copy(net, device, channels_last=True, dtype=torch.float16)
