@@ -18,7 +18,7 @@ from .training.data import DATA_KINDS, DECODERS
 from .hardware import AUTO, PRECISIONS
 from .hydra_callbacks import register_resolvers
 from .paths import resolve_path
-from .style_files import ConfigError, check_image, resolve_style  # noqa: F401 (ConfigError: every config check's error)
+from .style_files import ConfigError, bundled_styles, check_image, resolve_style  # noqa: F401 (ConfigError: every config check's error)
 from .vgg import LAYER_NAMES, WEIGHT_SOURCES
 
 register_resolvers()  # ${model_name:...} in conf/train.yaml, also for configs composed outside train.py
@@ -84,7 +84,7 @@ def style_list(cfg: DictConfig) -> list[dict[str, Any]]:
         try:
             image, size, weight = resolve_style(style)
         except ConfigError as exc:
-            known = ", ".join(sorted(p.stem for p in resolve_path("conf/style").glob("*.yaml")))
+            known = ", ".join(bundled_styles())
             raise ConfigError(f"styles: {exc} (bundled: {known})") from None
         entries.append({"name": Path(style).stem, "image": str(image.resolve()), "size": size, "weight": weight})
     size = cfg.get("styles_size")

@@ -9,7 +9,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from .losses import SETTINGS
-from .paths import resolve_path
+from .paths import CONF_DIR, resolve_path
 
 
 class ConfigError(ValueError):
@@ -19,6 +19,15 @@ class ConfigError(ValueError):
 # Longer side of a style image given as a bare path: conf/style/*.yaml's size (fast-neural-style's 384
 # for 256-px training crops).
 DEFAULT_STYLE_SIZE = 384
+
+
+def bundled_styles() -> list[str]:
+    """The bundled paintings' names, sorted: conf/style/*.yaml (as Hydra reads them), or in an installed package,
+    which has no conf/, the paintings the wheel carries (``data/styles/*.jpg``)."""
+    configs = CONF_DIR / "style"
+    if configs.is_dir():
+        return sorted(p.stem for p in configs.glob("*.yaml"))
+    return sorted(p.stem for p in resolve_path("data/styles").glob("*.jpg"))
 
 
 def resolve_style(style: str) -> tuple[Path, int, float]:

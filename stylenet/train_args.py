@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 
 from .image import IMAGE_EXTENSIONS
-from .paths import CONF_DIR, meant
+from .paths import meant
+from .style_files import bundled_styles
 
 
 def _quoted(value: str) -> str:
@@ -28,7 +29,7 @@ def own_painting(args: list[str]) -> list[str]:
     they are."""
     if any(a in ("-m", "--multirun") for a in args):
         return list(args)
-    bundled = sorted(p.stem for p in (CONF_DIR / "style").glob("*.yaml"))
+    bundled = bundled_styles()
     given = {a.split("=", 1)[0] for a in args if "=" in a}
     out: list[str] = []
     for arg in args:

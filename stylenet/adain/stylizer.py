@@ -61,8 +61,9 @@ def painting_path(image: str | os.PathLike) -> Path:
     if not path.is_file():
         hint = ""
         if not path.suffix and len(path.parts) == 1:  # a mistyped bundled painting's name: wavez
-            from ..paths import meant, resolve_path
-            names = sorted(p.stem for p in resolve_path("data/styles").glob("*.jpg"))
+            from ..paths import meant
+            from ..style_files import bundled_styles
+            names = bundled_styles()
             close = meant(path.name, names)
             hint = f" (did you mean the bundled painting {close!r}?)" if close else f" (bundled paintings: {', '.join(names)})" if names else ""
         raise StyleError(f"style image {str(path)!r} does not exist{hint}")
