@@ -17,7 +17,7 @@ from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 from .training.data import DATA_KINDS, DECODERS
 from .hardware import AUTO, PRECISIONS
 from .hydra_callbacks import register_resolvers
-from .paths import resolve_path
+from .paths import painting_name, resolve_path
 from .style_files import ConfigError, bundled_styles, check_image, resolve_style  # noqa: F401 (ConfigError: every config check's error)
 from .vgg import LAYER_NAMES, WEIGHT_SOURCES
 
@@ -86,7 +86,7 @@ def style_list(cfg: DictConfig) -> list[dict[str, Any]]:
         except ConfigError as exc:
             known = ", ".join(bundled_styles())
             raise ConfigError(f"styles: {exc} (bundled: {known})") from None
-        entries.append({"name": Path(style).stem, "image": str(image.resolve()), "size": size, "weight": weight})
+        entries.append({"name": painting_name(style), "image": str(image.resolve()), "size": size, "weight": weight})
     size = cfg.get("styles_size")
     if size is not None:
         if isinstance(size, bool) or not isinstance(size, int) or size < 32:

@@ -11,13 +11,13 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from .paths import CONF_DIR
+from .paths import CONF_DIR, painting_name
 
 
 def model_name(style_name: str, styles) -> str:
     """``${model_name:${style.name},${styles}}``: the run's and the exported model's name: the style's,
     or for several styles their names joined by '+' (up to 3; else ``<N>_styles``)."""
-    names = [Path(str(s)).stem for s in (styles or [])]
+    names = [painting_name(s) for s in (styles or [])]
     if not names:
         return str(style_name)
     return "+".join(names) if len(names) <= 3 else f"{len(names)}_styles"
@@ -25,6 +25,7 @@ def model_name(style_name: str, styles) -> str:
 
 def register_resolvers() -> None:
     OmegaConf.register_new_resolver("model_name", model_name, replace=True)
+    OmegaConf.register_new_resolver("painting_name", painting_name, replace=True)  # conf/style/*.yaml's name
 
 
 register_resolvers()  # Hydra imports this module (hydra.callbacks) before it resolves hydra.run.dir

@@ -2,11 +2,12 @@
 found from this file, so that scripts and configs work from any working directory; in an installed package
 (a wheel: no conf/, no data/) the bundled paintings and the app's sample photos under ``stylenet/assets/``. One spelling of it
 for the whole package; how a relative path a user or a config gives is found from any folder; and
-which known name a mistyped one meant."""
+which known name a mistyped one meant; the name a painting's file gives its style."""
 from __future__ import annotations
 
 import difflib
 import os
+import re
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -56,3 +57,11 @@ def meant(name: str, known: list[str]) -> str | None:
     """The one of ``known`` a mistyped ``name`` most likely meant (``Starry-Night``: ``starry_night``), or None."""
     close = difflib.get_close_matches(str(name).replace("-", "_").replace(" ", "_").lower(), known, n=1, cutoff=0.75)
     return close[0] if close else None
+
+
+def painting_name(image: str | Path) -> str:
+    """A style's name from its painting's file: the file name without its extension, every run of characters
+    other than letters, digits, '_', '-' and '.' made one '_' (``my painting (1).jpg`` -> ``my_painting_1``):
+    the run folder's and the exported model's name. conf/style/*.yaml name their style this way
+    (``${painting_name:${.image}}``), so that ``style.image=<another painting>`` renames the run."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(image)).stem).strip("_.") or "style"

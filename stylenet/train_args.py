@@ -1,11 +1,14 @@
 """train.py's command line before Hydra reads it: ``style=`` names a bundled painting (conf/style/<name>.yaml)
 or, here, your own painting's file.
 
-``style=~/paintings/my painting.jpg`` becomes ``style.image='<its absolute path>' style.name=my_painting``
-(the run folder's and the exported model's name; the bundled styles' size 384 and weight 1 stay), so that
-training any painting is one argument, as ``styles=[...]`` already takes image paths. A ``style=`` that is
-neither gets one line naming the closest bundled painting, instead of Hydra's multi-line listing. The
-rewritten arguments are what DDP's other ranks are started with (Lightning re-runs ``sys.argv``)."""
+``style=~/paintings/my painting.jpg`` becomes ``style.image='<its absolute path>'``; the style's name (the run
+folder's and the exported model's) follows from the file, ``my_painting`` (conf/style/*.yaml:
+``name: ${painting_name:${.image}}``), and the bundled styles' size 384 and weight 1 stay. So training any
+painting is one argument, as ``styles=[...]`` already takes image paths, and a sweep over paintings,
+``--multirun style=a.jpg,b.jpg``, becomes a sweep over ``style.image`` (one run per painting, each named after
+it). A ``style=`` that is neither gets one line naming the closest bundled painting, instead of Hydra's
+multi-line listing. The rewritten arguments are what DDP's other ranks are started with (Lightning re-runs
+``sys.argv``)."""
 from __future__ import annotations
 
 import re
@@ -23,32 +26,49 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _painting(value: str, bundled: list[str]) -> Path | None:
+    """The image file ``value`` names (absolute), None for a bundled painting's name; ValueError (one line)
+    for anything else."""
+    if value in bundled:
+        return None
+    path = Path(value).expanduser()
+    if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS:
+        return path.resolve()
+    if path.suffix or "/" in value:
+        what = "a folder" if path.is_dir() else "not an image file" if path.exists() else "no such file"
+        raise ValueError(f"style={value}: {what} (for your own painting, give an image file: "
+                         f"{', '.join(IMAGE_EXTENSIONS)})")
+    close = meant(value, bundled)
+    hint = f"did you mean style={close}? " if close else ""
+    raise ValueError(f"style={value}: not a bundled painting ({', '.join(bundled)}): {hint}For your own "
+                     "painting, give its file: style=path/to/painting.jpg")
+
+
 def own_painting(args: list[str]) -> list[str]:
-    """``args`` with a ``style=<image file>`` rewritten (above); ValueError (one line) for a ``style=`` that
-    is neither a bundled painting nor an image file. Sweeps (``--multirun``, ``style=a,b``) go to Hydra as
-    they are."""
-    if any(a in ("-m", "--multirun") for a in args):
-        return list(args)
+    """``args`` with a ``style=<image file>`` rewritten (above), and in a sweep (``--multirun``) a
+    ``style=a.jpg,b.jpg`` of files; ValueError (one line) for a ``style=`` that is neither a bundled painting
+    nor an image file, or a sweep mixing both (Hydra sweeps one key: give them as two sweeps). Sweeps of
+    bundled names, lists (``style=[a,b]``, refused by train.py) and Hydra's sweep functions pass as they are."""
+    sweep = any(a in ("-m", "--multirun") for a in args)
     bundled = bundled_styles()
-    given = {a.split("=", 1)[0] for a in args if "=" in a}
     out: list[str] = []
     for arg in args:
         key, _, value = arg.partition("=")
-        if key != "style" or not value or value in bundled or value.startswith("[") or "," in value:
+        if key != "style" or not value or value.startswith("[") or re.match(r"^\w+\(", value):
             out.append(arg)
             continue
-        path = Path(value).expanduser()
-        if path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS:
-            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem).strip("_.") or "style"
-            out += [f"style.image={_quoted(str(path.resolve()))}"] if "style.image" not in given else []
-            out += [f"style.name={name}"] if "style.name" not in given else []
+        whole = Path(value).expanduser()
+        values = value.split(",") if "," in value and not whole.is_file() else [value]
+        if len(values) > 1 and not sweep:
+            out.append(arg)  # Hydra says a comma list needs --multirun
             continue
-        if path.suffix or "/" in value:
-            what = "a folder" if path.is_dir() else "not an image file" if path.exists() else "no such file"
-            raise ValueError(f"style={value}: {what} (for your own painting, give an image file: "
-                             f"{', '.join(IMAGE_EXTENSIONS)})")
-        close = meant(value, bundled)
-        hint = f"did you mean style={close}? " if close else ""
-        raise ValueError(f"style={value}: not a bundled painting ({', '.join(bundled)}): {hint}For your own "
-                         "painting, give its file: style=path/to/painting.jpg")
+        files = [_painting(v.strip(), bundled) for v in values]
+        if all(f is None for f in files):
+            out.append(arg)
+        elif any(f is None for f in files):
+            names = [v for v, f in zip(values, files) if f is None]
+            raise ValueError(f"style={value}: a sweep over bundled paintings ({', '.join(names)}) and files at once; "
+                             "give them as two sweeps (--multirun style=a,b and --multirun style=a.jpg,b.jpg)")
+        else:
+            out.append("style.image=" + ",".join(_quoted(str(f)) for f in files))
     return out

@@ -146,16 +146,19 @@ def test_cli_unknown_style_lists_choices(tmp_path):
 
 
 def test_style_may_be_your_own_painting_s_file(tmp_path, photos_dir):
-    """``style=<image file>``: style.image and style.name (the run's and the model's name) from it, quoted for
-    Hydra; the user's own style.name wins; sweeps and bundled names pass as they are; bad paths are one line."""
+    """``style=<image file>``: style.image from it, quoted for Hydra, and the style's name (the run's and the
+    model's) from the file's name; the user's own style.name wins; bundled names and sweeps of them pass as
+    they are; bad paths are one line."""
     from stylenet.train_args import own_painting
 
     painting = tmp_path / "my painting (1).jpg"
     painting.write_bytes((STYLES / "wave.jpg").read_bytes())
-    assert own_painting(["data=sample", f"style={painting}"]) == [
-        "data=sample", f"style.image='{painting}'", "style.name=my_painting_1"]
-    assert own_painting([f"style={painting}", "style.name=hokusai"]) == [f"style.image='{painting}'", "style.name=hokusai"]
-    for args in (["style=wave"], ["--multirun", "style=wave,udnie"], ["style.image=x.jpg"], ["styles=[a.jpg,wave]"]):
+    assert own_painting(["data=sample", f"style={painting}"]) == ["data=sample", f"style.image='{painting}'"]
+    assert compose_config([f"style.image='{painting}'"]).name == "my_painting_1"
+    cfg = compose_config([f"style.image='{painting}'", "style.name=hokusai"])
+    assert cfg.style.name == cfg.name == "hokusai"
+    for args in (["style=wave"], ["--multirun", "style=wave,udnie"], ["style.image=x.jpg"], ["styles=[a.jpg,wave]"],
+                 ["style=wave,udnie"], ["-m", "style=choice(wave,udnie)"]):
         assert own_painting(args) == args
     for value, message in [(tmp_path / "none.jpg", "no such file"), (tmp_path, "a folder"),
                            (tmp_path / "notes.txt", "not an image file")]:
@@ -174,6 +177,30 @@ def test_style_may_be_your_own_painting_s_file(tmp_path, photos_dir):
     assert proc.returncode == 2 and "trained on 'my painting (1).jpg': give it with --style-image" in proc.stderr
     proc = run_here(demo[0], [*demo[1], "--style-image", painting])
     assert proc.returncode == 0 and (tmp_path / "d.png").is_file(), proc.stderr
+
+
+def test_a_sweep_over_your_own_paintings_runs_one_named_run_per_file(tmp_path, photos_dir):
+    """``--multirun style=a.jpg,b.jpg``: a sweep over style.image, each run named after its painting (Hydra alone
+    stopped with its "Could not find 'style/...'" listing); a sweep mixing bundled names and files is one line."""
+    from stylenet.train_args import own_painting
+
+    paintings = [tmp_path / "hokusai.jpg", tmp_path / "my udnie.jpg"]
+    for painting, source in zip(paintings, ("wave", "udnie")):
+        painting.write_bytes((STYLES / f"{source}.jpg").read_bytes())
+    sweep = f"style={paintings[0]},{paintings[1]}"
+    assert own_painting(["-m", sweep]) == ["-m", f"style.image={paintings[0]},'{paintings[1]}'"]
+    with pytest.raises(ValueError, match=r"a sweep over bundled paintings \(wave\) and files at once"):
+        own_painting(["--multirun", f"style=wave,{paintings[0]}"])
+    with pytest.raises(ValueError, match="style=nope.jpg: no such file"):
+        own_painting(["--multirun", f"style={paintings[0]},nope.jpg"])
+    out = tmp_path / "sweep"
+    overrides = [o for o in tiny_overrides(photos_dir, tmp_path / "unused") if not o.startswith("hydra.run.dir")]
+    proc = train_in_process(["--multirun", *overrides, "trainer.max_steps=1", sweep, f"hydra.sweep.dir={out}"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for number, (name, painting) in enumerate([("hokusai", paintings[0]), ("my_udnie", paintings[1])]):
+        run = out / f"{number}_{name}"
+        assert (run / f"{name}.safetensors").is_file()
+        assert OmegaConf.load(run / ".hydra" / "config.yaml").style.image == str(painting)
 
 
 def test_cli_unwritable_run_dir_is_one_line_error(tmp_path):
