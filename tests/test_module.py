@@ -1,4 +1,5 @@
 import math
+import re
 
 import lightning.pytorch as pl
 import pytest
@@ -73,7 +74,6 @@ def test_checkpoint_holds_only_the_transformer_and_reloads_alone(tmp_path, photo
 def test_bf16_mixed_precision_step_runs_on_cpu(tmp_path, photos_dir):
     module = small_module(width=4)
     dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)
-    import re
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
@@ -101,6 +101,10 @@ def test_progress_bar_shows_every_loss_term_and_images_per_second(tmp_path, phot
     assert all(isinstance(shown[k], float) for k in ("content", "style", "tv", "total", "images/s"))
     assert shown["images/s"] == pytest.approx(throughput.rate) and throughput.rate > 0
     assert shown["total"] == pytest.approx(shown["content"] + shown["style"] + shown["tv"], rel=1e-5)
+    # the run's own progress (Lightning's bar counts one epoch's batches): steps done and the time left
+    assert shown["step"] == "3/3" and re.fullmatch(r"\d+:\d\d:\d\d", shown["eta"]), shown
+    if hasattr(bar, "_get_train_description"):  # Rich: "Epoch 0", not Lightning's "Epoch 0/-2" (max_epochs=-1)
+        assert bar._get_train_description(0).strip() == "Epoch 0"
 
 
 class _SyncCounter:

@@ -98,16 +98,36 @@ class ThroughputCallback(pl.Callback):
 
 class _HostMetrics:
     """Progress-bar mixin: also shows ``pl_module.bar_metrics``, floats the module refreshes without
-    a host-device sync per step (Lightning's own bar values are device tensors read every step)."""
+    a host-device sync per step (Lightning's own bar values are device tensors read every step), and the
+    run's own progress: ``step`` (done/max_steps) and ``eta`` (h:mm:ss left at the pace since this start's
+    first step, validation and checkpoints included). Lightning's bar counts one epoch's batches, and
+    stylenet's runs are step-scheduled (40,000 steps: two COCO epochs; 300 on data/sample: twelve)."""
+
+    _start: tuple[float, int] | None = None
 
     def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict:
         items = super().get_metrics(trainer, pl_module)
         items.update(getattr(pl_module, "bar_metrics", {}))
+        step, total = trainer.global_step, trainer.max_steps
+        if total and total > 0:
+            items["step"] = f"{step}/{total}"
+            now = time.monotonic()
+            if self._start is None or step < self._start[1]:
+                self._start = (now, step)  # after the first step: start-up and compilation left out
+            elif step > self._start[1]:
+                left = (now - self._start[0]) / (step - self._start[1]) * max(total - step, 0)
+                minutes, seconds = divmod(round(left), 60)
+                items["eta"] = f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}"
         return items
 
 
 class RichBar(_HostMetrics, RichProgressBar):
-    pass
+    def _get_train_description(self, current_epoch: int) -> str:
+        """``Epoch N``: Lightning's says ``Epoch N/-2`` for a run bounded by steps (max_epochs=-1)."""
+        description = f"Epoch {current_epoch}"
+        if self.trainer.max_epochs is not None and self.trainer.max_epochs > 0:
+            description += f"/{self.trainer.max_epochs - 1}"
+        return f"{description:{len(self.validation_description)}}"
 
 
 class TQDMBar(_HostMetrics, TQDMProgressBar):
