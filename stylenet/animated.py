@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageSequence
 
 from .atomic import atomic_path
+from .colour import to_srgb
 from .image import composite_on_white, float_to_pil, gif_palette, pil_to_float, resize_input
 
 # Output formats Pillow writes with several frames (PNG: APNG), by suffix.
@@ -38,7 +39,7 @@ def read_frames(path: str | os.PathLike, max_size: int | None = None,
     for a broken file, possibly after some frames."""
     with Image.open(path) as im:
         for frame in ImageSequence.Iterator(im):
-            rgba = frame.convert("RGBA")  # loads the frame: WebP sets its duration only then
+            rgba = to_srgb(frame.convert("RGBA"), path)  # loads the frame: WebP sets its duration only then
             duration = int(frame.info.get("duration") or DEFAULT_DURATION_MS)
             rgb = composite_on_white(rgba.convert("RGB"), rgba.getchannel("A"))
             yield pil_to_float(resize_input(rgb, max_size, scale)), duration

@@ -12,6 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.transforms.functional import pil_to_tensor, to_pil_image
 
 from .atomic import atomic_path
+from .colour import to_srgb
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # Errors Pillow raises for files that are not usable images (truncated, empty, not an image, bombs).
@@ -35,10 +36,11 @@ def _to_8bit(img: Image.Image) -> Image.Image:
 
 
 def open_rgba(path: str | os.PathLike) -> tuple[Image.Image, Image.Image | None]:
-    """Open an image with its EXIF orientation applied, as 8-bit RGB plus its alpha channel ("L",
-    or None when it has none). Greyscale, palette, CMYK and 16-bit images are converted."""
+    """Open an image with its EXIF orientation applied and its colour profile converted to sRGB
+    (:mod:`stylenet.colour`), as 8-bit RGB plus its alpha channel ("L", or None when it has none).
+    Greyscale, palette, CMYK and 16-bit images are converted."""
     with Image.open(path) as img:
-        img = _to_8bit(ImageOps.exif_transpose(img))
+        img = to_srgb(_to_8bit(ImageOps.exif_transpose(img)), path)
         if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
             rgba = img.convert("RGBA")
             return rgba.convert("RGB"), rgba.getchannel("A")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
-from ..image import UNREADABLE, composite_on_white, float_to_pil, pil_to_float, save_image
+from ..image import UNREADABLE, float_to_pil, open_rgb, pil_to_float, save_image
 from ..inference import ImageTooLargeError, load_stylizer
 from ..inference.batch_paths import INPUT_EXTENSIONS
 
@@ -59,13 +59,10 @@ def open_photo(path: str | Path | None, what: str = "photo") -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 w, h = img.size
-                if w * h > MAX_PIXELS:
-                    raise AppError(f"The {what} {name} is {w}x{h} ({w * h / 1e6:.0f} megapixels); the limit is "
-                                   f"{MAX_PIXELS / 1e6:.0f} megapixels. Please shrink it first.")
-                img = ImageOps.exif_transpose(img)
-                img.load()
-                rgba = img.convert("RGBA") if img.mode in ("RGBA", "LA", "P") else None
-                rgb = composite_on_white(img.convert("RGB"), rgba.getchannel("A") if rgba else None)
+            if w * h > MAX_PIXELS:
+                raise AppError(f"The {what} {name} is {w}x{h} ({w * h / 1e6:.0f} megapixels); the limit is "
+                               f"{MAX_PIXELS / 1e6:.0f} megapixels. Please shrink it first.")
+            rgb = open_rgb(path)  # as the scripts read it: EXIF orientation, sRGB, 16-bit, alpha on white
     except AppError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -31,8 +31,10 @@ def arbitrary_peer(painting: str | os.PathLike, threads: int | None = None) -> C
         return None
     from PIL import Image
 
+    from ..image import open_rgb
+
     engine = StyleTransfer(device="cpu", threads=threads or torch.get_num_threads(), max_size=None)
-    style_image = Image.open(Path(painting)).convert("RGB")
+    style_image = open_rgb(Path(painting))  # as stylenet's models read it (EXIF orientation, sRGB)
 
     def run(x: np.ndarray) -> np.ndarray:
         photo = Image.fromarray((x[0].transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8))

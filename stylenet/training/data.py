@@ -16,6 +16,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
+from ..colour import needs_conversion
 from ..image import IMAGE_EXTENSIONS, UNREADABLE, find_images, open_rgb, pil_to_float
 from .sampling import ResumableSampler
 
@@ -166,7 +167,7 @@ class ImageFileDataset(Dataset):
         raise DataError("no image in the dataset could be decoded")
 
     def _load(self, path: Path, key: int) -> torch.Tensor:
-        if self.decoder == "torchvision":
+        if self.decoder == "torchvision" and not needs_conversion(path):  # torchvision.io ignores colour profiles
             try:
                 image = _decode_torchvision(path)
                 if image.dtype == torch.uint8:
