@@ -111,7 +111,7 @@ def test_every_reader_applies_it(tmp_path, photo):
     frames = [frame for frame, _ in read_frames(animation)]
     assert len(frames) == 2 and torch.allclose(frames[0], torch.from_numpy(_pixels(photo)[..., [1, 0, 2]]).permute(2, 0, 1)
                                                .float() / 255, atol=1.5 / 255)
-    gradio = pytest.importorskip("gradio")  # noqa: F841 - the app's module imports it
+    pytest.importorskip("gradio")  # the app's module imports it
     from stylenet.app.engine import open_photo
 
     assert np.array_equal(_pixels(open_photo(str(path))), _pixels(open_rgb(path)))
