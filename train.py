@@ -19,7 +19,7 @@ def main(cfg: DictConfig) -> None:
     from stylenet.config import ConfigError, check_overrides, validate
     from stylenet.training.data import DataError
     from stylenet.training.base import NonFiniteLossError
-    from stylenet.training.trainer import ResumeError
+    from stylenet.training.resume import ResumeError
 
     try:
         check_overrides(list(HydraConfig.get().overrides.task))
@@ -40,8 +40,8 @@ def run(cfg: DictConfig) -> None:
 
     from stylenet.config import build, preview_kwargs
     from stylenet.hardware import describe, resolve_auto, slow_choices
-    from stylenet.training.trainer import (build_trainer, checkpoint_precision, find_resume_checkpoint,
-                                           throughput_summary)
+    from stylenet.training.resume import check_resume, checkpoint_precision, find_resume_checkpoint
+    from stylenet.training.trainer import build_trainer, throughput_summary
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     ckpt_path = find_resume_checkpoint(cfg.resume, out_dir)
@@ -52,6 +52,7 @@ def run(cfg: DictConfig) -> None:
         rank_zero_warn(line)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule, module = build(cfg)  # the datamodule lists and screens files: bad paths fail here
+    check_resume(ckpt_path, module)  # the same network, trained on the same paintings
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     if logger:  # the whole resolved config beside the module's own hyper-parameters
         logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True)})

@@ -187,7 +187,7 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
 
 
 def test_resume_auto_finds_this_or_the_newest_sibling_run(tmp_path):
-    from stylenet.training.trainer import find_resume_checkpoint
+    from stylenet.training.resume import find_resume_checkpoint
 
     older, newer, fresh = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     for run in (older, newer):
@@ -242,6 +242,28 @@ def test_an_unreadable_resume_checkpoint_is_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith(f"error: resume: {bad} is not a readable checkpoint (")
     assert "Traceback" not in proc.stderr
+
+
+def test_resuming_another_network_or_painting_is_one_line_and_other_settings_may_change(photos_dir, tmp_path):
+    """A checkpoint of another network (model.width changed) failed inside Lightning's load with a screen of
+    "size mismatch" lines; one of another painting went on silently, training the first painting's weights
+    towards the second. Both are one line now; a changed schedule (max_steps, lr) still resumes."""
+    run = tmp_path / "run"
+    first = train_in_process(_config(photos_dir, run, "trainer.max_steps=2"))
+    assert first.returncode == 0, first.stderr[-3000:]
+    ckpt = run / "checkpoints" / "last.ckpt"
+    for change, message in [
+            ("model.width=8", f"error: resume: {ckpt} holds another network than this run builds (net."),
+            ("model.num_res_blocks=2", "absent there, (16,) here; settings that differ: num_res_blocks 1 -> 2)"),
+            ("style=wave", f"error: resume: {ckpt} was trained on starry_night (starry_night.jpg), this run on wave "
+                           "(wave.jpg): resume with its painting")]:
+        proc = train_in_process(_config(photos_dir, run, "trainer.max_steps=3", "resume=auto", change))
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+        assert message in proc.stderr.strip().splitlines()[-1], proc.stderr[-1000:]
+        assert torch.load(ckpt, weights_only=True)["global_step"] == 2  # the run is left as it was
+    proc = train_in_process(_config(photos_dir, run, "trainer.max_steps=3", "resume=auto", "optim.lr=5e-4"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert torch.load(ckpt, weights_only=True)["global_step"] == 3
 
 
 def test_the_ctrl_c_handler_is_the_caller_s_again_after_training(tmp_path):

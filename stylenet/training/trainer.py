@@ -1,10 +1,8 @@
-"""Trainer assembly for train.py: checkpoints that survive crashes and preemption, and resume."""
+"""Trainer assembly for train.py: checkpoints that survive crashes and preemption (resume: resume.py), progress."""
 from __future__ import annotations
 
 import logging
-import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +18,6 @@ from .preemption import PreemptionCheckpoint
 from .previews import PreviewCallback
 
 log = logging.getLogger(__name__)
-
-
-class ResumeError(ValueError):
-    """The checkpoint to resume from cannot be read (train.py prints it in one line)."""
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -137,41 +131,6 @@ class TQDMBar(_HostMetrics, TQDMProgressBar):
 def progress_bar() -> pl.Callback:
     """Lightning's choice of bar (Rich where installed, else tqdm), showing the module's host metrics."""
     return RichBar() if _RICH_AVAILABLE else TQDMBar()
-
-
-def find_resume_checkpoint(resume: str | None, out_dir: Path) -> str | None:
-    """``resume``: None (fresh run), a checkpoint path, or "auto": this run folder's last.ckpt, else the
-    newest last.ckpt of a sibling run folder (outputs/<style>/*), else a fresh run."""
-    if not resume:
-        return None
-    if resume != "auto":
-        if not Path(resume).is_file():
-            raise FileNotFoundError(f"resume: checkpoint {resume!r} does not exist")
-        return str(resume)
-    mine = out_dir / "checkpoints" / "last.ckpt"
-    if mine.is_file():  # the folder holds this run's own checkpoints: Lightning's warning that it is not empty is noise
-        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-        return str(mine)
-    siblings = sorted(out_dir.parent.glob("*/checkpoints/last.ckpt"), key=os.path.getmtime)
-    if siblings:
-        return str(siblings[-1])
-    log.warning("resume=auto: no last.ckpt in %s or beside it; starting a fresh run", out_dir)
-    return None
-
-
-def checkpoint_precision(path: str | os.PathLike | None) -> str | None:
-    """The Lightning precision a checkpoint was trained in (written by TrainingModule.on_save_checkpoint), so
-    that ``trainer.precision=auto`` resumes in it: a probe that chose otherwise would change the run's numbers
-    (exact resume). None without a path, or for checkpoints from before 2026-12-04."""
-    if not path:
-        return None
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as exc:  # truncated, not a checkpoint, unsafe pickle: say which file, not a traceback
-        raise ResumeError(f"resume: {path} is not a readable checkpoint ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-    precision = checkpoint.get("precision") if isinstance(checkpoint, dict) else None
-    return str(precision) if precision else None
 
 
 def throughput_summary(trainer: pl.Trainer) -> str | None:
