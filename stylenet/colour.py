@@ -14,11 +14,17 @@ import io
 import logging
 import os
 
-from PIL import Image, ImageCms
+from PIL import Image
+
+try:
+    from PIL import ImageCms
+except ImportError:  # a Pillow built without Little CMS (PyPI's wheels have it): profiles are then ignored
+    ImageCms = None
 
 log = logging.getLogger(__name__)
 
-_SRGB = ImageCms.createProfile("sRGB")  # lcms's built-in sRGB (IEC 61966-2-1)
+_SRGB = ImageCms.createProfile("sRGB") if ImageCms else None  # lcms's built-in sRGB (IEC 61966-2-1)
+_ERRORS = (OSError, ValueError, *((ImageCms.PyCMSError,) if ImageCms else ()))  # what a bad profile raises
 MODES = ("RGB", "RGBA", "CMYK")  # the modes a profile is applied to (greyscale is taken as it is)
 
 
@@ -41,11 +47,19 @@ def _conversion(img: Image.Image, path: str | os.PathLike) -> ImageCms.ImageCmsT
     mode = ("RGBA" if "transparency" in img.info else "RGB") if img.mode == "P" else img.mode
     if not icc or mode not in MODES:
         return None
+    if ImageCms is None:
+        _warn_once("this Pillow has no Little CMS (PIL.ImageCms): colour profiles are ignored, colours taken as sRGB")
+        return None
     try:
         return _transform(bytes(icc), mode)
-    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+    except _ERRORS as exc:
         log.warning("%s: its colour profile cannot be read (%s); its colours are taken as sRGB", path, exc)
         return None
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_once(message: str) -> None:
+    log.warning(message)
 
 
 def to_srgb(img: Image.Image, path: str | os.PathLike = "image") -> Image.Image:

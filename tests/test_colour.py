@@ -115,3 +115,17 @@ def test_every_reader_applies_it(tmp_path, photo):
     from stylenet.app.engine import open_photo
 
     assert np.array_equal(_pixels(open_photo(str(path))), _pixels(open_rgb(path)))
+
+
+def test_without_little_cms_profiles_are_ignored_with_one_warning(tmp_path, photo, monkeypatch, caplog):
+    """A Pillow built without Little CMS (PyPI's wheels have it) still reads every image, as sRGB, and says so once."""
+    import stylenet.colour as colour
+
+    monkeypatch.setattr(colour, "ImageCms", None)
+    colour._warn_once.cache_clear()
+    path = tmp_path / "tagged.png"
+    photo.save(path, icc_profile=SWAPPED)
+    with caplog.at_level(logging.WARNING, logger="stylenet.colour"):
+        for _ in range(2):
+            assert np.array_equal(_pixels(open_rgb(path)), _pixels(photo))
+    assert caplog.text.count("this Pillow has no Little CMS") == 1 and not needs_conversion(path)
