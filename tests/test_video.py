@@ -173,7 +173,8 @@ def test_frames_go_one_at_a_time_on_a_cpu_unless_told(clip, tmp_path, stylizer):
     assert calls == [4, 2]
 
 
-def test_an_interrupted_run_leaves_no_file_under_the_final_name(clip, tmp_path):
+@pytest.mark.parametrize("threaded", [False, True])  # True: the writer on its own thread, as on a GPU
+def test_an_interrupted_run_leaves_no_file_under_the_final_name(clip, tmp_path, threaded):
     calls = []
 
     def dies(x, **options):
@@ -183,9 +184,61 @@ def test_an_interrupted_run_leaves_no_file_under_the_final_name(clip, tmp_path):
         return x
 
     with pytest.raises(KeyboardInterrupt):
-        stylize_video(dies, clip, tmp_path / "out.mp4", batch_size=4, progress=False)
+        stylize_video(dies, clip, tmp_path / "out.mp4", batch_size=4, progress=False, writer_thread=threaded)
     assert not (tmp_path / "out.mp4").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # no temporary left behind
+    assert not _writer_threads()  # the writer's thread stopped too
+
+
+def _writer_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "stylenet-writer"]
+
+
+def test_the_writer_runs_beside_the_stylising_in_order_and_its_errors_reach_the_caller(clip, tmp_path, stylizer,
+                                                                                       monkeypatch):
+    """Writing (encoding, muxing, a frame's PNG) overlaps the stylising on a thread of its own for eager PyTorch
+    and on accelerators, not for compiled networks or onnxruntime on a CPU (stylenet.video.writer_thread); every
+    call in order; an error there (a full disk) stops the run with that error, nothing under the final name; no
+    thread is left."""
+    import threading
+
+    from stylenet.video.io import VideoWriter
+    from stylenet.video.writer_thread import WriterThread, overlaps
+
+    assert overlaps(stylizer) and overlaps(identity)  # eager PyTorch (or a plain function) on a CPU
+    assert not overlaps(type("Compiled", (), {"device": torch.device("cpu"), "_compiled": object()})())
+    assert not overlaps(type("Onnx", (), {"device": torch.device("cpu"), "session": object()})())
+    assert overlaps(type("Gpu", (), {"device": torch.device("cuda"), "_compiled": object()})())
+    seen, where = [], []
+    writer = WriterThread(threaded=True, depth=2)
+    for i in range(20):
+        writer.submit(lambda i: (seen.append(i), where.append(threading.current_thread().name)), i)
+    writer.close()
+    assert seen == list(range(20)) and set(where) == {"stylenet-writer"}
+    inline = WriterThread(threaded=False)
+    inline.submit(where.append, "caller")
+    assert where[-1] == "caller" and inline.thread is None
+
+    writes = []
+    real = VideoWriter.write
+
+    def write(self, rgb, pts, time_base):
+        writes.append(threading.current_thread().name)
+        if len(writes) == 5:
+            raise OSError(28, "No space left on device")
+        return real(self, rgb, pts, time_base)
+
+    monkeypatch.setattr(VideoWriter, "write", write)
+    with pytest.raises(OSError, match="No space left on device"):
+        stylize_video(stylizer, clip, tmp_path / "out.mp4", progress=False, writer_thread=True)
+    assert set(writes) == {"stylenet-writer"} and len(writes) == 5  # nothing written after the error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"] and not _writer_threads()
+    monkeypatch.setattr(VideoWriter, "write", real)
+    summary = stylize_video(stylizer, clip, tmp_path / "frames", progress=False, writer_thread=True)  # PNG frames
+    assert summary.frames == 48 and len(list((tmp_path / "frames").glob("frame_*.png"))) == 48
+    assert not _writer_threads()
 
 
 def test_ctrl_c_in_the_script_is_one_line_and_exit_130(clip, tmp_path, monkeypatch, capsys):
@@ -409,3 +462,8 @@ def test_the_video_benchmark_has_a_row_per_precision_with_its_batch(clip, tmp_pa
     table = video_table(rows).splitlines()
     assert table[0].startswith("| model | network | precision | batch |") and len(table) == 4
     assert "| eager | fp32 | 1 | 6 | 64x48 |" in table[2] and "| eager | fp32 | 4 | 6 | 64x48 |" in table[3]
+    assert "writer" not in table[0]  # one writer (a thread: eager on a CPU), no column for it
+    rows = bench_video(str(clip), [str(model)], compile_modes=(False,), max_frames=6, writers=(False, True, None))
+    assert [r["writer"] for r in rows] == ["inline", "thread", "thread"] and all(r["frames"] == 6 for r in rows)
+    table = video_table(rows).splitlines()
+    assert table[0].startswith("| model | network | precision | batch | writer | frames |") and "| thread | 6 |" in table[3]

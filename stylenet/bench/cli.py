@@ -94,6 +94,10 @@ def main(argv=None) -> int:
     video.add_argument("--batch-size", type=int, help="default: stylize_video.py's (1 on a CPU, 4 on a GPU)")
     video.add_argument("--precision", nargs="+", default=["auto"], choices=["auto", *PRECISIONS],
                        help="a row each (auto: what stylize_video.py takes on this CPU)")
+    video.add_argument("--writer", nargs="+", default=["auto"], choices=["auto", "thread", "inline"],
+                       help="a row each: encode on a thread beside the stylising, or after it (auto: stylize_video.py's "
+                            "choice, a thread on an accelerator); rows of one model one after the other, repeatable "
+                            "(--writer inline thread inline thread)")
     merge = sub.add_parser("merge", help="record GPU runs' results.json in docs/BENCHMARKS.md")
     merge.add_argument("results", nargs="+", help="results.json written by scripts/gpu_run.sh (several runs on one "
                                                  "device are combined, later rows replacing earlier ones)")
@@ -148,11 +152,13 @@ def run_video(args, command: str) -> tuple[str, str]:
         from ..inference import auto_precision
 
         precisions = [auto_precision("cpu")[0] if p == "auto" else p for p in args.precision]  # (the models run on the CPU)
+        writers = [{"auto": None, "thread": True, "inline": False}[w] for w in args.writer]
         rows = bench_video(args.input, args.models, batch_size=args.batch_size, max_frames=args.frames,
-                           precisions=list(dict.fromkeys(precisions)))
+                           precisions=list(dict.fromkeys(precisions)), writers=writers)
     except (ModelFileError, VideoError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    return f"Video end to end ({device_label()})", video_table(rows)
+    mixed = len({r["writer"] for r in rows}) > 1  # its own section: the plain table of this device stays
+    return f"Video end to end{', writer thread or inline' if mixed else ''} ({device_label()})", video_table(rows)
 
 
 def run_loader(args, command: str) -> tuple[str, str]:

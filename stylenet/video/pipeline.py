@@ -29,12 +29,14 @@ from ..image import save_image
 from .io import (ANIMATED_SUFFIXES, VIDEO_CODECS, AnimatedWriter, VideoError, VideoInfo, VideoReader, VideoWriter,
                  frame_folder, read_frame, to_rgb)
 from .masks import MaskClip
+from .writer_thread import WriterThread, overlaps
 
 
 @dataclass
 class VideoSummary:
     frames: int = 0
     seconds: float = 0.0
+    # seconds in each stage on the main thread; "encode": waiting for the writer, which runs beside the stylising
     stages: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "stylise": 0.0, "encode": 0.0})
     size: tuple[int, int] = (0, 0)  # output (width, height)
     audio: str = "none"
@@ -109,13 +111,14 @@ def default_batch_size(stylizer) -> int:
 def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, batch_size: int | None = None,
                   max_size: int | None = None, fps: float = 24.0, crf: int | None = None, preset: str = "fast",
                   overwrite: bool = False, progress: bool = True, max_frames: int | None = None,
-                  **options) -> VideoSummary:
+                  writer_thread: bool | None = None, **options) -> VideoSummary:
     """Stylise ``src`` (a clip or a folder of frames) into ``dst`` (a video file by its suffix, else a
     folder of PNG frames). ``options`` go to the stylizer per batch (``tile``, ``overlap``,
     ``preserve_color``, ``strength``, ``style``, ``mask``: an image for every frame, or a :class:`.masks.MaskClip`,
     a mask per frame). ``fps``: the frame rate of a video made from a folder.
     ``max_frames``: stop after that many frames (a preview, or a benchmark). ``batch_size``: frames stylised
-    together (None: :func:`default_batch_size`).
+    together (None: :func:`default_batch_size`). ``writer_thread``: write beside the stylising (None: where
+    the network runs on an accelerator, :func:`.writer_thread.overlaps`).
     Raises :class:`VideoError` (one line) for unreadable inputs and unsupported outputs."""
     src, dst = Path(src), Path(dst)
     animated = dst.suffix.lower() in ANIMATED_SUFFIXES
@@ -133,6 +136,7 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     batch_size = default_batch_size(stylizer) if batch_size is None else batch_size
     if batch_size < 1:
         raise VideoError(f"batch size must be >= 1, got {batch_size}")
+    threaded = overlaps(stylizer) if writer_thread is None else writer_thread
     summary = VideoSummary(output=dst)
     began = time.perf_counter()
     frames, reader = None, None
@@ -162,15 +166,21 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
                                  "none" if writer.audio_in is None else
                                  f"copied ({writer.audio_in.codec_context.name})" if writer.copy_audio else
                                  f"re-encoded {writer.audio_in.codec_context.name} to {writer.audio_out.codec_context.name}")
+                encoder = WriterThread(threaded)
                 try:
                     def encode(rgb, tag):  # tag: (pts, time_base) of a clip's frame, a Path for a folder's
                         writer.write(rgb, *(tag if isinstance(tag, tuple) else (None, None)))
                         bar.update()
 
                     batcher = _Batcher(stylizer, batch_size, lambda w, h: summary.size,  # every frame: the writer's size
-                                       encode, summary, options)
-                    _feed(_decoded(reader, frames, writer), batcher, summary, max_frames)
+                                       lambda rgb, tag: encoder.submit(encode, rgb, tag), summary, options)
+                    _feed(_decoded(reader, frames, lambda packet: encoder.submit(writer.write_audio, packet)), batcher,
+                          summary, max_frames)
                     start = time.perf_counter()
+                    encoder.close()
+                except BaseException:
+                    encoder.abandon()
+                    raise
                 finally:
                     writer.close()
                 summary.stages["encode"] += time.perf_counter() - start
@@ -178,14 +188,25 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
             dst.mkdir(parents=True, exist_ok=True)
             names = iter(range(1, 10**9))
 
-            def save(rgb, tag):
-                name = tag.with_suffix(".png").name if isinstance(tag, Path) else f"frame_{next(names):06d}.png"
+            def save(rgb, name):
                 save_image(torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255), dst / name)
                 bar.update()
 
-            batcher = _Batcher(stylizer, batch_size, lambda w, h: output_size(w, h, max_size, even=False), save,
-                               summary, options)
-            _feed(_decoded(reader, frames, None), batcher, summary, max_frames)
+            def submit(rgb, tag):  # the name in order here, the PNG written on the encoder's thread
+                encoder.submit(save, rgb, tag.with_suffix(".png").name if isinstance(tag, Path) else
+                               f"frame_{next(names):06d}.png")
+
+            encoder = WriterThread(threaded)
+            try:
+                batcher = _Batcher(stylizer, batch_size, lambda w, h: output_size(w, h, max_size, even=False), submit,
+                                   summary, options)
+                _feed(_decoded(reader, frames, None), batcher, summary, max_frames)
+                start = time.perf_counter()
+                encoder.close()
+                summary.stages["encode"] += time.perf_counter() - start
+            except BaseException:
+                encoder.abandon()
+                raise
     finally:
         bar.close()
         if reader is not None:
@@ -203,9 +224,9 @@ def _check_frames_free(dst: Path, names: list[str]) -> None:
                          else "") + "; pass --overwrite to replace them, or give another folder")
 
 
-def _decoded(reader: VideoReader | None, frames: list[Path] | None, writer: VideoWriter | None) -> Iterator[tuple]:
+def _decoded(reader: VideoReader | None, frames: list[Path] | None, audio) -> Iterator[tuple]:
     """``(rgb, tag)`` per frame: a clip's frames tagged ``(pts, time_base)``, a folder's tagged with their
-    path. A clip's audio packets go straight to ``writer`` (dropped without one)."""
+    path. A clip's audio packets go straight to ``audio(packet)`` (dropped where it is None)."""
     if reader is None:
         for path in frames:
             yield read_frame(path), path
@@ -214,8 +235,8 @@ def _decoded(reader: VideoReader | None, frames: list[Path] | None, writer: Vide
     for kind, item in reader.items():
         if kind == "frame":
             yield to_rgb(item), (item.pts, item.time_base or time_base)
-        elif writer is not None:
-            writer.write_audio(item)
+        elif audio is not None:
+            audio(item)
 
 
 def _feed(decoded: Iterator[tuple], batcher: _Batcher, summary: VideoSummary, max_frames: int | None = None) -> None:
