@@ -71,7 +71,10 @@ def run(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from stylenet.hydra_callbacks import register_resolvers
     from stylenet.train_args import own_painting
+
+    register_resolvers()  # also for what Hydra resolves before a job: --cfg job --resolve, --info
 
     try:  # style=<your painting's file>: style.image and style.name (Hydra only knows conf/style names)
         sys.argv[1:] = own_painting(sys.argv[1:])

@@ -203,6 +203,17 @@ def test_a_sweep_over_your_own_paintings_runs_one_named_run_per_file(tmp_path, p
         assert OmegaConf.load(run / ".hydra" / "config.yaml").style.image == str(painting)
 
 
+def test_the_resolved_config_prints(tmp_path):
+    """``--cfg job --resolve`` (Hydra resolves it before any job, where the resolvers were not registered yet:
+    "Unsupported interpolation type model_name")."""
+    painting = tmp_path / "my painting.png"
+    painting.write_bytes((STYLES / "wave.jpg").read_bytes())
+    proc = run_train(["--cfg", "job", "--resolve", f"style={painting}"])  # its own process: nothing registered before
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    resolved = OmegaConf.create(proc.stdout)
+    assert resolved.style.name == resolved.name == "my_painting" and resolved.style.image == str(painting)
+
+
 def test_cli_unwritable_run_dir_is_one_line_error(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
