@@ -133,6 +133,45 @@ def test_batching_tiling_options_and_glob(model, tmp_path, capsys):
     assert Image.open(out / "p0.webp").size == (80, 60)
 
 
+def test_an_image_too_large_to_stylise_whole_is_done_in_tiles(model, tmp_path, capsys, monkeypatch, caplog):
+    """Without --tile, a photo that would not fit in memory whole was a failure saying "use tiling (--tile 1024)":
+    it is stylised in tiles instead (1024 px, smaller for a photo of up to 2048), with a logged line."""
+    import stylenet.inference.stylizer as stylizer_module
+
+    d = tmp_path / "big"
+    d.mkdir()
+    for i, src in enumerate(sorted(SAMPLE.glob("*.jpg"))[:2]):
+        Image.open(src).resize((1100, 800)).save(d / f"p{i}.png")
+    whole = tmp_path / "whole"
+    assert main(["--model", str(model), "--input", str(d), "--output", str(whole), "--quiet"]) == 0
+    monkeypatch.setattr(stylizer_module, "available_memory", lambda device: 2**20)  # 1 MiB free: nothing fits whole
+    capsys.readouterr()
+    tiled = tmp_path / "tiled"
+    with caplog.at_level("WARNING", logger="stylenet.inference.batch"):
+        code = main(["--model", str(model), "--input", str(d), "--output", str(tiled), "--batch-size", "2", "--quiet"])
+    assert code == 0 and "done 2, skipped 0 (output exists), failed 0" in capsys.readouterr().out
+    assert caplog.text.count("too large to stylise whole") == 2 and "in 550-px tiles" in caplog.text  # (2 a side)
+    for name in ("p0.png", "p1.png"):
+        a, b = (np.asarray(Image.open(folder / name), dtype=np.float32) for folder in (whole, tiled))
+        assert a.shape == b.shape == (800, 1100, 3) and np.abs(a - b).mean() < 3.0  # the untiled result (measured
+        # 1.5 levels of 255: the tiles' shared statistics come from the photo shrunk to 1024 px)
+    small = tmp_path / "small"  # a smaller photo goes in smaller tiles
+    small.mkdir()
+    Image.open(d / "p0.png").resize((600, 450)).save(small / "s.png")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="stylenet.inference.batch"):
+        assert main(["--model", str(model), "--input", str(small), "--output", str(tmp_path / "o"), "--quiet"]) == 0
+    assert "in 300-px tiles" in caplog.text
+
+    def no_room(*args, **kwargs):  # where even the tiles do not fit: a failure with the reason, the run goes on
+        raise stylizer_module.ImageTooLargeError("a 300x300 tile did not fit in memory")
+
+    monkeypatch.setattr(stylizer_module.Stylizer, "_tiled", no_room)
+    capsys.readouterr()
+    assert main(["--model", str(model), "--input", str(small), "--output", str(tmp_path / "o2"), "--quiet"]) == 1
+    assert "failed: " in capsys.readouterr().out and not (tmp_path / "o2" / "s.png").exists()
+
+
 @pytest.mark.parametrize("speedup, precision", [(1.6, "bf16"), (0.8, "fp32")])
 def test_precision_auto_is_the_default_and_says_what_it_took(model, tmp_path, capsys, monkeypatch, speedup, precision):
     import stylenet.hardware as hardware
