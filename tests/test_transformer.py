@@ -161,3 +161,30 @@ def test_subpixel_head_starts_without_checkerboard():
     for dy, dx in [(0, 1), (1, 0), (1, 1)]:
         torch.testing.assert_close(y[..., dy::2, dx::2], y[..., 0::2, 0::2])
     assert y.std() > 0  # not trivially constant
+
+
+@pytest.mark.parametrize("style", ["none", "weights", "map"])
+def test_fixed_statistics_of_the_input_itself_give_the_plain_instance_norm(style):
+    """Tiles normalise with statistics recorded on a reference (stylenet.models.fixed_norm_stats), in one fused
+    pass (x * s + (shift - mean * s)): with the input itself as the reference that is the plain norm, for one
+    style, style weights and a style map."""
+    torch.manual_seed(0)
+    norm = InstanceNorm(6, num_styles=1 if style == "none" else 3)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.normal_()
+    x = torch.randn(1, 6, 20, 24) * 3 + 2
+    given = {"none": None, "weights": torch.tensor([[0.2, 0.5, 0.3]]),
+             "map": torch.softmax(torch.randn(1, 3, 20, 24), dim=1)}[style]
+    plain = norm(x, given)
+    norm.stats_mode = "record"
+    recorded = norm(x, given)
+    norm.stats_mode = "use"
+    reused = norm(x * 1.0, given)
+    torch.testing.assert_close(recorded, plain, atol=2e-5, rtol=1e-5)
+    torch.testing.assert_close(reused, plain, atol=2e-5, rtol=1e-5)
+    other = torch.randn(1, 6, 10, 12)  # statistics of another image: not the input's own
+    norm.stats_mode = "record"
+    norm(other, torch.nn.functional.interpolate(given, size=(10, 12)) if style == "map" else given)
+    norm.stats_mode = "use"
+    assert (norm(x, given) - plain).abs().max() > 0.1

@@ -67,6 +67,12 @@ class InstanceNorm(nn.Module):
             return self._channels_last_norm(x, scale, shift)
         if scale.dim() == 1:
             return F.instance_norm(x, weight=scale, bias=shift, eps=self.eps)
+        if scale.dim() == 2 and scale.shape[0] == 1 and not torch.jit.is_tracing():
+            # one style (or mix) for the batch: the fused affine norm, two passes over x fewer than below (a
+            # 1280x720 frame, medians of 3 interleaved runs, 2 vCPUs, AMD EPYC, 2026-12-06: zoo fp32 1.37 -> 1.27 s,
+            # bf16 0.75 -> 0.62 s; zoo_fast fp32 195 -> 183 ms, bf16 level at 114 ms). Not when traced (the ONNX
+            # export): a traced graph would keep this branch for a batch with a style per image.
+            return F.instance_norm(x, weight=scale[0], bias=shift[0], eps=self.eps)
         y = F.instance_norm(x, eps=self.eps)
         if scale.dim() == 4:
             return y * scale.to(y.dtype) + shift.to(y.dtype)
@@ -88,11 +94,14 @@ class InstanceNorm(nn.Module):
         if self.stats_mode == "record":
             self.stats = (x.mean(dim=(2, 3), keepdim=True), x.var(dim=(2, 3), unbiased=False, keepdim=True))
         mean, var = self.stats
-        y = (x - mean) * torch.rsqrt(var + self.eps)
-        if scale.dim() == 4:  # a style map
-            return y * scale + shift
+        if scale.dim() == 4:  # a style map: a scale and shift per pixel
+            return torch.addcmul(shift, (x - mean) * torch.rsqrt(var + self.eps), scale)
+        # one pass over x (a tile is large): x * s + (shift - mean * s), s = scale / std, where
+        # ((x - mean) / std) * scale + shift took four: 227 vs 60 ms on a (1, 32, 1024, 1024) tile, 2 vCPUs (AMD
+        # EPYC, fp32), max difference 1e-6; the Johnson network's 1024-px tiles of a 2048x1536 photo 31.1 -> 25.7 s
         c = self.num_features
-        return y * scale.reshape(-1, c, 1, 1) + shift.reshape(-1, c, 1, 1)
+        s = torch.rsqrt(var + self.eps) * scale.reshape(-1, c, 1, 1)
+        return torch.addcmul(shift.reshape(-1, c, 1, 1) - mean * s, x, s)
 
 
 @contextlib.contextmanager
