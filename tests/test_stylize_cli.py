@@ -338,3 +338,12 @@ def test_an_animation_into_a_one_frame_format_or_a_broken_one_is_a_failure_not_a
     assert main(["--model", str(model), "--input", str(src / "cut.gif"), "--output", str(tmp_path / "gif"),
                  "--format", "gif", "--quiet"]) == 1
     assert "cut.gif" in capsys.readouterr().out and not list((tmp_path / "gif").glob("*"))  # nothing half-written
+
+
+def test_the_summary_gives_seconds_an_image_where_under_one_image_a_second():
+    """A huge photo (minutes on a CPU) read "0.00 images/s"."""
+    from stylenet.inference.batch import Summary
+
+    assert Summary(done=1, seconds=225.8).line().endswith("in 225.8s (225.8 s an image)")
+    assert Summary(done=10, seconds=2.0).line().endswith("in 2.0s (5.00 images/s)")
+    assert Summary(done=0, skipped=3, seconds=0.1).line().endswith("(0.00 images/s)")

@@ -32,8 +32,9 @@ class Summary:
 
     def line(self) -> str:
         rate = self.done / self.seconds if self.seconds else 0.0
+        pace = (f"{rate:.2f} images/s" if rate >= 1 or not self.done else f"{self.seconds / self.done:.1f} s an image")
         return (f"done {self.done}, skipped {self.skipped} (output exists), failed {len(self.failed)} "
-                f"in {self.seconds:.1f}s ({rate:.2f} images/s)")
+                f"in {self.seconds:.1f}s ({pace})")
 
 
 AUTO_TILE = 1024  # the tile an image too large to stylise whole falls back to (the app's, and the hint's)
