@@ -9,7 +9,6 @@ from pathlib import Path
 
 from ..inference import load_stylizer
 from ..video import default_batch_size, stylize_video
-from ..video.writer_thread import overlaps
 
 
 def bench_video(clip: str, models: Sequence[str], compile_modes: Sequence[bool] = (False, True), batch_size: int | None = None,
@@ -32,10 +31,9 @@ def bench_video(clip: str, models: Sequence[str], compile_modes: Sequence[bool] 
                                   max_frames=batch, progress=False)
                 s = stylize_video(stylizer, clip, Path(tmp) / "out.mp4", batch_size=batch, max_size=max_size,
                                   max_frames=max_frames, progress=False, writer_thread=writer)
-            threaded = overlaps(stylizer) if writer is None else writer
             row = {"model": spec, "compiled": compiled, "precision": precision, "batch": batch, "frames": s.frames,
                    "size": f"{s.size[0]}x{s.size[1]}", "fps": s.frames / s.seconds, "seconds": s.seconds,
-                   "writer": "thread" if threaded else "inline", **s.stages}
+                   "writer": s.writer, **s.stages}
             print(f"{spec} {precision} {'compiled' if compiled else 'eager'}, writer {row['writer']}: {s.line()}",
                   flush=True)
             rows.append(row)

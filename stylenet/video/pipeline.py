@@ -36,8 +36,10 @@ from .writer_thread import WriterThread, overlaps
 class VideoSummary:
     frames: int = 0
     seconds: float = 0.0
-    # seconds in each stage on the main thread; "encode": waiting for the writer, which runs beside the stylising
+    # seconds in each stage on the main thread; "encode": writing, or with the writer on its own thread
+    # (writer "thread", beside the stylising) waiting for it
     stages: dict[str, float] = field(default_factory=lambda: {"decode": 0.0, "stylise": 0.0, "encode": 0.0})
+    writer: str = "inline"  # "thread" or "inline" (stylenet.video.writer_thread)
     size: tuple[int, int] = (0, 0)  # output (width, height)
     audio: str = "none"
     output: Path | None = None
@@ -117,8 +119,8 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     ``preserve_color``, ``strength``, ``style``, ``mask``: an image for every frame, or a :class:`.masks.MaskClip`,
     a mask per frame). ``fps``: the frame rate of a video made from a folder.
     ``max_frames``: stop after that many frames (a preview, or a benchmark). ``batch_size``: frames stylised
-    together (None: :func:`default_batch_size`). ``writer_thread``: write beside the stylising (None: where
-    the network runs on an accelerator, :func:`.writer_thread.overlaps`).
+    together (None: :func:`default_batch_size`). ``writer_thread``: write beside the stylising (None: on an
+    accelerator and for eager PyTorch on a CPU, :func:`.writer_thread.overlaps`).
     Raises :class:`VideoError` (one line) for unreadable inputs and unsupported outputs."""
     src, dst = Path(src), Path(dst)
     animated = dst.suffix.lower() in ANIMATED_SUFFIXES
@@ -137,7 +139,7 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     if batch_size < 1:
         raise VideoError(f"batch size must be >= 1, got {batch_size}")
     threaded = overlaps(stylizer) if writer_thread is None else writer_thread
-    summary = VideoSummary(output=dst)
+    summary = VideoSummary(output=dst, writer="thread" if threaded else "inline")
     began = time.perf_counter()
     frames, reader = None, None
     if src.is_dir():
@@ -166,21 +168,17 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
                                  "none" if writer.audio_in is None else
                                  f"copied ({writer.audio_in.codec_context.name})" if writer.copy_audio else
                                  f"re-encoded {writer.audio_in.codec_context.name} to {writer.audio_out.codec_context.name}")
-                encoder = WriterThread(threaded)
                 try:
                     def encode(rgb, tag):  # tag: (pts, time_base) of a clip's frame, a Path for a folder's
                         writer.write(rgb, *(tag if isinstance(tag, tuple) else (None, None)))
                         bar.update()
 
-                    batcher = _Batcher(stylizer, batch_size, lambda w, h: summary.size,  # every frame: the writer's size
-                                       lambda rgb, tag: encoder.submit(encode, rgb, tag), summary, options)
-                    _feed(_decoded(reader, frames, lambda packet: encoder.submit(writer.write_audio, packet)), batcher,
-                          summary, max_frames)
-                    start = time.perf_counter()
-                    encoder.close()
-                except BaseException:
-                    encoder.abandon()
-                    raise
+                    with WriterThread(threaded) as encoder:
+                        batcher = _Batcher(stylizer, batch_size, lambda w, h: summary.size,  # the writer's size
+                                           lambda rgb, tag: encoder.submit(encode, rgb, tag), summary, options)
+                        _feed(_decoded(reader, frames, lambda packet: encoder.submit(writer.write_audio, packet)),
+                              batcher, summary, max_frames)
+                        start = time.perf_counter()  # (leaving the block waits for the writer)
                 finally:
                     writer.close()
                 summary.stages["encode"] += time.perf_counter() - start
@@ -196,17 +194,12 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
                 encoder.submit(save, rgb, tag.with_suffix(".png").name if isinstance(tag, Path) else
                                f"frame_{next(names):06d}.png")
 
-            encoder = WriterThread(threaded)
-            try:
+            with WriterThread(threaded) as encoder:
                 batcher = _Batcher(stylizer, batch_size, lambda w, h: output_size(w, h, max_size, even=False), submit,
                                    summary, options)
                 _feed(_decoded(reader, frames, None), batcher, summary, max_frames)
-                start = time.perf_counter()
-                encoder.close()
-                summary.stages["encode"] += time.perf_counter() - start
-            except BaseException:
-                encoder.abandon()
-                raise
+                start = time.perf_counter()  # (leaving the block waits for the writer)
+            summary.stages["encode"] += time.perf_counter() - start
     finally:
         bar.close()
         if reader is not None:

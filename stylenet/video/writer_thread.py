@@ -11,7 +11,8 @@ class WriterThread:
     at most ``depth`` calls behind, so that it overlaps the stylising of the next frames instead of following it
     (libx264, swscale and zlib release the GIL); or, with ``threaded=False``, each call at once, in the caller.
     Every call goes through the one thread, in order (a container is muxed from one thread: the clip's audio
-    packets too). An error there is raised in the caller at its next call or at :meth:`close`."""
+    packets too). An error there is raised in the caller at its next call or at :meth:`close`. As a context
+    manager it closes at the block's end, or abandons what is left when the block raised."""
 
     def __init__(self, threaded: bool = True, depth: int = 8):
         self.calls: queue.Queue = queue.Queue(depth)
@@ -47,6 +48,16 @@ class WriterThread:
         self.calls.put(None)
         self.thread.join()
         self._raise()
+
+    def __enter__(self) -> "WriterThread":
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        """Leaving the block: :meth:`close` (every call run), or :meth:`abandon` where it raised."""
+        if kind is None:
+            self.close()
+        else:
+            self.abandon()
 
     def abandon(self) -> None:
         """Stop at once (the run failed or was interrupted): calls not yet run are dropped."""
