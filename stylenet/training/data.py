@@ -2,6 +2,7 @@
 annotations JSON, or any folder tree. Batches are float RGB ``(N, 3, S, S)`` in [0, 1]."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
@@ -111,6 +112,10 @@ def split_files(files: list[Path], val_size: float, seed: int) -> tuple[list[Pat
     return sorted(shuffled[n_val:]), sorted(shuffled[:n_val])
 
 
+# Whether a photo's colour profile needs Pillow, read once per file and process (every epoch reads every file).
+_needs_conversion = functools.lru_cache(maxsize=None)(needs_conversion)
+
+
 def _decode_torchvision(path: Path) -> torch.Tensor:
     """uint8 RGB (3, H, W) with EXIF orientation, decoded by torchvision.io (libjpeg-turbo/libpng)."""
     from torchvision.io import ImageReadMode, decode_image, read_file
@@ -167,7 +172,7 @@ class ImageFileDataset(Dataset):
         raise DataError("no image in the dataset could be decoded")
 
     def _load(self, path: Path, key: int) -> torch.Tensor:
-        if self.decoder == "torchvision" and not needs_conversion(path):  # torchvision.io ignores colour profiles
+        if self.decoder == "torchvision" and not _needs_conversion(path):  # torchvision.io ignores colour profiles
             try:
                 image = _decode_torchvision(path)
                 if image.dtype == torch.uint8:
