@@ -40,19 +40,21 @@ def run(cfg: DictConfig) -> None:
 
     from stylenet.config import build, preview_kwargs
     from stylenet.hardware import describe, resolve_auto, slow_choices
-    from stylenet.training.resume import check_resume, checkpoint_precision, find_resume_checkpoint
+    from stylenet.training.resume import check_resume, checkpoint_precision, find_resume_checkpoint, read_checkpoint
     from stylenet.training.trainer import build_trainer, throughput_summary
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     ckpt_path = find_resume_checkpoint(cfg.resume, out_dir)
+    checkpoint = read_checkpoint(ckpt_path) if ckpt_path else None  # (memory-mapped; Lightning loads it itself)
     # trainer.precision / model.channels_last / model.compile: auto (a resumed run keeps its precision)
-    for line in describe(resolve_auto(cfg, resumed_precision=checkpoint_precision(ckpt_path))):
+    for line in describe(resolve_auto(cfg, resumed_precision=checkpoint_precision(checkpoint))):
         rank_zero_info(line)
     for line in slow_choices(cfg):
         rank_zero_warn(line)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule, module = build(cfg)  # the datamodule lists and screens files: bad paths fail here
-    check_resume(ckpt_path, module)  # the same network, trained on the same paintings
+    check_resume(checkpoint, ckpt_path, module)  # the same network, trained on the same paintings
+    del checkpoint  # its memory map: the run replaces that file
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     if logger:  # the whole resolved config beside the module's own hyper-parameters
         logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True)})

@@ -53,13 +53,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return checkpoint
 
 
-def checkpoint_precision(path: str | os.PathLike | None) -> str | None:
-    """The Lightning precision a checkpoint was trained in (written by TrainingModule.on_save_checkpoint), so
-    that ``trainer.precision=auto`` resumes in it: a probe that chose otherwise would change the run's numbers
-    (exact resume). None without a path, or for checkpoints from before 2026-12-04."""
-    if not path:
-        return None
-    precision = read_checkpoint(path).get("precision")
+def checkpoint_precision(checkpoint: dict[str, Any] | None) -> str | None:
+    """The Lightning precision a checkpoint (:func:`read_checkpoint`) was trained in (written by
+    TrainingModule.on_save_checkpoint), so that ``trainer.precision=auto`` resumes in it: a probe that chose
+    otherwise would change the run's numbers (exact resume). None without a checkpoint, or for checkpoints
+    from before 2026-12-04."""
+    precision = checkpoint.get("precision") if checkpoint else None
     return str(precision) if precision else None
 
 
@@ -79,13 +78,12 @@ def _differences(then: dict[str, Any], now: dict[str, Any], limit: int = 4) -> s
     return ", ".join(shown + ([f"{len(keys) - limit} more"] if len(keys) > limit else []))
 
 
-def check_resume(path: str | os.PathLike | None, module: torch.nn.Module) -> None:
-    """ResumeError unless the checkpoint at ``path`` holds ``module``'s network (every trained tensor, by name
-    and shape) trained on the same paintings. Other settings (the schedule, loss weights, the data) may change
-    on a resume, as extending ``trainer.max_steps`` needs."""
-    if not path:
+def check_resume(checkpoint: dict[str, Any] | None, path: str | os.PathLike | None, module: torch.nn.Module) -> None:
+    """ResumeError unless ``checkpoint`` (:func:`read_checkpoint` of ``path``) holds ``module``'s network (every
+    trained tensor, by name and shape) trained on the same paintings. Other settings (the schedule, loss
+    weights, the data) may change on a resume, as extending ``trainer.max_steps`` needs."""
+    if not checkpoint:
         return
-    checkpoint = read_checkpoint(path)
     frozen = tuple(getattr(module, "FROZEN_PREFIXES", ()))
     saved = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items() if not k.startswith(frozen)}
     built = {k: tuple(v.shape) for k, v in module.state_dict().items() if not k.startswith(frozen)}
