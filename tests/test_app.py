@@ -16,7 +16,7 @@ from PIL import Image
 from conftest import ROOT, SAMPLE, STYLES
 
 pytest.importorskip("gradio")
-from stylenet.app.engine import MAX_PIXELS, AppError, Choice, Engine, open_photo  # noqa: E402
+from stylenet.app.engine import MAX_PIXELS, PREVIEW_SIDE, AppError, Choice, Engine, open_photo, preview  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Flags for a sandboxed root process on a machine without a network (see the env notes): no background
@@ -50,6 +50,26 @@ def test_open_photo_refuses_bad_uploads_with_a_message(tmp_path):
     rgba = tmp_path / "alpha.png"
     Image.new("RGBA", (20, 10), (255, 0, 0, 0)).save(rgba)
     assert open_photo(rgba).getpixel((0, 0)) == (255, 255, 255)  # transparent -> white
+
+
+def test_preview_shows_the_photo_as_it_will_be_stylised(tmp_path):
+    assert preview(None) is None  # nothing chosen yet: an empty preview, no message
+    turned = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # EXIF orientation: rotate 90 degrees clockwise to view
+    stored = Image.new("RGB", (1000, 500), (200, 30, 30))
+    stored.paste((30, 30, 200), (500, 0, 1000, 500))  # stored: red left, blue right; shown upright: red on top
+    stored.save(turned, exif=exif)
+    shown = preview(turned)
+    assert shown.size == (PREVIEW_SIDE // 2, PREVIEW_SIDE)
+    assert shown.getpixel((96, 20))[0] > 150 > shown.getpixel((96, PREVIEW_SIDE - 20))[0]
+    small = tmp_path / "small.png"
+    Image.new("RGB", (300, 200), (0, 90, 0)).save(small)
+    assert preview(small).size == (300, 200)  # small photos are shown as they are, never enlarged
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    with pytest.raises(AppError, match="The painting broken.png is not an image"):
+        preview(broken, "painting")
 
 
 def test_engine_styles_mixes_and_full_resolution(engine, tmp_path):
@@ -207,6 +227,16 @@ def _upload_photo(page) -> None:
     page.set_input_files("#photo input[type=file]", str(PHOTO))
 
 
+def _preview(page, selector: str, old: str | None = None) -> Image.Image:
+    """The image a preview shows (once its source is not ``old``)."""
+    img = page.locator(f"{selector} img")
+    deadline = time.time() + 60
+    while not img.count() or img.first.get_attribute("src") in (None, old):
+        assert time.time() < deadline, f"no preview in {selector} within 60 s"
+        page.wait_for_timeout(200)
+    return Image.open(BytesIO(page.request.get(img.first.get_attribute("src")).body()))
+
+
 def _stylise(page) -> Image.Image:
     """Click Stylise and return the new result file (the download link's target once it changes)."""
     before = _href(page)
@@ -222,8 +252,14 @@ def test_browser_bad_upload_shows_a_message_then_a_photo_is_stylised(page, app, 
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 definitely not a photo")
     page.set_input_files("#photo input[type=file]", str(broken))
+    message = page.get_by_text("is not an image this app can read")
+    message.first.wait_for(timeout=60_000)  # at once, from the preview
+    assert page.locator("#photo-preview img").count() == 0
     page.click("#stylise")
-    page.get_by_text("is not an image this app can read").first.wait_for(timeout=60_000)
+    deadline = time.time() + 60
+    while message.count() < 2:  # ... and again from Stylise, which has nothing to stylise
+        assert time.time() < deadline, "Stylise gave no message for a broken upload"
+        page.wait_for_timeout(200)
     for close in page.locator(".toast-close").all():  # dismiss the message (the screenshot below shows a result)
         close.click()
     # The server goes on serving: the next request works.
@@ -232,6 +268,10 @@ def test_browser_bad_upload_shows_a_message_then_a_photo_is_stylised(page, app, 
     page.get_by_role("option", name="wave", exact=True).click()
     result = _stylise(page).convert("RGB")
     original = Image.open(PHOTO).convert("RGB")
+    shown = _preview(page, "#photo-preview")  # the photo as it will be stylised, beside the controls
+    assert max(shown.size) == min(PREVIEW_SIDE, max(original.size))
+    small = original.resize(shown.size, Image.LANCZOS)
+    assert np.abs(np.asarray(shown.convert("RGB"), float) - np.asarray(small, float)).mean() < 3
     assert result.size == original.size  # full resolution
     assert np.abs(np.asarray(result, float) - np.asarray(original, float)).mean() > 10  # stylised, not a copy
     page.get_by_text(f"{original.width}x{original.height} px").first.wait_for(timeout=10_000)
@@ -243,6 +283,27 @@ def test_browser_bad_upload_shows_a_message_then_a_photo_is_stylised(page, app, 
     assert "Traceback" not in page.content()
 
 
+def test_browser_the_latest_photo_choice_wins_and_is_shown(page):
+    portrait = next(p for p in sorted(SAMPLE.glob("*.jpg"))[:8] if Image.open(p).height > Image.open(p).width)
+    _upload_photo(page)
+    landscape = _preview(page, "#photo-preview")
+    assert landscape.width > landscape.height
+    page.locator("#style input").click()
+    page.get_by_role("option", name="wave", exact=True).click()
+    page.locator("#bundled input").click()
+    page.get_by_role("option", name=portrait.name, exact=True).click()  # picked after the upload: this one is used
+    shown = _preview(page, "#photo-preview", old=page.locator("#photo-preview img").first.get_attribute("src"))
+    assert shown.height > shown.width
+    page.get_by_text(PHOTO.name).wait_for(state="detached", timeout=30_000)  # the upload is taken away
+    assert _stylise(page).size == Image.open(portrait).size
+    _upload_photo(page)  # and an upload after it replaces the bundled photo
+    assert _preview(page, "#photo-preview", old=page.locator("#photo-preview img").first.get_attribute("src")).width \
+        > shown.width
+    assert page.locator("#bundled input").input_value() == ""
+    assert _stylise(page).size == Image.open(PHOTO).size
+    assert page.external == []
+
+
 def test_browser_any_painting_mode(page, tmp_path):
     if not (ROOT / "stylenet" / "pretrained" / "adain.safetensors").is_file():
         pytest.skip("no bundled AdaIN model")
@@ -251,6 +312,9 @@ def test_browser_any_painting_mode(page, tmp_path):
     _upload_photo(page)  # the page is shared by this module's tests; this one does not rely on an earlier upload
     page.get_by_label("any painting").check()
     page.set_input_files("#painting input[type=file]", str(STYLES / "the_scream.jpg"))
+    scream = Image.open(STYLES / "the_scream.jpg")
+    shown = _preview(page, "#painting-preview")  # the painting is shown beside the controls
+    assert max(shown.size) == PREVIEW_SIDE and shown.size[0] / shown.size[1] == pytest.approx(scream.width / scream.height, 0.01)
     result = _stylise(page)
     assert result.size == Image.open(PHOTO).size
     # A second painting placed by an all-white mask: the second painting everywhere (the fields are wired).

@@ -23,6 +23,7 @@ TILE = 1024  # photos with a longer side above this are stylised in tiles (bound
 GALLERY_SIDE = 512  # the gallery's images: every style on a preview of the photo
 VIDEO_SECONDS = 10  # the first 10 s of an uploaded video are stylised
 VIDEO_SIDE = 720  # ... at most 720 px on the longer side
+PREVIEW_SIDE = 384  # the chosen photo's and paintings' previews beside the controls (the page shows them ~180 px high)
 LIVE_SIDE = 320  # webcam frames are stylised at most 320 px on the longer side (zoo_fast: real time on 2 CPU cores)
 MODES = ("zoo style", "mix two styles", "any painting")
 
@@ -71,6 +72,16 @@ def open_photo(path: str | Path | None, what: str = "photo") -> Image.Image:
         raise AppError(f"The {what} {name} is not an image this app can read ({type(exc).__name__}). "
                        "Upload a JPEG, PNG, WebP, BMP or TIFF file.") from None
     return rgb
+
+
+def preview(path: str | Path | None, what: str = "photo") -> Image.Image | None:
+    """What an upload will be stylised from (or with), shrunk to PREVIEW_SIDE px at most: orientation and
+    colours as :func:`open_photo` reads them; None for no file, AppError for one that is not an image."""
+    if not path:
+        return None
+    image = open_photo(path, what)
+    image.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE), Image.LANCZOS)
+    return image
 
 
 class Engine:

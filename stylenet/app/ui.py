@@ -14,7 +14,7 @@ import gradio as gr
 
 from ..paths import resolve_path
 from .engine import (LIVE_SIDE, MODES, TILE, VIDEO_SECONDS, VIDEO_SIDE, AppError, Choice, Engine, open_photo,
-                     save_result)
+                     preview, save_result)
 
 log = logging.getLogger(__name__)
 SAMPLES = sorted(resolve_path("data/sample").glob("*.jpg"))[:8]  # bundled COCO photos (data/sample/CREDITS.csv)
@@ -45,6 +45,16 @@ def _photo_path(upload: str | None, bundled: str | None) -> str | None:
     if upload:
         return upload
     return str(next((p for p in SAMPLES if p.name == bundled), "")) or None
+
+
+def _preview(path: str | None, what: str = "photo"):
+    """The preview of an upload; a file that is not an image clears it, with the reason as a warning in the
+    page (Stylise then says it again)."""
+    try:
+        return preview(path, what)
+    except AppError as exc:
+        gr.Warning(str(exc))
+        return None
 
 
 def build(engine: Engine) -> gr.Blocks:
@@ -80,10 +90,21 @@ def build(engine: Engine) -> gr.Blocks:
         out = engine.live_frame(frame, choice(*picked))
         return gr.skip() if out is None else out
 
+    @guarded
+    def show_photo(upload, bundled):
+        return _preview(_photo_path(upload, bundled))
+
+    @guarded
+    def pick_bundled(bundled):  # the latest choice wins: picking a bundled photo takes the upload away
+        if not bundled:
+            return gr.skip(), gr.skip()
+        return None, _preview(_photo_path(None, bundled))
+
     def show_mode(mode):
         mix, paint = mode == MODES[1], mode == MODES[2]
         return (gr.update(visible=not paint), gr.update(visible=mix), gr.update(visible=mix),
-                gr.update(visible=mix or paint), gr.update(visible=paint), gr.update(visible=paint), gr.update(visible=paint))
+                gr.update(visible=mix or paint), gr.update(visible=paint), gr.update(visible=paint), gr.update(visible=paint),
+                gr.update(visible=paint))
 
     with gr.Blocks(title="stylenet", analytics_enabled=False) as page:
         gr.Markdown("## stylenet: neural style transfer\nUpload a photo (or pick a bundled one), choose a style of the "
@@ -93,6 +114,8 @@ def build(engine: Engine) -> gr.Blocks:
                 upload = gr.File(label="Photo", type="filepath", elem_id="photo")
                 bundled = gr.Dropdown([p.name for p in SAMPLES], value=None, label="...or a bundled photo",
                                       elem_id="bundled")
+                shown = gr.Image(label="The photo", type="pil", interactive=False, height=180, buttons=["fullscreen"],
+                                 elem_id="photo-preview")
                 mode = gr.Radio(list(MODES), value=MODES[0], label="Style from", elem_id="mode")
                 style = gr.Dropdown(styles, value=styles[0], label="Style", elem_id="style")
                 style_b = gr.Dropdown(styles, value=styles[min(1, len(styles) - 1)], label="Second style",
@@ -102,6 +125,11 @@ def build(engine: Engine) -> gr.Blocks:
                 painting = gr.File(label="Painting (any image)", type="filepath", visible=False, elem_id="painting")
                 painting_b = gr.File(label="Second painting (optional): mixed evenly, or placed by a mask",
                                      type="filepath", visible=False, elem_id="painting-b")
+                with gr.Row(visible=False) as paintings_shown:
+                    painting_shown = gr.Image(label="The painting", type="pil", interactive=False, height=180,
+                                              buttons=["fullscreen"], elem_id="painting-preview")
+                    painting_b_shown = gr.Image(label="The second painting", type="pil", interactive=False, height=180,
+                                                buttons=["fullscreen"], elem_id="painting-b-preview")
                 mask = gr.File(label="Mask (optional): the first style where black, the second where white "
                                      "(for a video, a mask video too: a mask per frame)",
                                type="filepath", visible=False, elem_id="mask")
@@ -130,7 +158,12 @@ def build(engine: Engine) -> gr.Blocks:
                                       elem_id="camera")
                     live_out = gr.Image(label=f"Live ({LIVE_SIDE} px)", type="pil", interactive=False, elem_id="live-out")
         picked = [mode, style, style_b, mix, mask, painting, painting_b, alpha, strength, preserve]
-        mode.change(show_mode, mode, [style, style_b, mix, mask, painting, painting_b, alpha])
+        mode.change(show_mode, mode, [style, style_b, mix, mask, painting, painting_b, alpha, paintings_shown])
+        upload.upload(lambda _: None, upload, bundled)  # an upload replaces a bundled photo picked before
+        upload.change(show_photo, [upload, bundled], shown)
+        bundled.input(pick_bundled, bundled, [upload, shown])
+        painting.change(guarded(lambda path: _preview(path, "painting")), painting, painting_shown)
+        painting_b.change(guarded(lambda path: _preview(path, "painting")), painting_b, painting_b_shown)
         go.click(stylise, [upload, bundled, full, *picked], [result, download, note], concurrency_limit=1)
         show_all.click(gallery, [upload, bundled, *picked], shelf, concurrency_limit=1)
         go_video.click(video, [clip, *picked], out_video, concurrency_limit=1)
