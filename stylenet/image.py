@@ -1,7 +1,9 @@
 """Image I/O: every tensor that leaves here is float RGB in [0, 1], shape (3, H, W) or (N, 3, H, W)."""
 from __future__ import annotations
 
+import logging
 import os
+import struct
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +15,10 @@ from torchvision.transforms.functional import pil_to_tensor, to_pil_image
 
 from .atomic import atomic_path
 from .colour import to_srgb
+from .metadata import FORMATS as EXIF_FORMATS
+from .metadata import kept_exif
 
+log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # Errors Pillow raises for files that are not usable images (truncated, empty, not an image, bombs).
 UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
@@ -175,6 +180,7 @@ def find_images(root: str | os.PathLike, extensions: Sequence[str] = IMAGE_EXTEN
 class InputImage:
     image: torch.Tensor  # (3, H, W) in [0, 1]
     alpha: Image.Image | None
+    exif: bytes | None = None  # the EXIF block its output carries (stylenet.metadata)
 
 
 def resize_input(rgb: Image.Image, max_size: int | None = None, scale: float | None = None) -> Image.Image:
@@ -185,9 +191,11 @@ def resize_input(rgb: Image.Image, max_size: int | None = None, scale: float | N
     return resize_longest(rgb, max_size) if max_size and max(rgb.size) > max_size else rgb
 
 
-def load_input(path: Path, max_size: int | None = None, scale: float | None = None, keep_alpha: bool = False) -> InputImage:
+def load_input(path: Path, max_size: int | None = None, scale: float | None = None, keep_alpha: bool = False,
+               metadata: str = "none") -> InputImage:
     """One image file to stylise: RGB in [0, 1] scaled by ``scale`` and/or to at most ``max_size`` px a side;
-    its alpha kept apart when ``keep_alpha`` (for an output format with alpha), else composited on white.
+    its alpha kept apart when ``keep_alpha`` (for an output format with alpha), else composited on white; its
+    EXIF metadata for the output by ``metadata`` (:data:`stylenet.metadata.POLICIES`: all, no-location, none).
     Raises one of :data:`UNREADABLE` for a file that is not a usable image."""
     rgb, alpha = open_rgba(path)
     if not keep_alpha:  # no alpha in the output: composite on white first
@@ -195,7 +203,7 @@ def load_input(path: Path, max_size: int | None = None, scale: float | None = No
     rgb = resize_input(rgb, max_size, scale)
     if alpha is not None and alpha.size != rgb.size:
         alpha = alpha.resize(rgb.size, Image.Resampling.LANCZOS)
-    return InputImage(pil_to_float(rgb), alpha)
+    return InputImage(pil_to_float(rgb), alpha, kept_exif(path, rgb.size, metadata))
 
 
 def gif_palette(rgb: Image.Image) -> Image.Image:
@@ -204,16 +212,26 @@ def gif_palette(rgb: Image.Image) -> Image.Image:
     return rgb.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.FLOYDSTEINBERG)
 
 
-def save_output(image: torch.Tensor, alpha: Image.Image | None, dst: Path, quality: int = 92) -> Path:
+def save_output(image: torch.Tensor, alpha: Image.Image | None, dst: Path, quality: int = 92,
+                exif: bytes | None = None) -> Path:
     """Write ``image`` ``(3, H, W)`` in [0, 1] to ``dst`` atomically (format from its suffix, PNG for an unknown
-    one), with ``alpha`` where the format has it; ``quality`` for JPEG/WebP."""
+    one), with ``alpha`` where the format has it; ``quality`` for JPEG/WebP; ``exif`` (an EXIF block,
+    :func:`stylenet.metadata.kept_exif`) in JPEG, PNG, WebP and TIFF."""
     out = float_to_pil(image)
     suffix = dst.suffix.lower()
     if alpha is not None and suffix in ALPHA_SUFFIXES:
         out.putalpha(alpha)
     if suffix == ".gif":
         out = gif_palette(out)
-    kwargs = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
+    fmt = SAVE_FORMATS.get(suffix, "PNG")
+    kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if exif and fmt in EXIF_FORMATS:
+        try:
+            with atomic_path(dst) as tmp:
+                out.save(tmp, format=fmt, exif=exif, **kwargs)
+            return dst
+        except (RuntimeError, ValueError, TypeError, struct.error) as exc:  # a writer refusing odd tags (libtiff)
+            log.warning("%s: written without its EXIF metadata (%s: %s)", dst, type(exc).__name__, exc)
     with atomic_path(dst) as tmp:
-        out.save(tmp, format=SAVE_FORMATS.get(suffix, "PNG"), **kwargs)
+        out.save(tmp, format=fmt, **kwargs)
     return dst

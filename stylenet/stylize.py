@@ -17,6 +17,7 @@ from pathlib import Path
 from .inference.batch import stylize_paths
 from .inference.batch_paths import OUTPUT_FORMATS, MaskFolder
 from .inference.cliargs import add_stylizer_args, check_stylizer_args, open_mask_image, run_stylizer, stylizer_options
+from .metadata import POLICIES
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -28,6 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--format", choices=["keep", *OUTPUT_FORMATS],
                    help="output format in a folder (default png; keep: as input); an output file's suffix sets its own")
     p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality")
+    p.add_argument("--metadata", choices=POLICIES, default="all",
+                   help="the photo's EXIF kept in JPEG/PNG/WebP/TIFF outputs: all (date taken, camera, GPS...; "
+                        "orientation upright, no thumbnail), no-location (all but GPS), none")
     p.add_argument("--max-size", type=int, help="shrink so the longer side is at most this many px")
     p.add_argument("--scale", type=float, help="resize by this factor first (e.g. 0.5)")
     p.add_argument("--batch-size", type=int, default=1, help="images of equal size stylised together")
@@ -53,7 +57,7 @@ def main(argv=None) -> int:
     summary, code = run_stylizer(args, lambda stylizer: stylize_paths(
         stylizer, args.input, args.output, fmt=args.format, quality=args.quality, max_size=args.max_size,
         scale=args.scale, overwrite=args.overwrite, batch_size=args.batch_size, progress=not args.quiet,
-        **stylizer_options(args)), open_mask=open_mask,
+        metadata=args.metadata, **stylizer_options(args)), open_mask=open_mask,
         interrupted=f"the images already in {args.output} are complete (each is renamed into place when written); run "
                     "again to do the rest (they are skipped)")
     if code:

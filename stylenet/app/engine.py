@@ -17,6 +17,7 @@ from PIL import Image
 from ..image import UNREADABLE, float_to_pil, open_rgb, pil_to_float, save_image
 from ..inference import ImageTooLargeError, load_stylizer
 from ..inference.batch_paths import INPUT_EXTENSIONS
+from ..metadata import kept_exif
 
 MAX_PIXELS = 40_000_000  # uploads above 40 MP are refused: minutes of tiled work on a 2-core CPU
 TILE = 1024  # photos with a longer side above this are stylised in tiles (bounded memory, full resolution)
@@ -225,6 +226,8 @@ class Engine:
         return out
 
 
-def save_result(image: Image.Image, folder: str | Path, stem: str = "stylised") -> Path:
-    """A result as a PNG file to download (written atomically)."""
-    return save_image(image, Path(folder) / f"{stem}.png")
+def save_result(image: Image.Image, folder: str | Path, stem: str = "stylised", source: str | Path | None = None) -> Path:
+    """A result as a PNG file to download (written atomically), with the EXIF metadata of the photo it was
+    made from, ``source`` (date taken, camera...; upright, no thumbnail: :mod:`stylenet.metadata`)."""
+    exif = kept_exif(source, image.size) if source else None
+    return save_image(image, Path(folder) / f"{stem}.png", **({"exif": exif} if exif else {}))

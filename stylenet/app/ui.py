@@ -72,7 +72,7 @@ def build(engine: Engine) -> gr.Blocks:
         start = time.perf_counter()
         out = engine.stylize(photo, choice(*picked), None if full else TILE)
         seconds = time.perf_counter() - start
-        file = save_result(out, work / f"{int(time.time() * 1000)}", Path(path).stem + "_stylised")
+        file = save_result(out, work / f"{int(time.time() * 1000)}", Path(path).stem + "_stylised", path)
         note = f"{out.width}x{out.height} px in {seconds:.1f} s on {engine.device}"
         return out, str(file), note
 

@@ -58,12 +58,13 @@ def _in_tiles(stylizer: Stylizer, src: Path, image: torch.Tensor, options: dict,
 
 def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output: str | Path, *, fmt: str | None = None,
                   quality: int = 92, max_size: int | None = None, scale: float | None = None, overwrite: bool = False,
-                  batch_size: int = 1, progress: bool = True, **options: Any) -> Summary:
+                  batch_size: int = 1, progress: bool = True, metadata: str = "all", **options: Any) -> Summary:
     """Stylise every input into the folder ``output``, mirroring the input tree, in format ``fmt`` (default png;
     ``keep``: as the input); or, where ``output`` is an image file's path (:func:`is_file_output`), the one input
     into that file, in its suffix's format. Same-size images are batched (``batch_size``);
     unreadable files are logged, counted in the summary and skipped; the run goes on. ``mask`` (in ``options``)
-    may be a :class:`MaskFolder`: each photo gets its own (a photo without one fails, with the reason)."""
+    may be a :class:`MaskFolder`: each photo gets its own (a photo without one fails, with the reason).
+    ``metadata``: the EXIF each still output keeps (:data:`stylenet.metadata.POLICIES`; animations keep none)."""
     output_dir = Path(output)
     one_file = is_file_output(output_dir)
     summary = Summary()
@@ -97,7 +98,7 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output: str | Pa
             if out is None:  # too large even in tiles (counted)
                 continue
             try:
-                save_output(out, item.alpha, dst, quality)
+                save_output(out, item.alpha, dst, quality, item.exif)
                 summary.done += 1
             except OSError as exc:
                 summary.failed.append((src, f"cannot write {dst}: {exc}"))
@@ -127,7 +128,7 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output: str | Pa
             bar.update(1)
             continue
         try:
-            item = load_input(src, max_size, scale, keep_alpha=dst.suffix.lower() in ALPHA_SUFFIXES)
+            item = load_input(src, max_size, scale, keep_alpha=dst.suffix.lower() in ALPHA_SUFFIXES, metadata=metadata)
         except UNREADABLE as exc:
             log.warning("skipping %s: %s", src, exc)
             summary.failed.append((src, f"unreadable image: {exc}"))

@@ -240,9 +240,9 @@ class Stylizer(nn.Module):
         return y[0] if single else y
 
     def stylize_file(self, src: str | os.PathLike, dst: str | os.PathLike, max_size: int | None = None,
-                     scale: float | None = None, quality: int = 92, **options: Any) -> Path:
+                     scale: float | None = None, quality: int = 92, metadata: str = "all", **options: Any) -> Path:
         """Stylise one image file into ``dst`` (format from its suffix; alpha kept where the format
-        has it), written atomically; an animated GIF, WebP or PNG into an animated ``dst`` (.gif, .webp,
+        has it; its EXIF by ``metadata``, :mod:`stylenet.metadata`), written atomically; an animated GIF, WebP or PNG into an animated ``dst`` (.gif, .webp,
         .png), frame by frame. See :func:`stylenet.inference.batch.stylize_paths` for folders."""
         if Path(src).suffix.lower() in ANIMATED_FORMATS and (frames := frame_count(src)) > 1:
             if Path(dst).suffix.lower() not in ANIMATED_FORMATS:
@@ -250,6 +250,7 @@ class Stylizer(nn.Module):
                                  f"write {', '.join(ANIMATED_FORMATS)}")
             stylize_animation(lambda x: self(x, **options), src, dst, quality=quality, max_size=max_size, scale=scale)
             return Path(dst)
-        item = load_input(Path(src), max_size, scale, keep_alpha=Path(dst).suffix.lower() in ALPHA_SUFFIXES)
-        return save_output(self(item.image[None], **options)[0], item.alpha, Path(dst), quality)
+        item = load_input(Path(src), max_size, scale, keep_alpha=Path(dst).suffix.lower() in ALPHA_SUFFIXES,
+                          metadata=metadata)
+        return save_output(self(item.image[None], **options)[0], item.alpha, Path(dst), quality, item.exif)
 

@@ -1,0 +1,64 @@
+"""A photo's EXIF metadata carried over to its stylised version: when it was taken (what photo libraries sort
+and group by), the camera and lens, exposure, author and copyright, and, unless asked not to, where it was
+taken (GPS). What no longer describes the output is rewritten or left out:
+
+- the orientation is 1 (upright): the pixels were turned upright on reading (EXIF orientation applied), and
+  a kept tag 6 would turn the result a second time in every viewer;
+- the embedded thumbnail is dropped (it is the unstylised photo: file browsers would show that);
+- PixelXDimension / PixelYDimension are the output's size (``--max-size``, ``--scale``);
+- the colour profile tag is dropped (outputs are sRGB, :mod:`stylenet.colour`), and so are a TIFF's own
+  layout tags (strips, compression, bit depths) and its XMP packet (which may hold its own orientation).
+
+Pillow reads and writes EXIF in JPEG, PNG (eXIf), WebP and TIFF; BMP and GIF hold none. A block that Pillow
+cannot write back (malformed vendor data) is left out with a logged warning: the image is still written."""
+from __future__ import annotations
+
+import logging
+import os
+import struct
+
+from PIL import ExifTags, Image
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("all", "no-location", "none")  # stylize.py --metadata
+FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")  # Pillow formats whose writers take exif=
+ORIENTATION = 0x0112
+PIXEL_SIZE = (0xA002, 0xA003)  # PixelXDimension, PixelYDimension (Exif IFD)
+# TIFF layout tags that describe a file's own pixel storage, not the photo (TIFF spec 6.0, sections 3-8), the ICC
+# profile (34675, InterColorProfile), XMP (700) and the thumbnail's offset and length in IFD0 (0x0201, 0x0202).
+DROPPED = {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 322, 323, 324, 325, 338, 339, 340,
+           341, 0x0201, 0x0202, 530, 531, 532, 700, 34675}
+
+
+def kept_exif(path: str | os.PathLike, size: tuple[int, int], policy: str = "all") -> bytes | None:
+    """The EXIF block to write with the stylised version of the image at ``path``, whose output is ``size``
+    (width, height) px; None when it has none, for ``policy="none"``, or when it cannot be written back.
+    ``no-location`` leaves out the GPS block."""
+    if policy not in POLICIES:
+        raise ValueError(f"metadata policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    if policy == "none":
+        return None
+    try:
+        with Image.open(path) as img:
+            if img.format == "PNG" and "exif" not in img.info:  # none before the pixels: Pillow would decode them
+                return None                                     # all to look for one after (PNG 1.2 ext.: rare)
+            exif = img.getexif()
+            if not len(exif):
+                return None
+            for tag in DROPPED & set(exif):
+                del exif[tag]
+            exif[ORIENTATION] = 1
+            if policy == "no-location":
+                exif.get_ifd(ExifTags.IFD.GPSInfo).clear()  # (Pillow writes back every IFD it has read)
+                exif.pop(ExifTags.IFD.GPSInfo, None)
+            if ExifTags.IFD.Exif in exif:
+                sub = exif.get_ifd(ExifTags.IFD.Exif)
+                for tag, value in zip(PIXEL_SIZE, size):
+                    if tag in sub:
+                        sub[tag] = value
+            # IFD1 (the thumbnail) is never read here, so Pillow does not write it back.
+            return exif.tobytes()
+    except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError) as exc:
+        log.warning("%s: its EXIF metadata is not kept (it cannot be written back: %s)", path, exc)
+        return None
