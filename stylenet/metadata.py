@@ -10,12 +10,17 @@ taken (GPS). What no longer describes the output is rewritten or left out:
   layout tags (strips, compression, bit depths) and its XMP packet (which may hold its own orientation).
 
 Pillow reads and writes EXIF in JPEG, PNG (eXIf), WebP and TIFF; BMP and GIF hold none. A block that Pillow
-cannot write back (malformed vendor data) is left out with a logged warning: the image is still written."""
+cannot write back (malformed vendor data) is left out with a logged warning: the image is still written.
+
+A video's tags (FFmpeg's container metadata: creation_time, title, location, ...; a stream's language and
+title) go the same way through :func:`kept_tags`, without those the muxer and encoder write for themselves."""
 from __future__ import annotations
 
 import logging
 import os
 import struct
+
+from collections.abc import Mapping
 
 from PIL import ExifTags, Image
 
@@ -27,6 +32,8 @@ ORIENTATION = 0x0112
 PIXEL_SIZE = (0xA002, 0xA003)  # PixelXDimension, PixelYDimension (Exif IFD)
 # TIFF layout tags that describe a file's own pixel storage, not the photo (TIFF spec 6.0, sections 3-8), the ICC
 # profile (34675, InterColorProfile), XMP (700) and the thumbnail's offset and length in IFD0 (0x0201, 0x0202).
+# FFmpeg's own tags: the MP4 brands, the muxer's and encoder's names, Matroska's duration, a stream's handler.
+OWN_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "duration", "handler_name", "vendor_id"}
 DROPPED = {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 322, 323, 324, 325, 338, 339, 340,
            341, 0x0201, 0x0202, 530, 531, 532, 700, 34675}
 
@@ -62,3 +69,15 @@ def kept_exif(path: str | os.PathLike, size: tuple[int, int], policy: str = "all
     except (OSError, ValueError, SyntaxError, struct.error, KeyError, TypeError) as exc:
         log.warning("%s: its EXIF metadata is not kept (it cannot be written back: %s)", path, exc)
         return None
+
+
+def kept_tags(tags: Mapping[str, str], policy: str = "all") -> dict[str, str]:
+    """A video's (or stream's) FFmpeg tags to write into its stylised version: all but :data:`OWN_TAGS`;
+    ``no-location`` also leaves out every location tag (MP4's ``location``, QuickTime's
+    ``com.apple.quicktime.location.ISO6709``), ``none`` everything."""
+    if policy not in POLICIES:
+        raise ValueError(f"metadata policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    if policy == "none":
+        return {}
+    return {key: value for key, value in tags.items() if key.lower() not in OWN_TAGS
+            and not (policy == "no-location" and "location" in key.lower())}

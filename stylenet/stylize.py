@@ -17,7 +17,6 @@ from pathlib import Path
 from .inference.batch import stylize_paths
 from .inference.batch_paths import OUTPUT_FORMATS, MaskFolder
 from .inference.cliargs import add_stylizer_args, check_stylizer_args, open_mask_image, run_stylizer, stylizer_options
-from .metadata import POLICIES
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,9 +28,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--format", choices=["keep", *OUTPUT_FORMATS],
                    help="output format in a folder (default png; keep: as input); an output file's suffix sets its own")
     p.add_argument("--quality", type=int, default=92, help="JPEG/WebP quality")
-    p.add_argument("--metadata", choices=POLICIES, default="all",
-                   help="the photo's EXIF kept in JPEG/PNG/WebP/TIFF outputs: all (date taken, camera, GPS...; "
-                        "orientation upright, no thumbnail), no-location (all but GPS), none")
     p.add_argument("--max-size", type=int, help="shrink so the longer side is at most this many px")
     p.add_argument("--scale", type=float, help="resize by this factor first (e.g. 0.5)")
     p.add_argument("--batch-size", type=int, default=1, help="images of equal size stylised together")

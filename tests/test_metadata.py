@@ -135,3 +135,31 @@ def test_the_web_apps_download_keeps_the_photos_exif(photo, tmp_path):
     size, exif = _read(save_result(upright, tmp_path, "result", source=photo))
     assert size == (40, 80) and exif[0x0112] == 1 and exif.get_ifd(ExifTags.IFD.Exif)[0x9003] == TAKEN
     assert not len(_read(save_result(upright, tmp_path, "plain"))[1])
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_stylize_video_keeps_the_clips_tags(tmp_path, suffix):
+    av = pytest.importorskip("av")
+    from test_video import make_clip
+
+    from stylenet.video.cli import main as video_main
+
+    shot = {"creation_time": "2024-05-01T10:00:00.000000Z", "title": "Holiday", "location": "+48.8566+002.3522/"}
+    clip = make_clip(tmp_path / "phone.mp4", frames=6, tags=shot)
+    model = save_stylizer(TransformerNet(width=4, num_res_blocks=1), tmp_path / "m.safetensors", style="test")
+
+    def tags(policy):
+        out = tmp_path / f"{policy}{suffix}"
+        assert video_main(["--model", str(model), "--input", str(clip), "--output", str(out), "--quiet",
+                           "--metadata", policy]) == 0
+        with av.open(str(out)) as c:
+            return ({k.lower(): v for k, v in c.metadata.items()},
+                    c.streams.audio[0].metadata.get("language"))
+
+    kept, language = tags("all")
+    assert kept["creation_time"].startswith("2024-05-01T10:00:00") and kept["title"] == "Holiday"
+    assert kept["location"] == shot["location"] and language == "fra"
+    kept, _ = tags("no-location")
+    assert "location" not in kept and kept["title"] == "Holiday"
+    kept, language = tags("none")
+    assert "title" not in kept and "location" not in kept and language in (None, "und")

@@ -33,8 +33,9 @@ def moving_frames(n: int, width: int, height: int) -> list[np.ndarray]:
     return frames
 
 
-def make_clip(path, frames=48, fps=24, size=(64, 48), audio=True, rotation=0, color_range=None):
+def make_clip(path, frames=48, fps=24, size=(64, 48), audio=True, rotation=0, color_range=None, tags=None):
     out = av.open(str(path), "w")
+    out.metadata.update(tags or {})  # e.g. a phone's creation_time and location
     video = out.add_stream("libx264", rate=fps, options={"crf": "10"})
     video.width, video.height, video.pix_fmt = *size, "yuv420p"
     if color_range is not None:
@@ -42,6 +43,8 @@ def make_clip(path, frames=48, fps=24, size=(64, 48), audio=True, rotation=0, co
     if rotation:
         video.set_display_rotation(rotation)
     sound = out.add_stream("aac", rate=44100, layout="mono") if audio else None
+    if sound is not None:
+        sound.metadata["language"] = "fra"
     for img in moving_frames(frames, *size):
         frame = av.VideoFrame.from_ndarray(img, format="rgb24")
         if color_range is not None:

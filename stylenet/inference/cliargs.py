@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..export import ModelFileError
+from ..metadata import POLICIES
 from .load import auto_precision, load_stylizer
 from .stylizer import PRECISIONS, Stylizer
 
@@ -51,6 +52,11 @@ def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo", mask_clip
                    help="torch.compile the network (PyTorch backend): the first image of each size compiles for "
                         "seconds, later ones run faster (many photos of one size, video frames)")
     p.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
+    p.add_argument("--metadata", choices=POLICIES, default="all",
+                   help=("the photo's EXIF kept in JPEG/PNG/WebP/TIFF outputs: all (date taken, camera, GPS...; "
+                         "orientation upright, no thumbnail)" if what == "photo" else
+                         "the clip's tags kept in a video output: all (the date it was shot, title, location, "
+                         "languages)") + ", no-location (all but GPS / location), none")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         summary, code = run_stylizer(args, lambda stylizer: stylize_video(
             stylizer, args.input, args.output, batch_size=args.batch_size, max_size=args.max_size, fps=args.fps,
             crf=args.crf, preset=args.preset, overwrite=args.overwrite, progress=not args.quiet,
-            **stylizer_options(args)), errors=(VideoError,), open_mask=open_mask,
+            metadata=args.metadata, **stylizer_options(args)), errors=(VideoError,), open_mask=open_mask,
             interrupted=f"nothing written to {args.output} (a video is only renamed into place when complete)")
     finally:
         if isinstance(getattr(args, "mask_image", None), MaskClip):

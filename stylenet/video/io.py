@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from ..image import find_images, open_rgb
+from ..metadata import kept_tags
 
 # Output containers and the encoders used for them (all in PyAV's wheel). H.264 (libx264) at crf 18 is
 # "visually lossless" per x264's documentation; VP9 for WebM (constant quality, crf 31 as YouTube-style
@@ -45,6 +46,8 @@ class VideoInfo:
     colorspace: int  # av Colorspace (the YUV matrix), 2 = unspecified
     has_audio: bool
     codec: str
+    tags: dict = field(default_factory=dict)  # the container's metadata (creation_time, title, location, ...)
+    stream_tags: dict = field(default_factory=dict)  # the video stream's (language, title, ...)
 
 
 def _open(path: Path):
@@ -82,7 +85,8 @@ class VideoReader:
         rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(25)
         self.info = VideoInfo(first.width, first.height, Fraction(rate), self.stream.frames or 0,
                               int(round(first.rotation or 0)), int(first.color_range), int(first.colorspace),
-                              self.audio is not None, self.stream.codec_context.name)
+                              self.audio is not None, self.stream.codec_context.name, dict(self.container.metadata),
+                              dict(self.stream.metadata))
 
     def _read(self) -> bool:
         """Demux one packet into ``_pending`` (decoded, for video); False at the end of the file."""
@@ -127,14 +131,16 @@ class VideoWriter:
     and its audio copied (or re-encoded where the container cannot hold its codec)."""
 
     def __init__(self, path: str | os.PathLike, suffix: str, info: VideoInfo, width: int, height: int,
-                 audio_template=None, crf: int | None = None, preset: str = "fast"):
+                 audio_template=None, crf: int | None = None, preset: str = "fast", metadata: str = "all"):
         import av
 
         codec = VIDEO_CODECS[suffix]
         self.container = av.open(str(path), mode="w", format={".mkv": "matroska", ".webm": "webm"}.get(suffix, suffix[1:]))
         options = {"crf": str(18 if crf is None else crf), "preset": preset} if codec == "libx264" else \
                   {"crf": str(31 if crf is None else crf), "b": "0", "deadline": "realtime", "cpu-used": "8", "row-mt": "1"}
+        self.container.metadata.update(kept_tags(info.tags, metadata))  # the date it was shot, title, place
         self.stream = self.container.add_stream(codec, rate=info.fps, options=options)
+        self.stream.metadata.update(kept_tags(info.stream_tags, metadata))
         self.stream.width, self.stream.height = width, height
         # 4:2:0 needs even sides; odd-sized frames keep every pixel in 4:4:4 (fewer players take it).
         self.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
@@ -156,6 +162,7 @@ class VideoWriter:
                 layout = audio_template.codec_context.layout.name
                 rate = 48000 if suffix == ".webm" else audio_template.codec_context.sample_rate  # Opus: 48 kHz
                 self.audio_out = self.container.add_stream(AUDIO_FALLBACK[suffix], rate=rate, layout=layout)
+            self.audio_out.metadata.update(kept_tags(audio_template.metadata, metadata))  # its language
         self.frames = 0
 
     def write(self, rgb: np.ndarray, pts: int | None, time_base: Fraction | None) -> None:

@@ -113,14 +113,15 @@ def default_batch_size(stylizer) -> int:
 def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, batch_size: int | None = None,
                   max_size: int | None = None, fps: float = 24.0, crf: int | None = None, preset: str = "fast",
                   overwrite: bool = False, progress: bool = True, max_frames: int | None = None,
-                  writer_thread: bool | None = None, **options) -> VideoSummary:
+                  writer_thread: bool | None = None, metadata: str = "all", **options) -> VideoSummary:
     """Stylise ``src`` (a clip or a folder of frames) into ``dst`` (a video file by its suffix, else a
     folder of PNG frames). ``options`` go to the stylizer per batch (``tile``, ``overlap``,
     ``preserve_color``, ``strength``, ``style``, ``mask``: an image for every frame, or a :class:`.masks.MaskClip`,
     a mask per frame). ``fps``: the frame rate of a video made from a folder.
     ``max_frames``: stop after that many frames (a preview, or a benchmark). ``batch_size``: frames stylised
     together (None: :func:`default_batch_size`). ``writer_thread``: write beside the stylising (None: on an
-    accelerator and for eager PyTorch on a CPU, :func:`.writer_thread.overlaps`).
+    accelerator and for eager PyTorch on a CPU, :func:`.writer_thread.overlaps`). ``metadata``: the clip's tags
+    a video output keeps (the date it was shot, title, location, languages: :func:`stylenet.metadata.kept_tags`).
     Raises :class:`VideoError` (one line) for unreadable inputs and unsupported outputs."""
     src, dst = Path(src), Path(dst)
     animated = dst.suffix.lower() in ANIMATED_SUFFIXES
@@ -162,7 +163,7 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
             with atomic_path(dst) as tmp:
                 writer = AnimatedWriter(tmp, info) if animated else VideoWriter(
                     tmp, dst.suffix.lower(), info, *summary.size, audio_template=reader.audio if reader else None,
-                    crf=crf, preset=preset)
+                    crf=crf, preset=preset, metadata=metadata)
                 silent = animated and reader and reader.audio
                 summary.audio = (f"dropped (a {dst.suffix[1:].upper()} has no sound)" if silent else
                                  "none" if writer.audio_in is None else
