@@ -205,10 +205,10 @@ def bundled_styles() -> list[str]:
     return sorted(names)
 
 
-def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict[str, Any]]:
-    """``(TransformerNet in eval mode, metadata)`` from an exported ``.safetensors`` model, a
-    Lightning ``.ckpt`` of StyleTransferModule, or a bundled model's name (:func:`pretrained_names`).
-    Raises ModelFileError naming the file and the problem."""
+def check_model_file(path: str | os.PathLike) -> Path:
+    """The model file a path or bundled name means (:func:`resolve_model`), or ModelFileError for one that
+    is missing (with the bundled name meant, or their list), a folder or an image: the checks that read
+    nothing, so scripts make them before slower work (the precision probe)."""
     path = resolve_model(path)
     if path.is_dir():
         raise ModelFileError(f"{path} is a folder; give a model file (.safetensors, .ckpt or .onnx) or a bundled name")
@@ -224,6 +224,14 @@ def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict[str,
                     if style else f" (did you mean {close!r}?)" if close else
                     f" (bundled models and styles: {', '.join(bundled_styles())})")
         raise ModelFileError(f"{path}: no such model file{hint}")
+    return path
+
+
+def load_transformer(path: str | os.PathLike) -> tuple[TransformerNet, dict[str, Any]]:
+    """``(TransformerNet in eval mode, metadata)`` from an exported ``.safetensors`` model, a
+    Lightning ``.ckpt`` of StyleTransferModule, or a bundled model's name (:func:`pretrained_names`).
+    Raises ModelFileError naming the file and the problem."""
+    path = check_model_file(path)
     if path.suffix == ".ckpt":
         return _load_checkpoint(path)
     meta = read_metadata(path)

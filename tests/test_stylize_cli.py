@@ -213,6 +213,7 @@ def test_script_and_module_entry_points(model, tmp_path):
     proc = run_here(ROOT / "scripts" / "stylize.py", ["--model", tmp_path / "nope.safetensors", "--input", photo,
                                                       "--output", tmp_path / "x"])
     assert proc.returncode == 2 and "no such model file" in proc.stderr and "Traceback" not in proc.stderr
+    assert "precision:" not in proc.stdout  # said before the precision probe (--precision auto) spends its 0.6 s
 
 
 def test_ctrl_c_keeps_the_finished_images_and_a_rerun_does_the_rest(model, tmp_path, monkeypatch, capsys):

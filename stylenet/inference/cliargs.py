@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..export import ModelFileError
+from ..export import ModelFileError, check_model_file, find_model
 from ..metadata import POLICIES
 from .load import auto_precision, load_stylizer
 from .stylizer import PRECISIONS, Stylizer
@@ -84,6 +84,7 @@ def open_stylizer(args: argparse.Namespace, open_mask: Callable[[str], Any] | No
     from ..adain.stylizer import AdaINStylizer
 
     images = args.style_image
+    check_model_file(find_model(args.model)[0])  # a mistyped name: one line before the precision probe
     if args.precision == "auto":
         onnx = str(args.model).lower().endswith(".onnx")  # an .onnx file runs with onnxruntime, in fp32
         args.precision, why = auto_precision(args.device, "onnxruntime" if onnx else args.backend)
