@@ -15,17 +15,14 @@ from torchvision.transforms.functional import pil_to_tensor, to_pil_image
 
 from .atomic import atomic_path
 from .colour import to_srgb
+from .formats import ALPHA_SUFFIXES, IMAGE_EXTENSIONS, QUALITY_FORMATS, SAVE_FORMATS  # noqa: F401 (re-exported)
 from .metadata import FORMATS as EXIF_FORMATS
 from .metadata import kept_exif
 
 log = logging.getLogger(__name__)
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # Errors Pillow raises for files that are not usable images (truncated, empty, not an image, bombs).
 UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
-ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # output formats that keep an input's alpha
 RANGE_SLACK = 0.5  # how far outside [0, 1] an input may stray (bicubic overshoot) before it is called a mistake
-SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-                ".bmp": "BMP", ".gif": "GIF"}
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
@@ -224,7 +221,7 @@ def save_output(image: torch.Tensor, alpha: Image.Image | None, dst: Path, quali
     if suffix == ".gif":
         out = gif_palette(out)
     fmt = SAVE_FORMATS.get(suffix, "PNG")
-    kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    kwargs = {"quality": quality} if fmt in QUALITY_FORMATS else {}
     if exif and fmt in EXIF_FORMATS:
         try:
             with atomic_path(dst) as tmp:

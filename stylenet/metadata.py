@@ -9,7 +9,7 @@ taken (GPS). What no longer describes the output is rewritten or left out:
 - the colour profile tag is dropped (outputs are sRGB, :mod:`stylenet.colour`), and so are a TIFF's own
   layout tags (strips, compression, bit depths) and its XMP packet (which may hold its own orientation).
 
-Pillow reads and writes EXIF in JPEG, PNG (eXIf), WebP and TIFF; BMP and GIF hold none. A block that Pillow
+Pillow reads and writes EXIF in JPEG, PNG (eXIf), WebP, TIFF, AVIF and HEIF; BMP and GIF hold none. A block that Pillow
 cannot write back (malformed vendor data) is left out with a logged warning: the image is still written.
 
 A video's tags (FFmpeg's container metadata: creation_time, title, location, ...; a stream's language and
@@ -27,7 +27,7 @@ from PIL import ExifTags, Image
 log = logging.getLogger(__name__)
 
 POLICIES = ("all", "no-location", "none")  # stylize.py --metadata
-FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")  # Pillow formats whose writers take exif=
+FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "AVIF", "HEIF")  # Pillow formats whose writers take exif= (stylenet.formats)
 ORIENTATION = 0x0112
 PIXEL_SIZE = (0xA002, 0xA003)  # PixelXDimension, PixelYDimension (Exif IFD)
 # TIFF layout tags that describe a file's own pixel storage, not the photo (TIFF spec 6.0, sections 3-8), the ICC

@@ -71,7 +71,7 @@ def open_photo(path: str | Path | None, what: str = "photo") -> Image.Image:
         raise AppError(f"The {what} {name} is too large to open safely (over Pillow's decompression-bomb limit).") from None
     except UNREADABLE as exc:
         raise AppError(f"The {what} {name} is not an image this app can read ({type(exc).__name__}). "
-                       "Upload a JPEG, PNG, WebP, BMP or TIFF file.") from None
+                       "Upload a JPEG, PNG, WebP, HEIC, AVIF, BMP or TIFF file.") from None
     return rgb
 
 

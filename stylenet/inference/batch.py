@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from ..animated import ANIMATED_FORMATS, AnimationWriteError, frame_count, stylize_animation
 from ..image import ALPHA_SUFFIXES, UNREADABLE, InputImage, load_input, save_output
-from .batch_paths import MaskFolder, check_file_output, check_folder_output, inputs_for, is_file_output, output_path
+from .batch_paths import (MaskFolder, check_distinct_outputs, check_file_output, check_folder_output, inputs_for,
+                          is_file_output, output_path)
 from .styles import mask_tensor
 from .stylizer import ImageTooLargeError, Stylizer
 
@@ -75,6 +76,8 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output: str | Pa
     else:
         check_folder_output(output_dir, inputs)
     fmt = fmt or "png"
+    if not one_file:
+        check_distinct_outputs(pairs, output_dir, fmt)
     tile = options.get("tile")
     masks = options.pop("mask") if isinstance(options.get("mask"), MaskFolder) else None
     pending: dict[tuple, list[tuple[Path, Path, InputImage, Any]]] = defaultdict(list)

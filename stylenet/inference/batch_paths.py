@@ -7,9 +7,11 @@ import glob
 import re
 from pathlib import Path
 
+from ..formats import AVIF, HEIF
 from ..image import IMAGE_EXTENSIONS, SAVE_FORMATS, find_images
 
-OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp", "gif": ".gif"}
+OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "webp": ".webp", "tiff": ".tif", "bmp": ".bmp", "gif": ".gif",
+                  **{s[1:]: s for s in (*AVIF, *HEIF[:1])}}  # avif, heic: where this Pillow writes them
 INPUT_EXTENSIONS = (*IMAGE_EXTENSIONS, ".gif")  # (training reads IMAGE_EXTENSIONS: stills only)
 
 
@@ -82,6 +84,20 @@ def output_path(src: Path, rel: Path, output_dir: Path, fmt: str) -> Path:
     else:
         suffix = OUTPUT_FORMATS[fmt]
     return (output_dir / rel).with_suffix(suffix)
+
+
+def check_distinct_outputs(pairs: list[tuple[Path, Path]], output_dir: Path, fmt: str) -> None:
+    """Two inputs that would be written to one output (``photo.jpg`` and ``photo.heic`` as ``photo.png``, or
+    ``x.jpg`` of two input folders) are refused before anything is written: the second would silently replace
+    the first's result, or be skipped as already done."""
+    seen: dict[Path, Path] = {}
+    for src, rel in pairs:
+        dst = output_path(src, rel, output_dir, fmt)
+        first = seen.setdefault(dst, src)
+        if first != src:
+            hint = ("--format keep (each keeps its own format) or " if first.suffix.lower() != src.suffix.lower()
+                    and fmt != "keep" else "")
+            raise ValueError(f"{first} and {src} would both be written to {dst}: use {hint}an output folder for each")
 
 
 def is_file_output(output: str | Path) -> bool:
