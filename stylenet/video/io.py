@@ -18,6 +18,7 @@ import numpy as np
 
 from ..image import find_images, open_rgb
 from ..metadata import kept_tags
+from .hdr import hdr_to_srgb, is_hdr
 
 # Output containers and the encoders used for them (all in PyAV's wheel). H.264 (libx264) at crf 18 is
 # "visually lossless" per x264's documentation; VP9 for WebM (constant quality, crf 31 as YouTube-style
@@ -48,6 +49,7 @@ class VideoInfo:
     codec: str
     tags: dict = field(default_factory=dict)  # the container's metadata (creation_time, title, location, ...)
     stream_tags: dict = field(default_factory=dict)  # the video stream's (language, title, ...)
+    transfer: int = 0  # av color_trc of the first frame: 16 PQ, 18 HLG (HDR: tone-mapped, stylenet.video.hdr)
 
 
 def _open(path: Path):
@@ -86,7 +88,7 @@ class VideoReader:
         self.info = VideoInfo(first.width, first.height, Fraction(rate), self.stream.frames or 0,
                               int(round(first.rotation or 0)), int(first.color_range), int(first.colorspace),
                               self.audio is not None, self.stream.codec_context.name, dict(self.container.metadata),
-                              dict(self.stream.metadata))
+                              dict(self.stream.metadata), int(first.color_trc or 0))
 
     def _read(self) -> bool:
         """Demux one packet into ``_pending`` (decoded, for video); False at the end of the file."""
@@ -121,7 +123,10 @@ class VideoReader:
 
 def to_rgb(frame) -> np.ndarray:
     """An ``av.VideoFrame`` as ``(H, W, 3)`` uint8 full-range RGB, converted with the frame's own colour
-    range and matrix."""
+    range and matrix; an HDR frame (PQ, HLG) decoded at 16 bits and tone-mapped to sRGB (:mod:`.hdr`)."""
+    if is_hdr(frame.color_trc):
+        rgb16 = frame.reformat(format="rgb48le", src_color_range=frame.color_range or None, dst_color_range="JPEG")
+        return hdr_to_srgb(rgb16.to_ndarray(), int(frame.color_trc))
     return frame.reformat(format="rgb24", src_color_range=frame.color_range or None, dst_color_range="JPEG").to_ndarray()
 
 
@@ -147,6 +152,9 @@ class VideoWriter:
         self.stream.pix_fmt = self.pix_fmt
         self.range = info.color_range if info.color_range in (1, 2) else 1  # limited unless the input says full
         self.colorspace = info.colorspace if info.colorspace not in (0, 2) else None
+        if is_hdr(info.transfer):  # its frames were tone-mapped to sRGB: SDR out, said so in every tag
+            self.colorspace = 1  # BT.709 (AVColorSpace, AVColorPrimaries and AVColorTransferCharacteristic alike)
+            self.stream.codec_context.color_primaries = self.stream.codec_context.color_trc = 1
         self.stream.codec_context.color_range = self.range
         if self.colorspace is not None:
             self.stream.codec_context.colorspace = self.colorspace

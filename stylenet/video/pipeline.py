@@ -28,6 +28,7 @@ from ..atomic import atomic_path
 from ..image import save_image
 from .io import (ANIMATED_SUFFIXES, VIDEO_CODECS, AnimatedWriter, VideoError, VideoInfo, VideoReader, VideoWriter,
                  frame_folder, read_frame, to_rgb)
+from .hdr import NAMES as HDR_NAMES
 from .masks import MaskClip
 from .writer_thread import WriterThread, overlaps
 
@@ -43,12 +44,14 @@ class VideoSummary:
     size: tuple[int, int] = (0, 0)  # output (width, height)
     audio: str = "none"
     output: Path | None = None
+    hdr: str | None = None  # the input's HDR curve ("HLG", "PQ (HDR10)"), tone-mapped to SDR; None for SDR
 
     def line(self) -> str:
         rate = self.frames / self.seconds if self.seconds else 0.0
         where = ", ".join(f"{k} {v:.1f}s ({100 * v / self.seconds:.0f}%)" for k, v in self.stages.items()) if self.seconds else ""
         return (f"{self.frames} frames {self.size[0]}x{self.size[1]} in {self.seconds:.1f}s ({rate:.2f} frames/s; "
-                f"{where}); audio: {self.audio}; wrote {self.output}")
+                f"{where}); audio: {self.audio}; {f'{self.hdr} HDR tone-mapped to SDR (BT.709); ' if self.hdr else ''}"
+                f"wrote {self.output}")
 
 
 def output_size(width: int, height: int, max_size: int | None, even: bool) -> tuple[int, int]:
@@ -155,6 +158,7 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
             _check_frames_free(dst, sorted(p.name for p in dst.glob("frame_[0-9]*.png"))[:1])
         reader = VideoReader(src)
         info = reader.info
+        summary.hdr = HDR_NAMES.get(info.transfer)
     summary.size = output_size(info.width, info.height, max_size, even=video_out and not animated)
     bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, dynamic_ncols=True,
                desc=f"{src.name} -> {dst.name}")
