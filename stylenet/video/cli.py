@@ -12,7 +12,8 @@ from pathlib import Path
 
 from ..inference.batch_paths import INPUT_EXTENSIONS
 from ..inference.cliargs import add_stylizer_args, check_stylizer_args, open_mask_image, run_stylizer, stylizer_options
-from .io import ANIMATED_SUFFIXES, CRF_RANGES, VIDEO_CODECS, X264_PRESETS, VideoError
+from .animation import ANIMATED_SUFFIXES
+from .io import CRF_RANGES, VIDEO_CODECS, X264_PRESETS, VideoError
 from .masks import MaskClip
 from .pipeline import stylize_video
 
