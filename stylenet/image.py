@@ -212,8 +212,8 @@ def gif_palette(rgb: Image.Image) -> Image.Image:
 def save_output(image: torch.Tensor, alpha: Image.Image | None, dst: Path, quality: int = 92,
                 exif: bytes | None = None) -> Path:
     """Write ``image`` ``(3, H, W)`` in [0, 1] to ``dst`` atomically (format from its suffix, PNG for an unknown
-    one), with ``alpha`` where the format has it; ``quality`` for JPEG/WebP; ``exif`` (an EXIF block,
-    :func:`stylenet.metadata.kept_exif`) in JPEG, PNG, WebP and TIFF."""
+    one), with ``alpha`` where the format has it; ``quality`` for the lossy ones; ``exif`` (an EXIF block,
+    :func:`stylenet.metadata.kept_exif`) in JPEG, PNG, WebP, TIFF, AVIF and HEIF."""
     out = float_to_pil(image)
     suffix = dst.suffix.lower()
     if alpha is not None and suffix in ALPHA_SUFFIXES:

@@ -53,7 +53,7 @@ def add_stylizer_args(p: argparse.ArgumentParser, what: str = "photo", mask_clip
                         "seconds, later ones run faster (many photos of one size, video frames)")
     p.add_argument("--backend", default="torch", choices=["torch", "onnxruntime"])
     p.add_argument("--metadata", choices=POLICIES, default="all",
-                   help=("the photo's EXIF kept in JPEG/PNG/WebP/TIFF outputs: all (date taken, camera, GPS...; "
+                   help=("the photo's EXIF kept in JPEG/PNG/WebP/TIFF/AVIF/HEIC outputs: all (date taken, camera, GPS...; "
                          "orientation upright, no thumbnail)" if what == "photo" else
                          "the clip's tags kept in a video output: all (the date it was shot, title, location, "
                          "languages)") + ", no-location (all but GPS / location), none")

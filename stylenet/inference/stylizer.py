@@ -242,8 +242,9 @@ class Stylizer(nn.Module):
     def stylize_file(self, src: str | os.PathLike, dst: str | os.PathLike, max_size: int | None = None,
                      scale: float | None = None, quality: int = 92, metadata: str = "all", **options: Any) -> Path:
         """Stylise one image file into ``dst`` (format from its suffix; alpha kept where the format
-        has it; its EXIF by ``metadata``, :mod:`stylenet.metadata`), written atomically; an animated GIF, WebP or PNG into an animated ``dst`` (.gif, .webp,
-        .png), frame by frame. See :func:`stylenet.inference.batch.stylize_paths` for folders."""
+        has it; its EXIF by ``metadata``, :mod:`stylenet.metadata`), written atomically; an animated GIF,
+        WebP or PNG into an animated ``dst`` (.gif, .webp, .png), frame by frame. See
+        :func:`stylenet.inference.batch.stylize_paths` for folders."""
         if Path(src).suffix.lower() in ANIMATED_FORMATS and (frames := frame_count(src)) > 1:
             if Path(dst).suffix.lower() not in ANIMATED_FORMATS:
                 raise ValueError(f"{src} is animated ({frames} frames) but {Path(dst).suffix or dst} holds one frame: "
