@@ -102,3 +102,29 @@ class LogOnce(Callback):
         rank_zero = logging.getLogger("lightning.pytorch.utilities.rank_zero")
         if _not_an_advert not in rank_zero.filters:
             rank_zero.addFilter(_not_an_advert)
+
+
+class SaveResolved(Callback):
+    """``.hydra/resolved.yaml`` beside Hydra's ``config.yaml``: the run's config with its interpolations
+    resolved, so the file says ``name: my_painting`` where ``config.yaml`` keeps ``${painting_name:${.image}}``
+    (readable with plain OmegaConf, no stylenet resolvers). The ``auto`` switches stay ``auto``: train.py prints
+    what each took. A config that does not resolve is left to train.py to name."""
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        from .atomic import atomic_path
+
+        if os.environ.get("LOCAL_RANK", "0") != "0":
+            return
+        try:
+            runtime = HydraConfig.get()
+            task = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])  # (Hydra's own: saved)
+            values = OmegaConf.to_container(task, resolve=True, throw_on_missing=False)
+        except Exception:  # noqa: BLE001 - a bad interpolation is a config mistake: train.py reports it
+            return
+        if runtime.output_subdir is None:  # hydra.output_subdir=null: no .hydra folder asked for
+            return
+        with atomic_path(Path(runtime.runtime.output_dir) / runtime.output_subdir / "resolved.yaml") as tmp:
+            Path(tmp).write_text(OmegaConf.to_yaml(OmegaConf.create(values)))
+

@@ -170,6 +170,8 @@ def test_style_may_be_your_own_painting_s_file(tmp_path, photos_dir):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run / "my_painting_1.safetensors").is_file()
     assert OmegaConf.load(run / ".hydra" / "config.yaml").style.image == str(painting)
+    resolved = OmegaConf.load(run / ".hydra" / "resolved.yaml")  # plain OmegaConf: no stylenet resolvers needed
+    assert resolved.style.name == resolved.name == "my_painting_1" and "hydra" not in resolved
     from conftest import run_here  # make demo STYLE=<file>: the demo picture needs the painting given back
     demo = [ROOT / "scripts" / "demo.py", ["--model", run / "my_painting_1.safetensors", "--out", tmp_path / "d.png",
                                            "--height", "32", "--size", "32", "--no-zoo"]]
