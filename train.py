@@ -36,11 +36,12 @@ def run(cfg: DictConfig) -> None:
     import lightning.pytorch as pl
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
-    from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+    from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
 
     from stylenet.config import build, preview_kwargs
     from stylenet.hardware import describe, resolve_auto, slow_choices
-    from stylenet.training.resume import check_resume, checkpoint_precision, find_resume_checkpoint, read_checkpoint
+    from stylenet.training.resume import (check_resume, checkpoint_precision, clear_earlier_run, find_resume_checkpoint,
+                                          read_checkpoint)
     from stylenet.training.trainer import build_trainer, throughput_summary
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -55,6 +56,8 @@ def run(cfg: DictConfig) -> None:
     datamodule, module = build(cfg)  # the datamodule lists and screens files: bad paths fail here
     check_resume(checkpoint, ckpt_path, module)  # the same network, trained on the same paintings
     del checkpoint  # its memory map: the run replaces that file
+    if cfg.get("overwrite") and not ckpt_path:  # starting over there: the earlier run's files go (rank 0)
+        rank_zero_only(clear_earlier_run)(out_dir)
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     if logger:  # the whole resolved config beside the module's own hyper-parameters
         logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True)})

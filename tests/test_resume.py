@@ -309,3 +309,18 @@ def test_a_fresh_run_into_a_folder_holding_a_run_is_refused_and_the_run_kept(tmp
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error: loss.style_weight: ")
     proc = train_in_process(_config(tmp_path / "photos", run, "overwrite=true"))  # let through (to the next check)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith("error: data.root: ")
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == b"an earlier run's weights"  # a failed start kept it
+
+
+def test_overwrite_starts_over_without_the_earlier_runs_checkpoints_and_previews(tmp_path, photos_dir):
+    run = tmp_path / "run"
+    stale = [run / "checkpoints" / "best-step=900.ckpt", run / "checkpoints" / "last.ckpt",
+             run / "previews" / "step_0000900.png"]
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"the earlier run's")
+    proc = train_in_process(_config(photos_dir, run, "overwrite=true", "trainer.max_steps=2"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not stale[0].exists() and not stale[2].exists()  # not taken for this run's
+    assert stale[1].read_bytes() != b"the earlier run's" and (run / "previews" / "step_0000002.png").is_file()
+    assert "removed the earlier run's 3 checkpoints and previews" in proc.stderr + proc.stdout

@@ -20,6 +20,18 @@ class ResumeError(ValueError):
     """The checkpoint to resume from cannot be read or is not this run's (train.py prints it in one line)."""
 
 
+def clear_earlier_run(out_dir: Path) -> int:
+    """``overwrite=true`` (a fresh run in a folder that holds an earlier one, as ``make demo`` reruns): that
+    run's checkpoints and previews removed, so none is taken for this run's (a ``best-step=900.ckpt`` of the
+    earlier run stayed beside this one's, and its previews among these). Returns how many files went."""
+    stale = [*(out_dir / "checkpoints").glob("*.ckpt"), *(out_dir / "previews").glob("step_*.png")]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if stale:
+        log.info("overwrite=true: removed the earlier run's %d checkpoints and previews in %s", len(stale), out_dir)
+    return len(stale)
+
+
 def find_resume_checkpoint(resume: str | None, out_dir: Path) -> str | None:
     """``resume``: None (fresh run), a checkpoint path, or "auto": this run folder's last.ckpt, else the
     newest last.ckpt of a sibling run folder (outputs/<style>/*), else a fresh run."""
