@@ -93,7 +93,7 @@ def test_console_scripts_name_callable_mains():
     import inspect
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert {"stylenet-stylize", "stylenet-video", "stylenet-app"} <= set(scripts)
+    assert {"stylenet-stylize", "stylenet-video", "stylenet-app", "stylenet-export"} <= set(scripts)
     for name, target in scripts.items():
         module, _, attr = target.partition(":")
         main = getattr(importlib.import_module(module), attr)
