@@ -18,7 +18,7 @@ from .models import TransformerNet
 from .models.adain import AdaINTransfer
 from .onnx_export import (calibration_photos, export_onnx, export_onnx_fp16, export_onnx_int8, onnx_runner,
                           parity_style)
-from .paths import sample_photos
+from .paths import parity_photo
 
 FORMATS = ("safetensors", "torchscript", "onnx", "onnx-fp16", "onnx-int8")
 SUFFIXES = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx",
@@ -125,7 +125,7 @@ def export_model(model_path: str | os.PathLike, out_dir: str | os.PathLike, form
         raise ExportError(f"unknown export format(s) {sorted(unknown)}; choose from {FORMATS}")
     formats = list(output_files(out_dir, formats, ""))  # (a bad --out or --photo is refused before the model is loaded)
     try:
-        photo = sample_photos()[0] if photo is None else Path(photo)
+        photo = parity_photo() if photo is None else Path(photo)
         calibration = calibration_photos() if "onnx-int8" in formats else []
     except FileNotFoundError as exc:
         raise ExportError(f"{exc}: give a photo for the parity check (--photo)" if photo is None else

@@ -44,6 +44,19 @@ def sample_photos() -> list[Path]:
     return files
 
 
+def parity_photo() -> Path:
+    """The photo an export is checked on by default: the first bundled one, a checkout's or, in an installed
+    package, the first of the app's 8 (so ``stylenet-export`` works without a checkout); FileNotFoundError
+    where neither is."""
+    try:
+        return sample_photos()[0]
+    except FileNotFoundError:
+        found = sorted(resolve_path("data/sample").glob("*.jpg"))
+        if not found:
+            raise
+        return found[0]
+
+
 def find_painting(name: str, styles_dir: str | os.PathLike = "data/styles") -> Path | None:
     """A painting named in model metadata (a file name) or given by the user (a path): the path as given,
     else the file of that name in ``styles_dir``; None if neither exists."""

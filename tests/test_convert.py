@@ -207,8 +207,9 @@ def test_fp16_and_int8_onnx_are_smaller_and_within_their_stated_bounds(model_fil
 
 
 def test_export_outside_a_checkout_needs_a_photo_and_says_so(tmp_path, monkeypatch):
-    """An installed package has no data/ (the bundled photos and paintings): the parity check then takes
-    --photo, AdaIN's check any picture, and int8 (calibrated on the bundled photos) says why it cannot run."""
+    """An installed package has no data/ (the bundled photos and paintings): the parity check takes one of the
+    app's photos it carries (or --photo, where even those are missing), AdaIN's check any picture, and int8
+    (calibrated on a checkout's bundled photos) says why it cannot run."""
     import stylenet.paths
 
     path = save_stylizer(TransformerNet(width=4, num_res_blocks=1).eval(), tmp_path / "src.safetensors", style="wave")
@@ -227,3 +228,11 @@ def test_export_outside_a_checkout_needs_a_photo_and_says_so(tmp_path, monkeypat
     assert result.max_abs_diff < 1e-4
     (adain,) = export_model("adain", tmp_path / "d", ["onnx"], photo=photo, max_size=64)  # no bundled painting: any
     assert adain.max_abs_diff < 1e-4
+    assets = tmp_path / "assets"  # a wheel's stylenet/assets: the app's sample photos, the parity check's default
+    (assets / "sample").mkdir(parents=True)
+    to_pil_image(torch.rand(3, 40, 48)).save(assets / "sample" / "000000000030.jpg")
+    monkeypatch.setattr(stylenet.paths, "ASSETS_DIR", assets)
+    (result,) = export_model(path, tmp_path / "e", ["onnx"], max_size=64)
+    assert result.max_abs_diff < 1e-4
+    with pytest.raises(ExportError, match=r"^onnx-int8 calibrates on the bundled photos: .*export it from a checkout$"):
+        export_model(path, tmp_path / "f", ["onnx-int8"], max_size=64)  # (16 photos: a checkout's)
