@@ -32,18 +32,22 @@ ORIENTATION = 0x0112
 PIXEL_SIZE = (0xA002, 0xA003)  # PixelXDimension, PixelYDimension (Exif IFD)
 # TIFF layout tags that describe a file's own pixel storage, not the photo (TIFF spec 6.0, sections 3-8), the ICC
 # profile (34675, InterColorProfile), XMP (700) and the thumbnail's offset and length in IFD0 (0x0201, 0x0202).
-# FFmpeg's own tags: the MP4 brands, the muxer's and encoder's names, Matroska's duration, a stream's handler.
-OWN_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "duration", "handler_name", "vendor_id"}
 DROPPED = {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 322, 323, 324, 325, 338, 339, 340,
            341, 0x0201, 0x0202, 530, 531, 532, 700, 34675}
+# FFmpeg's own tags: the MP4 brands, the muxer's and encoder's names, Matroska's duration, a stream's handler.
+OWN_TAGS = {"major_brand", "minor_version", "compatible_brands", "encoder", "duration", "handler_name", "vendor_id"}
+
+
+def _check(policy: str) -> None:
+    if policy not in POLICIES:
+        raise ValueError(f"metadata policy must be one of {', '.join(POLICIES)}, not {policy!r}")
 
 
 def kept_exif(path: str | os.PathLike, size: tuple[int, int], policy: str = "all") -> bytes | None:
     """The EXIF block to write with the stylised version of the image at ``path``, whose output is ``size``
     (width, height) px; None when it has none, for ``policy="none"``, or when it cannot be written back.
     ``no-location`` leaves out the GPS block."""
-    if policy not in POLICIES:
-        raise ValueError(f"metadata policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    _check(policy)
     if policy == "none":
         return None
     try:
@@ -75,8 +79,7 @@ def kept_tags(tags: Mapping[str, str], policy: str = "all") -> dict[str, str]:
     """A video's (or stream's) FFmpeg tags to write into its stylised version: all but :data:`OWN_TAGS`;
     ``no-location`` also leaves out every location tag (MP4's ``location``, QuickTime's
     ``com.apple.quicktime.location.ISO6709``), ``none`` everything."""
-    if policy not in POLICIES:
-        raise ValueError(f"metadata policy must be one of {', '.join(POLICIES)}, not {policy!r}")
+    _check(policy)
     if policy == "none":
         return {}
     return {key: value for key, value in tags.items() if key.lower() not in OWN_TAGS

@@ -32,12 +32,12 @@ def resolve_path(path: str | Path) -> Path:
     return p
 
 
-def sample_photos() -> list[Path]:
+def sample_photos(installed: bool = False) -> list[Path]:
     """The bundled photos, ``data/sample/*.jpg`` sorted (parity checks, int8 calibration, benchmarks). A checkout
-    has all 101; an installed package only the app's 8, never used here (int8 calibration takes the last 16):
-    FileNotFoundError saying so."""
+    has all 101; an installed package only the app's 8, used only with ``installed`` (the export's parity check:
+    int8 calibration takes the last 16): FileNotFoundError saying so."""
     folder = resolve_path("data/sample")
-    files = [] if folder.is_relative_to(ASSETS_DIR) else sorted(folder.glob("*.jpg"))
+    files = [] if folder.is_relative_to(ASSETS_DIR) and not installed else sorted(folder.glob("*.jpg"))
     if not files:
         raise FileNotFoundError(f"the bundled photos (data/sample) are not here ({PROJECT_ROOT}): they come with a "
                                 "checkout of stylenet, not with an installed package")
@@ -48,13 +48,7 @@ def parity_photo() -> Path:
     """The photo an export is checked on by default: the first bundled one, a checkout's or, in an installed
     package, the first of the app's 8 (so ``stylenet-export`` works without a checkout); FileNotFoundError
     where neither is."""
-    try:
-        return sample_photos()[0]
-    except FileNotFoundError:
-        found = sorted(resolve_path("data/sample").glob("*.jpg"))
-        if not found:
-            raise
-        return found[0]
+    return sample_photos(installed=True)[0]
 
 
 def find_painting(name: str, styles_dir: str | os.PathLike = "data/styles") -> Path | None:

@@ -96,8 +96,8 @@ def main(argv=None) -> int:
                        help="a row each (auto: what stylize_video.py takes on this CPU)")
     video.add_argument("--writer", nargs="+", default=["auto"], choices=["auto", "thread", "inline"],
                        help="a row each: encode on a thread beside the stylising, or after it (auto: stylize_video.py's "
-                            "choice: a thread on an accelerator and for eager PyTorch on a CPU); rows of one model one after the other, repeatable "
-                            "(--writer inline thread inline thread)")
+                            "choice: a thread on an accelerator and for eager PyTorch on a CPU); rows of one model one "
+                            "after the other, repeatable (--writer inline thread inline thread)")
     merge = sub.add_parser("merge", help="record GPU runs' results.json in docs/BENCHMARKS.md")
     merge.add_argument("results", nargs="+", help="results.json written by scripts/gpu_run.sh (several runs on one "
                                                  "device are combined, later rows replacing earlier ones)")

@@ -76,8 +76,8 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output: str | Pa
     else:
         check_folder_output(output_dir, inputs)
     fmt = fmt or "png"
-    if not one_file:
-        check_distinct_outputs(pairs, output_dir, fmt)
+    dsts = [output_dir if one_file else output_path(src, rel, output_dir, fmt) for src, rel in pairs]
+    check_distinct_outputs(pairs, dsts, fmt)
     tile = options.get("tile")
     masks = options.pop("mask") if isinstance(options.get("mask"), MaskFolder) else None
     pending: dict[tuple, list[tuple[Path, Path, InputImage, Any]]] = defaultdict(list)
@@ -107,8 +107,7 @@ def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output: str | Pa
                 summary.failed.append((src, f"cannot write {dst}: {exc}"))
         bar.update(len(group))
 
-    for src, rel in pairs:
-        dst = output_dir if one_file else output_path(src, rel, output_dir, fmt)
+    for (src, rel), dst in zip(pairs, dsts):
         if dst.resolve() == src.resolve():
             summary.failed.append((src, "output would overwrite the input"))
             bar.update(1)

@@ -86,13 +86,12 @@ def output_path(src: Path, rel: Path, output_dir: Path, fmt: str) -> Path:
     return (output_dir / rel).with_suffix(suffix)
 
 
-def check_distinct_outputs(pairs: list[tuple[Path, Path]], output_dir: Path, fmt: str) -> None:
-    """Two inputs that would be written to one output (``photo.jpg`` and ``photo.heic`` as ``photo.png``, or
-    ``x.jpg`` of two input folders) are refused before anything is written: the second would silently replace
-    the first's result, or be skipped as already done."""
+def check_distinct_outputs(pairs: list[tuple[Path, Path]], dsts: list[Path], fmt: str) -> None:
+    """Two inputs that would be written to one output (``dsts``, one per pair: ``photo.jpg`` and ``photo.heic``
+    as ``photo.png``, or ``x.jpg`` of two input folders) are refused before anything is written: the second
+    would silently replace the first's result, or be skipped as already done."""
     seen: dict[Path, Path] = {}
-    for src, rel in pairs:
-        dst = output_path(src, rel, output_dir, fmt)
+    for (src, _), dst in zip(pairs, dsts):
         first = seen.setdefault(dst, src)
         if first != src:
             hint = ("--format keep (each keeps its own format) or " if first.suffix.lower() != src.suffix.lower()

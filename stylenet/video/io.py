@@ -125,10 +125,10 @@ class VideoReader:
 def to_rgb(frame) -> np.ndarray:
     """An ``av.VideoFrame`` as ``(H, W, 3)`` uint8 full-range RGB, converted with the frame's own colour
     range and matrix; an HDR frame (PQ, HLG) decoded at 16 bits and tone-mapped to sRGB (:mod:`.hdr`)."""
-    if is_hdr(frame.color_trc):
-        rgb16 = frame.reformat(format="rgb48le", src_color_range=frame.color_range or None, dst_color_range="JPEG")
-        return hdr_to_srgb(rgb16.to_ndarray(), int(frame.color_trc))
-    return frame.reformat(format="rgb24", src_color_range=frame.color_range or None, dst_color_range="JPEG").to_ndarray()
+    hdr = is_hdr(frame.color_trc)
+    rgb = frame.reformat(format="rgb48le" if hdr else "rgb24", src_color_range=frame.color_range or None,
+                         dst_color_range="JPEG").to_ndarray()
+    return hdr_to_srgb(rgb, int(frame.color_trc)) if hdr else rgb
 
 
 class VideoWriter:

@@ -27,8 +27,8 @@ from tqdm import tqdm
 from ..atomic import atomic_path
 from ..image import save_image
 from .animation import ANIMATED_SUFFIXES, AnimatedWriter
-from .io import VIDEO_CODECS, VideoError, VideoInfo, VideoReader, VideoWriter, frame_folder, read_frame, to_rgb
 from .hdr import NAMES as HDR_NAMES
+from .io import VIDEO_CODECS, VideoError, VideoInfo, VideoReader, VideoWriter, frame_folder, read_frame, to_rgb
 from .masks import MaskClip
 from .writer_thread import WriterThread, overlaps
 
