@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from .inference.batch import stylize_paths
-from .inference.batch_paths import OUTPUT_FORMATS, MaskFolder
+from .inference.batch_paths import OUTPUT_FORMATS, MaskFolder, plan_outputs
 from .inference.cliargs import add_stylizer_args, check_stylizer_args, open_mask_image, run_stylizer, stylizer_options
 
 
@@ -50,10 +50,12 @@ def open_mask(path: str):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    plan = []  # the paths, checked before the model loads (a mistyped input or output is one line at once)
     summary, code = run_stylizer(args, lambda stylizer: stylize_paths(
         stylizer, args.input, args.output, fmt=args.format, quality=args.quality, max_size=args.max_size,
         scale=args.scale, overwrite=args.overwrite, batch_size=args.batch_size, progress=not args.quiet,
-        metadata=args.metadata, **stylizer_options(args)), open_mask=open_mask,
+        metadata=args.metadata, plan=plan[0], **stylizer_options(args)), open_mask=open_mask,
+        check=lambda: plan.append(plan_outputs(args.input, args.output, args.format)),
         interrupted=f"the images already in {args.output} are complete (each is renamed into place when written); run "
                     "again to do the rest (they are skipped)")
     if code:

@@ -194,6 +194,42 @@ def test_precision_auto_is_the_default_and_says_what_it_took(model, tmp_path, ca
     assert "precision: fp32 (auto: onnxruntime backend)" in capsys.readouterr().out
 
 
+def test_path_and_style_option_mistakes_are_said_before_the_model_loads(model, tmp_path, capsys, monkeypatch):
+    import stylenet.hardware as hardware
+    import stylenet.video.cli as video_cli
+
+    def probe(*_, **__):  # the 0.6-s precision probe, and the model's loading after it, must not be reached
+        raise AssertionError("probed before the mistake was said")
+
+    monkeypatch.setattr(hardware, "probe", probe)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(sorted(SAMPLE.glob("*.jpg"))[0].read_bytes())
+    before = photo.read_bytes()
+    for argv, message in [
+        (["--model", str(model), "--input", str(photo), "--output", str(photo)],
+         f"--output {photo} is the input photo: the result would replace it; give another file "
+         f"(e.g. {tmp_path / 'photo_styled.jpg'})"),  # was: "failed 1" after the probe, exit 1
+        (["--model", str(model), "--input", str(tmp_path / "nope.jpg"), "--output", str(tmp_path / "o")],
+         f"input '{tmp_path / 'nope.jpg'}' does not exist"),
+        (["--model", str(model), "--input", str(photo), "--output", str(tmp_path / "o.txt")],
+         f"--output {tmp_path / 'o.txt'}: .txt is not an image format"),
+        (["--model", str(model), "--alpha", "0.5", "--input", str(photo), "--output", str(tmp_path / "o")],
+         "--style-image and --alpha are for AdaIN models"),
+        (["--model", "adain", "--input", str(photo), "--output", str(tmp_path / "o")],
+         "an AdaIN model needs a style image: --style-image painting.jpg"),
+        (["--model", "adain", "--style-image", str(photo), "--style", "wave", "--input", str(photo), "--output",
+          str(tmp_path / "o")], "an AdaIN model takes its style as --style-image"),
+    ]:
+        assert main([*argv, "--quiet"]) == 2, argv
+        out, err = capsys.readouterr()
+        assert err.startswith(f"error: {message}") and err.count("\n") == 1 and "precision:" not in out, argv
+    assert video_cli.main(["--model", str(model), "--input", str(tmp_path / "nope.mp4"), "--output",
+                           str(tmp_path / "o.mp4")]) == 2
+    out, err = capsys.readouterr()
+    assert err == f"error: {tmp_path / 'nope.mp4'}: no such file\n" and "precision:" not in out
+    assert photo.read_bytes() == before and not (tmp_path / "o").exists()
+
+
 def test_onnxruntime_backend_matches_torch(model, tmp_path):
     photo = sorted(SAMPLE.glob("*.jpg"))[0]
     for backend in ("torch", "onnxruntime"):

@@ -16,8 +16,7 @@ from tqdm import tqdm
 
 from ..animated import ANIMATED_FORMATS, AnimationWriteError, frame_count, stylize_animation
 from ..image import ALPHA_SUFFIXES, UNREADABLE, InputImage, load_input, save_output
-from .batch_paths import (MaskFolder, check_distinct_outputs, check_file_output, check_folder_output, inputs_for,
-                          is_file_output, output_path)
+from .batch_paths import MaskFolder, OutputPlan, plan_outputs
 from .styles import mask_tensor
 from .stylizer import ImageTooLargeError, Stylizer
 
@@ -59,25 +58,20 @@ def _in_tiles(stylizer: Stylizer, src: Path, image: torch.Tensor, options: dict,
 
 def stylize_paths(stylizer: Stylizer, inputs: list[str | Path], output: str | Path, *, fmt: str | None = None,
                   quality: int = 92, max_size: int | None = None, scale: float | None = None, overwrite: bool = False,
-                  batch_size: int = 1, progress: bool = True, metadata: str = "all", **options: Any) -> Summary:
+                  batch_size: int = 1, progress: bool = True, metadata: str = "all", plan: OutputPlan | None = None,
+                  **options: Any) -> Summary:
     """Stylise every input into the folder ``output``, mirroring the input tree, in format ``fmt`` (default png;
     ``keep``: as the input); or, where ``output`` is an image file's path (:func:`is_file_output`), the one input
     into that file, in its suffix's format. Same-size images are batched (``batch_size``);
     unreadable files are logged, counted in the summary and skipped; the run goes on. ``mask`` (in ``options``)
     may be a :class:`MaskFolder`: each photo gets its own (a photo without one fails, with the reason).
-    ``metadata``: the EXIF each still output keeps (:data:`stylenet.metadata.POLICIES`; animations keep none)."""
-    output_dir = Path(output)
-    one_file = is_file_output(output_dir)
+    ``metadata``: the EXIF each still output keeps (:data:`stylenet.metadata.POLICIES`; animations keep none).
+    ``plan``: :func:`~.batch_paths.plan_outputs` of these inputs, output and ``fmt``, where the caller checked the
+    paths already (stylize.py, before it loads the model); made here when None. Raises ValueError or
+    FileNotFoundError (one line) for a run that would write nothing or the wrong thing."""
     summary = Summary()
     start = time.perf_counter()
-    pairs = inputs_for(inputs, output_dir, one_file)
-    if one_file:
-        check_file_output(output_dir, pairs, fmt)
-    else:
-        check_folder_output(output_dir, inputs)
-    fmt = fmt or "png"
-    dsts = [output_dir if one_file else output_path(src, rel, output_dir, fmt) for src, rel in pairs]
-    check_distinct_outputs(pairs, dsts, fmt)
+    pairs, dsts, _, fmt = plan or plan_outputs(inputs, output, fmt)
     tile = options.get("tile")
     masks = options.pop("mask") if isinstance(options.get("mask"), MaskFolder) else None
     pending: dict[tuple, list[tuple[Path, Path, InputImage, Any]]] = defaultdict(list)

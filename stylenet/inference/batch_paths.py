@@ -6,6 +6,7 @@ from __future__ import annotations
 import glob
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from ..formats import AVIF, HEIF
 from ..image import IMAGE_EXTENSIONS, SAVE_FORMATS, find_images
@@ -109,6 +110,9 @@ def check_file_output(output: Path, pairs: list[tuple[Path, Path]], fmt: str | N
     if len(pairs) != 1:
         raise ValueError(f"--output {output} is one image file, but the input has {len(pairs)} images: give an output "
                          "folder (the input tree is mirrored there)")
+    if output.resolve() == pairs[0][0].resolve():
+        raise ValueError(f"--output {output} is the input photo: the result would replace it; give another file "
+                         f"(e.g. {output.with_name(output.stem + '_styled' + output.suffix)})")
     same = {".jpeg": ".jpg", ".tiff": ".tif"}
     suffix = same.get(output.suffix.lower(), output.suffix.lower())
     wanted = None if fmt is None else same.get(pairs[0][0].suffix.lower(), pairs[0][0].suffix.lower()) \
@@ -132,3 +136,28 @@ def check_folder_output(output: Path, inputs: list[str | Path]) -> None:
     video = "; a video goes through stylize_video.py (stylenet-video)" if suffix in VIDEO_SUFFIXES else ""
     raise ValueError(f"--output {output}: {suffix} is not an image format stylize writes ({', '.join(SAVE_FORMATS)})"
                      f"{video}; for a folder, name one without a suffix (or an existing one)")
+
+
+class OutputPlan(NamedTuple):
+    """What a batch run reads and writes: the ``(file, path relative to its input)`` pairs, one output each
+    (``dsts``), whether the output is one image file, and the format (``keep`` or a key of OUTPUT_FORMATS)."""
+    pairs: list[tuple[Path, Path]]
+    dsts: list[Path]
+    one_file: bool
+    fmt: str
+
+
+def plan_outputs(inputs: list[str | Path], output: str | Path, fmt: str | None = None) -> OutputPlan:
+    """The inputs and their outputs (:func:`inputs_for`, :func:`output_path`), every check above made: a run
+    that would write nothing, or the wrong thing, is refused here (one line) before any model is loaded."""
+    output = Path(output)
+    one_file = is_file_output(output)
+    pairs = inputs_for(inputs, output, one_file)
+    if one_file:
+        check_file_output(output, pairs, fmt)
+    else:
+        check_folder_output(output, inputs)
+    fmt = fmt or "png"
+    dsts = [output if one_file else output_path(src, rel, output, fmt) for src, rel in pairs]
+    check_distinct_outputs(pairs, dsts, fmt)
+    return OutputPlan(pairs, dsts, one_file, fmt)

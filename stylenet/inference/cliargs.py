@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..export import ModelFileError, check_model_file, find_model
+from ..export import ModelFileError, check_model_file, find_model, read_metadata
 from ..metadata import POLICIES
 from .load import auto_precision, load_stylizer
 from .stylizer import PRECISIONS, Stylizer
@@ -84,7 +84,10 @@ def open_stylizer(args: argparse.Namespace, open_mask: Callable[[str], Any] | No
     from ..adain.stylizer import AdaINStylizer
 
     images = args.style_image
-    check_model_file(find_model(args.model)[0])  # a mistyped name: one line before the precision probe
+    path = check_model_file(find_model(args.model)[0])  # a mistyped name: one line before the precision probe
+    known = _family(path)  # the options are checked against the file's own family before the probe where it says
+    if known is not None:
+        _check_style_options(args, known == "adain")
     if args.precision == "auto":
         onnx = str(args.model).lower().endswith(".onnx")  # an .onnx file runs with onnxruntime, in fp32
         args.precision, why = auto_precision(args.device, "onnxruntime" if onnx else args.backend)
@@ -92,12 +95,7 @@ def open_stylizer(args: argparse.Namespace, open_mask: Callable[[str], Any] | No
     stylizer = load_stylizer(args.model, device=args.device, backend=args.backend, precision=args.precision,
                              channels_last=args.channels_last, compile=args.compile,
                              alpha=1.0 if args.alpha is None else args.alpha, style_size=args.style_size)
-    adain = isinstance(stylizer, AdaINStylizer)
-    if (images or args.alpha is not None) and not adain:
-        raise ValueError(f"--style-image and --alpha are for AdaIN models (--model adain); {args.model} is not one "
-                         "(use --style and --strength)")
-    if adain and args.style:
-        raise ValueError("an AdaIN model takes its style as --style-image painting.jpg, not --style")
+    _check_style_options(args, isinstance(stylizer, AdaINStylizer))
     if args.style:
         stylizer.set_style(args.style)
     if images:
@@ -109,6 +107,28 @@ def open_stylizer(args: argparse.Namespace, open_mask: Callable[[str], Any] | No
     elif stylizer.choice.note:
         print(stylizer.choice.note)
     return stylizer
+
+
+def _family(path) -> str | None:
+    """A .safetensors model's network family from its header ("adain" or "transformer"); None for a .ckpt or
+    .onnx file or a header that does not read (loading says why)."""
+    if path.suffix.lower() != ".safetensors":
+        return None
+    try:
+        return read_metadata(path).get("model", {}).get("family") or "transformer"
+    except (ModelFileError, OSError):
+        return None
+
+
+def _check_style_options(args: argparse.Namespace, adain: bool) -> None:
+    """--style-image / --alpha only with an AdaIN model, --style only without one (ValueError, one line)."""
+    if (args.style_image or args.alpha is not None) and not adain:
+        raise ValueError(f"--style-image and --alpha are for AdaIN models (--model adain); {args.model} is not one "
+                         "(use --style and --strength)")
+    if adain and args.style:
+        raise ValueError("an AdaIN model takes its style as --style-image painting.jpg, not --style")
+    if adain and not args.style_image:
+        raise ValueError("an AdaIN model needs a style image: --style-image painting.jpg")
 
 
 def open_mask_image(path: str):
@@ -164,9 +184,17 @@ def run_guarded(job: Callable[[], Any], *, interrupted: str, errors: tuple[type,
 
 
 def run_stylizer(args: argparse.Namespace, job: Callable[[Stylizer], Any], *, interrupted: str,
-                 errors: tuple[type, ...] = (), open_mask: Callable[[str], Any] | None = None) -> tuple[Any, int]:
+                 errors: tuple[type, ...] = (), open_mask: Callable[[str], Any] | None = None,
+                 check: Callable[[], Any] | None = None) -> tuple[Any, int]:
     """:func:`run_guarded` for ``job`` run with the Stylizer the options describe (``open_mask``: see
-    :func:`open_stylizer`); a bad model file, a missing input, a bad value or one of ``errors`` is a user's mistake."""
+    :func:`open_stylizer`); a bad model file, a missing input, a bad value or one of ``errors`` is a user's mistake.
+    ``check``: the script's input and output checks, run first (a mistyped path is one line before the model
+    loads and the precision probe runs)."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    return run_guarded(lambda: job(open_stylizer(args, open_mask)), interrupted=interrupted,
-                       errors=(ModelFileError, FileNotFoundError, ValueError, *errors))
+
+    def run() -> Any:
+        if check is not None:
+            check()
+        return job(open_stylizer(args, open_mask))
+
+    return run_guarded(run, interrupted=interrupted, errors=(ModelFileError, FileNotFoundError, ValueError, *errors))

@@ -15,7 +15,7 @@ from ..inference.cliargs import add_stylizer_args, check_stylizer_args, open_mas
 from .animation import ANIMATED_SUFFIXES
 from .io import CRF_RANGES, VIDEO_CODECS, X264_PRESETS, VideoError
 from .masks import MaskClip
-from .pipeline import stylize_video
+from .pipeline import check_video_paths, stylize_video
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,6 +61,7 @@ def main(argv=None) -> int:
             stylizer, args.input, args.output, batch_size=args.batch_size, max_size=args.max_size, fps=args.fps,
             crf=args.crf, preset=args.preset, overwrite=args.overwrite, progress=not args.quiet,
             metadata=args.metadata, **stylizer_options(args)), errors=(VideoError,), open_mask=open_mask,
+            check=lambda: check_video_paths(args.input, args.output, args.overwrite),
             interrupted=f"nothing written to {args.output} (a video is only renamed into place when complete)")
     finally:
         if isinstance(getattr(args, "mask_image", None), MaskClip):

@@ -113,6 +113,24 @@ def default_batch_size(stylizer) -> int:
     return 1 if getattr(getattr(stylizer, "device", None), "type", "cpu") == "cpu" else 4  # (a plain function: CPU)
 
 
+def check_video_paths(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> None:
+    """The checks of :func:`stylize_video` that read no frame: an unsupported output suffix, the input as the
+    output, a missing input, an existing output video without ``overwrite`` (VideoError, one line; the script
+    makes them before it loads the model)."""
+    src, dst = Path(src), Path(dst)
+    video_out = dst.suffix.lower() in VIDEO_CODECS or dst.suffix.lower() in ANIMATED_SUFFIXES
+    if dst.suffix and not video_out and not dst.is_dir():
+        raise VideoError(f"{dst}: unsupported output; use one of {', '.join((*VIDEO_CODECS, *ANIMATED_SUFFIXES))} "
+                         "or a folder for PNG frames")
+    if dst.resolve() == src.resolve():
+        raise VideoError(f"{dst}: is the input; the stylised {'frames' if src.is_dir() else 'clip'} would replace it: "
+                         "give another output")
+    if not src.exists():  # before the output's checks: what to fix first
+        raise VideoError(f"{src}: no such file")
+    if video_out and dst.exists() and not overwrite:
+        raise VideoError(f"{dst}: exists; pass --overwrite to replace it")
+
+
 def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, batch_size: int | None = None,
                   max_size: int | None = None, fps: float = 24.0, crf: int | None = None, preset: str = "fast",
                   overwrite: bool = False, progress: bool = True, max_frames: int | None = None,
@@ -127,18 +145,9 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     a video output keeps (the date it was shot, title, location, languages: :func:`stylenet.metadata.kept_tags`).
     Raises :class:`VideoError` (one line) for unreadable inputs and unsupported outputs."""
     src, dst = Path(src), Path(dst)
+    check_video_paths(src, dst, overwrite)
     animated = dst.suffix.lower() in ANIMATED_SUFFIXES
     video_out = dst.suffix.lower() in VIDEO_CODECS or animated
-    if dst.suffix and not video_out and not dst.is_dir():
-        raise VideoError(f"{dst}: unsupported output; use one of {', '.join((*VIDEO_CODECS, *ANIMATED_SUFFIXES))} "
-                         "or a folder for PNG frames")
-    if dst.resolve() == src.resolve():
-        raise VideoError(f"{dst}: is the input; the stylised {'frames' if src.is_dir() else 'clip'} would replace it: "
-                         "give another output")
-    if not src.exists():  # before the output's checks: what to fix first
-        raise VideoError(f"{src}: no such file")
-    if video_out and dst.exists() and not overwrite:
-        raise VideoError(f"{dst}: exists; pass --overwrite to replace it")
     batch_size = default_batch_size(stylizer) if batch_size is None else batch_size
     if batch_size < 1:
         raise VideoError(f"batch size must be >= 1, got {batch_size}")
