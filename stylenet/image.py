@@ -103,12 +103,18 @@ def as_float_batch(image: torch.Tensor) -> tuple[torch.Tensor, bool]:
     not float RGB in [0, 1] (a 0..255 float image, ImageNet-normalised values, NaN) is refused, never stylised
     into a silently wrong picture. ``x`` may share the caller's memory: never write into it."""
     if not isinstance(image, torch.Tensor):
+        hint = ("; for a file: stylizer.stylize_file(path, 'out.png'), or stylenet.image.load_image(path)"
+                if isinstance(image, (str, os.PathLike)) else
+                "; for a NumPy (H, W, 3) array: torch.from_numpy(a).permute(2, 0, 1)"
+                if type(image).__module__ == "numpy" else "")
         raise TypeError(f"expected an image tensor (3, H, W) or (N, 3, H, W) in [0, 1] or a PIL image, got "
-                        f"{type(image).__name__}")
+                        f"{type(image).__name__}{hint}")
     single = image.ndim == 3
     x = image[None] if single else image
     if x.ndim != 4 or x.shape[1] != 3:
-        raise ValueError(f"expected an RGB image (3, H, W) or batch (N, 3, H, W), got {tuple(image.shape)}")
+        hint = (": channels last? image.permute(2, 0, 1) (a batch: permute(0, 3, 1, 2))"
+                if x.ndim == 4 and x.shape[-1] == 3 else "")
+        raise ValueError(f"expected an RGB image (3, H, W) or batch (N, 3, H, W), got {tuple(image.shape)}{hint}")
     if x.numel() == 0:
         raise ValueError(f"the image is empty: shape {tuple(image.shape)}")
     if x.dtype == torch.uint8:

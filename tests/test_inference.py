@@ -117,7 +117,11 @@ def test_inputs_that_are_not_float_rgb_in_unit_range_are_refused_not_stylised(ph
     assert (s(as_uint8) - expected).abs().max() < 0.05
     for image, error, message in [(photo * 255, ValueError, r"got \[0(\.\d+)?, 25\d\]: divide a 0..255 image by 255"),
                                   ((photo - 0.45) / 0.225, ValueError, "undo any mean/std normalisation"),
-                                  (photo.permute(1, 2, 0), ValueError, r"expected an RGB image \(3, H, W\)"),
+                                  (photo.permute(1, 2, 0), ValueError, r"expected an RGB image \(3, H, W\) .*, got "
+                                   r"\(133, 200, 3\): channels last\? image.permute\(2, 0, 1\)"),
+                                  (str(SAMPLE / "x.jpg"), TypeError, r"got str; for a file: stylizer.stylize_file"),
+                                  (photo.permute(1, 2, 0).numpy(), TypeError,
+                                   r"got ndarray; for a NumPy \(H, W, 3\) array: torch.from_numpy"),
                                   (torch.full((3, 8, 8), float("nan")), ValueError, "NaN or infinite"),
                                   (photo.to(torch.int32), TypeError, "got torch.int32"),
                                   (photo.tolist(), TypeError, "got list"),
