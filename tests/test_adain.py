@@ -103,6 +103,15 @@ def test_stylizer_any_painting_weights_alpha_tiles(model_file):
     torch.testing.assert_close(same, out)
     other = stylizer(photo, style={str(PAINTINGS[0]): 1.0, str(PAINTINGS[1]): 1.0})
     assert (other - out).abs().mean() > 1e-4
+    # Reweighting a choice's paintings is choosing them with those weights (without encoding them again).
+    even = stylizer._choose([str(PAINTINGS[0]), str(PAINTINGS[1])])
+    chosen = stylizer._choose({str(PAINTINGS[0]): 0.3, str(PAINTINGS[1]): 0.7})
+    again = stylizer.reweighted(even, [0.3, 0.7])
+    torch.testing.assert_close(again.weights, chosen.weights)
+    assert again.label == chosen.label == f"{PAINTINGS[0].stem} 0.30 + {PAINTINGS[1].stem} 0.70"
+    torch.testing.assert_close(stylizer(photo, style=stylizer.reweighted(even, [1, 0])), out)
+    with pytest.raises(StyleError, match="1 weights for 2 style images"):
+        stylizer.reweighted(even, [1.0])
     reconstruction = stylizer(photo, alpha=0.0)
     assert (reconstruction - out).abs().mean() > 1e-4
     pil = stylizer(Image.open(sorted(SAMPLE.glob("*.jpg"))[2]))

@@ -148,6 +148,16 @@ def test_engine_encodes_a_painting_once_and_a_new_upload_again(engine, tmp_path)
     alone = engine.stylize(photo, Choice(mode="any painting", painting=str(wave)), max_side=160)
     mixed = engine.stylize(photo, Choice(**both), max_side=160)
     assert np.abs(arr(placed) - arr(alone)).max() <= 1 and np.abs(arr(mixed) - arr(alone)).mean() > 1
+    # The mix slider weighs the second painting (was: always half and half), without encoding either again.
+    scream_alone = engine.stylize(photo, Choice(mode="any painting", painting=str(scream)), max_side=160)
+    first_only = engine.stylize(photo, Choice(**both, mix=0.0), max_side=160)
+    encoded = engine._painting[1]
+    second_only = engine.stylize(photo, Choice(**both, mix=1.0), max_side=160)
+    mostly_second = engine.stylize(photo, Choice(**both, mix=0.8), max_side=160)
+    assert np.abs(arr(first_only) - arr(scream_alone)).max() <= 1 and np.abs(arr(second_only) - arr(alone)).max() <= 1
+    assert np.abs(arr(mostly_second) - arr(alone)).mean() < np.abs(arr(mixed) - arr(alone)).mean()
+    engine.stylize(photo, Choice(**both, mix=0.3), max_side=160)
+    assert engine._painting[1] is encoded
     with pytest.raises(AppError, match="second painting for the mask"):
         engine.stylize(photo, Choice(mode="any painting", painting=str(scream), mask=str(mask)))
     with pytest.raises(AppError, match="second painting broken.jpg is not an image"):
@@ -320,6 +330,7 @@ def test_browser_any_painting_mode(page, tmp_path):
     # A second painting placed by an all-white mask: the second painting everywhere (the fields are wired).
     Image.new("L", (8, 8), 255).save(tmp_path / "white.png")
     page.set_input_files("#painting-b input[type=file]", str(STYLES / "wave.jpg"))
+    assert page.locator("#mix").is_visible()  # the second painting's weight
     page.set_input_files("#mask input[type=file]", str(tmp_path / "white.png"))
     placed = np.asarray(_stylise(page).convert("RGB"), float)
     wave = np.asarray(load_stylizer("adain", style=str(STYLES / "wave.jpg"))(Image.open(PHOTO).convert("RGB")), float)

@@ -116,16 +116,26 @@ class AdaINStylizer(Stylizer):
         pairs = style_spec(style)
         images, labels = zip(*(_as_tensor(image, self.style_size) for image, _ in pairs))
         weights = [w for _, w in pairs]
-        if any(not w >= 0 for w in weights) or sum(weights) <= 0:
+        if any(not w >= 0 for w in weights) or sum(weights) <= 0:  # (before the images are encoded)
             raise StyleError(f"style image weights must be >= 0 and not all 0, got {weights}")
-        # Each image's own target (what a mask places), and their interpolation (AdaINNet.target: the
-        # weighted mean of the statistics; alpha is the same in every row).
+        # Each image's own target (what a mask places), and their interpolation (reweighted).
         targets = [self.net.target([image], alpha=self.alpha)[0].cpu() for image in images]
+        return self.reweighted(StyleChoice(targets[0], labels[0], parts=tuple(zip(labels, targets))), weights)
+
+    def reweighted(self, choice: StyleChoice, weights: Sequence[float]) -> StyleChoice:
+        """``choice``'s style images (its ``parts``) interpolated with ``weights``, one each (normalised to sum
+        to 1), without encoding them again: the weighted mean of their statistics (AdaINNet.target; alpha
+        the same in every row). The web app's mix slider for two paintings."""
+        if len(weights) != len(choice.parts):
+            raise StyleError(f"{len(weights)} weights for {len(choice.parts)} style images")
+        if any(not w >= 0 for w in weights) or sum(weights) <= 0:
+            raise StyleError(f"style image weights must be >= 0 and not all 0, got {list(weights)}")
+        labels, targets = zip(*choice.parts)
         total = sum(weights)
         target = _with_alpha(sum(t * (w / total) for t, w in zip(targets, weights)), self.alpha)
-        label = " + ".join(f"{name} {w / total:.2f}" for name, w in zip(labels, weights)) if len(pairs) > 1 else labels[0]
-        note = f"style weights normalised to sum to 1: {label}" if len(pairs) > 1 and abs(total - 1) > 1e-6 else None
-        return StyleChoice(target, label, note, tuple(zip(labels, targets)))
+        label = " + ".join(f"{name} {w / total:.2f}" for name, w in zip(labels, weights)) if len(labels) > 1 else labels[0]
+        note = f"style weights normalised to sum to 1: {label}" if len(labels) > 1 and abs(total - 1) > 1e-6 else None
+        return StyleChoice(target, label, note, choice.parts)
 
     def masked(self, choice: StyleChoice | None, mask, size: tuple[int, int]) -> StyleChoice:
         """Style images placed by ``mask`` (:func:`~stylenet.inference.styles.masked`: the first where it is black,

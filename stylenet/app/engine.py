@@ -37,8 +37,8 @@ class AppError(ValueError):
 class Choice:
     """What the user picked: ``mode`` one of MODES; ``style``/``style_b``/``mix`` (the weight of
     ``style_b``) for the zoo; ``painting`` (a file) and ``alpha`` for AdaIN, and ``painting_b`` a second one
-    (mixed evenly with the first); ``strength`` and ``preserve_color`` for every mode; ``mask`` (a file) places
-    the two styles (or paintings) instead of mixing them."""
+    (mixed with the first, ``mix`` its weight); ``strength`` and ``preserve_color`` for every mode; ``mask`` (a
+    file) places the two styles (or paintings) instead of mixing them."""
     mode: str = MODES[0]
     style: str | None = None
     style_b: str | None = None
@@ -126,7 +126,10 @@ class Engine:
                 for painting, what in zip(paintings, ("painting", "second painting")):
                     open_photo(painting, what)  # a clear message for a bad painting
                 self._painting = (paintings, self.adain._choose(list(paintings)))
-            style = {"style": self._painting[1], "alpha": float(choice.alpha)}
+            painted = self._painting[1]
+            if len(paintings) == 2 and not choice.mask:  # the mix slider: the second painting's weight
+                painted = self.adain.reweighted(painted, [1.0 - float(choice.mix), float(choice.mix)])
+            style = {"style": painted, "alpha": float(choice.alpha)}
             if choice.mask:  # spatial control: each painting on its region (Huang & Belongie Sec. 7.3)
                 style["mask"] = self._mask(choice.mask, clip)
             return self.adain, style

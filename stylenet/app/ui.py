@@ -102,7 +102,7 @@ def build(engine: Engine) -> gr.Blocks:
 
     def show_mode(mode):
         mix, paint = mode == MODES[1], mode == MODES[2]
-        return (gr.update(visible=not paint), gr.update(visible=mix), gr.update(visible=mix),
+        return (gr.update(visible=not paint), gr.update(visible=mix), gr.update(visible=mix or paint),
                 gr.update(visible=mix or paint), gr.update(visible=paint), gr.update(visible=paint), gr.update(visible=paint),
                 gr.update(visible=paint))
 
@@ -120,10 +120,10 @@ def build(engine: Engine) -> gr.Blocks:
                 style = gr.Dropdown(styles, value=styles[0], label="Style", elem_id="style")
                 style_b = gr.Dropdown(styles, value=styles[min(1, len(styles) - 1)], label="Second style",
                                       visible=False, elem_id="style-b")
-                mix = gr.Slider(0, 1, 0.5, step=0.05, label="Mix (weight of the second style)", visible=False,
-                                elem_id="mix")
+                mix = gr.Slider(0, 1, 0.5, step=0.05, label="Mix (weight of the second style or painting)",
+                                visible=False, elem_id="mix")
                 painting = gr.File(label="Painting (any image)", type="filepath", visible=False, elem_id="painting")
-                painting_b = gr.File(label="Second painting (optional): mixed evenly, or placed by a mask",
+                painting_b = gr.File(label="Second painting (optional): mixed by the Mix slider, or placed by a mask",
                                      type="filepath", visible=False, elem_id="painting-b")
                 with gr.Row(visible=False) as paintings_shown:
                     painting_shown = gr.Image(label="The painting", type="pil", interactive=False, height=180,
