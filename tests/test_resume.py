@@ -11,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from stylenet.training.base import warmup_cosine
 from stylenet.training.data import StyleDataModule
 from stylenet.training.module import NonFiniteLossError
 
@@ -261,9 +262,17 @@ def test_resuming_another_network_or_painting_is_one_line_and_other_settings_may
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
         assert message in proc.stderr.strip().splitlines()[-1], proc.stderr[-1000:]
         assert torch.load(ckpt, weights_only=True)["global_step"] == 2  # the run is left as it was
-    proc = train_in_process(_config(photos_dir, run, "trainer.max_steps=3", "resume=auto", "optim.lr=5e-4"))
+    # A longer schedule at another learning rate resumes with both (Lightning restored the checkpoint's
+    # learning rate: optim.lr was silently ignored, and the LR jumped a step after the resume).
+    proc = train_in_process(_config(photos_dir, run, "trainer.max_steps=6", "resume=auto", "optim.lr=5e-4"))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert torch.load(ckpt, weights_only=True)["global_step"] == 3
+    assert torch.load(ckpt, weights_only=True)["global_step"] == 6
+    with open(run / "logs" / "metrics.csv") as f:
+        logged = {int(r["step"]): float(r["lr-AdamW"]) for r in csv.DictReader(f) if r.get("lr-AdamW")}
+    for step in range(2, 6):
+        assert logged[step] == pytest.approx(5e-4 * warmup_cosine(step, 6, 1, 0.01), rel=1e-6), (step, logged)
+    assert (f"resume at step 2: learning rate {5e-4 * warmup_cosine(2, 6, 1, 0.01):.3g} from this run's settings "
+            "(optim.lr=0.0005, trainer.max_steps=6") in proc.stdout + proc.stderr
 
 
 def test_the_ctrl_c_handler_is_the_caller_s_again_after_training(tmp_path):

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_info
 import numpy as np
 import torch
 
@@ -168,6 +169,28 @@ class TrainingModule(pl.LightningModule):
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: warmup_cosine(step, total, hp.warmup_steps, hp.min_lr_ratio))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def on_train_start(self) -> None:
+        """A resumed run goes on with this run's optimiser settings: Lightning restores the checkpoint's
+        learning rate, betas and weight decay into the optimiser and its base LR into the schedule, so
+        ``optim.lr=...`` on a resume was silently ignored (the schedule's shape, from this run's
+        ``trainer.max_steps`` and ``optim.warmup_steps``, already took effect). Unchanged settings change
+        nothing (exact resume); a changed learning rate at this step is said in one line."""
+        if self.global_step == 0:
+            return
+        hp = self.hparams
+        for config in self.trainer.lr_scheduler_configs:
+            schedule, optimizer = config.scheduler, config.scheduler.optimizer
+            was = [group["lr"] for group in optimizer.param_groups]
+            schedule.base_lrs = [float(hp.lr)] * len(schedule.base_lrs)
+            now = [base * rule(schedule.last_epoch) for base, rule in zip(schedule.base_lrs, schedule.lr_lambdas)]
+            for group, lr in zip(optimizer.param_groups, now):
+                group.update(lr=lr, initial_lr=float(hp.lr), betas=tuple(hp.betas), weight_decay=float(hp.weight_decay))
+            schedule._last_lr = now
+            if any(not math.isclose(a, b, rel_tol=1e-6) for a, b in zip(was, now)):
+                rank_zero_info(f"resume at step {self.global_step}: learning rate {now[0]:.3g} from this run's settings "
+                               f"(optim.lr={float(hp.lr):g}, trainer.max_steps={self.trainer.max_steps}, warmup "
+                               f"{hp.warmup_steps}); the checkpoint's schedule was at {was[0]:.3g}")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint["state_dict"]
