@@ -120,7 +120,7 @@ def test_a_benchmark_records_its_table_under_the_device_s_section(monkeypatch, c
     argv = ["loader", "--root", str(SAMPLE), "--workers", "0", "--seconds", "0.2"]
     assert cli.main(argv) == 0
     [(section, command, table)] = recorded
-    assert section == f"Photo loader ({cli.device_label()})"
+    assert section == f"Photo loader (sample, {cli.device_label()})"  # another folder than ../shared's: its own table
     # CPU tables name the make: the same bf16 flag ran bf16 at 0.8x fp32 on a Xeon and 1.9x on a Zen 4 EPYC
     assert cli.device_label("Intel(R) Xeon(R) Processor", frozenset({"avx512_bf16"})) == "CPU, Intel Xeon, AVX512-BF16"
     assert cli.device_label("Intel(R) Xeon(R) Processor", frozenset({"avx512_bf16", "amx_bf16"})) == "CPU, Intel Xeon, AMX"
@@ -128,6 +128,10 @@ def test_a_benchmark_records_its_table_under_the_device_s_section(monkeypatch, c
     assert command == "python scripts/benchmark.py " + " ".join(argv)
     assert table.startswith("| workers |") and table in capsys.readouterr().out
     assert cli.main([*argv, "--no-record"]) == 0 and len(recorded) == 1
+    capsys.readouterr()  # fewer photos than a batch: one line, not a traceback
+    assert cli.main(["loader", "--root", str(SAMPLE), "--workers", "0", "--batch", "101", "--no-record"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --batch: 101 is larger than the 100 training images") and "Traceback" not in err
 
 
 def test_bad_benchmark_options_are_usage_errors(capsys):

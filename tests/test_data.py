@@ -95,3 +95,34 @@ def test_real_coco_layout_from_shared():
     root = SHARED_DATA / "coco_mini"
     files = list_images("coco", root / "train2014", root / "annotations" / "captions_train2014.json")
     assert len(files) == 200
+
+
+def test_a_large_jpeg_is_decoded_at_a_reduced_scale_never_below_the_crop(tmp_path, monkeypatch):
+    """A phone photo for small crops: libjpeg decodes it at 1/2-1/8 scale (Pillow's draft), where torchvision.io
+    decoded all 12 MP to throw most away (48.5 -> 11.8 ms an item at 256 px, docs/BENCHMARKS.md)."""
+    from PIL import Image
+
+    from stylenet.image import open_rgb
+
+    photo = Image.open(sorted(SAMPLE.glob("*.jpg"))[0]).convert("RGB").resize((1280, 960), Image.BICUBIC)
+    photo.save(tmp_path / "big.jpg", quality=95)
+    photo.save(tmp_path / "big.png")
+    assert open_rgb(tmp_path / "big.jpg", min_side=100).size == (160, 120)  # 1/8: the smallest scale >= 100 px
+    assert open_rgb(tmp_path / "big.jpg", min_side=300).size == (640, 480)  # 1/2
+    assert open_rgb(tmp_path / "big.jpg", min_side=600).size == (1280, 960)  # not twice the side: whole
+    assert open_rgb(tmp_path / "big.png", min_side=100).size == (1280, 960)  # not a JPEG: whole
+    import stylenet.training.data as data
+
+    whole_decode = data._decode_torchvision
+
+    def decode(path):  # torchvision.io decodes the PNG whole; the large JPEG must not come here
+        assert path.suffix == ".png", path
+        return whole_decode(path)
+
+    monkeypatch.setattr(data, "_decode_torchvision", decode)
+    for train in (False, True):
+        for decoder in ("torchvision", "pil"):
+            fast = ImageFileDataset([tmp_path / "big.jpg"], 100, train, decoder, uint8=True)[7]
+            whole = ImageFileDataset([tmp_path / "big.png"], 100, train, decoder, uint8=True)[7]
+            assert fast.shape == whole.shape == (3, 100, 100)
+            assert (fast.float() - whole.float()).abs().mean() < 2.5, (train, decoder)  # (and JPEG's own loss)

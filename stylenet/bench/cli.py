@@ -12,6 +12,7 @@ import argparse
 import json
 import re
 import sys
+from pathlib import Path
 
 import torch
 
@@ -24,6 +25,7 @@ from ..inference.cliargs import run_guarded
 from ..hardware import cpu_flags, cpu_has_amx, cpu_has_bf16
 
 MODELS = {"johnson": (32, 5), "johnson_small": (16, 5)}
+LOADER_ROOT = "../shared/data/photos"  # the real photos beside the checkout (../shared/data/SOURCES.md)
 MIN_SIZE = 16  # the networks' two stride-2 stages and VGG's four poolings need a few pixels per side
 
 
@@ -84,9 +86,11 @@ def main(argv=None) -> int:
     train.add_argument("--mem-size", type=at_least(MIN_SIZE), default=1024, help="image size of the checkpointing memory test")
     train.add_argument("--mem-batch", type=at_least(1), default=4 if torch.cuda.is_available() else 1)
     loader = sub.add_parser("loader", help="images/s of the training photo loader alone, per worker count")
-    loader.add_argument("--root", default="../shared/data/photos")
+    loader.add_argument("--root", default=LOADER_ROOT, help="a folder of photos (its own table where not the default)")
     loader.add_argument("--workers", type=at_least(0), nargs="+", default=[0, 1, 2])
     loader.add_argument("--seconds", type=at_least(0.1, float), default=10.0)
+    loader.add_argument("--batch", type=at_least(1), default=32, help="photos per batch (the GPU runs' 32)")
+    loader.add_argument("--size", type=at_least(MIN_SIZE), default=256, help="crop size in px (the paper's 256)")
     video = sub.add_parser("video", help="end-to-end video frames/s (decode + stylise + encode) per model, eager and compiled")
     video.add_argument("--input", default="../shared/data/video/bbb_0_30s_720p.webm", help="a clip")
     video.add_argument("--models", nargs="+", default=["zoo_light"], help="model files or bundled names")
@@ -162,7 +166,14 @@ def run_video(args, command: str) -> tuple[str, str]:
 
 
 def run_loader(args, command: str) -> tuple[str, str]:
-    return f"Photo loader ({device_label()})", loader_table([bench_loader(args.root, w, seconds=args.seconds) for w in args.workers])
+    from ..training.data import DataError
+
+    try:
+        rows = [bench_loader(args.root, w, args.batch, args.size, seconds=args.seconds) for w in args.workers]
+    except DataError as exc:  # no such folder, no photos, fewer photos than a batch
+        raise UsageError(str(exc).replace("data.batch_size", "--batch").replace("data.root", "--root")) from None
+    photos = "" if args.root == LOADER_ROOT else f"{Path(args.root).name}, "  # another set of photos: its own table
+    return f"Photo loader ({photos}{device_label()})", loader_table(rows)
 
 
 def run_train(args, command: str) -> tuple[str, str]:

@@ -202,20 +202,25 @@ def loader_table(rows: list[dict]) -> str:
 def bench_loader(root: str, workers: int, batch: int = 32, size: int = 256, seconds: float = 5.0,
                  decoder: str = "torchvision") -> dict:
     """Images/s of the training DataLoader alone (decode, resize, random crop, flip, collate, pinned
-    memory where CUDA is present) over the photos under ``root``, after the first batch."""
+    memory where CUDA is present) over the photos under ``root`` (epoch after epoch), after the first batch."""
     from ..training.data import StyleDataModule
 
     dm = StyleDataModule("folder", root, image_size=size, batch_size=batch, num_workers=workers, val_size=0,
                          decoder=decoder, prefetch_factor=4 if workers else 2)
     loader = dm._loader(dm.train_files, train=True)
-    images, start = 0, None
-    for i, x in enumerate(loader):
-        if i == 0:
-            start = time.perf_counter()  # worker start-up and the first batch left out
-            continue
-        images += x.shape[0]
-        if time.perf_counter() - start > seconds:
-            break
+    images, start, epoch = 0, None, 0
+    while start is None or time.perf_counter() - start <= seconds:  # epoch after epoch: a few photos are enough
+        loader.sampler.set_epoch(epoch)
+        if epoch == 1 and start is None:  # (StyleDataModule refuses fewer photos than a batch: never here)
+            raise ValueError("the loader gave no batch")
+        for x in loader:
+            if start is None:
+                start = time.perf_counter()  # worker start-up and the first batch left out
+                continue
+            images += x.shape[0]
+            if time.perf_counter() - start > seconds:
+                break
+        epoch += 1
     elapsed = time.perf_counter() - start
     del loader
     return {"workers": workers, "batch": batch, "size": size, "images_per_s": images / elapsed if elapsed else 0.0,
