@@ -17,7 +17,7 @@ def main(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from stylenet.config import ConfigError, check_overrides, validate
-    from stylenet.training.data import DataError
+    from stylenet.training.photos import DataError
     from stylenet.training.base import NonFiniteLossError
     from stylenet.training.resume import ResumeError
 

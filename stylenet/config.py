@@ -14,7 +14,8 @@ from typing import Any
 
 from omegaconf import DictConfig, MissingMandatoryValue, OmegaConf
 
-from .training.data import DATA_KINDS, DECODERS
+from .training.data import DECODERS
+from .training.photos import DATA_KINDS
 from .hardware import AUTO, PRECISIONS
 from .hydra_callbacks import register_resolvers
 from .paths import painting_name, resolve_path

@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from stylenet.training.data import DataError, ImageFileDataset, StyleDataModule, check_image, screen_images
+from stylenet.training.data import ImageFileDataset, StyleDataModule
+from stylenet.training.photos import DataError, check_image, screen_images
 from stylenet.image import find_images
 
 from conftest import SAMPLE, run_train, tiny_overrides

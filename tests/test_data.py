@@ -4,7 +4,8 @@ import shutil
 import pytest
 import torch
 
-from stylenet.training.data import DataError, ImageFileDataset, StyleDataModule, list_images, split_files
+from stylenet.training.data import ImageFileDataset, StyleDataModule
+from stylenet.training.photos import DataError, list_images, split_files
 
 from conftest import SAMPLE, SHARED_DATA
 

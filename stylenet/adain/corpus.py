@@ -24,7 +24,8 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from ..training.data import DataError, ImageFileDataset, StyleDataModule, screen_images, split_files
+from ..training.data import ImageFileDataset, StyleDataModule
+from ..training.photos import DataError, screen_images, split_files
 from ..image import find_images
 
 _SALT = 7_919  # paintings draw from another stream than the photos' crops of the same key

@@ -166,7 +166,7 @@ def run_video(args, command: str) -> tuple[str, str]:
 
 
 def run_loader(args, command: str) -> tuple[str, str]:
-    from ..training.data import DataError
+    from ..training.photos import DataError
 
     try:
         rows = [bench_loader(args.root, w, args.batch, args.size, seconds=args.seconds) for w in args.workers]
