@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import struct
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,28 +37,38 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     return img
 
 
-def open_rgba(path: str | os.PathLike, min_side: int | None = None) -> tuple[Image.Image, Image.Image | None]:
+Size = tuple[int, int]  # (width, height) in px
+_SWAPPED = (5, 6, 7, 8)  # EXIF orientations that turn the stored image a quarter (width and height trade places)
+
+
+def open_rgba(path: str | os.PathLike, size_for: Callable[[Size], Size] | None = None
+              ) -> tuple[Image.Image, Image.Image | None]:
     """Open an image with its EXIF orientation applied and its colour profile converted to sRGB
     (:mod:`stylenet.colour`), as 8-bit RGB plus its alpha channel ("L", or None when it has none).
-    Greyscale, palette, CMYK and 16-bit images are converted. ``min_side``: the caller shrinks the image
-    until its shorter side is this many px, so a JPEG at least twice that is decoded at 1/2, 1/4 or 1/8 of its
-    size (libjpeg's DCT scaling, Pillow's ``draft``), never below it: a 12-MP phone photo for 256-px training
-    crops decodes in ~12 ms instead of ~45 (measured, docs/BENCHMARKS.md)."""
+    Greyscale, palette, CMYK and 16-bit images are converted. ``size_for``: the size to return it at (Lanczos)
+    from its upright size, so that a JPEG at least twice as large is decoded at 1/2, 1/4 or 1/8 scale first
+    (libjpeg's DCT scaling, Pillow's ``draft``; never below that size): a 12-MP phone photo for 256-px
+    training crops decodes in ~12 ms instead of ~45 (docs/BENCHMARKS.md)."""
     with Image.open(path) as img:
-        if min_side and img.format == "JPEG" and min(img.size) >= 2 * min_side:
-            scale = min_side / min(img.size)
-            img.draft(img.mode, (math.ceil(img.width * scale), math.ceil(img.height * scale)))
+        size = None
+        if size_for is not None:
+            swapped = img.getexif().get(0x0112) in _SWAPPED  # (the header: nothing is decoded yet)
+            size = size_for(img.size[::-1] if swapped else img.size)
+            stored = size[::-1] if swapped else size
+            if img.format == "JPEG" and 2 * stored[0] <= img.width and 2 * stored[1] <= img.height:
+                img.draft(img.mode, stored)
         img = to_srgb(_to_8bit(ImageOps.exif_transpose(img)), path)
-        if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
-            rgba = img.convert("RGBA")
-            return rgba.convert("RGB"), rgba.getchannel("A")
-        return img.convert("RGB"), None
+        transparent = img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info)
+        img = img.convert("RGBA" if transparent else "RGB")
+    if size is not None and img.size != size:  # (RGBA: Pillow resamples it premultiplied, so no dark fringes)
+        img = img.resize(size, Image.Resampling.LANCZOS)
+    return (img.convert("RGB"), img.getchannel("A")) if transparent else (img, None)
 
 
-def open_rgb(path: str | os.PathLike, min_side: int | None = None) -> Image.Image:
+def open_rgb(path: str | os.PathLike, size_for: Callable[[Size], Size] | None = None) -> Image.Image:
     """Open an image as 8-bit RGB with its EXIF orientation applied; transparent pixels are
-    composited on white (black behind them would read as content). ``min_side``: see :func:`open_rgba`."""
-    return composite_on_white(*open_rgba(path, min_side))
+    composited on white (black behind them would read as content). ``size_for``: see :func:`open_rgba`."""
+    return composite_on_white(*open_rgba(path, size_for))
 
 
 def composite_on_white(rgb: Image.Image, alpha: Image.Image | None) -> Image.Image:
@@ -193,12 +202,22 @@ class InputImage:
     exif: bytes | None = None  # the EXIF block its output carries (stylenet.metadata)
 
 
-def resize_input(rgb: Image.Image, max_size: int | None = None, scale: float | None = None) -> Image.Image:
-    """An input image scaled by ``scale`` and/or shrunk to at most ``max_size`` px a side (stylize.py's --scale
-    and --max-size), for stills and animation frames alike."""
+def input_size(size: Size, max_size: int | None = None, scale: float | None = None) -> Size:
+    """An input's size scaled by ``scale`` and/or shrunk to at most ``max_size`` px a side (stylize.py's --scale
+    and --max-size; at least 1 px a side)."""
+    w, h = size
     if scale:
-        rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS)
-    return resize_longest(rgb, max_size) if max_size and max(rgb.size) > max_size else rgb
+        w, h = max(1, round(w * scale)), max(1, round(h * scale))
+    if max_size and max(w, h) > max_size:
+        fit = max_size / max(w, h)
+        w, h = max(1, round(w * fit)), max(1, round(h * fit))
+    return w, h
+
+
+def resize_input(rgb: Image.Image, max_size: int | None = None, scale: float | None = None) -> Image.Image:
+    """An input image at :func:`input_size` (Lanczos, in one pass), for stills and animation frames alike."""
+    size = input_size(rgb.size, max_size, scale)
+    return rgb if size == rgb.size else rgb.resize(size, Image.Resampling.LANCZOS)
 
 
 def load_input(path: Path, max_size: int | None = None, scale: float | None = None, keep_alpha: bool = False,
@@ -207,12 +226,9 @@ def load_input(path: Path, max_size: int | None = None, scale: float | None = No
     its alpha kept apart when ``keep_alpha`` (for an output format with alpha), else composited on white; its
     EXIF metadata for the output by ``metadata`` (:data:`stylenet.metadata.POLICIES`: all, no-location, none).
     Raises one of :data:`UNREADABLE` for a file that is not a usable image."""
-    rgb, alpha = open_rgba(path)
-    if not keep_alpha:  # no alpha in the output: composite on white first
+    rgb, alpha = open_rgba(path, (lambda size: input_size(size, max_size, scale)) if max_size or scale else None)
+    if not keep_alpha:  # no alpha in the output: composite on white
         rgb, alpha = composite_on_white(rgb, alpha), None
-    rgb = resize_input(rgb, max_size, scale)
-    if alpha is not None and alpha.size != rgb.size:
-        alpha = alpha.resize(rgb.size, Image.Resampling.LANCZOS)
     return InputImage(pil_to_float(rgb), alpha, kept_exif(path, rgb.size, metadata))
 
 

@@ -103,15 +103,29 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_scale_never_below_the_crop(tmp_pat
     decoded all 12 MP to throw most away (48.5 -> 11.8 ms an item at 256 px, docs/BENCHMARKS.md)."""
     from PIL import Image
 
+    from PIL.JpegImagePlugin import JpegImageFile
+
     from stylenet.image import open_rgb
 
     photo = Image.open(sorted(SAMPLE.glob("*.jpg"))[0]).convert("RGB").resize((1280, 960), Image.BICUBIC)
     photo.save(tmp_path / "big.jpg", quality=95)
     photo.save(tmp_path / "big.png")
-    assert open_rgb(tmp_path / "big.jpg", min_side=100).size == (160, 120)  # 1/8: the smallest scale >= 100 px
-    assert open_rgb(tmp_path / "big.jpg", min_side=300).size == (640, 480)  # 1/2
-    assert open_rgb(tmp_path / "big.jpg", min_side=600).size == (1280, 960)  # not twice the side: whole
-    assert open_rgb(tmp_path / "big.png", min_side=100).size == (1280, 960)  # not a JPEG: whole
+    decoded = []
+    real_draft = JpegImageFile.draft
+
+    def draft(self, mode, size):  # the scale libjpeg decodes at
+        result = real_draft(self, mode, size)
+        decoded.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImageFile, "draft", draft)
+    for size, scaled in [((100, 75), (160, 120)), ((300, 225), (320, 240)), ((640, 480), (640, 480))]:
+        decoded.clear()
+        assert open_rgb(tmp_path / "big.jpg", lambda upright: size).size == size
+        assert decoded == [scaled], size  # 1/8, 1/4, 1/2: the smallest scale at least the size asked for
+    for name, size in [("big.jpg", (700, 525)), ("big.png", (100, 75))]:  # not half the size, not a JPEG: whole
+        decoded.clear()
+        assert open_rgb(tmp_path / name, lambda upright: size).size == size and decoded == []
     import stylenet.training.data as data
 
     whole_decode = data._decode_torchvision

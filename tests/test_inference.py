@@ -197,3 +197,26 @@ def test_bf16_on_a_cpu_without_bf16_units_warns(flags, warned, monkeypatch, capl
     messages = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert messages == (["bf16 on this CPU (no AVX512-BF16 or AMX) runs ~100x slower than fp32: use --precision fp32"]
                         if warned else [])
+
+
+def test_load_input_shrinks_a_large_jpeg_while_decoding_to_the_same_size_and_picture(tmp_path):
+    """--max-size / --scale on a phone photo: decoded at a reduced scale, then resized once, to the size the
+    photo decoded whole gives (upright: EXIF orientation 6 turns 1280x960 into 960x1280), nearly the same pixels."""
+    from PIL import Image
+
+    from stylenet.image import input_size, load_input, open_rgb, pil_to_float, resize_input
+
+    photo = Image.open(sorted(SAMPLE.glob("*.jpg"))[4]).convert("RGB").resize((1280, 960), Image.BICUBIC)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo.save(tmp_path / "turned.jpg", quality=95, exif=exif)
+    photo.save(tmp_path / "flat.jpg", quality=95)
+    for name in ("turned.jpg", "flat.jpg"):
+        whole = open_rgb(tmp_path / name)  # upright, decoded whole
+        for max_size, scale in [(300, None), (None, 0.2), (500, 0.5), (2000, None), (None, 1.5)]:
+            expected = input_size(whole.size, max_size, scale)
+            item = load_input(tmp_path / name, max_size, scale)
+            assert tuple(item.image.shape[1:]) == expected[::-1], (name, max_size, scale)
+            reference = pil_to_float(resize_input(whole, max_size, scale))
+            assert (item.image - reference).abs().mean() < 0.01, (name, max_size, scale)
+    assert input_size((1280, 960), 300) == (300, 225) and input_size((1280, 960), None, 0.001) == (1, 1)

@@ -64,6 +64,13 @@ class ImageFileDataset(Dataset):
         self.uint8 = uint8
         self._warned: set[Path] = set()
 
+    def _short_side(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The size ``_crop``'s resize gives (torchvision's rule: the shorter side ``image_size``, the longer
+        truncated), for open_rgb to decode a large JPEG at a reduced scale and resize it once."""
+        w, h = size
+        short = self.image_size
+        return (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
+
     def _crop(self, image, key: int):
         image = v2.functional.resize(image, self.image_size, antialias=True)
         if not self.train:
@@ -104,7 +111,7 @@ class ImageFileDataset(Dataset):
                     return image if self.uint8 else image.float().div_(255.0)
             except RuntimeError:
                 pass  # formats torchvision.io cannot decode (e.g. TIFF, BMP) go through Pillow
-        image = self._crop(open_rgb(path, min_side=self.image_size), key)
+        image = self._crop(open_rgb(path, self._short_side), key)
         return v2.functional.pil_to_tensor(image) if self.uint8 else pil_to_float(image)
 
 
