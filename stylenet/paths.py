@@ -11,11 +11,13 @@ import re
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CONF_DIR = PROJECT_ROOT / "conf"  # Hydra's config tree (train.py, compose_train)
 DOCS_DIR = PROJECT_ROOT / "docs"
-# A wheel maps data/styles and 8 of data/sample here (pyproject.toml [tool.setuptools.package-dir]); a checkout
-# has no such folder and reads data/ itself.
+# A wheel maps data/styles, 8 of data/sample and conf/ here (pyproject.toml [tool.setuptools.package-dir]); a
+# checkout has no such folder and reads data/ and conf/ itself.
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+# Hydra's config tree (train.py / stylenet-train, compose_train): the checkout's, else the installed copy.
+CHECKOUT = (PROJECT_ROOT / "conf" / "train.yaml").is_file()  # False in an installed package (no conf/, no data/)
+CONF_DIR = PROJECT_ROOT / "conf" if CHECKOUT else ASSETS_DIR / "conf"
 
 
 def resolve_path(path: str | Path) -> Path:

@@ -30,7 +30,7 @@ def test_an_installed_wheel_works_without_a_checkout(tmp_path):
         (src / part).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / part, src / part)
     shutil.copytree(ROOT / "stylenet", src / "stylenet", ignore=shutil.ignore_patterns("__pycache__", "assets"))
-    for part in ("data/styles", "data/sample"):
+    for part in ("data/styles", "data/sample", "conf"):
         shutil.copytree(ROOT / part, src / part)
     quiet = {"capture_output": True, "text": True}
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
@@ -63,6 +63,31 @@ print("zoo", len(stylenet.load_stylizer("zoo").style_names))
     assert ran.stdout.split("\n")[:5] == ["painting assets/styles/wave.jpg", "sources True True", "samples 8 True",
                                           "adain (3, 40, 48)", "zoo 10"], ran.stdout
     assert any(n.endswith("licenses/LICENSE") for n in zipfile.ZipFile(wheel).namelist())
+    # Training from the install alone (stylenet-train: its Hydra configs in the wheel), on a folder of one's photos.
+    photos = tmp_path / "my photos"
+    photos.mkdir()
+    for photo in sorted((ROOT / "data" / "sample").glob("*.jpg"))[:6]:
+        shutil.copy2(photo, photos / photo.name)
+    assert (site / "bin" / "stylenet-train").is_file()
+    trained = subprocess.run([sys.executable, "-m", "stylenet.train_cli", "style=wave", "data=folder",
+                              f"data.root={photos}", "data.image_size=32", "data.batch_size=2", "data.num_workers=0",
+                              "data.val_size=2", "model.width=4", "model.num_res_blocks=1", "style.size=64",
+                              "trainer.max_steps=2", "trainer.val_check_interval=2", "trainer.accelerator=cpu",
+                              "logger=none", "hydra.run.dir=run"], cwd=tmp_path, env=env, **quiet)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert (tmp_path / "run" / "wave.safetensors").is_file() and (tmp_path / "run" / "train.log").is_file()
+    assert stylenet_style(tmp_path / "run" / "wave.safetensors", env) == "wave"
+    missing = subprocess.run([sys.executable, "-m", "stylenet.train_cli", "hydra.run.dir=run2"], cwd=tmp_path, env=env,
+                             **quiet)  # data=coco, the default: where to put it, or a folder of one's own
+    assert missing.returncode == 2 and "data=folder data.root=" in missing.stderr.strip().splitlines()[-1], missing.stderr
+
+
+def stylenet_style(model, env) -> str:
+    import subprocess
+    import sys
+
+    probe = f"from stylenet.export import read_metadata; print(read_metadata({str(model)!r})['style'])"
+    return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True).stdout.strip()
 
 
 def test_every_script_prints_its_help(capsys):
@@ -93,7 +118,7 @@ def test_console_scripts_name_callable_mains():
     import inspect
 
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert {"stylenet-stylize", "stylenet-video", "stylenet-app", "stylenet-export"} <= set(scripts)
+    assert {"stylenet-train", "stylenet-stylize", "stylenet-video", "stylenet-app", "stylenet-export"} <= set(scripts)
     for name, target in scripts.items():
         module, _, attr = target.partition(":")
         main = getattr(importlib.import_module(module), attr)

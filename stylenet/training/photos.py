@@ -13,13 +13,16 @@ from lightning.pytorch.utilities import rank_zero_only
 from PIL import Image
 
 from ..image import IMAGE_EXTENSIONS, UNREADABLE, find_images
+from ..paths import CHECKOUT
 
 log = logging.getLogger(__name__)
 
 DATA_KINDS = ("coco", "folder")
-MISSING_DATA_HELP = (
-    "see data/README.md for where to put COCO 2014 (e.g. data/coco/train2014/), "
-    "or train on the bundled 100-photo sample with `data=sample`"
+MISSING_DATA_HELP = (  # an installed package has no data/README.md and only 8 sample photos
+    "see data/README.md for where to put COCO 2014 (e.g. data/coco/train2014/), or train on the bundled "
+    "100-photo sample with `data=sample`, or on your own photos: data=folder data.root=~/photos" if CHECKOUT else
+    "give COCO 2014's train2014 folder as data.root=..., or train on your own photos: data=folder "
+    "data.root=~/photos (any folder tree of images)"
 )
 
 
