@@ -174,13 +174,16 @@ def pretrained_names() -> list[str]:
 
 
 def resolve_model(path: str | os.PathLike) -> Path:
-    """A model file path, or the name of a bundled model (no folder, no suffix, e.g. ``starry_night``)."""
+    """A model file path, the name of a bundled model (no folder, no suffix, e.g. ``starry_night``), or a
+    training run's folder (``outputs/wave/2026-12-07_10-00-00``) holding one exported model: that model."""
     if str(path).strip() == "":
         raise ModelFileError("no model given: a .safetensors, .ckpt or .onnx file, or a bundled model or style name "
                              f"({', '.join(bundled_styles())})")
-    p = Path(path)
+    p = Path(path).expanduser()
     if not p.exists() and not p.suffix and len(p.parts) == 1 and (PRETRAINED / f"{p.name}.safetensors").is_file():
         return PRETRAINED / f"{p.name}.safetensors"
+    if p.is_dir() and len(exported := sorted(p.glob("*.safetensors"))) == 1:
+        return exported[0]
     return p
 
 
@@ -211,7 +214,12 @@ def check_model_file(path: str | os.PathLike) -> Path:
     nothing, so scripts make them before slower work (the precision probe)."""
     path = resolve_model(path)
     if path.is_dir():
-        raise ModelFileError(f"{path} is a folder; give a model file (.safetensors, .ckpt or .onnx) or a bundled name")
+        models = sorted(p.name for p in path.iterdir() if p.suffix.lower() in (".safetensors", ".onnx"))
+        checkpoint = path / "checkpoints" / "last.ckpt"
+        hint = (f": it holds several models, give one of them ({', '.join(models)})" if len(models) > 1 else
+                f": a run that has exported no model yet, give its checkpoint ({checkpoint})" if checkpoint.is_file()
+                else "; give a model file (.safetensors, .ckpt or .onnx) or a bundled name")
+        raise ModelFileError(f"{path} is a folder{hint}")
     if path.suffix.lower() in SAVE_FORMATS:
         raise ModelFileError(f"{path} is an image, not a model (a .safetensors, .ckpt or .onnx file, or a bundled "
                              f"name): the photos to stylise are the input")

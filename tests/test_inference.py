@@ -220,3 +220,23 @@ def test_load_input_shrinks_a_large_jpeg_while_decoding_to_the_same_size_and_pic
             reference = pil_to_float(resize_input(whole, max_size, scale))
             assert (item.image - reference).abs().mean() < 0.01, (name, max_size, scale)
     assert input_size((1280, 960), 300) == (300, 225) and input_size((1280, 960), None, 0.001) == (1, 1)
+
+
+def test_a_training_run_folder_is_its_exported_model(tmp_path):
+    """``--model outputs/wave/<time>``: the run's one exported model (was: 'is a folder'); a run that has
+    exported none yet, or a folder of several, says which file to give."""
+    from stylenet import load_stylizer
+    from stylenet.export import ModelFileError, save_stylizer
+
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(ModelFileError, match=rf"run is a folder: a run that has exported no model yet, give its "
+                                             rf"checkpoint \({run / 'checkpoints' / 'last.ckpt'}\)$"):
+        load_stylizer(run)
+    save_stylizer(TransformerNet(width=4, num_res_blocks=1), run / "wave.safetensors", style="wave")
+    assert load_stylizer(run).style == "wave"
+    save_stylizer(TransformerNet(width=4, num_res_blocks=1), run / "udnie.safetensors", style="udnie")
+    with pytest.raises(ModelFileError, match=r"run is a folder: it holds several models, give one of them "
+                                             r"\(udnie.safetensors, wave.safetensors\)$"):
+        load_stylizer(run)
