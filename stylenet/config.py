@@ -193,6 +193,8 @@ def validate(cfg: DictConfig) -> None:
     if len(betas) != 2 or not all(isinstance(b, Real) and 0 <= b < 1 for b in betas):
         raise ConfigError(f"optim.betas: expected two numbers in [0, 1), got {list(betas)!r}")
     number_at(cfg, "checkpoint.every_n_steps", 1, integer=True)
+    if cfg.checkpoint.get("every_minutes") is not None:
+        number_at(cfg, "checkpoint.every_minutes", 0.0, strict=True)
     number_at(cfg, "preview.every_n_steps", 0, integer=True)
     number_at(cfg, "preview.count", 1, integer=True)
     number_at(cfg, "preview.size", 32, integer=True)

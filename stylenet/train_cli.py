@@ -69,7 +69,8 @@ def run(cfg: DictConfig) -> None:
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     if logger:  # the whole resolved config beside the module's own hyper-parameters
         logger.log_hyperparams({"config": OmegaConf.to_container(cfg, resolve=True)})
-    trainer = build_trainer(cfg.trainer, out_dir, logger, cfg.checkpoint.every_n_steps, preview_kwargs(cfg))
+    trainer = build_trainer(cfg.trainer, out_dir, logger, cfg.checkpoint.every_n_steps, preview_kwargs(cfg),
+                            cfg.checkpoint.get("every_minutes"))
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     summary = throughput_summary(trainer)
     if summary:

@@ -47,6 +47,8 @@ def test_demo_experiment_composes():
     ("style.size=8", "style.size"),
     ("optim.lr=0", "optim.lr"),
     ("optim.min_lr_ratio=2", "optim.min_lr_ratio"),
+    ("checkpoint.every_minutes=0", "checkpoint.every_minutes"),
+    ("checkpoint.every_minutes=soon", "checkpoint.every_minutes"),
     ("+loss.style_layers.relu9_1=1.0", "loss.style_layers.relu9_1"),
     ("loss.vgg_weights=vgg16", "loss.vgg_weights"),
     ("data.kind=lmdb", "data.kind"),

@@ -49,9 +49,13 @@ def _config(photos, run, *extra):
 ZOO = sorted(p.stem for p in (ROOT / "data" / "styles").glob("*.jpg"))
 
 
-@pytest.mark.parametrize("styles", [[], [f"styles=[{','.join(ZOO)}]", "styles_size=32", "data.batch_size=1"]],
-                         ids=["one_style", "ten_styles"])
-def test_sigkill_then_resume_matches_an_uninterrupted_run(styles, photos_dir, tmp_path):
+@pytest.mark.parametrize("styles, saving", [
+    ([], ["checkpoint.every_n_steps=1"]),
+    ([f"styles=[{','.join(ZOO)}]", "styles_size=32", "data.batch_size=1"], ["checkpoint.every_n_steps=1"]),
+    # by the clock alone (every 6 ms here): a CPU run's 1,000-step interval is ~20 minutes
+    ([], ["checkpoint.every_n_steps=1000", "checkpoint.every_minutes=0.0001"]),
+], ids=["one_style", "ten_styles", "every_minutes"])
+def test_sigkill_then_resume_matches_an_uninterrupted_run(styles, saving, photos_dir, tmp_path):
     """Ten styles, one photo a step: step k trains style k mod 10, so a resumed run that lost its place
     (killed at step 4-9 of 10) would train other styles than the uninterrupted run and part from it."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
@@ -59,7 +63,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(styles, photos_dir, tm
     proc = train_in_process(_config(photos_dir, straight, *styles))
     assert proc.returncode == 0, proc.stderr[-3000:]
 
-    proc = _popen(_config(photos_dir, killed, "checkpoint.every_n_steps=1", *styles))
+    proc = _popen(_config(photos_dir, killed, *saving, *styles))
     reached = _wait_for_step(killed / "checkpoints" / "last.ckpt", 4, proc)
     proc.send_signal(signal.SIGKILL)  # no chance to clean up
     proc.wait(timeout=60)
