@@ -127,10 +127,25 @@ def test_rotation_and_full_colour_range_are_kept(tmp_path):
     assert np.abs(source[0].astype(int) - frames[0].astype(int)).mean() < 2.0  # no range squeeze or stretch
 
 
-def test_max_size_shrinks_to_even_sides(clip, tmp_path):
-    summary = stylize_video(identity, clip, tmp_path / "small.mp4", max_size=33, progress=False)
+def test_max_size_shrinks_to_even_sides(clip, tmp_path, monkeypatch):
+    import stylenet.video.pipeline as pipeline
+
+    def interpolate(*args, **kwargs):  # a clip's frames arrive at the output size: scaled while converted
+        raise AssertionError("a clip's frame was resized as a float tensor")
+
+    monkeypatch.setattr(pipeline.F, "interpolate", interpolate)
+    seen = []
+    summary = stylize_video(lambda x, **o: seen.append(tuple(x.shape[-2:])) or x, clip, tmp_path / "small.mp4",
+                            max_size=33, progress=False)
     info, frames, _ = decode(tmp_path / "small.mp4")
-    assert summary.size == (info.width, info.height) == (32, 24) and len(frames) == 48
+    assert summary.size == (info.width, info.height) == (32, 24) and len(frames) == 48 and set(seen) == {(24, 32)}
+    # The scaled conversion is the picture shrunk (swscale's area averaging), not a crop or another frame.
+    reader = VideoReader(clip)
+    frame = next(reader.frames())
+    whole, small = to_rgb(frame).astype(float), to_rgb(frame, (32, 24)).astype(float)
+    reader.close()
+    assert small.shape == (24, 32, 3) and np.abs(small - whole.reshape(24, 2, 32, 2, 3).mean((1, 3))).mean() < 4
+    assert np.abs(frames[0].astype(float) - small).mean() < 6  # through x264 at crf 10
 
 
 def test_folder_of_frames_in_and_out(tmp_path, stylizer):

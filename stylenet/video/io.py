@@ -122,12 +122,19 @@ class VideoReader:
         self.container.close()
 
 
-def to_rgb(frame) -> np.ndarray:
+def to_rgb(frame, size: tuple[int, int] | None = None) -> np.ndarray:
     """An ``av.VideoFrame`` as ``(H, W, 3)`` uint8 full-range RGB, converted with the frame's own colour
-    range and matrix; an HDR frame (PQ, HLG) decoded at 16 bits and tone-mapped to sRGB (:mod:`.hdr`)."""
+    range and matrix; an HDR frame (PQ, HLG) decoded at 16 bits and tone-mapped to sRGB (:mod:`.hdr`).
+    ``size`` ``(width, height)``: scaled in the same conversion (FFmpeg's swscale; area averaging to shrink):
+    a 4K frame to 1280x720 in ~7 ms, where converting it whole and resizing a float tensor took ~80
+    (docs/BENCHMARKS.md)."""
     hdr = is_hdr(frame.color_trc)
+    scale = {}
+    if size is not None and tuple(size) != (frame.width, frame.height):
+        shrink = size[0] <= frame.width and size[1] <= frame.height
+        scale = {"width": size[0], "height": size[1], "interpolation": "AREA" if shrink else "BICUBIC"}
     rgb = frame.reformat(format="rgb48le" if hdr else "rgb24", src_color_range=frame.color_range or None,
-                         dst_color_range="JPEG").to_ndarray()
+                         dst_color_range="JPEG", **scale).to_ndarray()
     return hdr_to_srgb(rgb, int(frame.color_trc)) if hdr else rgb
 
 

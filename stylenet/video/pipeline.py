@@ -190,8 +190,8 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
                     with WriterThread(threaded) as encoder:
                         batcher = _Batcher(stylizer, batch_size, lambda w, h: summary.size,  # the writer's size
                                            lambda rgb, tag: encoder.submit(encode, rgb, tag), summary, options)
-                        _feed(_decoded(reader, frames, lambda packet: encoder.submit(writer.write_audio, packet)),
-                              batcher, summary, max_frames)
+                        _feed(_decoded(reader, frames, lambda packet: encoder.submit(writer.write_audio, packet),
+                                       summary.size), batcher, summary, max_frames)
                         start = time.perf_counter()  # (leaving the block waits for the writer)
                 finally:
                     writer.close()
@@ -211,7 +211,7 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
             with WriterThread(threaded) as encoder:
                 batcher = _Batcher(stylizer, batch_size, lambda w, h: output_size(w, h, max_size, even=False), submit,
                                    summary, options)
-                _feed(_decoded(reader, frames, None), batcher, summary, max_frames)
+                _feed(_decoded(reader, frames, None, summary.size), batcher, summary, max_frames)
                 start = time.perf_counter()  # (leaving the block waits for the writer)
             summary.stages["encode"] += time.perf_counter() - start
     finally:
@@ -231,9 +231,11 @@ def _check_frames_free(dst: Path, names: list[str]) -> None:
                          else "") + "; pass --overwrite to replace them, or give another folder")
 
 
-def _decoded(reader: VideoReader | None, frames: list[Path] | None, audio) -> Iterator[tuple]:
-    """``(rgb, tag)`` per frame: a clip's frames tagged ``(pts, time_base)``, a folder's tagged with their
-    path. A clip's audio packets go straight to ``audio(packet)`` (dropped where it is None)."""
+def _decoded(reader: VideoReader | None, frames: list[Path] | None, audio, size: tuple[int, int] | None = None
+             ) -> Iterator[tuple]:
+    """``(rgb, tag)`` per frame: a clip's frames tagged ``(pts, time_base)`` (scaled to ``size`` as they are
+    converted: :func:`.io.to_rgb`), a folder's tagged with their path. A clip's audio packets go straight to
+    ``audio(packet)`` (dropped where it is None)."""
     if reader is None:
         for path in frames:
             yield read_frame(path), path
@@ -241,7 +243,7 @@ def _decoded(reader: VideoReader | None, frames: list[Path] | None, audio) -> It
     time_base = reader.stream.time_base
     for kind, item in reader.items():
         if kind == "frame":
-            yield to_rgb(item), (item.pts, item.time_base or time_base)
+            yield to_rgb(item, size), (item.pts, item.time_base or time_base)
         elif audio is not None:
             audio(item)
 
