@@ -15,7 +15,8 @@ from ..inference.cliargs import add_stylizer_args, check_stylizer_args, open_mas
 from .animation import ANIMATED_SUFFIXES
 from .io import CRF_RANGES, VIDEO_CODECS, X264_PRESETS, VideoError
 from .masks import MaskClip
-from .pipeline import check_video_paths, stylize_video
+from .outputs import check_video_paths
+from .pipeline import stylize_video
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -30,6 +30,7 @@ from .animation import ANIMATED_SUFFIXES, AnimatedWriter
 from .hdr import NAMES as HDR_NAMES
 from .io import VIDEO_CODECS, VideoError, VideoInfo, VideoReader, VideoWriter, frame_folder, read_frame, to_rgb
 from .masks import MaskClip
+from .outputs import check_frames_free, check_video_paths, output_size
 from .writer_thread import WriterThread, overlaps
 
 
@@ -52,18 +53,6 @@ class VideoSummary:
         return (f"{self.frames} frames {self.size[0]}x{self.size[1]} in {self.seconds:.1f}s ({rate:.2f} frames/s; "
                 f"{where}); audio: {self.audio}; {f'{self.hdr} HDR tone-mapped to SDR (BT.709); ' if self.hdr else ''}"
                 f"wrote {self.output}")
-
-
-def output_size(width: int, height: int, max_size: int | None, even: bool) -> tuple[int, int]:
-    """The output frame size: the input's, or shrunk so the longer side is at most ``max_size`` (aspect
-    kept); ``even`` rounds a shrunk size to even sides (4:2:0 video)."""
-    if max_size is None or max(width, height) <= max_size:
-        return width, height
-    scale = max_size / max(width, height)
-    w, h = max(1, round(width * scale)), max(1, round(height * scale))
-    if even:
-        w, h = max(2, w - w % 2), max(2, h - h % 2)
-    return w, h
 
 
 class _Batcher:
@@ -113,24 +102,6 @@ def default_batch_size(stylizer) -> int:
     return 1 if getattr(getattr(stylizer, "device", None), "type", "cpu") == "cpu" else 4  # (a plain function: CPU)
 
 
-def check_video_paths(src: str | os.PathLike, dst: str | os.PathLike, overwrite: bool = False) -> None:
-    """The checks of :func:`stylize_video` that read no frame: an unsupported output suffix, the input as the
-    output, a missing input, an existing output video without ``overwrite`` (VideoError, one line; the script
-    makes them before it loads the model)."""
-    src, dst = Path(src), Path(dst)
-    video_out = dst.suffix.lower() in VIDEO_CODECS or dst.suffix.lower() in ANIMATED_SUFFIXES
-    if dst.suffix and not video_out and not dst.is_dir():
-        raise VideoError(f"{dst}: unsupported output; use one of {', '.join((*VIDEO_CODECS, *ANIMATED_SUFFIXES))} "
-                         "or a folder for PNG frames")
-    if dst.resolve() == src.resolve():
-        raise VideoError(f"{dst}: is the input; the stylised {'frames' if src.is_dir() else 'clip'} would replace it: "
-                         "give another output")
-    if not src.exists():  # before the output's checks: what to fix first
-        raise VideoError(f"{src}: no such file")
-    if video_out and dst.exists() and not overwrite:
-        raise VideoError(f"{dst}: exists; pass --overwrite to replace it")
-
-
 def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, batch_size: int | None = None,
                   max_size: int | None = None, fps: float = 24.0, crf: int | None = None, preset: str = "fast",
                   overwrite: bool = False, progress: bool = True, max_frames: int | None = None,
@@ -158,13 +129,13 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     if src.is_dir():
         frames = frame_folder(src)
         if not video_out and not overwrite:
-            _check_frames_free(dst, [f.with_suffix(".png").name for f in frames])
+            check_frames_free(dst, [f.with_suffix(".png").name for f in frames])
         first = read_frame(frames[0])
         info = VideoInfo(first.shape[1], first.shape[0], Fraction(fps).limit_denominator(1001), len(frames), 0, 2, 2,
                          False, "frames")
     else:
         if not video_out and not overwrite:
-            _check_frames_free(dst, sorted(p.name for p in dst.glob("frame_[0-9]*.png"))[:1])
+            check_frames_free(dst, sorted(p.name for p in dst.glob("frame_[0-9]*.png"))[:1])
         reader = VideoReader(src)
         info = reader.info
         summary.hdr = HDR_NAMES.get(info.transfer)
@@ -220,15 +191,6 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
             reader.close()
     summary.seconds = time.perf_counter() - began
     return summary
-
-
-def _check_frames_free(dst: Path, names: list[str]) -> None:
-    """VideoError unless the frames ``names`` would be new files in the folder ``dst`` (a rerun, or an earlier
-    clip's frames, is not replaced without --overwrite)."""
-    taken = [name for name in names if (dst / name).exists()]
-    if taken:
-        raise VideoError(f"{dst}: already holds {taken[0]}" + (f" and {len(taken) - 1} more frames" if len(taken) > 1
-                         else "") + "; pass --overwrite to replace them, or give another folder")
 
 
 def _decoded(reader: VideoReader | None, frames: list[Path] | None, audio, size: tuple[int, int] | None = None
