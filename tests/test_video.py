@@ -146,6 +146,17 @@ def test_max_size_shrinks_to_even_sides(clip, tmp_path, monkeypatch):
     reader.close()
     assert small.shape == (24, 32, 3) and np.abs(small - whole.reshape(24, 2, 32, 2, 3).mean((1, 3))).mean() < 4
     assert np.abs(frames[0].astype(float) - small).mean() < 6  # through x264 at crf 10
+    # A folder of frames likewise: each read at its output size (Pillow), into a folder (odd sides allowed).
+    from PIL import Image
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, rgb in enumerate(moving_frames(3, 64, 48)):
+        Image.fromarray(rgb).save(folder / f"{i:03d}.png")
+    seen.clear()
+    summary = stylize_video(lambda x, **o: seen.append(tuple(x.shape[-2:])) or x, folder, tmp_path / "out",
+                            max_size=33, progress=False)
+    assert summary.size == (33, 25) and set(seen) == {(25, 33)} and len(list((tmp_path / "out").glob("*.png"))) == 3
 
 
 def test_folder_of_frames_in_and_out(tmp_path, stylizer):

@@ -224,6 +224,7 @@ def frame_folder(path: str | os.PathLike) -> list[Path]:
     return frames
 
 
-def read_frame(path: Path) -> np.ndarray:
-    """One frame file as ``(H, W, 3)`` uint8 RGB."""
-    return np.asarray(open_rgb(path))
+def read_frame(path: Path, size=None) -> np.ndarray:
+    """One frame file as ``(H, W, 3)`` uint8 RGB; ``size(width, height)``: the size to read it at (Lanczos, a
+    large JPEG decoded at a reduced scale: :func:`stylenet.image.open_rgba`)."""
+    return np.asarray(open_rgb(path, None if size is None else lambda upright: size(*upright)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -159,10 +159,11 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
                         bar.update()
 
                     with WriterThread(threaded) as encoder:
-                        batcher = _Batcher(stylizer, batch_size, lambda w, h: summary.size,  # the writer's size
-                                           lambda rgb, tag: encoder.submit(encode, rgb, tag), summary, options)
+                        size = lambda w, h: summary.size  # noqa: E731 - the writer's size, whatever the frame's
+                        batcher = _Batcher(stylizer, batch_size, size, lambda rgb, tag: encoder.submit(encode, rgb, tag),
+                                           summary, options)
                         _feed(_decoded(reader, frames, lambda packet: encoder.submit(writer.write_audio, packet),
-                                       summary.size), batcher, summary, max_frames)
+                                       size), batcher, summary, max_frames)
                         start = time.perf_counter()  # (leaving the block waits for the writer)
                 finally:
                     writer.close()
@@ -180,9 +181,9 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
                                f"frame_{next(names):06d}.png")
 
             with WriterThread(threaded) as encoder:
-                batcher = _Batcher(stylizer, batch_size, lambda w, h: output_size(w, h, max_size, even=False), submit,
-                                   summary, options)
-                _feed(_decoded(reader, frames, None, summary.size), batcher, summary, max_frames)
+                size = lambda w, h: output_size(w, h, max_size, even=False)  # noqa: E731 - each frame its own
+                batcher = _Batcher(stylizer, batch_size, size, submit, summary, options)
+                _feed(_decoded(reader, frames, None, size), batcher, summary, max_frames)
                 start = time.perf_counter()  # (leaving the block waits for the writer)
             summary.stages["encode"] += time.perf_counter() - start
     finally:
@@ -193,19 +194,20 @@ def stylize_video(stylizer, src: str | os.PathLike, dst: str | os.PathLike, *, b
     return summary
 
 
-def _decoded(reader: VideoReader | None, frames: list[Path] | None, audio, size: tuple[int, int] | None = None
-             ) -> Iterator[tuple]:
-    """``(rgb, tag)`` per frame: a clip's frames tagged ``(pts, time_base)`` (scaled to ``size`` as they are
-    converted: :func:`.io.to_rgb`), a folder's tagged with their path. A clip's audio packets go straight to
-    ``audio(packet)`` (dropped where it is None)."""
+def _decoded(reader: VideoReader | None, frames: list[Path] | None, audio,
+             size: Callable[[int, int], tuple[int, int]] | None = None) -> Iterator[tuple]:
+    """``(rgb, tag)`` per frame: a clip's frames tagged ``(pts, time_base)``, a folder's tagged with their
+    path, each at ``size(width, height)`` (the batcher's: scaled as it is converted, :func:`.io.to_rgb`, or
+    read, :func:`.io.read_frame`). A clip's audio packets go straight to ``audio(packet)`` (dropped where it is
+    None)."""
     if reader is None:
         for path in frames:
-            yield read_frame(path), path
+            yield read_frame(path, size), path
         return
     time_base = reader.stream.time_base
     for kind, item in reader.items():
         if kind == "frame":
-            yield to_rgb(item, size), (item.pts, item.time_base or time_base)
+            yield to_rgb(item, size and size(item.width, item.height)), (item.pts, item.time_base or time_base)
         elif audio is not None:
             audio(item)
 
