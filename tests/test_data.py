@@ -141,3 +141,24 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_scale_never_below_the_crop(tmp_pat
             whole = ImageFileDataset([tmp_path / "big.png"], 100, train, decoder, uint8=True)[7]
             assert fast.shape == whole.shape == (3, 100, 100)
             assert (fast.float() - whole.float()).abs().mean() < 2.5, (train, decoder)  # (and JPEG's own loss)
+
+
+def test_a_resume_with_another_batch_size_goes_on_after_the_photos_already_seen(photos_dir):
+    """The checkpoint counts batches: 3 batches of 2 photos done, resumed at batch 3, skip 2 batches (6 photos),
+    not 3 (9 photos: 3 never seen this epoch). The batch size travels in the checkpoint (Lightning's
+    datamodule state_dict)."""
+    from types import SimpleNamespace
+
+    for i in range(8):  # 16 photos: 14 to train on, a whole number of batches of 2 and of 3 left mid-epoch
+        shutil.copy2(sorted(photos_dir.glob("*.jpg"))[i], photos_dir / f"copy_{i}.jpg")
+    progress = SimpleNamespace(current=SimpleNamespace(processed=3))
+    trainer = SimpleNamespace(global_rank=0, world_size=1,
+                              fit_loop=SimpleNamespace(epoch_loop=SimpleNamespace(batch_progress=progress)))
+    first = StyleDataModule("folder", photos_dir, image_size=32, batch_size=2, num_workers=0, val_size=2)
+    state = first.state_dict()
+    assert state == {"batch_size": 2}
+    for batch, skipped in [(2, 3), (3, 2), (1, 6)]:
+        resumed = StyleDataModule("folder", photos_dir, image_size=32, batch_size=batch, num_workers=0, val_size=2)
+        resumed.load_state_dict(state)
+        resumed.trainer = trainer
+        assert resumed.train_dataloader().sampler.skip_batches == skipped, batch

@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 
 import lightning.pytorch as pl
+from lightning.pytorch.utilities import rank_zero_info
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
@@ -129,6 +130,7 @@ class StyleDataModule(pl.LightningDataModule):
             raise DataError(f"data.kind: {kind!r} is not one of {DATA_KINDS}")
         self.image_size, self.batch_size, self.num_workers = image_size, batch_size, num_workers
         self.decoder, self.prefetch_factor, self.seed = decoder, prefetch_factor, seed
+        self._resumed_batch: int | None = None  # the checkpoint's batch size on a resume (load_state_dict)
         # Listing is cheap and done here so that a bad path fails before any model is built.
         files = screen_images(list_images(kind, root, annotations), max_bad_fraction)
         self.train_files, self.val_files = split_files(files, val_size, seed)
@@ -156,6 +158,11 @@ class StyleDataModule(pl.LightningDataModule):
                 # `processed` counts batches whose step finished, also for checkpoints written in
                 # on_train_batch_end (where `completed` still lags by one); a finished epoch skips nothing.
                 done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+                before, self._resumed_batch = self._resumed_batch or self.batch_size, None
+                if done and before != self.batch_size:  # data.batch_size changed on a resume: the same photos
+                    rank_zero_info(f"resume: data.batch_size {before} -> {self.batch_size}: the epoch goes on after "
+                                   f"its first {done * before} photos (of this rank)")
+                    done = done * before // self.batch_size
                 sampler.skip_batches = done if done < len(sampler) // self.batch_size else 0
         return DataLoader(
             self.dataset(files, train),
@@ -168,6 +175,14 @@ class StyleDataModule(pl.LightningDataModule):
             prefetch_factor=self.prefetch_factor if self.num_workers > 0 else None,
             pin_memory=torch.cuda.is_available(),
         )
+
+    def state_dict(self) -> dict:
+        """Kept in checkpoints (Lightning): the batch size per device, so that a resume with another
+        ``data.batch_size`` goes on after the photos already seen (the checkpoint counts batches)."""
+        return {"batch_size": int(self.batch_size)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resumed_batch = int(state.get("batch_size") or self.batch_size)
 
     def dataset(self, files: list[Path], train: bool) -> Dataset:
         """The items of a loader over ``files``: uint8 photos (subclasses pair them with more)."""
