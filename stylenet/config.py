@@ -105,6 +105,20 @@ def is_adain(cfg: DictConfig) -> bool:
     return cfg.get("model", {}).get("family") == "adain"
 
 
+def painting_warnings(cfg: DictConfig) -> list[str]:
+    """Lines for the paintings of a validated feed-forward config that are enlarged far beyond their scan to
+    ``style.size`` / ``styles_size`` (:func:`stylenet.style_files.enlargement_warning`); none for AdaIN, whose
+    corpus is read at its own crop sizes."""
+    from .style_files import enlargement_warning
+
+    if is_adain(cfg):
+        return []
+    entries = style_list(cfg) or [{"image": str(resolve_path(cfg.style.image)), "size": int(cfg.style.size)}]
+    key = "styles" if cfg.get("styles") else "style.image"
+    lines = (enlargement_warning(Path(e["image"]), int(e["size"]), key) for e in entries)
+    return [line for line in lines if line]
+
+
 def build(cfg: DictConfig) -> tuple[Any, Any]:
     """``(datamodule, module)`` for a validated config: photos and StyleTransferModule, or (model=adain)
     photo-painting pairs and AdaINModule."""

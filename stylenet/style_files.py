@@ -59,6 +59,24 @@ def check_image(path: Path, what: str) -> None:
         raise ConfigError(f"{what}: {str(path)!r} is not a readable image ({type(exc).__name__})") from None
 
 
+# A painting enlarged more than this to its style size gives Gram targets of interpolation blur, not brushwork.
+MAX_ENLARGEMENT = 2.0
+
+
+def enlargement_warning(path: Path, size: int, what: str) -> str | None:
+    """A line when the painting at ``path`` (already checked readable) is enlarged more than
+    :data:`MAX_ENLARGEMENT` times to its style size ``size`` (longer side, px), else None. The header alone is read."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        longer = max(img.size)
+    if size <= MAX_ENLARGEMENT * longer:
+        return None
+    return (f"{what}: {str(path)!r} is {img.size[0]}x{img.size[1]} px, enlarged {size / longer:.1f}x to its style size "
+            f"{size} px: the style targets see the enlargement's blur, not the brushwork (use a scan of at least "
+            f"{-(-size // int(MAX_ENLARGEMENT))} px, or a smaller style size)")
+
+
 def load_loss_settings(path: str | Path = "conf/loss/johnson.yaml") -> dict[str, Any]:
     """The PerceptualLoss settings of a loss config file (conf/loss/*.yaml)."""
     file = resolve_path(path)

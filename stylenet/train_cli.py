@@ -8,6 +8,7 @@ hydra.run.dir (``outputs/<name>/<time>`` under the current folder). A user's mis
 """
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from .paths import CONF_DIR
+
+log = logging.getLogger(__name__)
 
 
 def main(cfg: DictConfig) -> None:
@@ -44,9 +47,9 @@ def run(cfg: DictConfig) -> None:
     import lightning.pytorch as pl
     from hydra.core.hydra_config import HydraConfig
     from hydra.utils import instantiate
-    from lightning.pytorch.utilities import rank_zero_info, rank_zero_only, rank_zero_warn
+    from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 
-    from .config import build, preview_kwargs
+    from .config import build, painting_warnings, preview_kwargs
     from .hardware import describe, resolve_auto, slow_choices
     from .training.resume import (check_resume, checkpoint_precision, clear_earlier_run, find_resume_checkpoint,
                                           read_checkpoint)
@@ -58,8 +61,8 @@ def run(cfg: DictConfig) -> None:
     # trainer.precision / model.channels_last / model.compile: auto (a resumed run keeps its precision)
     for line in describe(resolve_auto(cfg, resumed_precision=checkpoint_precision(checkpoint))):
         rank_zero_info(line)
-    for line in slow_choices(cfg):
-        rank_zero_warn(line)
+    for line in slow_choices(cfg) + painting_warnings(cfg):  # (a log line: the console and train.log)
+        rank_zero_only(log.warning)(line)
     pl.seed_everything(cfg.seed, workers=True)
     datamodule, module = build(cfg)  # the datamodule lists and screens files: bad paths fail here
     check_resume(checkpoint, ckpt_path, module)  # the same network, trained on the same paintings

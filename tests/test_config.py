@@ -153,8 +153,10 @@ def test_style_may_be_your_own_painting_s_file(tmp_path, photos_dir):
     they are; bad paths are one line."""
     from stylenet.train_args import own_painting
 
-    painting = tmp_path / "my painting (1).jpg"
-    painting.write_bytes((STYLES / "wave.jpg").read_bytes())
+    from PIL import Image
+
+    painting = tmp_path / "my painting (1).jpg"  # 30x17 px: enlarged 2.1x to style.size=64, said in one line
+    Image.open(STYLES / "wave.jpg").resize((30, 17)).save(painting)
     assert own_painting(["data=sample", f"style={painting}"]) == ["data=sample", f"style.image='{painting}'"]
     assert compose_config([f"style.image='{painting}'"]).name == "my_painting_1"
     cfg = compose_config([f"style.image='{painting}'", "style.name=hokusai"])
@@ -171,6 +173,8 @@ def test_style_may_be_your_own_painting_s_file(tmp_path, photos_dir):
     proc = train_in_process([*tiny_overrides(photos_dir, run), "trainer.max_steps=1", f"style={painting}"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (run / "my_painting_1.safetensors").is_file()
+    warning = f"WARNING: style.image: '{painting}' is 30x17 px, enlarged 2.1x to its style size 64 px"
+    assert warning in proc.stdout + proc.stderr and warning[9:] in (run / "train.log").read_text()
     assert OmegaConf.load(run / ".hydra" / "config.yaml").style.image == str(painting)
     resolved = OmegaConf.load(run / ".hydra" / "resolved.yaml")  # plain OmegaConf: no stylenet resolvers needed
     assert resolved.style.name == resolved.name == "my_painting_1" and "hydra" not in resolved
@@ -181,6 +185,31 @@ def test_style_may_be_your_own_painting_s_file(tmp_path, photos_dir):
     assert proc.returncode == 2 and "trained on 'my painting (1).jpg': give it with --style-image" in proc.stderr
     proc = run_here(demo[0], [*demo[1], "--style-image", painting])
     assert proc.returncode == 0 and (tmp_path / "d.png").is_file(), proc.stderr
+
+
+def test_a_painting_enlarged_far_beyond_its_scan_is_said_per_painting(tmp_path):
+    """More than 2x to the style size: one line per such painting (``style`` or each of ``styles``), naming
+    the file, its size and the scan that would do; the bundled paintings at their configs' sizes, and AdaIN
+    (no fixed style size), give none."""
+    from PIL import Image
+
+    from stylenet.config import painting_warnings
+
+    small = tmp_path / "small.png"
+    Image.new("RGB", (150, 100), "red").save(small)
+    assert painting_warnings(compose_config([f"style.image={small}", "style.size=300"])) == []  # 2.0x: fine
+    lines = painting_warnings(compose_config([f"style.image={small}", "style.size=384"]))
+    assert lines == [f"style.image: '{small}' is 150x100 px, enlarged 2.6x to its style size 384 px: the style "
+                     "targets see the enlargement's blur, not the brushwork (use a scan of at least 192 px, or a "
+                     "smaller style size)"]
+    lines = painting_warnings(compose_config([f"styles=[wave,{small}]", "styles_size=512"]))
+    assert len(lines) == 1 and lines[0].startswith(f"styles: '{small}' is 150x100 px, enlarged 3.4x")
+    assert painting_warnings(compose_config([f"styles=[wave,{small}]"])) == [lines[0].replace("3.4x", "2.6x")
+                                                                              .replace("512 px", "384 px")
+                                                                              .replace("256 px", "192 px")]
+    for style in STYLE_NAMES:
+        assert painting_warnings(compose_config([f"style={style}"])) == [], style
+    assert painting_warnings(compose_config(["experiment=adain", f"style.image={small}", "style.size=384"])) == []
 
 
 def test_a_sweep_over_your_own_paintings_runs_one_named_run_per_file(tmp_path, photos_dir):
