@@ -17,7 +17,8 @@ from PIL import Image, ImageSequence
 
 from .atomic import atomic_path
 from .colour import to_srgb
-from .image import composite_on_white, float_to_pil, gif_palette, pil_to_float, resize_input
+from .image import composite_on_white, float_to_pil, pil_to_float
+from .photo_io import gif_palette, resize_input
 
 # Output formats Pillow writes with several frames (PNG: APNG), by suffix.
 ANIMATED_FORMATS = {".gif": "GIF", ".webp": "WEBP", ".png": "PNG"}
@@ -35,7 +36,7 @@ def read_frames(path: str | os.PathLike, max_size: int | None = None,
                 scale: float | None = None) -> Iterator[tuple[torch.Tensor, int]]:
     """Every frame of an animated image as ``(frame, duration_ms)``: ``frame`` float RGB ``(3, H, W)`` in
     [0, 1], composited on white where transparent, scaled by ``scale`` and/or to at most ``max_size`` px a
-    side (as :func:`stylenet.image.load_input` does a still). Raises one of :data:`stylenet.image.UNREADABLE`
+    side (as :func:`stylenet.photo_io.load_input` does a still). Raises one of :data:`stylenet.image.UNREADABLE`
     for a broken file, possibly after some frames."""
     with Image.open(path) as im:
         for frame in ImageSequence.Iterator(im):

@@ -16,7 +16,8 @@ from PIL import Image, ImageCms
 
 from stylenet.animated import read_frames
 from stylenet.colour import needs_conversion
-from stylenet.image import load_input, open_rgba, open_rgb
+from stylenet.image import open_rgba, open_rgb
+from stylenet.photo_io import load_input
 from stylenet.training.data import ImageFileDataset
 
 from conftest import SAMPLE

@@ -204,7 +204,8 @@ def test_load_input_shrinks_a_large_jpeg_while_decoding_to_the_same_size_and_pic
     photo decoded whole gives (upright: EXIF orientation 6 turns 1280x960 into 960x1280), nearly the same pixels."""
     from PIL import Image
 
-    from stylenet.image import input_size, load_input, open_rgb, pil_to_float, resize_input
+    from stylenet.image import open_rgb, pil_to_float
+    from stylenet.photo_io import input_size, load_input, resize_input
 
     photo = Image.open(sorted(SAMPLE.glob("*.jpg"))[4]).convert("RGB").resize((1280, 960), Image.BICUBIC)
     exif = Image.Exif()

@@ -110,8 +110,8 @@ def test_a_block_pillow_cannot_write_back_is_left_out_with_a_warning(photo, tmp_
 
 
 def test_a_writer_refusing_the_block_writes_the_image_without_it(photo, tmp_path, monkeypatch, caplog):
-    import stylenet.image
-    from stylenet.image import load_input, save_output
+    import stylenet.photo_io
+    from stylenet.photo_io import load_input, save_output
 
     item = load_input(photo, metadata="all")
     save = Image.Image.save
@@ -122,7 +122,7 @@ def test_a_writer_refusing_the_block_writes_the_image_without_it(photo, tmp_path
         return save(self, fp, format, **params)
 
     monkeypatch.setattr(Image.Image, "save", picky)
-    with caplog.at_level(logging.WARNING, stylenet.image.__name__):
+    with caplog.at_level(logging.WARNING, stylenet.photo_io.__name__):
         out = save_output(item.image, None, tmp_path / "out.tiff", exif=item.exif)
     assert "written without its EXIF metadata (RuntimeError: Error setting from dictionary)" in caplog.text
     assert _read(out)[0] == (40, 80) and [p.name for p in tmp_path.iterdir() if p.name.startswith("out")] == ["out.tiff"]

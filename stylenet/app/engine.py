@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ..image import UNREADABLE, float_to_pil, input_size, open_rgb, pil_to_float, save_image
+from ..image import UNREADABLE, float_to_pil, open_rgb, pil_to_float, save_image
+from ..photo_io import input_size
 from ..inference import ImageTooLargeError, load_stylizer
 from ..inference.batch_paths import INPUT_EXTENSIONS
 from ..metadata import kept_exif

@@ -15,7 +15,9 @@ import torch
 from tqdm import tqdm
 
 from ..animated import ANIMATED_FORMATS, AnimationWriteError, frame_count, stylize_animation
-from ..image import ALPHA_SUFFIXES, UNREADABLE, InputImage, load_input, save_output
+from ..formats import ALPHA_SUFFIXES
+from ..image import UNREADABLE
+from ..photo_io import InputImage, load_input, save_output
 from .batch_paths import MaskFolder, OutputPlan, plan_outputs
 from .styles import mask_tensor
 from .stylizer import ImageTooLargeError, Stylizer

@@ -20,7 +20,9 @@ from torch import nn
 from .. import hardware
 from ..animated import ANIMATED_FORMATS, frame_count, stylize_animation
 from ..device import available_memory, resolve_device
-from ..image import ALPHA_SUFFIXES, as_float_batch, float_to_pil, load_input, pil_to_float, preserve_colors, save_output
+from ..formats import ALPHA_SUFFIXES
+from ..image import as_float_batch, float_to_pil, pil_to_float, preserve_colors
+from ..photo_io import load_input, save_output
 from ..models import DOWNSAMPLE_FACTOR, MIN_SIDE, TransformerNet, fixed_norm_stats
 from ..models.adain import DOWNSAMPLE as ADAIN_DOWNSAMPLE, MIN_SIDE as ADAIN_MIN_SIDE
 from .onnx_backend import OnnxBackend
