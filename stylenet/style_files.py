@@ -3,6 +3,7 @@ painting that must decode before anything is built, and a loss config's settings
 one-line error of every config check (stylenet.config validates the rest of a config)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ def enlargement_warning(path: Path, size: int, what: str) -> str | None:
         return None
     return (f"{what}: {str(path)!r} is {img.size[0]}x{img.size[1]} px, enlarged {size / longer:.1f}x to its style size "
             f"{size} px: the style targets see the enlargement's blur, not the brushwork (use a scan of at least "
-            f"{-(-size // int(MAX_ENLARGEMENT))} px, or a smaller style size)")
+            f"{math.ceil(size / MAX_ENLARGEMENT)} px, or a smaller style size)")
 
 
 def load_loss_settings(path: str | Path = "conf/loss/johnson.yaml") -> dict[str, Any]:

@@ -160,9 +160,9 @@ class StyleDataModule(pl.LightningDataModule):
                 done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
                 before, self._resumed_batch = self._resumed_batch or self.batch_size, None
                 if done and before != self.batch_size:  # data.batch_size changed on a resume: the same photos
+                    seen, done = done * before, done * before // self.batch_size  # (whole batches of the new size)
                     rank_zero_info(f"resume: data.batch_size {before} -> {self.batch_size}: the epoch goes on after "
-                                   f"its first {done * before} photos (of this rank)")
-                    done = done * before // self.batch_size
+                                   f"its first {done * self.batch_size} photos of this rank ({seen} were seen)")
                 sampler.skip_batches = done if done < len(sampler) // self.batch_size else 0
         return DataLoader(
             self.dataset(files, train),
