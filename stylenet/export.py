@@ -93,12 +93,26 @@ def training_metadata(hparams: Mapping[str, Any], steps: int | None) -> dict[str
     if hparams.get("distill_teacher"):
         meta["distilled_from"] = {"teacher": Path(str(hparams["distill_teacher"])).name,
                                   "weight": float(hparams.get("distill_weight", 1.0))}
+    if hparams.get("init_from"):  # fine-tuned or grown (add_style) from another model
+        meta["init_from"] = lineage(hparams["init_from"])
     if hparams.get("styles"):  # several styles: names and per-style settings, in the network's order
         meta["styles"] = [{"name": s["name"], "image": Path(str(s["image"])).name, "size": int(s["size"]),
                            "weight": float(s["weight"])} for s in hparams["styles"]]
         meta.pop("style_image")
         meta.pop("style_size", None)
     return meta
+
+
+def lineage(init_from: str | os.PathLike) -> dict[str, Any]:
+    """What a model trained on from another (``init_from``: a fine-tune, add_style, an AdaIN decoder trained
+    further) records of it: its file name, steps and image size, and what that one was itself trained from
+    (so a chain of fine-tunes stays readable). A checkpoint, or a file gone since, gives the name alone."""
+    try:
+        before = read_metadata(init_from) if str(init_from).endswith(".safetensors") else {}
+    except (ModelFileError, OSError):
+        before = {}
+    return {"model": Path(str(init_from)).name, "steps": before.get("steps"), "image_size": before.get("image_size"),
+            "init_from": before.get("init_from")}
 
 
 def one_style(net: TransformerNet, meta: dict[str, Any], spec: str | Mapping[str, float], source: str

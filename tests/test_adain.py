@@ -123,6 +123,21 @@ def test_stylizer_any_painting_weights_alpha_tiles(model_file):
     assert (tiled - whole).abs().mean() < 0.05
 
 
+def test_a_tiny_style_image_is_enlarged_with_a_warning(model_file, tmp_path, caplog):
+    tiny = tmp_path / "tiny.png"
+    Image.open(PAINTINGS[0]).convert("RGB").resize((60, 40)).save(tiny)
+    with caplog.at_level("WARNING", logger="stylenet.adain.stylizer"):
+        stylizer = load_stylizer(model_file, style=str(tiny), style_size=256)
+    assert stylizer.choice is not None
+    assert [r.getMessage() for r in caplog.records] == [
+        f"style image: {str(tiny)!r} is 60x40 px, enlarged 4.3x to its style size 256 px: the style targets see the "
+        "enlargement's blur, not the brushwork (use a scan of at least 128 px, or a smaller style size)"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="stylenet.adain.stylizer"):
+        load_stylizer(model_file, style=str(tiny), style_size=120)  # 2x: no line
+    assert not caplog.records
+
+
 def test_stylizer_refuses_bad_style_input(model_file, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"not an image")

@@ -128,13 +128,27 @@ def test_cli_missing_coco_points_to_readme_and_sample(tmp_path):
 
 def test_cli_trainer_settings_lightning_refuses_are_one_line_errors(tmp_path, photos_dir):
     base = [*tiny_overrides(photos_dir, tmp_path), "trainer.max_steps=1"]
-    cases = [("trainer.strategy=nosuch", "error: trainer: You selected an invalid strategy name")]
+    cases = [("trainer.strategy=nosuch", "error: trainer: You selected an invalid strategy name"),
+             ("+trainer.max_step=5", "error: trainer.max_step: not an argument of lightning.pytorch.Trainer (did you "
+                                     "mean trainer.max_steps?)")]
     if not torch.cuda.is_available():
         cases.append(("trainer.accelerator=gpu", "(no CUDA GPU is visible to PyTorch here: use trainer.accelerator=auto"))
     for override, message in cases:
         proc = train_in_process([*base, override])
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
-        assert proc.stderr.strip().splitlines()[-1].startswith("error: trainer:") and message in proc.stderr, override
+        assert proc.stderr.strip().splitlines()[-1].startswith("error: trainer") and message in proc.stderr, override
+
+
+@pytest.mark.parametrize("override, message", [
+    ("+trainer.foo=1", "trainer.foo: not an argument of lightning.pytorch.Trainer$"),
+    ("+trainer.gradient_clip_value=1", r"trainer.gradient_clip_value: .* \(did you mean trainer.gradient_clip_val\?\)"),
+    ("+trainer.logger=false", r"trainer.logger: not settable here \(choose logger=csv, tensorboard, wandb or none\)"),
+    ("+trainer.callbacks=[]", r"trainer.callbacks: not settable here"),
+])
+def test_trainer_keys_lightning_does_not_take_or_stylenet_sets_name_the_key(override, message):
+    with pytest.raises(ConfigError, match="^" + message):
+        validate(compose_config(["data=sample", override]))
+    validate(compose_config(["data=sample", "+trainer.max_time=00:01:00:00"]))  # any real Trainer argument passes
 
 
 def test_cli_unknown_style_lists_choices(tmp_path):

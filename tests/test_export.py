@@ -5,7 +5,7 @@ from safetensors.torch import save_file
 
 from stylenet import load_stylizer
 from stylenet.inference.batch import stylize_paths
-from stylenet.export import ModelFileError, load_transformer, read_metadata, save_stylizer
+from stylenet.export import ModelFileError, load_transformer, read_metadata, save_stylizer, training_metadata
 from stylenet.image import load_image
 from stylenet.models import TransformerNet
 
@@ -36,6 +36,21 @@ def test_metadata_is_readable_without_config(model_file):
     assert meta["style"] == "starry_night" and meta["steps"] == 3 and meta["image_size"] == 32
     assert meta["model"] == {"width": 8, "num_res_blocks": 2}
     assert meta["content_weight"] == 1.0 and meta["style_weight"] == 5.0
+
+
+def test_a_fine_tuned_model_records_what_it_was_trained_from(tmp_path):
+    net = TransformerNet(4, 1)
+    hp = {"style_name": "wave", "style_image": "/x/wave.jpg", "image_size": 256}
+    first = save_stylizer(net, tmp_path / "first.safetensors", style="wave", steps=2000, image_size=128)
+    second = save_stylizer(net, tmp_path / "second.safetensors", **training_metadata({**hp, "init_from": str(first)}, 450))
+    meta = read_metadata(second)
+    assert meta["steps"] == 450 and meta["image_size"] == 256
+    assert meta["init_from"] == {"model": "first.safetensors", "steps": 2000, "image_size": 128, "init_from": None}
+    third = training_metadata({**hp, "init_from": str(second)}, 10)["init_from"]  # a chain stays readable
+    assert third["steps"] == 450 and third["init_from"]["model"] == "first.safetensors"
+    gone = training_metadata({**hp, "init_from": str(tmp_path / "gone.safetensors")}, 1)["init_from"]
+    assert gone == {"model": "gone.safetensors", "steps": None, "image_size": None, "init_from": None}
+    assert "init_from" not in training_metadata(hp, 1)
 
 
 def test_bad_model_files_are_clear_errors(tmp_path, model_file):

@@ -115,9 +115,7 @@ class AdaINModule(TrainingModule):
         meta.update(style="any painting (AdaIN)", style_layers=dict(self.loss.style_layers), steps=steps,
                     paintings=hp.paintings, held_out=list(hp.held_out or []))
         if hp.get("init_from"):  # what it went on from, and that one's own steps
-            from ..export import read_metadata
+            from ..export import lineage
 
-            before = read_metadata(hp.init_from) if str(hp.init_from).endswith(".safetensors") else {}
-            meta["init_from"] = {"model": Path(hp.init_from).name, "steps": before.get("steps"),
-                                 "init_from": before.get("init_from")}
+            meta["init_from"] = lineage(hp.init_from)
         return save_stylizer(self.net, path, **meta)

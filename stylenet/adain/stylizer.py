@@ -6,6 +6,7 @@ statistics are computed once per choice (``set_style``) and reused for every pho
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -19,6 +20,7 @@ from ..image import UNREADABLE, as_float_batch, load_image, pil_to_float
 from ..inference import Stylizer
 from ..inference.styles import StyleChoice, StyleError, masked, parse_mix
 
+_log = logging.getLogger(__name__)
 STYLE_SIZE = 512  # longer side of a style image (naoto0804/pytorch-AdaIN test.py --style_size 512)
 StyleImage = Union[str, os.PathLike, Image.Image, torch.Tensor]
 
@@ -42,9 +44,15 @@ def _as_tensor(image: StyleImage, size: int) -> tuple[torch.Tensor, str]:
         return pil_to_float(image), "image"
     path = painting_path(image)
     try:
-        return load_image(path, size), path.stem
+        tensor = load_image(path, size)
     except UNREADABLE as exc:
         raise StyleError(f"style image {str(path)!r} is not a readable image ({type(exc).__name__})") from None
+    from ..style_files import enlargement_warning
+
+    warning = enlargement_warning(path, size, "style image") if size else None
+    if warning:  # (stylize.py: use --style-size); the statistics are still those of the enlarged painting
+        _log.warning(warning)
+    return tensor, path.stem
 
 
 def painting_path(image: str | os.PathLike) -> Path:

@@ -1,8 +1,11 @@
 """Trainer assembly for train.py: checkpoints that survive crashes and preemption (resume: resume.py), progress."""
 from __future__ import annotations
 
+import difflib
+import inspect
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +158,28 @@ class TimedCheckpoint(pl.Callback):
         if trainer.world_size == 1 and time.monotonic() - self._last >= self.seconds:
             trainer.save_checkpoint(self.path, weights_only=False)  # resumable: optimizer, loops, RNG
             self._last = time.monotonic()
+
+
+# Trainer arguments build_trainer sets itself, and where a user sets what they hold.
+_SET_HERE = {"default_root_dir": "the run folder is hydra.run.dir=<folder>", "logger": "choose logger=csv, "
+             "tensorboard, wandb or none", "callbacks": "stylenet sets them (checkpoint.*, preview.*)",
+             "plugins": "stylenet sets them (atomic checkpoint writes)",
+             "use_distributed_sampler": "StyleDataModule shards the photos itself"}
+
+
+def check_trainer_args(trainer_kwargs: Mapping[str, Any]) -> None:
+    """Raise ConfigError naming ``trainer.<key>`` for a key ``lightning.pytorch.Trainer`` does not take
+    (``+trainer.max_step=5``: a TypeError deep in Lightning otherwise) or one stylenet sets itself."""
+    from ..config import ConfigError
+
+    known = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
+    for key in trainer_kwargs:
+        if key in _SET_HERE:
+            raise ConfigError(f"trainer.{key}: not settable here ({_SET_HERE[key]})")
+        if key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f" (did you mean trainer.{close[0]}?)" if close else ""
+            raise ConfigError(f"trainer.{key}: not an argument of lightning.pytorch.Trainer{hint}")
 
 
 def build_trainer(trainer_kwargs: dict[str, Any], out_dir: Path, logger, every_n_steps: int,
