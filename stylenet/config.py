@@ -178,7 +178,7 @@ def validate(cfg: DictConfig) -> None:
         if not isinstance(value_at(cfg, key), bool) and value_at(cfg, key) != AUTO:
             raise ConfigError(f"{key}: expected true, false or auto, got {value_at(cfg, key)!r}")
     from .training.trainer import check_trainer_args
-    check_trainer_args(value_at(cfg, "trainer"))
+    check_trainer_args(cfg)
     precision = str(value_at(cfg, "trainer.precision"))
     if precision not in PRECISIONS:
         raise ConfigError(f"trainer.precision: must be one of {', '.join(PRECISIONS)}, got {precision!r}")

@@ -7,7 +7,9 @@ folder's and the exported model's) follows from the file, ``my_painting`` (conf/
 painting is one argument, as ``styles=[...]`` already takes image paths, and a sweep over paintings,
 ``--multirun style=a.jpg,b.jpg``, becomes a sweep over ``style.image`` (one run per painting, each named after
 it). A ``style=`` that is neither gets one line naming the closest bundled painting, instead of Hydra's
-multi-line listing. The rewritten arguments are what DDP's other ranks are started with (Lightning re-runs
+multi-line listing, and so does an option of another config group that does not exist (``model=``, ``data=``, ...:
+Hydra's listing; ``experiment=``, an optional group: silently ignored by Hydra, the run going on without
+it). The rewritten arguments are what DDP's other ranks are started with (Lightning re-runs
 ``sys.argv``)."""
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import re
 from pathlib import Path
 
 from .image import IMAGE_EXTENSIONS
-from .paths import meant
+from .paths import CONF_DIR, meant
 from .style_files import bundled_styles
 
 
@@ -72,3 +74,24 @@ def own_painting(args: list[str]) -> list[str]:
         else:
             out.append("style.image=" + ",".join(_quoted(str(f)) for f in files))
     return out
+
+
+def check_groups(args: list[str]) -> None:
+    """ValueError (one line, the closest option named) for ``group=option`` naming no ``conf/<group>/<option>.yaml``
+    (every group but ``style``, which :func:`own_painting` checks). Sweeps (``--multirun model=light,johnson``)
+    are checked per option, and ``null`` refused; ``+``/``~`` and package (``@``) overrides and sweep functions pass."""
+    sweep = any(a in ("-m", "--multirun") for a in args)
+    groups = {p.name: sorted(f.stem for f in p.glob("*.yaml")) for p in CONF_DIR.iterdir()
+              if p.is_dir() and p.name != "style"} if CONF_DIR.is_dir() else {}
+    for arg in args:
+        key, _, value = arg.partition("=")
+        if key not in groups or not value or re.match(r"^\w+\(", value):
+            continue
+        if value == "null":  # (Hydra: a traceback) the preset group is optional: no preset is no argument
+            raise ValueError(f"{key}=null: {key} takes one of conf/{key}/ ({', '.join(groups[key])})"
+                             + ("; for none, leave it out" if key == "experiment" else ""))
+        for option in (value.split(",") if sweep else [value]):
+            if option.strip() not in groups[key]:
+                close = meant(option.strip(), groups[key])
+                hint = f": did you mean {key}={close}?" if close else ""
+                raise ValueError(f"{key}={option.strip()}: not one of conf/{key}/ ({', '.join(groups[key])}){hint}")

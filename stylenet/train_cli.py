@@ -89,14 +89,15 @@ def run(cfg: DictConfig) -> None:
 
 def cli(argv: list[str] | None = None) -> None:
     """The command: ``style=<your painting's file>`` rewritten first (Hydra only knows conf/style names),
-    then Hydra and :func:`main`. ``argv``: the overrides (default: the command line's); Hydra reads them from
+    other config groups' options checked, then Hydra and :func:`main`. ``argv``: the overrides (default: the command line's); Hydra reads them from
     ``sys.argv``, where they are put, as DDP's ranks re-run the command with them."""
     from .hydra_callbacks import register_resolvers
-    from .train_args import own_painting
+    from .train_args import check_groups, own_painting
 
     register_resolvers()  # also for what Hydra resolves before a job: --cfg job --resolve, --info
     try:  # style=<your painting's file>: style.image and style.name
         sys.argv[1:] = own_painting(sys.argv[1:] if argv is None else list(argv))
+        check_groups(sys.argv[1:])  # model=nosuch: one line, not Hydra's listing; experiment=nosuch: not ignored
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -144,11 +144,35 @@ def test_cli_trainer_settings_lightning_refuses_are_one_line_errors(tmp_path, ph
     ("+trainer.gradient_clip_value=1", r"trainer.gradient_clip_value: .* \(did you mean trainer.gradient_clip_val\?\)"),
     ("+trainer.logger=false", r"trainer.logger: not settable here \(choose logger=csv, tensorboard, wandb or none\)"),
     ("+trainer.callbacks=[]", r"trainer.callbacks: not settable here"),
+    ("trainer.val_check_interval=0", r"trainer.val_check_interval: must be > 0.0, got 0$"),  # a ZeroDivisionError
+    ("trainer.accumulate_grad_batches=0", r"trainer.accumulate_grad_batches: must be >= 1, got 0$"),  # the same
+    ("trainer.max_epochs=abc", r"trainer.max_epochs: expected an integer, got 'abc'$"),  # a TypeError
+    ("trainer.gradient_clip_val=-1", r"trainer.gradient_clip_val: must be >= 0.0, got -1$"),  # would flip gradients
 ])
 def test_trainer_keys_lightning_does_not_take_or_stylenet_sets_name_the_key(override, message):
     with pytest.raises(ConfigError, match="^" + message):
         validate(compose_config(["data=sample", override]))
     validate(compose_config(["data=sample", "+trainer.max_time=00:01:00:00"]))  # any real Trainer argument passes
+
+
+def test_an_option_no_config_group_has_is_one_line_even_where_hydra_would_ignore_it(tmp_path):
+    from stylenet.train_args import check_groups
+
+    for args, message in ((["experiment=zo"], r"^experiment=zo: not one of conf/experiment/ \(adain, .*zoo\): "
+                                              r"did you mean experiment=zoo\?$"),
+                          (["model=lite"], r"^model=lite: not one of conf/model/ \(adain, johnson, johnson_small, light, "
+                                           r"light_fast\)$"),
+                          (["-m", "model=light,nosuch"], "^model=nosuch: "),
+                          (["experiment=null"], "^experiment=null: experiment takes one of .*; for none, leave it out$"),
+                          (["logger=tensorbord"], "did you mean logger=tensorboard"), (["data=samples"], "data=sample")):
+        with pytest.raises(ValueError, match=message):
+            check_groups(args)
+    check_groups(["model=light", "-m", "model=light,johnson_small", "experiment=zoo", "+experiment=demo",
+                  "model.width=16", "style=anything", "data=sample", "logger=none"])  # (style: own_painting's)
+    # experiment=: an optional group, which Hydra skips without a word when the option does not exist
+    proc = train_in_process(["experiment=zo", "data=sample", f"hydra.run.dir={tmp_path}"])
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and not (tmp_path / "train.log").exists()
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: experiment=zo: not one of conf/experiment/")
 
 
 def test_cli_unknown_style_lists_choices(tmp_path):

@@ -71,6 +71,40 @@ def test_checkpoint_holds_only_the_transformer_and_reloads_alone(tmp_path, photo
     torch.testing.assert_close(loaded(x), module(x))
 
 
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed", "16-mixed"])
+def test_gradient_clipping_works_with_the_fused_optimizer_in_every_precision(tmp_path, photos_dir, precision):
+    # Lightning alone raised a RuntimeError for a fused optimizer under mixed precision (bf16 and fp16).
+    # fp16 on a CPU: Lightning would switch to bf16, so its plugin is built here, with torch.amp's CPU GradScaler.
+    from lightning.pytorch.plugins import MixedPrecision
+
+    setting = ({"plugins": [MixedPrecision("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu", init_scale=2.0**-8))]}
+               if precision == "16-mixed" else {"precision": precision})
+    module = small_module(width=4)
+    dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)
+    norms = []
+
+    original = module.configure_gradient_clipping
+
+    def clipped(optimizer, **kwargs):  # records the gradients the optimizer is about to step with
+        original(optimizer, **kwargs)
+        grads = [p.grad.float() for p in module.net.parameters() if p.grad is not None]
+        norms.append(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])).item())
+
+    module.configure_gradient_clipping = clipped
+    before = {k: v.clone() for k, v in module.net.state_dict().items()}
+    fitted = trainer(tmp_path, max_steps=2, gradient_clip_val=1e-3, **setting)
+    assert (getattr(fitted.precision_plugin, "scaler", None) is not None) == (precision == "16-mixed")
+    fitted.fit(module, datamodule=dm)
+    assert len(norms) == 2 and all(0 < n <= 1e-3 * 1.001 for n in norms), norms  # unscaled, then clipped
+    assert any(not torch.equal(v, before[k]) for k, v in module.net.state_dict().items())  # and it stepped
+    assert all(torch.isfinite(p).all() for p in module.net.parameters())
+    if precision == "32-true":  # gradient_clip_algorithm=value
+        weights = [torch.full((3,), 5.0, requires_grad=True)]
+        weights[0].grad = torch.full((3,), 5.0)
+        original(torch.optim.SGD(weights, lr=0.1), 0.5, "value")
+        assert torch.equal(weights[0].grad, torch.full((3,), 0.5))
+
+
 def test_bf16_mixed_precision_step_runs_on_cpu(tmp_path, photos_dir):
     module = small_module(width=4)
     dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)

@@ -122,6 +122,25 @@ class TrainingModule(pl.LightningModule):
         if getattr(self.trainer.precision_plugin, "scaler", None) is None:  # fp16's scaler sets its own
             getattr(optimizer, "_optimizer", optimizer).found_inf = skip
 
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        """``trainer.gradient_clip_val`` with the fused AdamW: Lightning refuses to clip under mixed precision
+        for any optimizer that unscales fp16 gradients in its own step (Lightning-AI/pytorch-lightning#21435,
+        a RuntimeError at the first step, bf16-mixed included, which has no scaler). So: fp16's scaler unscales
+        first (torch.amp's GradScaler then steps the fused optimizer without unscaling again), and the
+        gradients are clipped as Lightning clips them (by norm, or ``gradient_clip_algorithm=value``), on the
+        device: no host-device sync."""
+        if not gradient_clip_val:
+            return
+        inner = getattr(optimizer, "_optimizer", optimizer)
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        if scaler is not None:
+            scaler.unscale_(inner)
+        params = [p for group in inner.param_groups for p in group["params"] if p.grad is not None]
+        if gradient_clip_algorithm == "value":
+            torch.nn.utils.clip_grad_value_(params, gradient_clip_val)
+        else:
+            torch.nn.utils.clip_grad_norm_(params, gradient_clip_val)
+
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         if self.global_step % self.report_every() == 0:
             self._check_health()

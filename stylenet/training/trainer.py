@@ -167,11 +167,14 @@ _SET_HERE = {"default_root_dir": "the run folder is hydra.run.dir=<folder>", "lo
              "use_distributed_sampler": "StyleDataModule shards the photos itself"}
 
 
-def check_trainer_args(trainer_kwargs: Mapping[str, Any]) -> None:
+def check_trainer_args(cfg: Any) -> None:
     """Raise ConfigError naming ``trainer.<key>`` for a key ``lightning.pytorch.Trainer`` does not take
-    (``+trainer.max_step=5``: a TypeError deep in Lightning otherwise) or one stylenet sets itself."""
-    from ..config import ConfigError
+    (``+trainer.max_step=5``: a TypeError deep in Lightning otherwise), one stylenet sets itself, or a value
+    Lightning takes without a word and then fails on (a ZeroDivisionError, a TypeError) or, worse, uses:
+    ``gradient_clip_val=-1`` would flip every gradient's sign. Lightning checks the rest with its own message."""
+    from ..config import ConfigError, number_at, value_at
 
+    trainer_kwargs: Mapping[str, Any] = value_at(cfg, "trainer")
     known = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
     for key in trainer_kwargs:
         if key in _SET_HERE:
@@ -180,6 +183,12 @@ def check_trainer_args(trainer_kwargs: Mapping[str, Any]) -> None:
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f" (did you mean trainer.{close[0]}?)" if close else ""
             raise ConfigError(f"trainer.{key}: not an argument of lightning.pytorch.Trainer{hint}")
+    number_at(cfg, "trainer.accumulate_grad_batches", 1, integer=True)
+    number_at(cfg, "trainer.max_epochs", -1, integer=True)
+    for key in ("val_check_interval", "gradient_clip_val"):  # (a duration string: Lightning's to check)
+        value = trainer_kwargs.get(key)
+        if value is not None and not isinstance(value, str):
+            number_at(cfg, f"trainer.{key}", 0.0, strict=key == "val_check_interval")
 
 
 def build_trainer(trainer_kwargs: dict[str, Any], out_dir: Path, logger, every_n_steps: int,
