@@ -64,18 +64,28 @@ def check_image(path: Path, what: str) -> None:
 MAX_ENLARGEMENT = 2.0
 
 
-def enlargement_warning(path: Path, size: int, what: str) -> str | None:
-    """A line when the painting at ``path`` (already checked readable) is enlarged more than
-    :data:`MAX_ENLARGEMENT` times to its style size ``size`` (longer side, px), else None. The header alone is read."""
+def enlargement(path: Path, size: int) -> tuple[int, int, float, int] | None:
+    """``(width, height, factor, scan)`` when the painting at ``path`` (already checked readable) is enlarged
+    ``factor`` > :data:`MAX_ENLARGEMENT` times to its style size ``size`` (longer side, px), ``scan`` being the
+    longer side that would do; else None. The header alone is read."""
     from PIL import Image
 
     with Image.open(path) as img:
-        longer = max(img.size)
-    if size <= MAX_ENLARGEMENT * longer:
+        width, height = img.size
+    if size <= MAX_ENLARGEMENT * max(width, height):
         return None
-    return (f"{what}: {str(path)!r} is {img.size[0]}x{img.size[1]} px, enlarged {size / longer:.1f}x to its style size "
+    return width, height, size / max(width, height), math.ceil(size / MAX_ENLARGEMENT)
+
+
+def enlargement_warning(path: Path, size: int, what: str) -> str | None:
+    """:func:`enlargement` as one line naming ``what`` and the file, else None."""
+    found = enlargement(path, size)
+    if found is None:
+        return None
+    width, height, factor, scan = found
+    return (f"{what}: {str(path)!r} is {width}x{height} px, enlarged {factor:.1f}x to its style size "
             f"{size} px: the style targets see the enlargement's blur, not the brushwork (use a scan of at least "
-            f"{math.ceil(size / MAX_ENLARGEMENT)} px, or a smaller style size)")
+            f"{scan} px, or a smaller style size)")
 
 
 def load_loss_settings(path: str | Path = "conf/loss/johnson.yaml") -> dict[str, Any]:

@@ -122,6 +122,19 @@ def test_engine_live_frames_use_the_light_zoo_and_never_wait(engine):
         engine.live_frame(frame, Choice(style="nope"))
 
 
+def test_a_painting_too_small_for_adain_gets_a_note_for_the_page(engine, tmp_path):
+    if engine.adain is None:
+        pytest.skip("no bundled AdaIN model")
+    Image.open(STYLES / "wave.jpg").convert("RGB").resize((60, 40)).save(tmp_path / "tiny.png")
+    assert engine.painting_note(str(tmp_path / "tiny.png")) == (
+        f"The painting is only 60x40 px: it is enlarged {engine.adain.style_size / 60:.1f}x to "
+        f"{engine.adain.style_size} px, so its brushwork turns to blur. A scan of at least "
+        f"{engine.adain.style_size // 2} px gives its real strokes.")
+    (tmp_path / "broken.png").write_bytes(b"no")
+    assert engine.painting_note(str(STYLES / "wave.jpg")) is None and engine.painting_note(None) is None
+    assert engine.painting_note(str(tmp_path / "broken.png")) is None  # (the preview says what is wrong)
+
+
 def test_engine_encodes_a_painting_once_and_a_new_upload_again(engine, tmp_path):
     if engine.adain is None:
         pytest.skip("no bundled AdaIN model")
@@ -335,6 +348,13 @@ def test_browser_any_painting_mode(page, tmp_path):
     placed = np.asarray(_stylise(page).convert("RGB"), float)
     wave = np.asarray(load_stylizer("adain", style=str(STYLES / "wave.jpg"))(Image.open(PHOTO).convert("RGB")), float)
     assert np.abs(placed - wave).mean() < 1 < np.abs(placed - np.asarray(result.convert("RGB"), float)).mean()
+    # A painting too small for the style size: shown, with a warning in the page.
+    Image.open(STYLES / "wave.jpg").convert("RGB").resize((60, 40)).save(tmp_path / "tiny.png")
+    page.locator("#painting button[aria-label='Clear']").click()  # (a File field holding a file has no input)
+    page.set_input_files("#painting input[type=file]", str(tmp_path / "tiny.png"))
+    page.get_by_text("The painting is only 60x40 px").first.wait_for(timeout=30_000)
+    for close in page.locator(".toast-close").all():
+        close.click()
     assert page.external == []
 
 

@@ -111,6 +111,23 @@ class Engine:
         self._painting: tuple[tuple, object] = ((), None)  # the last paintings and their AdaIN choice
         self._still_mask: tuple[str | None, Image.Image | None] = (None, None)  # the last mask image, opened once
 
+    def painting_note(self, path: str | None) -> str | None:
+        """A sentence for the page when an uploaded painting is so small that AdaIN enlarges it more than
+        2x to its style size (its statistics are then those of the enlargement's blur), else None."""
+        if not path or self.adain is None:
+            return None
+        from ..style_files import enlargement
+
+        try:
+            found = enlargement(Path(path), self.adain.style_size)
+        except (OSError, ValueError):  # not an image: the preview says so
+            return None
+        if found is None:
+            return None
+        width, height, factor, scan = found
+        return (f"The painting is only {width}x{height} px: it is enlarged {factor:.1f}x to {self.adain.style_size} px, "
+                f"so its brushwork turns to blur. A scan of at least {scan} px gives its real strokes.")
+
     def _stylizer(self, choice: Choice, live: bool = False, clip: bool = False):
         """The stylizer and per-call style for a choice (AppError for an incomplete one); ``clip``: for a video,
         whose mask may be a mask clip (a mask per frame)."""

@@ -57,6 +57,15 @@ def _preview(path: str | None, what: str = "photo"):
         return None
 
 
+def _painting_preview(engine: Engine, path: str | None):
+    """A painting's preview, with a warning in the page when it is too small for AdaIN's style size."""
+    shown = _preview(path, "painting")
+    note = engine.painting_note(path) if shown is not None else None
+    if note:
+        gr.Warning(note)
+    return shown
+
+
 def build(engine: Engine) -> gr.Blocks:
     styles = engine.styles
     work = Path(tempfile.mkdtemp(prefix="stylenet-app-"))
@@ -162,8 +171,8 @@ def build(engine: Engine) -> gr.Blocks:
         upload.upload(lambda _: None, upload, bundled)  # an upload replaces a bundled photo picked before
         upload.change(show_photo, [upload, bundled], shown)
         bundled.input(pick_bundled, bundled, [upload, shown])
-        painting.change(guarded(lambda path: _preview(path, "painting")), painting, painting_shown)
-        painting_b.change(guarded(lambda path: _preview(path, "painting")), painting_b, painting_b_shown)
+        painting.change(guarded(lambda path: _painting_preview(engine, path)), painting, painting_shown)
+        painting_b.change(guarded(lambda path: _painting_preview(engine, path)), painting_b, painting_b_shown)
         go.click(stylise, [upload, bundled, full, *picked], [result, download, note], concurrency_limit=1)
         show_all.click(gallery, [upload, bundled, *picked], shelf, concurrency_limit=1)
         go_video.click(video, [clip, *picked], out_video, concurrency_limit=1)
