@@ -80,6 +80,9 @@ def check_groups(args: list[str]) -> None:
     """ValueError (one line, the closest option named) for ``group=option`` naming no ``conf/<group>/<option>.yaml``
     (every group but ``style``, which :func:`own_painting` checks). Sweeps (``--multirun model=light,johnson``)
     are checked per option, and ``null`` refused; ``+``/``~`` and package (``@``) overrides and sweep functions pass."""
+    if any(a.lstrip("+").startswith("hydra.searchpath") or a.split("=")[0] in ("-cd", "--config-dir", "-cp",
+                                                                                "--config-path") for a in args):
+        return  # other config folders: their groups and options are Hydra's to find
     sweep = any(a in ("-m", "--multirun") for a in args)
     groups = {p.name: sorted(f.stem for f in p.glob("*.yaml")) for p in CONF_DIR.iterdir()
               if p.is_dir() and p.name != "style"} if CONF_DIR.is_dir() else {}

@@ -169,6 +169,7 @@ def test_an_option_no_config_group_has_is_one_line_even_where_hydra_would_ignore
             check_groups(args)
     check_groups(["model=light", "-m", "model=light,johnson_small", "experiment=zoo", "+experiment=demo",
                   "model.width=16", "style=anything", "data=sample", "logger=none"])  # (style: own_painting's)
+    check_groups(["hydra.searchpath=[file:///my/conf]", "model=mine"])  # another config folder's: Hydra's to find
     # experiment=: an optional group, which Hydra skips without a word when the option does not exist
     proc = train_in_process(["experiment=zo", "data=sample", f"hydra.run.dir={tmp_path}"])
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and not (tmp_path / "train.log").exists()
