@@ -34,6 +34,11 @@ def test_missing_dataset_says_where_to_put_coco(tmp_path):
         list_images("coco", tmp_path / "coco" / "train2014")
     msg = str(err.value)
     assert "data.root" in msg and "data/README.md" in msg and "data=sample" in msg
+    photo = tmp_path / "one.jpg"  # a file where the folder goes: not "does not exist"
+    photo.write_bytes(b"x")
+    with pytest.raises(DataError, match=rf"^data.root: '{photo}' is a file; give the folder that holds the photos "
+                                        rf"\(any depth\), e.g. data.root='{tmp_path}'$"):
+        list_images("folder", photo)
 
 
 def test_empty_folder_and_bad_annotations_are_clear_errors(tmp_path, photos_dir):

@@ -76,6 +76,9 @@ def list_images(kind: str, root: str | Path, annotations: str | Path | None = No
     """The sorted image files of a dataset. ``kind="coco"`` with ``annotations`` takes the file
     list from the JSON's ``images[].file_name`` (files missing on disk are left out and counted)."""
     root = Path(root)
+    if root.is_file():  # one photo, a zip, an annotations file: data.root takes the folder of the photos
+        raise DataError(f"data.root: {str(root)!r} is a file; give the folder that holds the photos (any depth), "
+                        f"e.g. data.root={str(root.parent)!r}")
     if not root.is_dir():
         raise DataError(f"data.root: dataset folder {str(root)!r} does not exist; {MISSING_DATA_HELP}")
     if kind == "coco" and annotations:
