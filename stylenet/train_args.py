@@ -93,8 +93,8 @@ def check_groups(args: list[str]) -> None:
         if value == "null":  # (Hydra: a traceback) the preset group is optional: no preset is no argument
             raise ValueError(f"{key}=null: {key} takes one of conf/{key}/ ({', '.join(groups[key])})"
                              + ("; for none, leave it out" if key == "experiment" else ""))
-        for option in (value.split(",") if sweep else [value]):
-            if option.strip() not in groups[key]:
-                close = meant(option.strip(), groups[key])
+        for option in (o.strip() for o in (value.split(",") if sweep else [value])):
+            if option not in groups[key]:
+                close = meant(option, groups[key])
                 hint = f": did you mean {key}={close}?" if close else ""
-                raise ValueError(f"{key}={option.strip()}: not one of conf/{key}/ ({', '.join(groups[key])}){hint}")
+                raise ValueError(f"{key}={option}: not one of conf/{key}/ ({', '.join(groups[key])}){hint}")

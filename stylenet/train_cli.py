@@ -89,8 +89,9 @@ def run(cfg: DictConfig) -> None:
 
 def cli(argv: list[str] | None = None) -> None:
     """The command: ``style=<your painting's file>`` rewritten first (Hydra only knows conf/style names),
-    other config groups' options checked, then Hydra and :func:`main`. ``argv``: the overrides (default: the command line's); Hydra reads them from
-    ``sys.argv``, where they are put, as DDP's ranks re-run the command with them."""
+    other config groups' options checked, then Hydra and :func:`main`. ``argv``: the overrides (default: the
+    command line's); Hydra reads them from ``sys.argv``, where they are put, as DDP's ranks re-run the command
+    with them."""
     from .hydra_callbacks import register_resolvers
     from .train_args import check_groups, own_painting
 

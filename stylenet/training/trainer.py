@@ -1,7 +1,6 @@
 """Trainer assembly for train.py: checkpoints that survive crashes and preemption (resume: resume.py), progress."""
 from __future__ import annotations
 
-import difflib
 import inspect
 import logging
 import time
@@ -173,6 +172,7 @@ def check_trainer_args(cfg: Any) -> None:
     Lightning takes without a word and then fails on (a ZeroDivisionError, a TypeError) or, worse, uses:
     ``gradient_clip_val=-1`` would flip every gradient's sign. Lightning checks the rest with its own message."""
     from ..config import ConfigError, number_at, value_at
+    from ..paths import meant
 
     trainer_kwargs: Mapping[str, Any] = value_at(cfg, "trainer")
     known = set(inspect.signature(pl.Trainer.__init__).parameters) - {"self"}
@@ -180,8 +180,8 @@ def check_trainer_args(cfg: Any) -> None:
         if key in _SET_HERE:
             raise ConfigError(f"trainer.{key}: not settable here ({_SET_HERE[key]})")
         if key not in known:
-            close = difflib.get_close_matches(str(key), sorted(known), n=1)
-            hint = f" (did you mean trainer.{close[0]}?)" if close else ""
+            close = meant(str(key), sorted(known))
+            hint = f" (did you mean trainer.{close}?)" if close else ""
             raise ConfigError(f"trainer.{key}: not an argument of lightning.pytorch.Trainer{hint}")
     number_at(cfg, "trainer.accumulate_grad_batches", 1, integer=True)
     number_at(cfg, "trainer.max_epochs", -1, integer=True)
