@@ -15,7 +15,7 @@ from stylenet.training.base import warmup_cosine
 from stylenet.training.data import StyleDataModule
 from stylenet.training.module import NonFiniteLossError
 
-from conftest import ROOT, compose_config, tiny_overrides, train_in_process
+from conftest import ROOT, compose_config, run_train, tiny_overrides, train_in_process
 
 
 def _popen(overrides, **kwargs):
@@ -54,26 +54,35 @@ ZOO = sorted(p.stem for p in (ROOT / "data" / "styles").glob("*.jpg"))
     ([f"styles=[{','.join(ZOO)}]", "styles_size=32", "data.batch_size=1"], ["checkpoint.every_n_steps=1"]),
     # by the clock alone (every 6 ms here): a CPU run's 1,000-step interval is ~20 minutes
     ([], ["checkpoint.every_n_steps=1000", "checkpoint.every_minutes=0.0001"]),
-], ids=["one_style", "ten_styles", "every_minutes"])
+    # the same under DDP: before, the clock was off there (the ranks must agree on the step to save)
+    (["trainer.devices=2"], ["checkpoint.every_n_steps=1000", "checkpoint.every_minutes=0.0001"]),
+], ids=["one_style", "ten_styles", "every_minutes", "every_minutes_ddp"])
 def test_sigkill_then_resume_matches_an_uninterrupted_run(styles, saving, photos_dir, tmp_path):
     """Ten styles, one photo a step: step k trains style k mod 10, so a resumed run that lost its place
     (killed at step 4-9 of 10) would train other styles than the uninterrupted run and part from it."""
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    name = f"{len(ZOO)}_styles" if styles else "starry_night"
-    proc = train_in_process(_config(photos_dir, straight, *styles))
+    ddp = "trainer.devices=2" in styles
+    name = f"{len(ZOO)}_styles" if styles and not ddp else "starry_night"
+    train = run_train if ddp else train_in_process  # (DDP's launcher starts this script again: a subprocess)
+    proc = train(_config(photos_dir, straight, *styles))
     assert proc.returncode == 0, proc.stderr[-3000:]
 
-    proc = _popen(_config(photos_dir, killed, *saving, *styles))
-    reached = _wait_for_step(killed / "checkpoints" / "last.ckpt", 4, proc)
-    proc.send_signal(signal.SIGKILL)  # no chance to clean up
-    proc.wait(timeout=60)
+    proc = _popen(_config(photos_dir, killed, *saving, *styles), start_new_session=True)
+    try:
+        reached = _wait_for_step(killed / "checkpoints" / "last.ckpt", 4, proc)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up, for any rank
+        except ProcessLookupError:  # (it had ended: _wait_for_step says how)
+            pass
+        proc.wait(timeout=60)
     assert reached < 10
-    resumed = train_in_process(_config(photos_dir, killed, "resume=auto", *styles))
+    resumed = train(_config(photos_dir, killed, "resume=auto", *styles))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
     a = load_file(straight / f"{name}.safetensors")
     b = load_file(killed / f"{name}.safetensors")
-    assert not styles or {v.shape[0] for v in a.values() if v.dim() == 2} == {len(ZOO)}  # per-style norms
+    assert not styles or ddp or {v.shape[0] for v in a.values() if v.dim() == 2} == {len(ZOO)}  # per-style norms
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
     before, after = _losses(straight), _losses(killed)
