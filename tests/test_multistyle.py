@@ -281,11 +281,34 @@ def test_add_style_trains_only_the_new_style_s_norms(photos_dir, tmp_path):
     assert any(not torch.allclose(new[k][2], old[k].mean(0)) for k in norms)  # the new one trained
     x = torch.rand(1, 3, 24, 24)
     torch.testing.assert_close(grown(x, one_hot(1, 3)), net(x, one_hot(1, 2)))  # wave stylises exactly as before
-    for args, message in ((["init_from=nowhere.safetensors"], "init_from: "), (["init_from=" + str(base), "style=wave"],
-                          "already one of")):
+    for args, message in ((["init_from=nowhere.safetensors"], "init_from: "), (["init_from=starry_night",
+                          "style=starry_night"], "'starry_night' is starry_night.safetensors's only style")):
         bad = train_in_process(["experiment=add_style", *overrides, "style=udnie", *args,
                                 f"hydra.run.dir={tmp_path / 'bad'}"])  # (run/ holds the run above: refused first)
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_add_style_with_a_style_the_model_holds_retunes_only_that_style(photos_dir, tmp_path):
+    """A faint style of a trained zoo, pulled harder: its entry takes the run's style.weight and only its norm
+    rows train, from where they were; the other styles and the shared weights stay bit-identical."""
+    net, base = _multi_model(tmp_path, num_styles=2)  # starry_night, wave
+    run = tmp_path / "run"
+    overrides = [o for o in tiny_overrides(photos_dir, run) if not o.startswith(("model.", "data=folder"))]
+    proc = run_train(["experiment=add_style", f"init_from={base}", "style=wave", "style.weight=3", *overrides, "style.size=48",
+                      "trainer.max_steps=3", "name=retuned"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "retuning it (style.weight 3; style.size 64, the model's)" in proc.stderr + proc.stdout
+    tuned, meta = load_transformer(run / "retuned.safetensors")
+    assert [s["name"] for s in meta["styles"]] == NAMES[:2] and tuned.num_styles == 2
+    assert [(s["weight"], s["size"]) for s in meta["styles"]] == [(1.0, 64), (3.0, 64)]  # (the model's size kept)
+    old, new = net.state_dict(), tuned.state_dict()
+    norms = {k for k, v in new.items() if v.dim() == 2 and v.shape[0] == 2}
+    assert norms and all(torch.equal(new[k], old[k]) for k in new if k not in norms)  # shared weights: frozen
+    assert all(torch.equal(new[k][0], old[k][0]) for k in norms)  # starry_night: untouched
+    assert any(not torch.equal(new[k][1], old[k][1]) for k in norms)  # wave: trained on
+    x = torch.rand(1, 3, 24, 24)
+    torch.testing.assert_close(tuned(x, one_hot(0, 2)), net(x, one_hot(0, 2)))
 
 
 def test_evaluate_scores_each_style_of_a_multistyle_model_against_its_painting(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lightning.pytorch.utilities import rank_zero_info
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from ..config import ConfigError, number_at, style_list, value_at
@@ -54,7 +55,10 @@ def architecture(cfg: DictConfig) -> dict:
 
 def _added_style(cfg: DictConfig) -> dict[str, Any]:
     """``styles``, ``train_styles``, ``init_from`` and the architecture for add_style: the trained
-    model's styles (their names and settings from its metadata) plus ``style``, training only the last."""
+    model's styles (their names and settings from its metadata) plus ``style``, training only the last.
+    A ``style`` the model already holds is retuned in place: its entry takes this run's ``style.weight``
+    (the painting's size stays the model's: the stroke scale its shared weights learnt) and only its norm
+    rows train, from where they were."""
     from ..export import ModelFileError, find_model, load_transformer
 
     path, _ = find_model(str(value_at(cfg, "init_from")))
@@ -64,12 +68,20 @@ def _added_style(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"init_from: {exc}") from None
     old = meta.get("styles") or [{"name": meta.get("style", "style0"), "image": meta.get("style_image", ""),
                                   "size": meta.get("style_size", DEFAULT_STYLE_SIZE), "weight": 1.0}]
-    if cfg.style.name in [s["name"] for s in old]:
-        raise ConfigError(f"style: {cfg.style.name!r} is already one of {path.name}'s styles "
-                          f"({', '.join(s['name'] for s in old)})")
     new = {"name": cfg.style.name, "image": str(resolve_path(cfg.style.image).resolve()), "size": int(cfg.style.size),
            "weight": float(cfg.style.weight)}
-    return {"styles": [*old, new], "train_styles": [len(old)], "init_from": str(path.resolve()),
+    names = [s["name"] for s in old]
+    index = names.index(new["name"]) if new["name"] in names else len(old)  # retune that one, or add one
+    if index < len(old):
+        if len(old) == 1:
+            raise ConfigError(f"style: {new['name']!r} is {path.name}'s only style: to train it further, use "
+                              f"init_from={path.stem} without add_style (every weight trains)")
+        new["size"] = int(old[index].get("size") or new["size"])
+        rank_zero_info(f"add_style: {new['name']!r} is one of {path.name}'s {len(old)} styles: retuning it (style.weight "
+                       f"{new['weight']:g}; style.size {new['size']}, the model's); only its norms train, the other "
+                       f"{len(old) - 1} stay as they are")
+    styles = [*old[:index], new, *old[index + 1:]]
+    return {"styles": styles, "train_styles": [index], "init_from": str(path.resolve()),
             "width": net.width, "num_res_blocks": net.num_res_blocks,
             "architecture": {k: v for k, v in net.config().items() if k in ARCH_DEFAULTS}}
 
