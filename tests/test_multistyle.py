@@ -302,6 +302,7 @@ def test_add_style_with_a_style_the_model_holds_retunes_only_that_style(photos_d
     tuned, meta = load_transformer(run / "retuned.safetensors")
     assert [s["name"] for s in meta["styles"]] == NAMES[:2] and tuned.num_styles == 2
     assert [(s["weight"], s["size"]) for s in meta["styles"]] == [(1.0, 64), (3.0, 64)]  # (the model's size kept)
+    assert meta["style_weight"] == 1.0  # loss.style_weight: style.weight is the entry's alone (it was applied twice)
     old, new = net.state_dict(), tuned.state_dict()
     norms = {k for k, v in new.items() if v.dim() == 2 and v.shape[0] == 2}
     assert norms and all(torch.equal(new[k], old[k]) for k in new if k not in norms)  # shared weights: frozen

@@ -166,8 +166,8 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "style_layers": OmegaConf.to_container(cfg.loss.style_layers),
         "content_weight": float(cfg.loss.content_weight),
         # Per-painting multiplier: some paintings need a stronger or weaker pull than the default
-        # (with several styles each entry carries its own, applied per sample).
-        "style_weight": float(cfg.loss.style_weight) * (1.0 if styles else float(cfg.style.weight)),
+        # (with several styles, add_style's included, each entry carries its own, applied per sample).
+        "style_weight": float(cfg.loss.style_weight) * (1.0 if styles or "styles" in added else float(cfg.style.weight)),
         "tv_weight": float(cfg.loss.tv_weight),
         "vgg_weights": cfg.loss.vgg_weights,
         "vgg_checkpointing": bool(cfg.loss.gradient_checkpointing),
