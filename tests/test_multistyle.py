@@ -312,6 +312,28 @@ def test_add_style_with_a_style_the_model_holds_retunes_only_that_style(photos_d
     torch.testing.assert_close(tuned(x, one_hot(0, 2)), net(x, one_hot(0, 2)))
 
 
+def test_style_weights_set_chosen_styles_weights_also_when_fine_tuning(tmp_path):
+    """style_weights={wave:2}: wave's weight in this run instead of its own, for styles=[...] runs and for a
+    fine-tune of a multi-style model (whose styles, and weights, come from its metadata: conf/style's
+    weight cannot reach them)."""
+    from stylenet.config import ConfigError
+    from stylenet.training.config import module_kwargs
+    from conftest import compose_config
+
+    _, path = _multi_model(tmp_path)  # starry_night, wave, udnie: all weight 1
+    weights = lambda kwargs: {s["name"]: s["weight"] for s in kwargs["styles"]}  # noqa: E731
+    kwargs = module_kwargs(compose_config(["styles=[starry_night,wave]", "style_weights={wave:2}"]))
+    assert weights(kwargs) == {"starry_night": 1.0, "wave": 2.0} and kwargs["style_weight"] == 1.0
+    kwargs = module_kwargs(compose_config([f"init_from={path}", "name=tuned", "style_weights={udnie:3,wave:0.5}"]))
+    assert weights(kwargs) == {"starry_night": 1.0, "wave": 0.5, "udnie": 3.0}
+    for overrides, message in (([f"init_from={path}", "name=tuned", "style_weights={wav:2}"],
+                                r"style_weights.wav: not a style of this run \(did you mean wave\?\)"),
+                               (["styles=[starry_night,wave]", "style_weights={wave:0}"], "style_weights.wave: must be > 0"),
+                               (["style_weights={wave:2}"], "this run has one: use style.weight")):
+        with pytest.raises(ConfigError, match=message):
+            module_kwargs(compose_config(overrides))
+
+
 def test_evaluate_scores_each_style_of_a_multistyle_model_against_its_painting(tmp_path):
     from stylenet.quality.evaluate import evaluate
     from stylenet.quality.scoring import EvaluationError, load_photos

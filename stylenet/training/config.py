@@ -14,7 +14,7 @@ from ..config import ConfigError, number_at, style_list, value_at
 from ..style_files import DEFAULT_STYLE_SIZE
 from ..models.transformer import BLOCKS
 from ..models.transformer import DEFAULTS as ARCH_DEFAULTS
-from ..paths import find_painting, resolve_path
+from ..paths import find_painting, meant, resolve_path
 
 
 def validate_feedforward(cfg: DictConfig) -> None:
@@ -147,11 +147,33 @@ def _distill(cfg: DictConfig) -> dict[str, Any]:
     return {"distill_teacher": str(Path(checked.path).resolve()), "distill_weight": float(weight)}
 
 
+def _with_style_weights(cfg: DictConfig, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``style_weights={wave:2,...}``: these styles' weights in a run with several styles, in place of their
+    own (conf/style's, or the init_from model's: a fine-tune takes the styles from its metadata)."""
+    chosen = value_at(cfg, "style_weights") or {}
+    if not isinstance(chosen, (dict, DictConfig)):
+        raise ConfigError(f"style_weights: expected a mapping {{style: weight}}, e.g. style_weights={{wave:2}}, got {chosen!r}")
+    if not chosen:
+        return kwargs
+    if not kwargs["styles"]:
+        raise ConfigError("style_weights: for runs with several styles; this run has one: use style.weight=...")
+    styles = [dict(s) for s in kwargs["styles"]]
+    names = [s["name"] for s in styles]
+    for name, weight in chosen.items():
+        if name not in names:
+            close = meant(str(name), names)
+            raise ConfigError(f"style_weights.{name}: not a style of this run"
+                              f"{f' (did you mean {close}?)' if close else ''}; its styles: {', '.join(names)}")
+        number_at(cfg, f"style_weights.{name}", 0.0, strict=True)
+        styles[names.index(name)]["weight"] = float(weight)
+    return {**kwargs, "styles": styles}
+
+
 def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
     """Plain keyword arguments for StyleTransferModule from a validated config."""
     styles = style_list(cfg)
     added = _added_style(cfg) if cfg.get("add_style") else _fine_tune(cfg) if cfg.get("init_from") else {}
-    return {
+    return _with_style_weights(cfg, {
         "style_name": cfg.name,
         "styles": styles or None,
         "style_image": str(resolve_path(cfg.style.image).resolve()),
@@ -181,4 +203,4 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         **_distill(cfg),
         **_temporal(cfg),
         **added,  # add_style: the trained model's styles + the new one, its architecture, what trains
-    }
+    })
