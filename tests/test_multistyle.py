@@ -334,6 +334,26 @@ def test_style_weights_set_chosen_styles_weights_also_when_fine_tuning(tmp_path)
             module_kwargs(compose_config(overrides))
 
 
+def test_evaluate_style_weight_scores_models_of_different_weights_alike(tmp_path):
+    """A style trained at weight 2 is scored at 2 by default (its training loss) and at the given weight with
+    style_weight=1 (evaluate.py --style-weight 1): the yardstick for comparing it with its weight-1 parent."""
+    from stylenet.quality.evaluate import evaluate
+    from stylenet.quality.scoring import load_photos
+
+    net = TransformerNet(4, 1, num_styles=2).eval()
+    _random_norms(net)
+    styles = [{"name": n, "image": f"{n}.jpg", "size": 64, "weight": w} for n, w in zip(NAMES[:2], (1.0, 2.0))]
+    path = save_stylizer(net, tmp_path / "weighted.safetensors", style="multi", styles=styles)
+    photos = load_photos([str(ROOT / "data" / "sample")], 1, 48)
+    own = {m.style: m.mean() for m in evaluate([path], photos, "cpu", progress=False)[0]}
+    unit = {m.style: m.mean() for m in evaluate([path], photos, "cpu", progress=False, style_weight=1.0)[0]}
+    assert own["wave"]["style"] == pytest.approx(2 * unit["wave"]["style"], rel=1e-4)
+    assert own["wave"]["content"] == pytest.approx(unit["wave"]["content"], rel=1e-5)
+    assert own["starry_night"]["style"] == pytest.approx(unit["starry_night"]["style"], rel=1e-5)
+    proc = run_here(ROOT / "scripts" / "evaluate.py", ["--model", str(path), "--style-weight", "0", "--out", str(tmp_path / "e")])
+    assert proc.returncode == 2 and "--style-weight: must be a number > 0" in proc.stderr
+
+
 def test_evaluate_scores_each_style_of_a_multistyle_model_against_its_painting(tmp_path):
     from stylenet.quality.evaluate import evaluate
     from stylenet.quality.scoring import EvaluationError, load_photos

