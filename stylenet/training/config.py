@@ -159,13 +159,12 @@ def _with_style_weights(cfg: DictConfig, kwargs: dict[str, Any]) -> dict[str, An
         raise ConfigError("style_weights: for runs with several styles; this run has one: use style.weight=...")
     styles = [dict(s) for s in kwargs["styles"]]
     names = [s["name"] for s in styles]
-    for name, weight in chosen.items():
+    for name in chosen:
         if name not in names:
             close = meant(str(name), names)
             raise ConfigError(f"style_weights.{name}: not a style of this run"
                               f"{f' (did you mean {close}?)' if close else ''}; its styles: {', '.join(names)}")
-        number_at(cfg, f"style_weights.{name}", 0.0, strict=True)
-        styles[names.index(name)]["weight"] = float(weight)
+        styles[names.index(name)]["weight"] = float(number_at(cfg, f"style_weights.{name}", 0.0, strict=True))
     return {**kwargs, "styles": styles}
 
 
@@ -173,7 +172,7 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
     """Plain keyword arguments for StyleTransferModule from a validated config."""
     styles = style_list(cfg)
     added = _added_style(cfg) if cfg.get("add_style") else _fine_tune(cfg) if cfg.get("init_from") else {}
-    return _with_style_weights(cfg, {
+    kwargs = {
         "style_name": cfg.name,
         "styles": styles or None,
         "style_image": str(resolve_path(cfg.style.image).resolve()),
@@ -187,9 +186,7 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         "content_layers": OmegaConf.to_container(cfg.loss.content_layers),
         "style_layers": OmegaConf.to_container(cfg.loss.style_layers),
         "content_weight": float(cfg.loss.content_weight),
-        # Per-painting multiplier: some paintings need a stronger or weaker pull than the default
-        # (with several styles, add_style's included, each entry carries its own, applied per sample).
-        "style_weight": float(cfg.loss.style_weight) * (1.0 if styles or "styles" in added else float(cfg.style.weight)),
+        "style_weight": float(cfg.loss.style_weight),
         "tv_weight": float(cfg.loss.tv_weight),
         "vgg_weights": cfg.loss.vgg_weights,
         "vgg_checkpointing": bool(cfg.loss.gradient_checkpointing),
@@ -203,4 +200,9 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
         **_distill(cfg),
         **_temporal(cfg),
         **added,  # add_style: the trained model's styles + the new one, its architecture, what trains
-    })
+    }
+    # Per-painting multiplier: some paintings need a stronger or weaker pull than the default. With several
+    # styles (add_style's and a multi-style fine-tune's included) each entry carries its own, applied per sample.
+    if not kwargs["styles"]:
+        kwargs["style_weight"] *= float(cfg.style.weight)
+    return _with_style_weights(cfg, kwargs)
