@@ -50,6 +50,7 @@ def main(argv=None) -> int:
     if args.style_weight is not None and not (args.style_weight > 0 and math.isfinite(args.style_weight)):
         p.error(f"--style-weight: must be a number > 0, got {args.style_weight}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("stylenet.quality.evaluate").setLevel(logging.INFO)  # its notes (e.g. the style weights scored at)
 
     def job():
         photos = load_photos(args.photos, args.count or None, args.size)

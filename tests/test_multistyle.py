@@ -1,5 +1,6 @@
 """Several styles in one network: conditional instance norm, style mixing, multi-style training and export."""
 import json
+import logging
 from pathlib import Path
 import subprocess
 import sys
@@ -312,7 +313,7 @@ def test_add_style_with_a_style_the_model_holds_retunes_only_that_style(photos_d
     torch.testing.assert_close(tuned(x, one_hot(0, 2)), net(x, one_hot(0, 2)))
 
 
-def test_style_weights_set_chosen_styles_weights_also_when_fine_tuning(tmp_path):
+def test_style_weights_set_chosen_styles_weights_also_when_fine_tuning(tmp_path, caplog):
     """style_weights={wave:2}: wave's weight in this run instead of its own, for styles=[...] runs and for a
     fine-tune of a multi-style model (whose styles, and weights, come from its metadata: conf/style's
     weight cannot reach them)."""
@@ -332,9 +333,16 @@ def test_style_weights_set_chosen_styles_weights_also_when_fine_tuning(tmp_path)
                                (["style_weights={wave:2}"], "this run has one: use style.weight")):
         with pytest.raises(ConfigError, match=message):
             module_kwargs(compose_config(overrides))
+    # a model trained with style_weights passes them on to its fine-tunes, and the run says so
+    styles = [{"name": n, "image": f"{n}.jpg", "size": 64, "weight": w} for n, w in zip(NAMES, (1.0, 3.0, 2.0))]
+    weighted = save_stylizer(TransformerNet(4, 1, num_styles=3), tmp_path / "weighted.safetensors", style="multi", styles=styles)
+    with caplog.at_level(logging.INFO):
+        kwargs = module_kwargs(compose_config([f"init_from={weighted}", "name=tuned"]))
+    assert weights(kwargs) == {"starry_night": 1.0, "wave": 3.0, "udnie": 2.0}
+    assert "init_from: weighted.safetensors's styles train at the weights it trained at: wave 3, udnie 2 (the others 1)" in caplog.text
 
 
-def test_evaluate_style_weight_scores_models_of_different_weights_alike(tmp_path):
+def test_evaluate_style_weight_scores_models_of_different_weights_alike(tmp_path, caplog):
     """A style trained at weight 2 is scored at 2 by default (its training loss) and at the given weight with
     style_weight=1 (evaluate.py --style-weight 1): the yardstick for comparing it with its weight-1 parent."""
     from stylenet.quality.evaluate import evaluate
@@ -345,13 +353,23 @@ def test_evaluate_style_weight_scores_models_of_different_weights_alike(tmp_path
     styles = [{"name": n, "image": f"{n}.jpg", "size": 64, "weight": w} for n, w in zip(NAMES[:2], (1.0, 2.0))]
     path = save_stylizer(net, tmp_path / "weighted.safetensors", style="multi", styles=styles)
     photos = load_photos([str(ROOT / "data" / "sample")], 1, 48)
-    own = {m.style: m.mean() for m in evaluate([path], photos, "cpu", progress=False)[0]}
-    unit = {m.style: m.mean() for m in evaluate([path], photos, "cpu", progress=False, style_weight=1.0)[0]}
+    with caplog.at_level(logging.INFO, logger="stylenet.quality.evaluate"):
+        own = {m.style: m.mean() for m in evaluate([path], photos, "cpu", progress=False)[0]}
+    said = [r.getMessage() for r in caplog.records if "scored at style weight" in r.getMessage()]
+    assert said == ["weighted.safetensors [wave]: scored at style weight 2, the weight it trained at "
+                    "(--style-weight 1 scores every model at one weight)"]  # said for the weighted style only
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="stylenet.quality.evaluate"):
+        unit = {m.style: m.mean() for m in evaluate([path], photos, "cpu", progress=False, style_weight=1.0)[0]}
+    assert not [r for r in caplog.records if "scored at style weight" in r.getMessage()]
     assert own["wave"]["style"] == pytest.approx(2 * unit["wave"]["style"], rel=1e-4)
     assert own["wave"]["content"] == pytest.approx(unit["wave"]["content"], rel=1e-5)
     assert own["starry_night"]["style"] == pytest.approx(unit["starry_night"]["style"], rel=1e-5)
     proc = run_here(ROOT / "scripts" / "evaluate.py", ["--model", str(path), "--style-weight", "0", "--out", str(tmp_path / "e")])
     assert proc.returncode == 2 and "--style-weight: must be a number > 0" in proc.stderr
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "evaluate.py"), "--model", str(path), "--model-styles", "wave",
+                           "--count", "1", "--size", "32", "--out", str(tmp_path / "e")], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0 and "INFO: weighted.safetensors [wave]: scored at style weight 2" in proc.stderr, proc.stderr
 
 
 def test_evaluate_scores_each_style_of_a_multistyle_model_against_its_painting(tmp_path):

@@ -137,6 +137,9 @@ def evaluate(models: Sequence[str | os.PathLike], photos: list[tuple[Path, torch
         loss = build_loss(settings, style_path, int(variant["size"] or 512), dev)
         stylizer.set_style(variant["choice"])
         label = _label(model_path, models) + (f" [{variant['name']}]" if variant["choice"] else "")
+        if style_weight is None and not variant.get("adain") and own != 1.0:
+            log.info("%s: scored at style weight %g, the weight it trained at (--style-weight 1 scores every "
+                     "model at one weight)", label, own)
         method = Method(label, "model", variant["name"] or style_path.stem, str(style_path), settings)
         methods.append(_fill(method, stylizer, loss, photos, rows, dev))
         if peer and variant.get("adain") and str(style_path) not in peer_done:

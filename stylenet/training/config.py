@@ -113,6 +113,11 @@ def _fine_tune(cfg: DictConfig) -> dict[str, Any]:
         if default_name:
             raise ConfigError(f"init_from: {path.name} holds {len(meta['styles'])} styles: name the run and its "
                               f"export, e.g. name={path.stem}_temporal")
+        weighted = {s["name"]: float(s.get("weight", 1.0)) for s in meta["styles"] if float(s.get("weight", 1.0)) != 1.0}
+        if weighted:  # inherited, not in any config this run shows: said once
+            rank_zero_info(f"init_from: {path.name}'s styles train at the weights it trained at: "
+                           + ", ".join(f"{name} {w:g}" for name, w in weighted.items())
+                           + " (the others 1); style_weights={name: w} replaces any of them")
         return {**arch, "styles": [{**s, "image": painting(s["image"])} for s in meta["styles"]]}
     if meta.get("style") and meta["style"] != cfg.style.name and default_name:
         raise ConfigError(f"init_from: {path.name} holds the style {meta['style']!r}: pass style={meta['style']} "
