@@ -509,7 +509,7 @@ def test_ddp_two_cpu_processes_train_the_decoder(photos_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     assert "GLOBAL_RANK: 1, MEMBER: 2/2" in out and proc.stdout.count("exported ") == 1
-    assert "trained 1 step (4 images)" in out  # 2 ranks x batch 2 after the first step
+    assert "trained 2 steps; 4 images after the first batch in " in out  # 2 ranks x batch 2 after the first
     assert [p.name for p in run.rglob("*.safetensors")] == ["adain.safetensors"]
 
 

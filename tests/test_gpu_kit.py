@@ -60,6 +60,7 @@ def test_gpu_run_tiny_runs_every_stage_within_budget_and_file_limits(tmp_path):
     assert all(r["ms"] > 0 and r["max_abs_diff"] < 1e-3 for r in adain if "bf16" not in r["path"])
     train = stages["train"]
     assert train["exit_code"] == 0 and train["model"] == "zoo.safetensors" and 1 <= train["max_steps"] <= 5
+    assert train["steps"] == train["max_steps"] and "end_to_end_images_per_s" in train  # read from train.py's summary line
     assert train["evaluation"]["means"]["zoo.safetensors [wave]"]["total"] > 0  # every style evaluated
     from stylenet.inference import load_stylizer
     assert load_stylizer(out / "zoo.safetensors", style="wave")(torch.rand(3, 16, 16)).shape == (3, 16, 16)

@@ -123,7 +123,7 @@ def test_bf16_mixed_precision_step_runs_on_cpu(tmp_path, photos_dir):
 
 
 def test_progress_bar_shows_every_loss_term_and_images_per_second(tmp_path, photos_dir):
-    from stylenet.training.trainer import ThroughputCallback, progress_bar
+    from stylenet.training.trainer import ThroughputCallback, parse_summary, progress_bar
 
     module = small_module()
     dm = StyleDataModule("folder", str(photos_dir), image_size=32, batch_size=2, num_workers=0, val_size=0)
@@ -139,6 +139,12 @@ def test_progress_bar_shows_every_loss_term_and_images_per_second(tmp_path, phot
     assert shown["step"] == "3/3" and re.fullmatch(r"\d+:\d\d:\d\d", shown["eta"]), shown
     if hasattr(bar, "_get_train_description"):  # Rich: "Epoch 0", not Lightning's "Epoch 0/-2" (max_epochs=-1)
         assert bar._get_train_description(0).strip() == "Epoch 0"
+    # the summary counts every step of the run (3, not the 2 timed after the first batch), and the GPU
+    # kit's train stage reads its numbers back from the run's output
+    line = throughput.summary()
+    assert line.startswith("trained 3 steps; 4 images after the first batch in "), line
+    numbers = parse_summary(f"noise\n{line}\nmore")
+    assert numbers["steps"] == 3 and numbers["images"] == 4 and numbers["images_per_s"] == int(f"{4 / max(1e-9, throughput.ended - throughput.started):.0f}")
 
 
 class _SyncCounter:

@@ -48,7 +48,7 @@ def test_short_run_writes_checkpoint_export_and_logs(photos_dir, tmp_path):
         assert f"{key}: " in (run / "train.log").read_text()
     assert "weights_only" not in output and "LeafSpec" not in output  # Lightning's noise no user can act on
     assert "litlogger" not in output  # nor its advert for a cloud logger
-    assert "trained 2 steps (4 images)" in output  # the throughput summary after the first step
+    assert "trained 3 steps; 4 images after the first batch in " in output  # the throughput summary
 
 
 def test_ddp_two_cpu_processes(tiny, tmp_path):

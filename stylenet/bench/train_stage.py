@@ -4,7 +4,6 @@ comparison with Gatys on held-out paintings (issue #14's target). See stylenet.b
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sys
 import tarfile
@@ -147,10 +146,11 @@ def stage_train(run: Run, deadline: float, spec: str) -> dict:
     started = time.monotonic()
     code, tail = run_logged(run, argv, timeout=deadline - time.monotonic() - 10)
     out.update(wall_s=round(time.monotonic() - started, 1), exit_code=code)
-    summary = re.search(r"trained (\d+) steps? \(([\d,]+) images\) in (\d+) s after the first step: ([\d,]+) images/s", tail)
+    from ..training.trainer import parse_summary
+
+    summary = parse_summary(tail)
     if summary:
-        out.update(steps_timed=int(summary[1]), train_s=int(summary[3]),
-                   end_to_end_images_per_s=int(summary[4].replace(",", "")))
+        out.update(steps=summary["steps"], train_s=summary["seconds"], end_to_end_images_per_s=summary["images_per_s"])
     model = train_dir / f"{cfg.name}.safetensors"
     last = train_dir / "checkpoints" / "last.ckpt"
     if code != 0:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import time
 from collections.abc import Mapping
 from datetime import timedelta
@@ -45,6 +46,8 @@ class ThroughputCallback(pl.Callback):
         self.started: float | None = None  # the first training batch's end (after start-up and compilation)
         self.ended: float | None = None
         self.images = 0  # over all ranks, after the first batch
+        self.steps = 0  # optimizer steps of this run (a resumed run's since it resumed)
+        self._first_step = 0
         self._batch = 1
 
     def _reset(self, *args) -> None:
@@ -54,22 +57,25 @@ class ThroughputCallback(pl.Callback):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._last = self.started = None
-        self.images = 0
+        self.images = self.steps = 0
+        self._first_step = trainer.global_step
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if torch.cuda.is_available() and pl_module.device.type == "cuda":
             torch.cuda.synchronize()  # the queued steps count
         self.ended = time.perf_counter()
+        self.steps = trainer.global_step - self._first_step
 
     def summary(self) -> str | None:
-        """e.g. ``trained 9999 steps (159,984 images) in 130 s after the first step: 1,231 images/s``;
-        wall time from the end of the first step (start-up and compilation left out) to the end of
-        training, validation and checkpoints included."""
+        """e.g. ``trained 10,000 steps; 159,984 images after the first batch in 130 s: 1,231 images/s end to
+        end``: this run's optimizer steps (a resumed run's since it resumed); wall time from the end of the
+        first batch (start-up and compilation left out) to the end of training, validation and checkpoints
+        included."""
         if self.started is None or self.ended is None or self.ended <= self.started:
             return None
-        seconds, steps = self.ended - self.started, self.images // max(1, self._batch)
-        return (f"trained {steps} step{'' if steps == 1 else 's'} ({self.images:,} images) in {seconds:.0f} s after "
-                f"the first step: {self.images / seconds:,.0f} images/s end to end")
+        seconds = self.ended - self.started
+        return (f"trained {self.steps:,} step{'' if self.steps == 1 else 's'}; {self.images:,} images after the first "
+                f"batch in {seconds:.0f} s: {self.images / seconds:,.0f} images/s end to end")
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         now = time.perf_counter()
@@ -134,6 +140,15 @@ class TQDMBar(_HostMetrics, TQDMProgressBar):
 def progress_bar() -> pl.Callback:
     """Lightning's choice of bar (Rich where installed, else tqdm), showing the module's host metrics."""
     return RichBar() if _RICH_AVAILABLE else TQDMBar()
+
+
+def parse_summary(text: str) -> dict | None:
+    """The numbers of the last :meth:`ThroughputCallback.summary` line in ``text`` (a run's output), e.g.
+    ``{"steps": 600, "images": 5990, "seconds": 2022, "images_per_s": 3}``; None where there is none."""
+    found = re.findall(r"trained ([\d,]+) steps?; ([\d,]+) images after the first batch in (\d+) s: ([\d,]+) images/s", text)
+    if not found:
+        return None
+    return dict(zip(("steps", "images", "seconds", "images_per_s"), (int(v.replace(",", "")) for v in found[-1])))
 
 
 def throughput_summary(trainer: pl.Trainer) -> str | None:
