@@ -340,6 +340,10 @@ def test_style_weights_set_chosen_styles_weights_also_when_fine_tuning(tmp_path,
         kwargs = module_kwargs(compose_config([f"init_from={weighted}", "name=tuned"]))
     assert weights(kwargs) == {"starry_night": 1.0, "wave": 3.0, "udnie": 2.0}
     assert "init_from: weighted.safetensors's styles train at the weights it trained at: wave 3, udnie 2 (the others 1)" in caplog.text
+    caplog.clear()  # a weight style_weights sets is the run's own, not inherited: not named
+    with caplog.at_level(logging.INFO):
+        module_kwargs(compose_config([f"init_from={weighted}", "name=tuned", "style_weights={wave:1}"]))
+    assert "init_from: weighted.safetensors's styles train at the weights it trained at: udnie 2 (the others 1)" in caplog.text
 
 
 def test_evaluate_style_weight_scores_models_of_different_weights_alike(tmp_path, caplog):

@@ -113,11 +113,6 @@ def _fine_tune(cfg: DictConfig) -> dict[str, Any]:
         if default_name:
             raise ConfigError(f"init_from: {path.name} holds {len(meta['styles'])} styles: name the run and its "
                               f"export, e.g. name={path.stem}_temporal")
-        weighted = {s["name"]: float(s.get("weight", 1.0)) for s in meta["styles"] if float(s.get("weight", 1.0)) != 1.0}
-        if weighted:  # inherited, not in any config this run shows: said once
-            rank_zero_info(f"init_from: {path.name}'s styles train at the weights it trained at: "
-                           + ", ".join(f"{name} {w:g}" for name, w in weighted.items())
-                           + " (the others 1); style_weights={name: w} replaces any of them")
         return {**arch, "styles": [{**s, "image": painting(s["image"])} for s in meta["styles"]]}
     if meta.get("style") and meta["style"] != cfg.style.name and default_name:
         raise ConfigError(f"init_from: {path.name} holds the style {meta['style']!r}: pass style={meta['style']} "
@@ -173,6 +168,17 @@ def _with_style_weights(cfg: DictConfig, kwargs: dict[str, Any]) -> dict[str, An
     return {**kwargs, "styles": styles}
 
 
+def _say_inherited_weights(cfg: DictConfig, kwargs: dict[str, Any]) -> None:
+    """A multi-style fine-tune's styles keep the weights its model trained at (``_fine_tune``), which no config
+    of the run shows: one line names those other than 1 that ``style_weights`` did not set."""
+    chosen = value_at(cfg, "style_weights") or {}
+    inherited = {s["name"]: w for s in kwargs["styles"] if s["name"] not in chosen and (w := float(s.get("weight", 1.0))) != 1.0}
+    if inherited:
+        rank_zero_info(f"init_from: {Path(kwargs['init_from']).name}'s styles train at the weights it trained at: "
+                       + ", ".join(f"{name} {w:g}" for name, w in inherited.items())
+                       + " (the others 1); style_weights={name: w} replaces any of them")
+
+
 def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
     """Plain keyword arguments for StyleTransferModule from a validated config."""
     styles = style_list(cfg)
@@ -210,4 +216,7 @@ def module_kwargs(cfg: DictConfig) -> dict[str, Any]:
     # styles (add_style's and a multi-style fine-tune's included) each entry carries its own, applied per sample.
     if not kwargs["styles"]:
         kwargs["style_weight"] *= float(cfg.style.weight)
-    return _with_style_weights(cfg, kwargs)
+    kwargs = _with_style_weights(cfg, kwargs)
+    if "styles" in added and not cfg.get("add_style"):
+        _say_inherited_weights(cfg, kwargs)
+    return kwargs
