@@ -25,14 +25,22 @@ def _popen(overrides, **kwargs):
 
 
 def _wait_for_step(ckpt, step: int, proc, timeout: float = 180) -> int:
-    deadline = time.time() + timeout
+    """The step of ``ckpt`` once it is at least ``step``. Polled every 10 ms, reading the checkpoint only when
+    it was rewritten: a tiny run saving every step (the DDP case's two ranks on two busy cores) can take
+    several steps in a 100-ms poll, and the SIGKILL tests must land before the last of their 10 steps."""
+    deadline, seen = time.time() + timeout, None
     while time.time() < deadline:
-        if ckpt.is_file():
+        try:
+            stat = ckpt.stat()
+        except FileNotFoundError:
+            stat = None
+        if stat is not None and (stat.st_mtime_ns, stat.st_size, stat.st_ino) != seen:
+            seen = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
             reached = torch.load(ckpt, map_location="cpu", weights_only=True)["global_step"]
             if reached >= step:
                 return reached
         assert proc.poll() is None, proc.communicate()[1][-3000:]
-        time.sleep(0.1)
+        time.sleep(0.01)
     raise TimeoutError(f"{ckpt} did not reach step {step}")
 
 
