@@ -75,7 +75,7 @@ class ThroughputCallback(pl.Callback):
             return None
         seconds = self.ended - self.started
         return (f"trained {self.steps:,} step{'' if self.steps == 1 else 's'}; {self.images:,} images after the first "
-                f"batch in {seconds:.0f} s: {self.images / seconds:,.0f} images/s end to end")
+                f"batch in {seconds:.0f} s: {rate_text(self.images / seconds)} images/s end to end")
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
         now = time.perf_counter()
@@ -142,13 +142,20 @@ def progress_bar() -> pl.Callback:
     return RichBar() if _RICH_AVAILABLE else TQDMBar()
 
 
+def rate_text(rate: float) -> str:
+    """A rate as the summary line says it: whole numbers from 100 up (``1,231``), three significant figures
+    below (``3.52``, not ``4``: a 2-core CPU's rate rounded to a whole number is off by up to 14%)."""
+    return f"{rate:,.0f}" if rate >= 99.95 else f"{rate:.3g}"
+
+
 def parse_summary(text: str) -> dict | None:
     """The numbers of the last :meth:`ThroughputCallback.summary` line in ``text`` (a run's output), e.g.
-    ``{"steps": 600, "images": 5990, "seconds": 2022, "images_per_s": 3}``; None where there is none."""
-    found = re.findall(r"trained ([\d,]+) steps?; ([\d,]+) images after the first batch in (\d+) s: ([\d,]+) images/s", text)
+    ``{"steps": 600, "images": 5990, "seconds": 2022, "images_per_s": 2.96}``; None where there is none."""
+    found = re.findall(r"trained ([\d,]+) steps?; ([\d,]+) images after the first batch in (\d+) s: ([\d,.]+) images/s", text)
     if not found:
         return None
-    return dict(zip(("steps", "images", "seconds", "images_per_s"), (int(v.replace(",", "")) for v in found[-1])))
+    numbers = [v.replace(",", "") for v in found[-1]]
+    return dict(zip(("steps", "images", "seconds", "images_per_s"), (float(v) if "." in v else int(v) for v in numbers)))
 
 
 def throughput_summary(trainer: pl.Trainer) -> str | None:
